@@ -1,0 +1,158 @@
+'use strict'
+// Starts the moto SNS/SQS emulator (installed by scripts/setup-moto.sh) on
+// 127.0.0.1 on a free port, and gives AWS SDK clients pointed at it. Nothing here
+// talks to AWS.
+const { spawn } = require('node:child_process')
+const net = require('node:net')
+const path = require('node:path')
+const fs = require('node:fs')
+const { SNSClient, CreateTopicCommand, SubscribeCommand } = require('@aws-sdk/client-sns')
+const {
+  SQSClient,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  DeleteMessageBatchCommand,
+} = require('@aws-sdk/client-sqs')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const MOTO = path.join(ROOT, '.venv-moto', 'bin', 'moto_server')
+const REGION = 'us-east-1'
+const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitForHttp(url, child, ms = 30000) {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}`)
+    try {
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  throw new Error(`moto_server did not answer at ${url} within ${ms} ms`)
+}
+
+/** Starts moto; resolves to { endpoint, port, sns, sqs, stop() }. */
+async function startMoto() {
+  if (!fs.existsSync(MOTO)) {
+    throw new Error(`${MOTO} is missing: run scripts/setup-moto.sh (npm test does)`)
+  }
+  const port = await freePort()
+  const child = spawn(MOTO, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000)
+  })
+  const endpoint = `http://127.0.0.1:${port}`
+  try {
+    await waitForHttp(`${endpoint}/moto-api/`, child)
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw new Error(`${e.message}\n${stderr}`)
+  }
+  const clientOpts = { endpoint, region: REGION, credentials: CREDENTIALS }
+  const sns = new SNSClient(clientOpts)
+  const sqs = new SQSClient(clientOpts)
+  return {
+    endpoint,
+    port,
+    sns,
+    sqs,
+    async stop() {
+      sns.destroy()
+      sqs.destroy()
+      child.kill('SIGTERM')
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)))
+    },
+  }
+}
+
+let counter = 0
+/**
+ * Creates a topic (FIFO when fifo is true) and an SQS queue subscribed to it with raw
+ * message delivery, so each SQS message is exactly the published SNS message.
+ */
+async function topicWithQueue(moto, { fifo = false, name } = {}) {
+  const base = name || `rc-analytics-${process.pid}-${++counter}`
+  const suffix = fifo ? '.fifo' : ''
+  const topicAttrs = fifo ? { FifoTopic: 'true', ContentBasedDeduplication: 'false' } : {}
+  const { TopicArn } = await moto.sns.send(new CreateTopicCommand({ Name: base + suffix, Attributes: topicAttrs }))
+  const queueAttrs = fifo ? { FifoQueue: 'true' } : {}
+  const { QueueUrl } = await moto.sqs.send(new CreateQueueCommand({ QueueName: base + suffix, Attributes: queueAttrs }))
+  const { Attributes } = await moto.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  )
+  await moto.sns.send(
+    new SubscribeCommand({
+      TopicArn,
+      Protocol: 'sqs',
+      Endpoint: Attributes.QueueArn,
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  )
+  return { topicArn: TopicArn, queueUrl: QueueUrl }
+}
+
+/**
+ * Reads every message from the queue until `expected` have arrived (or nothing more
+ * arrives for `quietMs`), deleting them. Returns [{ body, json, attributes, groupId, dedupId }].
+ */
+async function drainQueue(moto, queueUrl, { expected = Infinity, quietMs = 1500, timeoutMs = 60000 } = {}) {
+  const out = []
+  const until = Date.now() + timeoutMs
+  let lastNew = Date.now()
+  while (out.length < expected && Date.now() < until && Date.now() - lastNew < quietMs) {
+    const { Messages = [] } = await moto.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+      }),
+    )
+    if (Messages.length === 0) {
+      await new Promise((r) => setTimeout(r, 50))
+      continue
+    }
+    lastNew = Date.now()
+    for (const m of Messages) {
+      const attributes = {}
+      for (const [k, v] of Object.entries(m.MessageAttributes || {})) attributes[k] = v.StringValue
+      out.push({
+        body: m.Body,
+        json: JSON.parse(m.Body),
+        attributes,
+        groupId: m.Attributes && m.Attributes.MessageGroupId,
+        dedupId: m.Attributes && m.Attributes.MessageDeduplicationId,
+      })
+    }
+    await moto.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    )
+  }
+  return out
+}
+
+module.exports = { startMoto, topicWithQueue, drainQueue, freePort, REGION, CREDENTIALS, ROOT }

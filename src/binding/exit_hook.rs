@@ -1,0 +1,71 @@
+//! Delivering what is left when the host process ends.
+//!
+//! When Node exits (the script ends, `process.exit()`, an exit from an
+//! `uncaughtException` handler) its event loop never runs again, and an unflushed
+//! logger would lose its queue. One `process.on('exit')` listener per JavaScript
+//! thread closes every logger of that thread and blocks, bounded by their
+//! `shutdownTimeoutMs`, while the background runtime delivers.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use napi::bindgen_prelude::JsObjectValue;
+use napi::{sys, Env, JsValue, Result};
+
+use crate::core::logger::{close_all_blocking, DrainHandle};
+
+thread_local! {
+    /// Loggers created on this JavaScript thread, with their shutdown timeouts.
+    /// `None` until the listener is installed.
+    static LOGGERS: RefCell<Option<Vec<(DrainHandle, Duration)>>> = const { RefCell::new(None) };
+}
+
+/// Remembers a new logger, installing the `exit` listener on first use.
+pub fn register(env: &Env, handle: DrainHandle, timeout: Duration) -> Result<()> {
+    let installed = LOGGERS.with(|l| l.borrow().is_some());
+    if !installed {
+        install(env)?;
+        LOGGERS.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    }
+    LOGGERS.with(|l| {
+        if let Some(list) = l.borrow_mut().as_mut() {
+            list.retain(|(h, _)| h.is_alive());
+            list.push((handle, timeout));
+        }
+    });
+    Ok(())
+}
+
+fn install(env: &Env) -> Result<()> {
+    let listener = env.create_function_from_closure::<(), (), _>("drainAnalyticsLoggers", |_ctx| {
+        drain_all();
+        Ok(())
+    })?;
+    let process = env.get_global()?.get_named_property::<napi::bindgen_prelude::Object>("process")?;
+    let on = process.get_named_property::<napi::bindgen_prelude::Unknown>("on")?;
+    let event = env.create_string("exit")?;
+    let args = [event.raw(), listener.raw()];
+    let mut result = ptr::null_mut();
+    // SAFETY: all values come from this env on its own thread; `process.on` is a
+    // plain method call whose status we check.
+    let status = unsafe { sys::napi_call_function(env.raw(), process.raw(), on.raw(), 2, args.as_ptr(), &mut result) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            "cannot install the process 'exit' listener that delivers queued analytics events",
+        ));
+    }
+    Ok(())
+}
+
+fn drain_all() {
+    let loggers = LOGGERS.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default());
+    let live: Vec<(DrainHandle, Duration)> = loggers.into_iter().filter(|(h, _)| h.is_alive()).collect();
+    if live.is_empty() {
+        return;
+    }
+    let longest = live.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    let handles: Vec<DrainHandle> = live.into_iter().map(|(h, _)| h).collect();
+    close_all_blocking(&handles, Instant::now() + longest);
+}

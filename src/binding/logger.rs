@@ -1,0 +1,272 @@
+//! `AnalyticsLogger`, the class JavaScript sees.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, JsObjectValue, Object, Unknown};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{sys, Env, JsValue, Result, ValueType};
+use napi_derive::napi;
+
+use super::error::{self as js_error};
+use super::exit_hook;
+use super::options::{check_option_name, LoggerOptions};
+use super::types::{CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
+use crate::core::config::millis;
+use crate::core::error::InvalidOption;
+use crate::core::logger::{DeliveryReport as CoreReport, Logger};
+use crate::core::sns::SnsPublisher;
+
+/// Batches analytics events and publishes them to Amazon SNS from a background
+/// runtime. `log()` costs the JavaScript thread about a microsecond and never waits.
+#[napi]
+pub struct AnalyticsLogger {
+    logger: Logger,
+    /// `JSON.stringify`: one call turns the caller's event into text inside V8,
+    /// much cheaper than reading each property through N-API.
+    stringify: FunctionRef<Unknown<'static>, Unknown<'static>>,
+}
+
+thread_local! {
+    /// Reused buffer for the event's JSON text, so `log()` does not allocate for it.
+    static JSON_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
+#[napi]
+impl AnalyticsLogger {
+    /// Validates the options and starts the logger. Synchronous and cheap: it never
+    /// touches the network. Throws a `TypeError` with `code: 'ERR_INVALID_OPTION'` and
+    /// `option` naming the option at fault.
+    #[napi(constructor, catch_unwind, ts_args_type = "options: LoggerOptions")]
+    pub fn new(env: Env, options: Unknown) -> Result<Self> {
+        let kind = options.get_type()?;
+        if kind != ValueType::Object || event_is_array(&env, &options) {
+            return Err(js_error::invalid_option(
+                &env,
+                &InvalidOption::new("options", format!("must be an object, got {}", type_name(kind))),
+            ));
+        }
+        // SAFETY: checked to be an object just above.
+        let object: Object = unsafe { options.cast()? };
+        for name in Object::keys(&object)? {
+            check_option_name(&name).map_err(|e| js_error::invalid_option(&env, &e))?;
+        }
+        // SAFETY: a value of this env, converted on its thread.
+        let options: LoggerOptions = unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
+            .map_err(|e| {
+                js_error::invalid_option(
+                    &env,
+                    &InvalidOption::new(option_in_napi_message(&e.reason), e.reason.clone()),
+                )
+            })?;
+        let config = options.into_config().map_err(|e| js_error::invalid_option(&env, &e))?;
+        let publisher = SnsPublisher::new(config.sns.clone());
+        let logger = Logger::start(config, publisher);
+        exit_hook::register(&env, logger.drain_handle(), logger.shutdown_timeout())?;
+        let json = env.get_global()?.get_named_property::<Object>("JSON")?;
+        let stringify = json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
+        Ok(Self {
+            logger,
+            stringify: stringify.create_ref()?,
+        })
+    }
+
+    /// Validates the event and queues it; returns its id (a UUIDv7, also its SNS
+    /// deduplication id). Never waits. Throws a `TypeError` with
+    /// `code: 'ERR_INVALID_EVENT'` and `field` for bad input, `ERR_LOGGER_CLOSED` after
+    /// `close()`, and `ERR_QUEUE_FULL` when the queue is full and `overflow` is `'reject'`.
+    #[napi(catch_unwind, ts_args_type = "event: AnalyticsEvent")]
+    pub fn log(&self, env: Env, event: Unknown) -> Result<String> {
+        let kind = event.get_type()?;
+        if kind != ValueType::Object || event_is_array(&env, &event) {
+            return Err(js_error::invalid_event(
+                &env,
+                "event",
+                &format!("invalid analytics event: event must be an object, got {}", type_name(kind)),
+            ));
+        }
+        let stringify = self.stringify.borrow_back(&env)?;
+        JSON_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            stringify_into(&env, stringify.raw(), event.raw(), &mut buf)?;
+            // JSON.stringify returns well-formed UTF-8 once lone surrogates are
+            // replaced, which napi_get_value_string_utf8 does.
+            let json = std::str::from_utf8(&buf).map_err(|e| {
+                js_error::invalid_event(&env, "event", &format!("invalid analytics event: event is not valid text ({e})"))
+            })?;
+            match self.logger.log_json(json) {
+                Ok(id) => {
+                    let mut out = uuid::Uuid::encode_buffer();
+                    Ok(id.hyphenated().encode_lower(&mut out).to_owned())
+                }
+                Err(e) => Err(js_error::log_error(&env, &e)),
+            }
+        })
+    }
+
+    /// Resolves once every event logged before the call is delivered or has
+    /// definitively failed. Never rejects.
+    #[napi(catch_unwind, ts_return_type = "Promise<DeliveryReport>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<DeliveryReport, Resolver>()?;
+        self.logger.flush(Box::new(move |report: CoreReport| {
+            deferred.resolve(Box::new(move |_env| Ok(report.into())));
+        }));
+        Ok(promise)
+    }
+
+    /// Stops accepting events (`log()` then throws `ERR_LOGGER_CLOSED`), delivers
+    /// what is held, and resolves; after `timeoutMs` (default `shutdownTimeoutMs`)
+    /// whatever is left is reported failed with `ERR_SHUTDOWN_TIMEOUT`. Calling it
+    /// again resolves again.
+    #[napi(catch_unwind, ts_return_type = "Promise<DeliveryReport>")]
+    pub fn close<'env>(&self, env: &'env Env, options: Option<CloseOptions>) -> Result<Object<'env>> {
+        let timeout = match options.and_then(|o| o.timeout_ms) {
+            Some(ms) => Some(
+                millis("timeoutMs", Some(ms), 0, 0, 3_600_000).map_err(|e| js_error::invalid_option(env, &e))?,
+            ),
+            None => None::<Duration>,
+        };
+        let (deferred, promise) = env.create_deferred::<DeliveryReport, Resolver>()?;
+        self.logger.close(
+            timeout,
+            Box::new(move |report: CoreReport| {
+                deferred.resolve(Box::new(move |_env| Ok(report.into())));
+            }),
+        );
+        Ok(promise)
+    }
+
+    /// The logger's counters, read without waiting for the background.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> LoggerStats {
+        self.logger.stats().into()
+    }
+
+    /// Whether `close()` has been called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.logger.is_closed()
+    }
+
+    /// Registers a callback for failures in the background (events given up, queue
+    /// overflow). It is called on the JavaScript thread, later; it never keeps the
+    /// process alive on its own.
+    #[napi(catch_unwind, ts_args_type = "callback: (error: DeliveryError) => void")]
+    pub fn on_error(&self, env: Env, callback: Function<DeliveryError, ()>) -> Result<()> {
+        if self.logger.is_closed() {
+            return Err(js_error::closed(&env, "onError()"));
+        }
+        let tsfn = Arc::new(
+            callback
+                .build_threadsafe_function::<DeliveryError>()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        self.logger.on_error(Arc::new(move |e| {
+            tsfn.call(e.into(), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
+    }
+}
+
+type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
+
+/// napi-rs names the field in its conversion errors ("... on LoggerOptions.maxBatchSize",
+/// "... on AwsCredentials.accessKeyId", "Missing field `topicArn`"); pull out the
+/// option's JavaScript name for `option`.
+fn option_in_napi_message(reason: &str) -> String {
+    let word = |rest: &str| rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("").to_owned();
+    if let Some(i) = reason.find("LoggerOptions.") {
+        return word(&reason[i + "LoggerOptions.".len()..]);
+    }
+    if let Some(i) = reason.find("AwsCredentials.") {
+        return format!("credentials.{}", word(&reason[i + "AwsCredentials.".len()..]));
+    }
+    if let Some(i) = reason.find("field `") {
+        return word(&reason[i + "field `".len()..]);
+    }
+    "options".to_owned()
+}
+
+fn type_name(kind: ValueType) -> &'static str {
+    match kind {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::Function => "a function",
+        ValueType::BigInt => "a bigint",
+        _ => "an array",
+    }
+}
+
+fn event_is_array(env: &Env, event: &Unknown) -> bool {
+    let mut is_array = false;
+    // SAFETY: a value of this env on its thread.
+    unsafe { sys::napi_is_array(env.raw(), event.raw(), &mut is_array) };
+    is_array
+}
+
+/// Runs `JSON.stringify(event)` and copies the text into `buf`. An exception it
+/// throws (a BigInt, a cycle, a throwing `toJSON`) becomes ERR_INVALID_EVENT.
+fn stringify_into(env: &Env, stringify: sys::napi_value, event: sys::napi_value, buf: &mut Vec<u8>) -> Result<()> {
+    let raw = env.raw();
+    // SAFETY: every value belongs to this env and is used on its thread; statuses
+    // are checked, and the buffer is sized from the length napi reports.
+    unsafe {
+        let mut undefined = ptr::null_mut();
+        sys::napi_get_undefined(raw, &mut undefined);
+        let mut text = ptr::null_mut();
+        let status = sys::napi_call_function(raw, undefined, stringify, 1, &event, &mut text);
+        if status != sys::Status::napi_ok {
+            let why = take_exception_message(raw).unwrap_or_else(|| "JSON.stringify failed".to_owned());
+            return Err(js_error::invalid_event(
+                env,
+                "event",
+                &format!("invalid analytics event: event cannot be serialized ({why})"),
+            ));
+        }
+        let mut len = 0usize;
+        if sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
+            return Err(js_error::invalid_event(
+                env,
+                "event",
+                "invalid analytics event: event must be a plain object (JSON.stringify gave nothing)",
+            ));
+        }
+        buf.clear();
+        buf.reserve(len + 1);
+        let mut written = 0usize;
+        sys::napi_get_value_string_utf8(raw, text, buf.as_mut_ptr().cast(), len + 1, &mut written);
+        buf.set_len(written);
+    }
+    Ok(())
+}
+
+/// Clears the pending exception and returns its text, e.g.
+/// "TypeError: Do not know how to serialize a BigInt".
+unsafe fn take_exception_message(raw: sys::napi_env) -> Option<String> {
+    let mut exception = ptr::null_mut();
+    if sys::napi_get_and_clear_last_exception(raw, &mut exception) != sys::Status::napi_ok {
+        return None;
+    }
+    let mut text = ptr::null_mut();
+    if sys::napi_coerce_to_string(raw, exception, &mut text) != sys::Status::napi_ok {
+        let mut ignored = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(raw, &mut ignored);
+        return None;
+    }
+    let mut len = 0usize;
+    sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
+    let mut bytes = vec![0u8; len + 1];
+    let mut written = 0usize;
+    sys::napi_get_value_string_utf8(raw, text, bytes.as_mut_ptr().cast(), len + 1, &mut written);
+    bytes.truncate(written);
+    String::from_utf8(bytes).ok()
+}

@@ -1,0 +1,119 @@
+//! Plain objects crossing the boundary, typed for `index.d.ts`.
+
+use napi_derive::napi;
+
+use crate::core;
+
+/// One analytics event, as passed to `log()`.
+///
+/// The body published to SNS always has exactly the keys `dialogflowAgentId`,
+/// `roomId`, `tabId`, `category`, `action`, `properties`, `eventType` and `timestamp`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only: `log()` reads the event as JSON (see logger.rs).
+pub struct AnalyticsEvent {
+    /// The catalog category, e.g. `'Chat Session'`. Required, non-empty.
+    pub category: String,
+    /// The action within the category, e.g. `'closed'`. Required, non-empty.
+    pub action: String,
+    /// Flat properties; nested objects and arrays are refused. Default `{}`.
+    #[napi(ts_type = "Record<string, string | number | boolean | null>")]
+    pub properties: Option<std::collections::HashMap<String, String>>,
+    /// The Livechat room id. Default `''`.
+    pub room_id: Option<String>,
+    /// The widget's browser tab id; only events from the widget carry one. Default `''`.
+    pub tab_id: Option<String>,
+    /// Default: the logger's `dialogflowAgentId` option, else `''`.
+    pub dialogflow_agent_id: Option<String>,
+    /// `'customerAction'` for what the visitor did, `'session'` for everything else.
+    #[napi(ts_type = "'customerAction' | 'session'")]
+    pub event_type: Option<String>,
+    /// When it happened: a Date, an ISO-8601 string or epoch milliseconds. Default: now.
+    #[napi(ts_type = "Date | string | number")]
+    pub timestamp: Option<String>,
+}
+
+/// Counters of one logger. Every number only grows, except `queued` and `inFlight`.
+#[napi(object)]
+pub struct LoggerStats {
+    /// Accepted by `log()`, waiting to be sent.
+    pub queued: i64,
+    /// In a PublishBatch request not yet answered, or waiting for a retry.
+    pub in_flight: i64,
+    /// Accepted by SNS.
+    pub delivered: i64,
+    /// Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline.
+    pub failed: i64,
+    /// Discarded because the queue was full (see `overflow`).
+    pub dropped: i64,
+    /// Entries sent again after a transient failure.
+    pub retried: i64,
+    /// PublishBatch requests sent, retries included.
+    pub batches_sent: i64,
+    /// Events `log()` refused as invalid.
+    pub invalid: i64,
+}
+
+impl From<core::stats::StatsSnapshot> for LoggerStats {
+    fn from(s: core::stats::StatsSnapshot) -> Self {
+        Self {
+            queued: s.queued as i64,
+            in_flight: s.in_flight as i64,
+            delivered: s.delivered as i64,
+            failed: s.failed as i64,
+            dropped: s.dropped as i64,
+            retried: s.retried as i64,
+            batches_sent: s.batches_sent as i64,
+            invalid: s.invalid as i64,
+        }
+    }
+}
+
+/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
+#[napi(object)]
+pub struct DeliveryReport {
+    pub delivered: i64,
+    pub failed: i64,
+    pub dropped: i64,
+    /// Events still held: logged after the call, or left when `close()` timed out.
+    pub pending: i64,
+}
+
+impl From<core::logger::DeliveryReport> for DeliveryReport {
+    fn from(r: core::logger::DeliveryReport) -> Self {
+        Self {
+            delivered: r.delivered as i64,
+            failed: r.failed as i64,
+            dropped: r.dropped as i64,
+            pending: r.pending as i64,
+        }
+    }
+}
+
+/// A failure in the background, passed to `onError` callbacks.
+#[napi(object)]
+pub struct DeliveryError {
+    /// `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
+    /// `ERR_SHUTDOWN_TIMEOUT` or `ERR_INTERNAL`.
+    pub code: String,
+    pub message: String,
+    /// Ids (as returned by `log()`) of the events concerned.
+    pub event_ids: Vec<String>,
+}
+
+impl From<&core::error::DeliveryError> for DeliveryError {
+    fn from(e: &core::error::DeliveryError) -> Self {
+        Self {
+            code: e.code.to_owned(),
+            message: e.message.clone(),
+            event_ids: e.event_ids.clone(),
+        }
+    }
+}
+
+/// Options of `close()`.
+#[napi(object)]
+pub struct CloseOptions {
+    /// How long to keep delivering before giving up on what is left.
+    /// Default: the logger's `shutdownTimeoutMs`.
+    pub timeout_ms: Option<f64>,
+}

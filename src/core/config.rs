@@ -1,0 +1,275 @@
+//! The validated configuration of one logger, and the checks every option goes
+//! through. Errors name the option as JavaScript spells it.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::error::InvalidOption;
+use super::event::EventDefaults;
+use super::retry::RetryPolicy;
+
+/// What `log()` does when the memory queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// `log()` throws `ERR_QUEUE_FULL`; nothing already queued is touched.
+    Reject,
+    /// The new event is dropped and reported through `onError`.
+    DropNewest,
+    /// The oldest event not yet sent is dropped to make room, and reported.
+    DropOldest,
+}
+
+impl Overflow {
+    pub fn parse(value: &str) -> Result<Self, InvalidOption> {
+        match value {
+            "reject" => Ok(Overflow::Reject),
+            "dropNewest" => Ok(Overflow::DropNewest),
+            "dropOldest" => Ok(Overflow::DropOldest),
+            other => Err(InvalidOption::new(
+                "overflow",
+                format!("must be 'reject', 'dropNewest' or 'dropOldest', got {other:?}"),
+            )),
+        }
+    }
+}
+
+/// AWS credentials given explicitly. `Debug` never shows the secret parts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &redact_key_id(&self.access_key_id))
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// `AKIA…WXYZ`: enough to tell keys apart in a support ticket, not enough to use.
+fn redact_key_id(id: &str) -> String {
+    if id.len() > 8 && id.is_ascii() {
+        format!("{}…{}", &id[..4], &id[id.len() - 4..])
+    } else {
+        "<redacted>".to_owned()
+    }
+}
+
+/// How to reach SNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsConfig {
+    /// Explicit region; otherwise AWS_REGION, the profile, then the topic ARN's region.
+    pub region: Option<String>,
+    pub arn_region: String,
+    /// Explicit endpoint URL; otherwise the SDK's resolution (AWS_ENDPOINT_URL…).
+    pub endpoint: Option<String>,
+    /// Explicit credentials; otherwise the AWS default provider chain.
+    pub credentials: Option<StaticCredentials>,
+    /// Time allowed for one HTTP attempt.
+    pub request_timeout: Duration,
+}
+
+/// Everything a logger needs, validated and defaulted.
+#[derive(Debug, Clone)]
+pub struct LoggerConfig {
+    pub topic_arn: String,
+    pub fifo: bool,
+    /// `siteUrl`: the MessageGroupId on FIFO topics.
+    pub site_url: String,
+    pub subject: String,
+    pub defaults: EventDefaults,
+    pub max_batch_size: usize,
+    pub flush_interval: Duration,
+    pub max_queue_events: usize,
+    pub max_queue_bytes: usize,
+    pub overflow: Overflow,
+    pub retry: RetryPolicy,
+    /// Batches in flight at once on a standard topic (FIFO topics always send one).
+    pub max_concurrent_batches: usize,
+    pub shutdown_timeout: Duration,
+    pub sns: SnsConfig,
+}
+
+/// Defaults, in one place so the README and `index.d.ts` can quote them.
+pub mod defaults {
+    pub const SUBJECT: &str = "RC";
+    pub const MAX_BATCH_SIZE: u64 = 10;
+    pub const FLUSH_INTERVAL_MS: u64 = 1_000;
+    pub const MAX_QUEUE_EVENTS: u64 = 100_000;
+    pub const MAX_QUEUE_BYTES: u64 = 64 * 1024 * 1024;
+    pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    pub const MAX_CONCURRENT_BATCHES: u64 = 8;
+    pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+}
+
+/// The parts of an SNS topic ARN the logger uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn {
+    pub region: String,
+    pub fifo: bool,
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<name>`, name 1–256 characters of
+/// letters, digits, `-` and `_`, FIFO names ending in `.fifo`.
+pub fn parse_topic_arn(arn: &str) -> Result<TopicArn, InvalidOption> {
+    let bad = |why: &str| {
+        InvalidOption::new(
+            "topicArn",
+            format!("must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:analytics.fifo ({why}), got {arn:?}"),
+        )
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [arn_lit, partition, service, region, account, name] = parts[..] else {
+        return Err(bad("six ':'-separated parts"));
+    };
+    if arn_lit != "arn" || !partition.starts_with("aws") || service != "sns" {
+        return Err(bad("it must start with arn:aws:sns:"));
+    }
+    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(bad("the region is missing or malformed"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the account id must be 12 digits"));
+    }
+    let fifo = name.ends_with(".fifo");
+    let stem = name.strip_suffix(".fifo").unwrap_or(name);
+    if stem.is_empty()
+        || name.len() > 256
+        || !stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(bad("the topic name must be 1-256 letters, digits, '-' or '_'"));
+    }
+    Ok(TopicArn {
+        region: region.to_owned(),
+        fifo,
+    })
+}
+
+/// `siteUrl` becomes the MessageGroupId: 1–128 printable ASCII characters.
+pub fn check_site_url(site_url: &str) -> Result<(), InvalidOption> {
+    if site_url.is_empty() || site_url.len() > 128 || !site_url.bytes().all(|b| (33..=126).contains(&b)) {
+        return Err(InvalidOption::new(
+            "siteUrl",
+            format!(
+                "must be 1-128 printable ASCII characters without spaces (it is the SNS MessageGroupId), got {site_url:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// SNS subjects: 1–99 ASCII characters without line breaks.
+pub fn check_subject(subject: &str) -> Result<(), InvalidOption> {
+    if subject.is_empty() || subject.len() > 99 || !subject.bytes().all(|b| (32..=126).contains(&b)) {
+        return Err(InvalidOption::new(
+            "subject",
+            format!("must be 1-99 printable ASCII characters (SNS's limit), got {subject:?}"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_endpoint(endpoint: &str) -> Result<(), InvalidOption> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err(InvalidOption::new(
+            "endpoint",
+            format!("must be an http:// or https:// URL, got {endpoint:?}"),
+        )),
+    }
+}
+
+pub fn check_non_empty(option: &str, value: &str) -> Result<(), InvalidOption> {
+    if value.is_empty() {
+        return Err(InvalidOption::new(option, "must be a non-empty string"));
+    }
+    Ok(())
+}
+
+/// A whole number option within `min..=max`, or `default` when absent.
+pub fn whole_number(option: &str, value: Option<f64>, default: u64, min: u64, max: u64) -> Result<u64, InvalidOption> {
+    let Some(v) = value else { return Ok(default) };
+    if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
+        return Err(InvalidOption::new(
+            option,
+            format!("must be a whole number from {min} to {max}, got {v}"),
+        ));
+    }
+    Ok(v as u64)
+}
+
+pub fn millis(option: &str, value: Option<f64>, default_ms: u64, min_ms: u64, max_ms: u64) -> Result<Duration, InvalidOption> {
+    whole_number(option, value, default_ms, min_ms, max_ms).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_arns() {
+        let t = parse_topic_arn("arn:aws:sns:us-east-1:123456789012:rc-analytics.fifo").unwrap();
+        assert_eq!(t, TopicArn { region: "us-east-1".into(), fifo: true });
+        assert!(!parse_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:rc_events").unwrap().fifo);
+        for bad in [
+            "",
+            "rc-analytics",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:us-east-1:1234:t",
+            "arn:aws:sns::123456789012:t",
+            "arn:aws:sns:us-east-1:123456789012:",
+            "arn:aws:sns:us-east-1:123456789012:.fifo",
+            "arn:aws:sns:us-east-1:123456789012:bad name",
+        ] {
+            let err = parse_topic_arn(bad).unwrap_err();
+            assert_eq!(err.option, "topicArn", "{bad}");
+            assert!(err.to_string().contains("topicArn"));
+        }
+    }
+
+    #[test]
+    fn numbers_must_be_whole_and_in_range() {
+        assert_eq!(whole_number("maxBatchSize", None, 10, 1, 10).unwrap(), 10);
+        assert_eq!(whole_number("maxBatchSize", Some(3.0), 10, 1, 10).unwrap(), 3);
+        for bad in [0.0, 11.0, 2.5, f64::NAN, -1.0, f64::INFINITY] {
+            let err = whole_number("maxBatchSize", Some(bad), 10, 1, 10).unwrap_err();
+            assert_eq!(err.option, "maxBatchSize");
+            assert!(err.reason.contains("from 1 to 10"), "{err}");
+        }
+    }
+
+    #[test]
+    fn strings() {
+        assert!(check_site_url("https://chat.example.com").is_ok());
+        assert_eq!(check_site_url("has space").unwrap_err().option, "siteUrl");
+        assert_eq!(check_site_url(&"x".repeat(129)).unwrap_err().option, "siteUrl");
+        assert!(check_subject("RC").is_ok());
+        assert_eq!(check_subject("a\nb").unwrap_err().option, "subject");
+        assert!(check_endpoint("http://127.0.0.1:5000").is_ok());
+        assert_eq!(check_endpoint("127.0.0.1:5000").unwrap_err().option, "endpoint");
+        assert_eq!(Overflow::parse("dropOldest").unwrap(), Overflow::DropOldest);
+        assert_eq!(Overflow::parse("block").unwrap_err().option, "overflow");
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let c = StaticCredentials {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            session_token: Some("FwoGZXIvYXdzEXAMPLETOKEN".into()),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+        assert!(!shown.contains("FwoGZXIv"), "{shown}");
+        assert!(!shown.contains("IOSFODNN7"), "{shown}");
+        assert!(shown.contains("AKIA…MPLE"), "{shown}");
+    }
+}

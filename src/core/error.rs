@@ -1,0 +1,109 @@
+//! Errors the core reports. The binding maps each to a JavaScript error exactly once
+//! (see `binding/error.rs`); nothing here knows about JavaScript.
+
+use std::fmt;
+
+/// An event the caller handed to `log()` that cannot be published as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEvent {
+    /// The field at fault, in the caller's spelling (`roomId`, `properties.f`), or
+    /// `event` when the whole value is wrong.
+    pub field: String,
+    /// What is wrong with it, phrased so the caller can fix it without our code.
+    pub reason: String,
+}
+
+impl InvalidEvent {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid analytics event: {} {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidEvent {}
+
+/// A logger option that is missing, of the wrong type or out of range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOption {
+    /// The option's JavaScript name (`maxBatchSize`, `credentials.accessKeyId`).
+    pub option: String,
+    pub reason: String,
+}
+
+impl InvalidOption {
+    pub fn new(option: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            option: option.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid AnalyticsLogger option {}: {}", self.option, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidOption {}
+
+/// Why `log()` did not accept a well-formed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogError {
+    Invalid(InvalidEvent),
+    /// `close()` was called (or the host is exiting).
+    Closed,
+    /// The memory queue is full and `overflow` is `reject`.
+    QueueFull { max_events: usize, max_bytes: usize },
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Invalid(e) => e.fmt(f),
+            LogError::Closed => f.write_str("AnalyticsLogger is closed"),
+            LogError::QueueFull {
+                max_events,
+                max_bytes,
+            } => write!(
+                f,
+                "AnalyticsLogger queue is full ({max_events} events or {max_bytes} bytes, \
+                 see maxQueueEvents and maxQueueBytes); event rejected because overflow is 'reject'"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// A failure that happened in the background, reported through `onError` and `stats()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    /// Stable machine-readable code, e.g. `ERR_PUBLISH_FAILED`.
+    pub code: &'static str,
+    pub message: String,
+    /// The ids (as returned by `log()`) of the events this failure concerns.
+    pub event_ids: Vec<String>,
+}
+
+/// Codes carried by [`DeliveryError::code`].
+pub mod codes {
+    /// SNS refused the events for good (a sender fault, or a non-retryable error).
+    pub const PUBLISH_FAILED: &str = "ERR_PUBLISH_FAILED";
+    /// Transient failures went on until the retry budget ran out.
+    pub const RETRIES_EXHAUSTED: &str = "ERR_RETRIES_EXHAUSTED";
+    /// The memory queue was full; the events named were dropped per `overflow`.
+    pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
+    /// `close()` or the host's exit reached its deadline before these were delivered.
+    pub const SHUTDOWN_TIMEOUT: &str = "ERR_SHUTDOWN_TIMEOUT";
+    /// A bug in this library: the delivery loop stopped unexpectedly.
+    pub const INTERNAL: &str = "ERR_INTERNAL";
+}

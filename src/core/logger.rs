@@ -1,0 +1,281 @@
+//! The caller's side of a logger: `log()` validates, encodes and hands the event to
+//! the delivery loop without waiting for it. Everything here runs on the JavaScript
+//! thread, so nothing takes a lock or makes a system call on the way through `log()`
+//! except, at most once per batch, the wake-up of the delivery loop.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Notify};
+use uuid::Uuid;
+
+use super::config::{LoggerConfig, Overflow};
+use super::error::{DeliveryError, LogError};
+use super::event::{encode_event, EncodedEvent, EventDefaults};
+use super::pipeline::Worker;
+use super::publisher::Publisher;
+use super::runtime;
+use super::stats::{Stats, StatsSnapshot};
+
+/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// Events still held (logged after the call, or left when `close()` timed out).
+    pub pending: u64,
+}
+
+impl DeliveryReport {
+    pub(crate) fn from_stats(s: StatsSnapshot) -> Self {
+        Self {
+            delivered: s.delivered,
+            failed: s.failed,
+            dropped: s.dropped,
+            pending: s.queued + s.in_flight,
+        }
+    }
+}
+
+/// Called once with the report when a flush or close settles.
+pub type ReportFn = Box<dyn FnOnce(DeliveryReport) + Send>;
+/// Receives every background failure; must not block.
+pub type ErrorSink = Arc<dyn Fn(&DeliveryError) + Send + Sync>;
+
+/// Requests to the delivery loop other than events. They travel apart from events so
+/// that the event path stays free of wake-ups; the loop drains the event channel before
+/// acting on one, which keeps "every event logged before flush()" exact.
+pub(crate) enum Control {
+    Flush(ReportFn),
+    Close { deadline: Instant, reply: ReportFn },
+    /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
+    Dropped(Uuid),
+}
+
+/// State shared between the caller's side and the delivery loop.
+pub(crate) struct Shared {
+    pub stats: Stats,
+    /// Wakes the delivery loop.
+    pub wake: Notify,
+    /// Events sent to the loop and not yet put into a batch. Signed: the loop may
+    /// count an event out before `log()` has counted it in.
+    pub undispatched: AtomicI64,
+    pub closed: AtomicBool,
+    pub control: mpsc::UnboundedSender<Control>,
+    /// The shutdown deadline, once `close()` has set one; batches in flight watch it.
+    pub deadline: watch::Sender<Option<Instant>>,
+    error_sinks: Mutex<Vec<ErrorSink>>,
+}
+
+impl Shared {
+    /// Hands a background failure to every `onError` callback.
+    pub fn report(&self, error: DeliveryError) {
+        let sinks = match self.error_sinks.lock() {
+            Ok(sinks) => sinks.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for sink in sinks {
+            sink(&error);
+        }
+    }
+
+    /// Asks the loop to close; hands `reply` back if the loop has already ended.
+    fn close(&self, deadline: Instant, reply: ReportFn) -> Result<(), ReportFn> {
+        self.closed.store(true, Ordering::Release);
+        let sent = self.control.send(Control::Close { deadline, reply });
+        self.wake.notify_one();
+        match sent {
+            Err(mpsc::error::SendError(Control::Close { reply, .. })) => Err(reply),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A handle the host's exit hook keeps to drain loggers it does not own.
+#[derive(Clone)]
+pub struct DrainHandle(Weak<Shared>);
+
+impl DrainHandle {
+    /// False once the logger and its delivery loop are both gone.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+/// One logger, as the binding holds it.
+pub struct Logger {
+    events: std_mpsc::Sender<EncodedEvent>,
+    shared: Arc<Shared>,
+    defaults: EventDefaults,
+    max_queue_events: u64,
+    max_queue_bytes: u64,
+    overflow: Overflow,
+    max_batch_size: i64,
+    shutdown_timeout: Duration,
+}
+
+impl Logger {
+    /// Starts the delivery loop on the shared runtime. Cheap and synchronous: no
+    /// network, no waiting; the SNS client is built by the loop on first use.
+    pub fn start<P: Publisher>(config: LoggerConfig, publisher: P) -> Logger {
+        let (events_tx, events_rx) = std_mpsc::channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (deadline_tx, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            stats: Stats::default(),
+            wake: Notify::new(),
+            undispatched: AtomicI64::new(0),
+            closed: AtomicBool::new(false),
+            control: control_tx,
+            deadline: deadline_tx,
+            error_sinks: Mutex::new(Vec::new()),
+        });
+        let logger = Logger {
+            events: events_tx,
+            shared: shared.clone(),
+            defaults: config.defaults.clone(),
+            max_queue_events: config.max_queue_events as u64,
+            max_queue_bytes: config.max_queue_bytes as u64,
+            overflow: config.overflow,
+            max_batch_size: config.max_batch_size as i64,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let worker = Worker::new(config, publisher, shared, events_rx, control_rx);
+        runtime::handle().spawn(worker.run());
+        logger
+    }
+
+    /// Validates and queues one event given as the JSON text of the caller's object.
+    /// Returns the event's id (UUIDv7), which is also its SNS deduplication id.
+    pub fn log_json(&self, json: &str) -> Result<Uuid, LogError> {
+        if self.is_closed() {
+            return Err(LogError::Closed);
+        }
+        let id = Uuid::now_v7();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let event = encode_event(json, &self.defaults, id, now_ms).map_err(|e| {
+            Stats::add(&self.shared.stats.invalid, 1);
+            LogError::Invalid(e)
+        })?;
+        self.enqueue(event)
+    }
+
+    fn enqueue(&self, event: EncodedEvent) -> Result<Uuid, LogError> {
+        let stats = &self.shared.stats;
+        let id = event.id;
+        let bytes = event.queued_bytes() as u64;
+        let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
+        let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let full = held > self.max_queue_events || held_bytes > self.max_queue_bytes;
+        if full && self.overflow != Overflow::DropOldest {
+            // The loop only ever lowers these counters, so undoing ours is exact.
+            Stats::sub(&stats.held_events, 1);
+            stats.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            Stats::add(&stats.dropped, 1);
+            if self.overflow == Overflow::Reject {
+                return Err(LogError::QueueFull {
+                    max_events: self.max_queue_events as usize,
+                    max_bytes: self.max_queue_bytes as usize,
+                });
+            }
+            let _ = self.shared.control.send(Control::Dropped(id));
+            return Ok(id);
+        }
+        if self.events.send(event).is_err() {
+            // The loop has ended, which only happens after close.
+            Stats::sub(&stats.held_events, 1);
+            stats.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(LogError::Closed);
+        }
+        // Wake the loop when it may be idle (first event) and when a batch fills;
+        // in between, its flush timer picks events up without a wake-up per event.
+        let before = self.shared.undispatched.fetch_add(1, Ordering::AcqRel);
+        if before <= 0 || (before + 1) % self.max_batch_size == 0 {
+            self.shared.wake.notify_one();
+        }
+        Ok(id)
+    }
+
+    /// Calls `reply` once every event logged before this call is delivered or failed.
+    pub fn flush(&self, reply: ReportFn) {
+        if let Err(mpsc::error::SendError(Control::Flush(reply))) = self.shared.control.send(Control::Flush(reply)) {
+            // The loop has ended: nothing is left to wait for.
+            reply(DeliveryReport::from_stats(self.stats()));
+            return;
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// Stops accepting events, delivers what is held until `timeout` (default: the
+    /// `shutdownTimeoutMs` option), then calls `reply`. Later calls reply too.
+    pub fn close(&self, timeout: Option<Duration>, reply: ReportFn) {
+        let deadline = Instant::now() + timeout.unwrap_or(self.shutdown_timeout);
+        if let Err(reply) = self.shared.close(deadline, reply) {
+            reply(DeliveryReport::from_stats(self.stats()));
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    pub fn on_error(&self, sink: ErrorSink) {
+        match self.shared.error_sinks.lock() {
+            Ok(mut sinks) => sinks.push(sink),
+            Err(poisoned) => poisoned.into_inner().push(sink),
+        }
+    }
+
+    pub fn drain_handle(&self) -> DrainHandle {
+        DrainHandle(Arc::downgrade(&self.shared))
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        // Dropping the sender tells the loop to deliver what is left and stop; wake it
+        // so it notices now rather than at its next timer.
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Closes every logger still running and blocks the calling thread until they have
+/// delivered what they hold or `deadline` passes. For the host's `exit` hook, where
+/// the event loop will never run again and only this thread's waiting keeps the
+/// process alive long enough for the background threads to finish.
+pub fn close_all_blocking(handles: &[DrainHandle], deadline: Instant) -> Vec<DeliveryReport> {
+    let (tx, rx) = std_mpsc::channel();
+    let mut waiting = 0;
+    for handle in handles {
+        let Some(shared) = handle.0.upgrade() else { continue };
+        let tx = tx.clone();
+        let reply: ReportFn = Box::new(move |report| {
+            let _ = tx.send(report);
+        });
+        if shared.close(deadline, reply).is_ok() {
+            waiting += 1;
+        }
+    }
+    drop(tx);
+    let mut reports = Vec::with_capacity(waiting);
+    // A little grace past the deadline lets loops that gave up report so.
+    let until = deadline + Duration::from_millis(200);
+    while reports.len() < waiting {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(report) => reports.push(report),
+            Err(_) => break,
+        }
+    }
+    reports
+}

@@ -1,0 +1,17 @@
+//! The pure core: everything here is plain Rust with no napi types, so `cargo test`
+//! exercises validation, batching, retry and the delivery loop without Node.
+
+pub mod batch;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod logger;
+pub mod pipeline;
+pub mod publisher;
+pub mod retry;
+pub mod runtime;
+pub mod sns;
+pub mod stats;
+
+#[cfg(test)]
+pub(crate) mod testing;

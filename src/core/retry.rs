@@ -1,0 +1,73 @@
+//! Capped exponential backoff with full jitter, bounded by a total time budget.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// When and how long to retry transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Cap of the first backoff; each retry doubles it.
+    pub initial_backoff: Duration,
+    /// No backoff is longer than this.
+    pub max_backoff: Duration,
+    /// Time from an event's first attempt after which it is given up as failed.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            // Well inside SNS FIFO's five-minute deduplication window, so a retry of
+            // a request whose answer was lost can never be delivered twice.
+            budget: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The ceiling of the backoff before retry number `retry` (0-based).
+    pub fn backoff_cap(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
+        self.initial_backoff
+            .checked_mul(factor)
+            .unwrap_or(self.max_backoff)
+            .min(self.max_backoff)
+    }
+
+    /// "Full jitter": uniform in `[0, cap]`, which spreads a herd of retrying
+    /// clients best (AWS Architecture Blog, "Exponential Backoff And Jitter").
+    pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let cap = self.backoff_cap(retry).as_micros() as u64;
+        Duration::from_micros(rng.random_range(0..=cap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_doubles_then_saturates() {
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            budget: Duration::from_secs(5),
+        };
+        let caps: Vec<u64> = (0..6).map(|r| p.backoff_cap(r).as_millis() as u64).collect();
+        assert_eq!(caps, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(p.backoff_cap(200), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn jitter_stays_within_the_cap_and_varies() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rng();
+        let draws: Vec<Duration> = (0..200).map(|_| p.backoff(3, &mut rng)).collect();
+        assert!(draws.iter().all(|d| *d <= p.backoff_cap(3)));
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(distinct.len() > 50, "full jitter should spread draws, got {}", distinct.len());
+    }
+}

@@ -1,0 +1,242 @@
+//! The real publisher: Amazon SNS `PublishBatch` through aws-sdk-sns.
+//!
+//! The SDK's own retries are off: the delivery loop retries with its own budget and
+//! only the entries that failed, which the SDK cannot do for a batch.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_sns::config::Credentials;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use aws_sdk_sns::Client;
+use tokio::sync::OnceCell;
+
+use super::config::SnsConfig;
+use super::event::{EncodedEvent, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
+use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher};
+
+/// Time allowed to open a connection, separate from the whole attempt's timeout so
+/// that an unreachable endpoint is retried quickly.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct SnsPublisher {
+    config: SnsConfig,
+    client: OnceCell<Client>,
+}
+
+impl SnsPublisher {
+    /// Cheap: the SDK client (region and credential resolution) is built on first use,
+    /// on the delivery loop, never in the caller's constructor.
+    pub fn new(config: SnsConfig) -> Self {
+        Self {
+            config,
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client.get_or_init(|| build_client(&self.config)).await
+    }
+}
+
+async fn build_client(config: &SnsConfig) -> Client {
+    // Never the instance metadata service for the region: the topic ARN names it.
+    let region = RegionProviderChain::first_try(config.region.clone().map(Region::new))
+        .or_else(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::builder().build())
+        .or_else(Region::new(config.arn_region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(config.request_timeout)
+                .operation_timeout(config.request_timeout)
+                .build(),
+        );
+    if let Some(endpoint) = &config.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some(c) = &config.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            c.session_token.clone(),
+            None,
+            "rocketchat-sns-analytics options",
+        ));
+    }
+    Client::new(&loader.load().await)
+}
+
+fn attribute(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type(ATTRIBUTE_TYPE)
+        .string_value(value)
+        .build()
+        .expect("data_type is set")
+}
+
+fn entry(request: &BatchRequest<'_>, event: &EncodedEvent) -> Result<PublishBatchRequestEntry, PublishError> {
+    let id = event.id_string();
+    let values = [id.as_str(), &event.category, &event.action, event.event_type.as_str()];
+    let attributes: HashMap<String, MessageAttributeValue> = ATTRIBUTE_NAMES
+        .iter()
+        .zip(values)
+        .map(|(name, value)| ((*name).to_owned(), attribute(value)))
+        .collect();
+    let fifo = request.message_group_id.is_some();
+    PublishBatchRequestEntry::builder()
+        .id(id.clone())
+        .message(&*event.body)
+        .subject(request.subject)
+        .set_message_attributes(Some(attributes))
+        .set_message_group_id(request.message_group_id.map(str::to_owned))
+        // Stable across every retry: SNS drops a copy it already took.
+        .set_message_deduplication_id(fifo.then_some(id))
+        .build()
+        .map_err(|e| PublishError {
+            kind: FaultKind::Permanent,
+            code: "BuildError".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Error codes SNS and the AWS front end use to ask a client to slow down.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "Throttled",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "KMSThrottling",
+    "SlowDown",
+];
+
+/// Codes that mean "try again" whatever the HTTP status says.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "KMSNotFound",
+];
+
+/// Classifies an answered request by its error code and HTTP status.
+pub fn classify(code: Option<&str>, status: Option<u16>) -> FaultKind {
+    match (code, status) {
+        (Some(c), _) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
+        (_, Some(429)) => FaultKind::Throttled,
+        (Some(c), _) if TRANSIENT_CODES.contains(&c) => FaultKind::Transient,
+        (_, Some(s)) if s >= 500 => FaultKind::Transient,
+        (_, Some(408)) => FaultKind::Transient,
+        _ => FaultKind::Permanent,
+    }
+}
+
+fn publish_error<E, R>(err: SdkError<E, R>) -> PublishError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let (kind, code) = match &err {
+        SdkError::ConstructionFailure(_) => (FaultKind::Permanent, "ConstructionFailure".to_owned()),
+        SdkError::TimeoutError(_) => (FaultKind::Transient, "Timeout".to_owned()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (FaultKind::Transient, "Timeout".to_owned()),
+        SdkError::DispatchFailure(d) if d.is_io() => (FaultKind::Transient, "NetworkError".to_owned()),
+        // Credential resolution and other client-side dispatch trouble: these can
+        // clear up (an expiring role, a metadata service hiccup), so retry them.
+        SdkError::DispatchFailure(_) => (FaultKind::Transient, "DispatchFailure".to_owned()),
+        SdkError::ResponseError(_) => (FaultKind::Transient, "ResponseError".to_owned()),
+        SdkError::ServiceError(s) => {
+            let code = s.err().code().map(str::to_owned);
+            let status = s.raw().status();
+            (
+                classify(code.as_deref(), Some(status)),
+                code.unwrap_or_else(|| format!("HTTP{status}")),
+            )
+        }
+        _ => (FaultKind::Transient, "Unknown".to_owned()),
+    };
+    PublishError {
+        kind,
+        code,
+        message: DisplayErrorContext(&err).to_string(),
+    }
+}
+
+/// The HTTP status of a raw response, without tying this file to one HTTP crate.
+trait HttpStatus {
+    fn status(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish_batch(&self, request: BatchRequest<'_>) -> Result<BatchResponse, PublishError> {
+        let entries = request
+            .entries
+            .iter()
+            .map(|e| entry(&request, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client()
+            .await
+            .publish_batch()
+            .topic_arn(request.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+            .map_err(publish_error)?;
+        Ok(BatchResponse {
+            successful: output
+                .successful()
+                .iter()
+                .filter_map(|s| s.id().map(str::to_owned))
+                .collect(),
+            failed: output
+                .failed()
+                .iter()
+                .map(|f| EntryFailure {
+                    id: f.id().to_owned(),
+                    sender_fault: f.sender_fault(),
+                    code: f.code().to_owned(),
+                    message: f.message().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_by_code_then_status() {
+        assert_eq!(classify(Some("Throttling"), Some(400)), FaultKind::Throttled);
+        assert_eq!(classify(Some("KMSThrottling"), Some(400)), FaultKind::Throttled);
+        assert_eq!(classify(None, Some(429)), FaultKind::Throttled);
+        assert_eq!(classify(Some("InternalError"), Some(500)), FaultKind::Transient);
+        assert_eq!(classify(None, Some(503)), FaultKind::Transient);
+        assert_eq!(classify(Some("ServiceUnavailable"), Some(400)), FaultKind::Transient);
+        assert_eq!(classify(Some("NotFound"), Some(404)), FaultKind::Permanent);
+        assert_eq!(classify(Some("AuthorizationError"), Some(403)), FaultKind::Permanent);
+        assert_eq!(classify(Some("InvalidParameter"), Some(400)), FaultKind::Permanent);
+    }
+}

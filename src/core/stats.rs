@@ -1,0 +1,64 @@
+//! Counters shared by `log()` (the JavaScript thread) and the delivery loop. Plain
+//! atomics: reading them in `stats()` never waits for the background.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events accepted and not yet settled, in memory (queued or in flight).
+    pub held_events: AtomicU64,
+    /// Bytes of those events, as counted against `maxQueueBytes`.
+    pub held_bytes: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+    pub retried: AtomicU64,
+    pub batches_sent: AtomicU64,
+    pub invalid: AtomicU64,
+}
+
+/// A consistent-enough copy of [`Stats`] for callers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Accepted, waiting to be sent.
+    pub queued: u64,
+    /// In a request that has not been answered yet, or waiting to be retried.
+    pub in_flight: u64,
+    pub delivered: u64,
+    /// Given up: refused by SNS, out of retries, or cut off by a shutdown deadline.
+    pub failed: u64,
+    /// Discarded because the queue was full (`overflow`).
+    pub dropped: u64,
+    /// Entries sent again after a transient failure.
+    pub retried: u64,
+    /// PublishBatch requests sent, retries included.
+    pub batches_sent: u64,
+    /// Events `log()` refused as invalid.
+    pub invalid: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let held = self.held_events.load(Relaxed);
+        let in_flight = self.in_flight.load(Relaxed);
+        StatsSnapshot {
+            queued: held.saturating_sub(in_flight),
+            in_flight,
+            delivered: self.delivered.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            batches_sent: self.batches_sent.load(Relaxed),
+            invalid: self.invalid.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: usize) {
+        counter.fetch_sub(n as u64, Relaxed);
+    }
+}

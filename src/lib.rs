@@ -1,0 +1,6 @@
+#![deny(clippy::all)]
+
+pub mod core;
+mod binding;
+
+pub use binding::*;
