@@ -1,6 +1,6 @@
 #![deny(clippy::all)]
 
-pub mod core;
 mod binding;
+pub mod core;
 
 pub use binding::*;

@@ -36,10 +36,18 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
         let mut js_code = ptr::null_mut();
         let mut js_msg = ptr::null_mut();
         let mut error = ptr::null_mut();
-        let ok = sys::napi_create_string_utf8(raw, code.as_ptr().cast(), code.len() as isize, &mut js_code)
-            == sys::Status::napi_ok
-            && sys::napi_create_string_utf8(raw, message.as_ptr().cast(), message.len() as isize, &mut js_msg)
-                == sys::Status::napi_ok
+        let ok = sys::napi_create_string_utf8(
+            raw,
+            code.as_ptr().cast(),
+            code.len() as isize,
+            &mut js_code,
+        ) == sys::Status::napi_ok
+            && sys::napi_create_string_utf8(
+                raw,
+                message.as_ptr().cast(),
+                message.len() as isize,
+                &mut js_msg,
+            ) == sys::Status::napi_ok
             && match kind {
                 Kind::Error => sys::napi_create_error(raw, js_code, js_msg, &mut error),
                 Kind::TypeError => sys::napi_create_type_error(raw, js_code, js_msg, &mut error),
@@ -50,8 +58,12 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
         if let Some((name, value)) = field {
             let mut js_value = ptr::null_mut();
             if let Ok(name) = CString::new(name) {
-                if sys::napi_create_string_utf8(raw, value.as_ptr().cast(), value.len() as isize, &mut js_value)
-                    == sys::Status::napi_ok
+                if sys::napi_create_string_utf8(
+                    raw,
+                    value.as_ptr().cast(),
+                    value.len() as isize,
+                    &mut js_value,
+                ) == sys::Status::napi_ok
                 {
                     sys::napi_set_named_property(raw, error, name.as_ptr(), js_value);
                 }
@@ -63,18 +75,32 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
 }
 
 pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
-    throw(env, Kind::TypeError, codes::INVALID_OPTION, &e.to_string(), Some(("option", &e.option)))
+    throw(
+        env,
+        Kind::TypeError,
+        codes::INVALID_OPTION,
+        &e.to_string(),
+        Some(("option", &e.option)),
+    )
 }
 
 pub fn invalid_event(env: &Env, field: &str, message: &str) -> Error {
-    throw(env, Kind::TypeError, codes::INVALID_EVENT, message, Some(("field", field)))
+    throw(
+        env,
+        Kind::TypeError,
+        codes::INVALID_EVENT,
+        message,
+        Some(("field", field)),
+    )
 }
 
 pub fn log_error(env: &Env, e: &LogError) -> Error {
     match e {
         LogError::Invalid(invalid) => invalid_event(env, &invalid.field, &invalid.to_string()),
         LogError::Closed => throw(env, Kind::Error, codes::LOGGER_CLOSED, &e.to_string(), None),
-        LogError::QueueFull { .. } => throw(env, Kind::Error, codes::QUEUE_FULL, &e.to_string(), None),
+        LogError::QueueFull { .. } => {
+            throw(env, Kind::Error, codes::QUEUE_FULL, &e.to_string(), None)
+        }
     }
 }
 

@@ -38,18 +38,30 @@ pub fn register(env: &Env, handle: DrainHandle, timeout: Duration) -> Result<()>
 }
 
 fn install(env: &Env) -> Result<()> {
-    let listener = env.create_function_from_closure::<(), (), _>("drainAnalyticsLoggers", |_ctx| {
-        drain_all();
-        Ok(())
-    })?;
-    let process = env.get_global()?.get_named_property::<napi::bindgen_prelude::Object>("process")?;
+    let listener =
+        env.create_function_from_closure::<(), (), _>("drainAnalyticsLoggers", |_ctx| {
+            drain_all();
+            Ok(())
+        })?;
+    let process = env
+        .get_global()?
+        .get_named_property::<napi::bindgen_prelude::Object>("process")?;
     let on = process.get_named_property::<napi::bindgen_prelude::Unknown>("on")?;
     let event = env.create_string("exit")?;
     let args = [event.raw(), listener.raw()];
     let mut result = ptr::null_mut();
     // SAFETY: all values come from this env on its own thread; `process.on` is a
     // plain method call whose status we check.
-    let status = unsafe { sys::napi_call_function(env.raw(), process.raw(), on.raw(), 2, args.as_ptr(), &mut result) };
+    let status = unsafe {
+        sys::napi_call_function(
+            env.raw(),
+            process.raw(),
+            on.raw(),
+            2,
+            args.as_ptr(),
+            &mut result,
+        )
+    };
     if status != sys::Status::napi_ok {
         return Err(napi::Error::new(
             napi::Status::GenericFailure,
@@ -60,8 +72,14 @@ fn install(env: &Env) -> Result<()> {
 }
 
 fn drain_all() {
-    let loggers = LOGGERS.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default());
-    let live: Vec<(DrainHandle, Duration)> = loggers.into_iter().filter(|(h, _)| h.is_alive()).collect();
+    let loggers = LOGGERS.with(|l| {
+        l.borrow_mut()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    });
+    let live: Vec<(DrainHandle, Duration)> =
+        loggers.into_iter().filter(|(h, _)| h.is_alive()).collect();
     if live.is_empty() {
         return;
     }

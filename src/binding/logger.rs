@@ -45,7 +45,10 @@ impl AnalyticsLogger {
         if kind != ValueType::Object || event_is_array(&env, &options) {
             return Err(js_error::invalid_option(
                 &env,
-                &InvalidOption::new("options", format!("must be an object, got {}", type_name(kind))),
+                &InvalidOption::new(
+                    "options",
+                    format!("must be an object, got {}", type_name(kind)),
+                ),
             ));
         }
         // SAFETY: checked to be an object just above.
@@ -54,19 +57,22 @@ impl AnalyticsLogger {
             check_option_name(&name).map_err(|e| js_error::invalid_option(&env, &e))?;
         }
         // SAFETY: a value of this env, converted on its thread.
-        let options: LoggerOptions = unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
-            .map_err(|e| {
+        let options: LoggerOptions =
+            unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }.map_err(|e| {
                 js_error::invalid_option(
                     &env,
                     &InvalidOption::new(option_in_napi_message(&e.reason), e.reason.clone()),
                 )
             })?;
-        let config = options.into_config().map_err(|e| js_error::invalid_option(&env, &e))?;
+        let config = options
+            .into_config()
+            .map_err(|e| js_error::invalid_option(&env, &e))?;
         let publisher = SnsPublisher::new(config.sns.clone());
         let logger = Logger::start(config, publisher);
         exit_hook::register(&env, logger.drain_handle(), logger.shutdown_timeout())?;
         let json = env.get_global()?.get_named_property::<Object>("JSON")?;
-        let stringify = json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
+        let stringify =
+            json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
         Ok(Self {
             logger,
             stringify: stringify.create_ref()?,
@@ -84,7 +90,10 @@ impl AnalyticsLogger {
             return Err(js_error::invalid_event(
                 &env,
                 "event",
-                &format!("invalid analytics event: event must be an object, got {}", type_name(kind)),
+                &format!(
+                    "invalid analytics event: event must be an object, got {}",
+                    type_name(kind)
+                ),
             ));
         }
         let stringify = self.stringify.borrow_back(&env)?;
@@ -94,7 +103,11 @@ impl AnalyticsLogger {
             // JSON.stringify returns well-formed UTF-8 once lone surrogates are
             // replaced, which napi_get_value_string_utf8 does.
             let json = std::str::from_utf8(&buf).map_err(|e| {
-                js_error::invalid_event(&env, "event", &format!("invalid analytics event: event is not valid text ({e})"))
+                js_error::invalid_event(
+                    &env,
+                    "event",
+                    &format!("invalid analytics event: event is not valid text ({e})"),
+                )
             })?;
             match self.logger.log_json(json) {
                 Ok(id) => {
@@ -122,10 +135,15 @@ impl AnalyticsLogger {
     /// whatever is left is reported failed with `ERR_SHUTDOWN_TIMEOUT`. Calling it
     /// again resolves again.
     #[napi(catch_unwind, ts_return_type = "Promise<DeliveryReport>")]
-    pub fn close<'env>(&self, env: &'env Env, options: Option<CloseOptions>) -> Result<Object<'env>> {
+    pub fn close<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<CloseOptions>,
+    ) -> Result<Object<'env>> {
         let timeout = match options.and_then(|o| o.timeout_ms) {
             Some(ms) => Some(
-                millis("timeoutMs", Some(ms), 0, 0, 3_600_000).map_err(|e| js_error::invalid_option(env, &e))?,
+                millis("timeoutMs", Some(ms), 0, 0, 3_600_000)
+                    .map_err(|e| js_error::invalid_option(env, &e))?,
             ),
             None => None::<Duration>,
         };
@@ -154,7 +172,10 @@ impl AnalyticsLogger {
     /// Registers a callback for failures in the background (events given up, queue
     /// overflow). It is called on the JavaScript thread, later; it never keeps the
     /// process alive on its own.
-    #[napi(catch_unwind, ts_args_type = "callback: (error: DeliveryError) => void")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "callback: (error: DeliveryError) => void"
+    )]
     pub fn on_error(&self, env: Env, callback: Function<DeliveryError, ()>) -> Result<()> {
         if self.logger.is_closed() {
             return Err(js_error::closed(&env, "onError()"));
@@ -179,12 +200,20 @@ type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
 /// "... on AwsCredentials.accessKeyId", "Missing field `topicArn`"); pull out the
 /// option's JavaScript name for `option`.
 fn option_in_napi_message(reason: &str) -> String {
-    let word = |rest: &str| rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("").to_owned();
+    let word = |rest: &str| {
+        rest.split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
     if let Some(i) = reason.find("LoggerOptions.") {
         return word(&reason[i + "LoggerOptions.".len()..]);
     }
     if let Some(i) = reason.find("AwsCredentials.") {
-        return format!("credentials.{}", word(&reason[i + "AwsCredentials.".len()..]));
+        return format!(
+            "credentials.{}",
+            word(&reason[i + "AwsCredentials.".len()..])
+        );
     }
     if let Some(i) = reason.find("field `") {
         return word(&reason[i + "field `".len()..]);
@@ -215,7 +244,12 @@ fn event_is_array(env: &Env, event: &Unknown) -> bool {
 
 /// Runs `JSON.stringify(event)` and copies the text into `buf`. An exception it
 /// throws (a BigInt, a cycle, a throwing `toJSON`) becomes ERR_INVALID_EVENT.
-fn stringify_into(env: &Env, stringify: sys::napi_value, event: sys::napi_value, buf: &mut Vec<u8>) -> Result<()> {
+fn stringify_into(
+    env: &Env,
+    stringify: sys::napi_value,
+    event: sys::napi_value,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
     let raw = env.raw();
     // SAFETY: every value belongs to this env and is used on its thread; statuses
     // are checked, and the buffer is sized from the length napi reports.
@@ -225,7 +259,8 @@ fn stringify_into(env: &Env, stringify: sys::napi_value, event: sys::napi_value,
         let mut text = ptr::null_mut();
         let status = sys::napi_call_function(raw, undefined, stringify, 1, &event, &mut text);
         if status != sys::Status::napi_ok {
-            let why = take_exception_message(raw).unwrap_or_else(|| "JSON.stringify failed".to_owned());
+            let why =
+                take_exception_message(raw).unwrap_or_else(|| "JSON.stringify failed".to_owned());
             return Err(js_error::invalid_event(
                 env,
                 "event",
@@ -233,7 +268,9 @@ fn stringify_into(env: &Env, stringify: sys::napi_value, event: sys::napi_value,
             ));
         }
         let mut len = 0usize;
-        if sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
+        if sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len)
+            != sys::Status::napi_ok
+        {
             return Err(js_error::invalid_event(
                 env,
                 "event",

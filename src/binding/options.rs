@@ -5,8 +5,8 @@
 use napi_derive::napi;
 
 use crate::core::config::{
-    check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis, parse_topic_arn,
-    whole_number, LoggerConfig, Overflow, SnsConfig, StaticCredentials,
+    check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
+    parse_topic_arn, whole_number, LoggerConfig, Overflow, SnsConfig, StaticCredentials,
 };
 use crate::core::error::InvalidOption;
 use crate::core::event::EventDefaults;
@@ -102,7 +102,10 @@ pub fn check_option_name(name: &str) -> Result<(), InvalidOption> {
     }
     Err(InvalidOption::new(
         name,
-        format!("is not an option; the options are {}", OPTION_NAMES.join(", ")),
+        format!(
+            "is not an option; the options are {}",
+            OPTION_NAMES.join(", ")
+        ),
     ))
 }
 
@@ -137,9 +140,27 @@ impl LoggerOptions {
             None => Overflow::DropNewest,
         };
         let retry = RetryPolicy {
-            initial_backoff: millis("retryInitialBackoffMs", self.retry_initial_backoff_ms, 100, 1, HOUR_MS)?,
-            max_backoff: millis("retryMaxBackoffMs", self.retry_max_backoff_ms, 10_000, 1, HOUR_MS)?,
-            budget: millis("retryBudgetMs", self.retry_budget_ms, 120_000, 0, 24 * HOUR_MS)?,
+            initial_backoff: millis(
+                "retryInitialBackoffMs",
+                self.retry_initial_backoff_ms,
+                100,
+                1,
+                HOUR_MS,
+            )?,
+            max_backoff: millis(
+                "retryMaxBackoffMs",
+                self.retry_max_backoff_ms,
+                10_000,
+                1,
+                HOUR_MS,
+            )?,
+            budget: millis(
+                "retryBudgetMs",
+                self.retry_budget_ms,
+                120_000,
+                0,
+                24 * HOUR_MS,
+            )?,
         };
         if retry.max_backoff < retry.initial_backoff {
             return Err(InvalidOption::new(
@@ -159,9 +180,20 @@ impl LoggerOptions {
             defaults: EventDefaults {
                 dialogflow_agent_id: self.dialogflow_agent_id.unwrap_or_default(),
             },
-            max_batch_size: whole_number("maxBatchSize", self.max_batch_size, defaults::MAX_BATCH_SIZE, 1, 10)?
-                as usize,
-            flush_interval: millis("flushIntervalMs", self.flush_interval_ms, defaults::FLUSH_INTERVAL_MS, 1, HOUR_MS)?,
+            max_batch_size: whole_number(
+                "maxBatchSize",
+                self.max_batch_size,
+                defaults::MAX_BATCH_SIZE,
+                1,
+                10,
+            )? as usize,
+            flush_interval: millis(
+                "flushIntervalMs",
+                self.flush_interval_ms,
+                defaults::FLUSH_INTERVAL_MS,
+                1,
+                HOUR_MS,
+            )?,
             max_queue_events: whole_number(
                 "maxQueueEvents",
                 self.max_queue_events,

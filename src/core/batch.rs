@@ -59,7 +59,10 @@ mod tests {
     fn takes_at_most_max_events_in_order() {
         let mut q = queue(&[10; 25]);
         let b = take_batch(&mut q, 10);
-        assert_eq!(b.iter().map(|e| e.seq).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            b.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
         assert_eq!(take_batch(&mut q, 4).len(), 4);
         assert_eq!(q.front().unwrap().seq, 14);
         assert_eq!(take_batch(&mut q, 99).len(), 10, "clamped to the SNS limit");

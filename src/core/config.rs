@@ -46,7 +46,10 @@ impl fmt::Debug for StaticCredentials {
         f.debug_struct("StaticCredentials")
             .field("access_key_id", &redact_key_id(&self.access_key_id))
             .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -130,7 +133,11 @@ pub fn parse_topic_arn(arn: &str) -> Result<TopicArn, InvalidOption> {
     if arn_lit != "arn" || !partition.starts_with("aws") || service != "sns" {
         return Err(bad("it must start with arn:aws:sns:"));
     }
-    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err(bad("the region is missing or malformed"));
     }
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -140,9 +147,13 @@ pub fn parse_topic_arn(arn: &str) -> Result<TopicArn, InvalidOption> {
     let stem = name.strip_suffix(".fifo").unwrap_or(name);
     if stem.is_empty()
         || name.len() > 256
-        || !stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(bad("the topic name must be 1-256 letters, digits, '-' or '_'"));
+        return Err(bad(
+            "the topic name must be 1-256 letters, digits, '-' or '_'",
+        ));
     }
     Ok(TopicArn {
         region: region.to_owned(),
@@ -152,7 +163,10 @@ pub fn parse_topic_arn(arn: &str) -> Result<TopicArn, InvalidOption> {
 
 /// `siteUrl` becomes the MessageGroupId: 1–128 printable ASCII characters.
 pub fn check_site_url(site_url: &str) -> Result<(), InvalidOption> {
-    if site_url.is_empty() || site_url.len() > 128 || !site_url.bytes().all(|b| (33..=126).contains(&b)) {
+    if site_url.is_empty()
+        || site_url.len() > 128
+        || !site_url.bytes().all(|b| (33..=126).contains(&b))
+    {
         return Err(InvalidOption::new(
             "siteUrl",
             format!(
@@ -165,7 +179,8 @@ pub fn check_site_url(site_url: &str) -> Result<(), InvalidOption> {
 
 /// SNS subjects: 1–99 ASCII characters without line breaks.
 pub fn check_subject(subject: &str) -> Result<(), InvalidOption> {
-    if subject.is_empty() || subject.len() > 99 || !subject.bytes().all(|b| (32..=126).contains(&b)) {
+    if subject.is_empty() || subject.len() > 99 || !subject.bytes().all(|b| (32..=126).contains(&b))
+    {
         return Err(InvalidOption::new(
             "subject",
             format!("must be 1-99 printable ASCII characters (SNS's limit), got {subject:?}"),
@@ -195,7 +210,13 @@ pub fn check_non_empty(option: &str, value: &str) -> Result<(), InvalidOption> {
 }
 
 /// A whole number option within `min..=max`, or `default` when absent.
-pub fn whole_number(option: &str, value: Option<f64>, default: u64, min: u64, max: u64) -> Result<u64, InvalidOption> {
+pub fn whole_number(
+    option: &str,
+    value: Option<f64>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, InvalidOption> {
     let Some(v) = value else { return Ok(default) };
     if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
         return Err(InvalidOption::new(
@@ -206,7 +227,13 @@ pub fn whole_number(option: &str, value: Option<f64>, default: u64, min: u64, ma
     Ok(v as u64)
 }
 
-pub fn millis(option: &str, value: Option<f64>, default_ms: u64, min_ms: u64, max_ms: u64) -> Result<Duration, InvalidOption> {
+pub fn millis(
+    option: &str,
+    value: Option<f64>,
+    default_ms: u64,
+    min_ms: u64,
+    max_ms: u64,
+) -> Result<Duration, InvalidOption> {
     whole_number(option, value, default_ms, min_ms, max_ms).map(Duration::from_millis)
 }
 
@@ -217,8 +244,18 @@ mod tests {
     #[test]
     fn topic_arns() {
         let t = parse_topic_arn("arn:aws:sns:us-east-1:123456789012:rc-analytics.fifo").unwrap();
-        assert_eq!(t, TopicArn { region: "us-east-1".into(), fifo: true });
-        assert!(!parse_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:rc_events").unwrap().fifo);
+        assert_eq!(
+            t,
+            TopicArn {
+                region: "us-east-1".into(),
+                fifo: true
+            }
+        );
+        assert!(
+            !parse_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:rc_events")
+                .unwrap()
+                .fifo
+        );
         for bad in [
             "",
             "rc-analytics",
@@ -238,7 +275,10 @@ mod tests {
     #[test]
     fn numbers_must_be_whole_and_in_range() {
         assert_eq!(whole_number("maxBatchSize", None, 10, 1, 10).unwrap(), 10);
-        assert_eq!(whole_number("maxBatchSize", Some(3.0), 10, 1, 10).unwrap(), 3);
+        assert_eq!(
+            whole_number("maxBatchSize", Some(3.0), 10, 1, 10).unwrap(),
+            3
+        );
         for bad in [0.0, 11.0, 2.5, f64::NAN, -1.0, f64::INFINITY] {
             let err = whole_number("maxBatchSize", Some(bad), 10, 1, 10).unwrap_err();
             assert_eq!(err.option, "maxBatchSize");
@@ -250,11 +290,17 @@ mod tests {
     fn strings() {
         assert!(check_site_url("https://chat.example.com").is_ok());
         assert_eq!(check_site_url("has space").unwrap_err().option, "siteUrl");
-        assert_eq!(check_site_url(&"x".repeat(129)).unwrap_err().option, "siteUrl");
+        assert_eq!(
+            check_site_url(&"x".repeat(129)).unwrap_err().option,
+            "siteUrl"
+        );
         assert!(check_subject("RC").is_ok());
         assert_eq!(check_subject("a\nb").unwrap_err().option, "subject");
         assert!(check_endpoint("http://127.0.0.1:5000").is_ok());
-        assert_eq!(check_endpoint("127.0.0.1:5000").unwrap_err().option, "endpoint");
+        assert_eq!(
+            check_endpoint("127.0.0.1:5000").unwrap_err().option,
+            "endpoint"
+        );
         assert_eq!(Overflow::parse("dropOldest").unwrap(), Overflow::DropOldest);
         assert_eq!(Overflow::parse("block").unwrap_err().option, "overflow");
     }

@@ -49,7 +49,11 @@ impl InvalidOption {
 
 impl fmt::Display for InvalidOption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid AnalyticsLogger option {}: {}", self.option, self.reason)
+        write!(
+            f,
+            "invalid AnalyticsLogger option {}: {}",
+            self.option, self.reason
+        )
     }
 }
 
@@ -62,7 +66,10 @@ pub enum LogError {
     /// `close()` was called (or the host is exiting).
     Closed,
     /// The memory queue is full and `overflow` is `reject`.
-    QueueFull { max_events: usize, max_bytes: usize },
+    QueueFull {
+        max_events: usize,
+        max_bytes: usize,
+    },
 }
 
 impl fmt::Display for LogError {

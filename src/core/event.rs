@@ -213,7 +213,9 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         Ok(Properties::NotAnObject(Scalar::Str(Cow::Borrowed(v))))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Str(Cow::Owned(v.to_owned()))))
+        Ok(Properties::NotAnObject(Scalar::Str(Cow::Owned(
+            v.to_owned(),
+        ))))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Properties::NotAnObject(Scalar::Num(v.into())))
@@ -243,7 +245,8 @@ impl<'de> Deserialize<'de> for Properties<'de> {
 }
 
 fn scalar<'a>(raw: &'a RawValue, field: &str) -> Result<Scalar<'a>, InvalidEvent> {
-    serde_json::from_str(raw.get()).map_err(|e| InvalidEvent::new(field, format!("cannot be read: {e}")))
+    serde_json::from_str(raw.get())
+        .map_err(|e| InvalidEvent::new(field, format!("cannot be read: {e}")))
 }
 
 /// A required, non-empty string field.
@@ -252,9 +255,10 @@ fn required_str<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, st
         return Err(InvalidEvent::new(field, "is required (a non-empty string)"));
     };
     match scalar(raw, field)? {
-        Scalar::Str(s) if s.trim().is_empty() => {
-            Err(InvalidEvent::new(field, "must be a non-empty string, got an empty one"))
-        }
+        Scalar::Str(s) if s.trim().is_empty() => Err(InvalidEvent::new(
+            field,
+            "must be a non-empty string, got an empty one",
+        )),
         Scalar::Str(s) => Ok(s),
         other => Err(InvalidEvent::new(
             field,
@@ -264,7 +268,10 @@ fn required_str<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, st
 }
 
 /// An optional string field: absent, `null` and `undefined` mean "unknown".
-fn optional_str<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Option<Cow<'a, str>>, InvalidEvent> {
+fn optional_str<'a>(
+    raw: Option<&'a RawValue>,
+    field: &str,
+) -> Result<Option<Cow<'a, str>>, InvalidEvent> {
     let Some(raw) = raw else { return Ok(None) };
     match scalar(raw, field)? {
         Scalar::Str(s) => Ok(Some(s)),
@@ -377,14 +384,20 @@ fn write_properties(out: &mut String, raw: Option<&RawValue>) -> Result<(), Inva
         Properties::NotAnObject(other) => {
             return Err(InvalidEvent::new(
                 FIELD,
-                format!("must be an object of string, number, boolean or null values, got {}", other.kind()),
+                format!(
+                    "must be an object of string, number, boolean or null values, got {}",
+                    other.kind()
+                ),
             ))
         }
     };
     out.push('{');
     for (i, (key, value)) in entries.iter().enumerate() {
         if key.is_empty() {
-            return Err(InvalidEvent::new(FIELD, "has a property with an empty name"));
+            return Err(InvalidEvent::new(
+                FIELD,
+                "has a property with an empty name",
+            ));
         }
         if entries[..i].iter().any(|(k, _)| k == key) {
             return Err(InvalidEvent::new(format!("{FIELD}.{key}"), "appears twice"));
@@ -404,7 +417,10 @@ fn write_properties(out: &mut String, raw: Option<&RawValue>) -> Result<(), Inva
             other => {
                 return Err(InvalidEvent::new(
                     format!("{FIELD}.{key}"),
-                    format!("must be a string, number, boolean or null, got {}", other.kind()),
+                    format!(
+                        "must be a string, number, boolean or null, got {}",
+                        other.kind()
+                    ),
                 ))
             }
         }
@@ -429,7 +445,9 @@ pub fn encode_event(
         let text = e.to_string();
         match text.find(" at line ") {
             // serde says "unknown field `propertes`, expected one of ...": keep that part.
-            Some(cut) if e.is_data() => InvalidEvent::new("event", format!("has an {}", &text[..cut])),
+            Some(cut) if e.is_data() => {
+                InvalidEvent::new("event", format!("has an {}", &text[..cut]))
+            }
             _ => InvalidEvent::new("event", format!("must be a plain object ({text})")),
         }
     })?;
@@ -522,7 +540,10 @@ mod tests {
         )
         .unwrap();
         let v: serde_json::Value = serde_json::from_str(&e.body).unwrap();
-        assert_eq!(v["dialogflowAgentId"], "b5983b72-cac6-4f85-b9d0-be61e543dfe6");
+        assert_eq!(
+            v["dialogflowAgentId"],
+            "b5983b72-cac6-4f85-b9d0-be61e543dfe6"
+        );
         assert_eq!(v["properties"]["failure_reason"], "no agent available");
         assert_eq!(v["eventType"], "customerAction");
         assert_eq!(v["timestamp"], "2022-09-26T17:50:47.225Z");
@@ -532,20 +553,43 @@ mod tests {
     #[test]
     fn properties_keep_order_types_and_escapes() {
         let e = encode(r#"{"category":"c","action":"a","properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5}}"#).unwrap();
-        assert!(e.body.contains(r#""properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5}"#), "{}", e.body);
+        assert!(
+            e.body
+                .contains(r#""properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5}"#),
+            "{}",
+            e.body
+        );
     }
 
     #[test]
     fn timestamps_from_numbers_and_offsets_are_normalised_to_utc_millis() {
         let e = encode(r#"{"category":"c","action":"a","timestamp":1651688848191}"#).unwrap();
-        assert!(e.body.ends_with(r#""timestamp":"2022-05-04T18:27:28.191Z"}"#), "{}", e.body);
-        let e = encode(r#"{"category":"c","action":"a","timestamp":"2022-09-26T19:50:47+02:00"}"#).unwrap();
-        assert!(e.body.ends_with(r#""timestamp":"2022-09-26T17:50:47.000Z"}"#), "{}", e.body);
+        assert!(
+            e.body
+                .ends_with(r#""timestamp":"2022-05-04T18:27:28.191Z"}"#),
+            "{}",
+            e.body
+        );
+        let e = encode(r#"{"category":"c","action":"a","timestamp":"2022-09-26T19:50:47+02:00"}"#)
+            .unwrap();
+        assert!(
+            e.body
+                .ends_with(r#""timestamp":"2022-09-26T17:50:47.000Z"}"#),
+            "{}",
+            e.body
+        );
     }
 
     #[test]
     fn strings_are_escaped_like_serde_json() {
-        for s in ["plain", "q\"uote", "back\\slash", "ctl\u{1}\u{1f}\u{8}\u{c}", "tab\tnl\nr\r", "ünï©ødé ✓"] {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "ctl\u{1}\u{1f}\u{8}\u{c}",
+            "tab\tnl\nr\r",
+            "ünï©ødé ✓",
+        ] {
             let mut out = String::new();
             write_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
@@ -565,16 +609,56 @@ mod tests {
             (r#"{"action":"a"}"#, "category", "is required"),
             (r#"{"category":"","action":"a"}"#, "category", "empty"),
             (r#"{"category":"c","action":5}"#, "action", "got a number"),
-            (r#"{"category":"c","action":"a","roomId":42}"#, "roomId", "must be a string"),
-            (r#"{"category":"c","action":"a","properties":{"f":{"x":1}}}"#, "properties.f", "got an object"),
-            (r#"{"category":"c","action":"a","properties":{"f":[1]}}"#, "properties.f", "got an array"),
-            (r#"{"category":"c","action":"a","properties":[1]}"#, "properties", "must be an object"),
-            (r#"{"category":"c","action":"a","timestamp":"yesterday"}"#, "timestamp", "ISO-8601"),
-            (r#"{"category":"c","action":"a","timestamp":null}"#, "timestamp", "invalid Date"),
-            (r#"{"category":"c","action":"a","timestamp":1.5}"#, "timestamp", "whole epoch"),
-            (r#"{"category":"c","action":"a","timestamp":-1}"#, "timestamp", "1970"),
-            (r#"{"category":"c","action":"a","eventType":"visitor"}"#, "eventType", "customerAction"),
-            (r#"{"category":"c","action":"a","propertes":{}}"#, "event", "unknown field `propertes`"),
+            (
+                r#"{"category":"c","action":"a","roomId":42}"#,
+                "roomId",
+                "must be a string",
+            ),
+            (
+                r#"{"category":"c","action":"a","properties":{"f":{"x":1}}}"#,
+                "properties.f",
+                "got an object",
+            ),
+            (
+                r#"{"category":"c","action":"a","properties":{"f":[1]}}"#,
+                "properties.f",
+                "got an array",
+            ),
+            (
+                r#"{"category":"c","action":"a","properties":[1]}"#,
+                "properties",
+                "must be an object",
+            ),
+            (
+                r#"{"category":"c","action":"a","timestamp":"yesterday"}"#,
+                "timestamp",
+                "ISO-8601",
+            ),
+            (
+                r#"{"category":"c","action":"a","timestamp":null}"#,
+                "timestamp",
+                "invalid Date",
+            ),
+            (
+                r#"{"category":"c","action":"a","timestamp":1.5}"#,
+                "timestamp",
+                "whole epoch",
+            ),
+            (
+                r#"{"category":"c","action":"a","timestamp":-1}"#,
+                "timestamp",
+                "1970",
+            ),
+            (
+                r#"{"category":"c","action":"a","eventType":"visitor"}"#,
+                "eventType",
+                "customerAction",
+            ),
+            (
+                r#"{"category":"c","action":"a","propertes":{}}"#,
+                "event",
+                "unknown field `propertes`",
+            ),
             (r#"[1,2]"#, "event", "plain object"),
         ];
         for (json, field, words) in cases {
@@ -587,19 +671,33 @@ mod tests {
     #[test]
     fn oversized_events_are_refused_with_the_limit() {
         let big = "x".repeat(MAX_MESSAGE_BYTES);
-        let err = encode(&format!(r#"{{"category":"c","action":"a","properties":{{"f":"{big}"}}}}"#)).unwrap_err();
+        let err = encode(&format!(
+            r#"{{"category":"c","action":"a","properties":{{"f":"{big}"}}}}"#
+        ))
+        .unwrap_err();
         assert_eq!(err.field, "event");
         assert!(err.reason.contains("262144-byte SNS limit"), "{err}");
         // Just under the limit is fine.
         let fits = "x".repeat(MAX_MESSAGE_BYTES - 400);
-        let e = encode(&format!(r#"{{"category":"c","action":"a","properties":{{"f":"{fits}"}}}}"#)).unwrap();
+        let e = encode(&format!(
+            r#"{{"category":"c","action":"a","properties":{{"f":"{fits}"}}}}"#
+        ))
+        .unwrap();
         assert!(e.message_bytes() <= MAX_MESSAGE_BYTES);
     }
 
     #[test]
     fn message_bytes_counts_attributes() {
         let e = encode(r#"{"category":"Survey","action":"link_clicked"}"#).unwrap();
-        let attrs = "eventId".len() + 36 + "category".len() + 6 + "action".len() + 12 + "eventType".len() + 7 + 4 * 6;
+        let attrs = "eventId".len()
+            + 36
+            + "category".len()
+            + 6
+            + "action".len()
+            + 12
+            + "eventType".len()
+            + 7
+            + 4 * 6;
         assert_eq!(e.message_bytes(), e.body.len() + attrs);
     }
 }

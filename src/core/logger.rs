@@ -49,7 +49,10 @@ pub type ErrorSink = Arc<dyn Fn(&DeliveryError) + Send + Sync>;
 /// acting on one, which keeps "every event logged before flush()" exact.
 pub(crate) enum Control {
     Flush(ReportFn),
-    Close { deadline: Instant, reply: ReportFn },
+    Close {
+        deadline: Instant,
+        reply: ReportFn,
+    },
     /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
     Dropped(Uuid),
 }
@@ -200,7 +203,9 @@ impl Logger {
 
     /// Calls `reply` once every event logged before this call is delivered or failed.
     pub fn flush(&self, reply: ReportFn) {
-        if let Err(mpsc::error::SendError(Control::Flush(reply))) = self.shared.control.send(Control::Flush(reply)) {
+        if let Err(mpsc::error::SendError(Control::Flush(reply))) =
+            self.shared.control.send(Control::Flush(reply))
+        {
             // The loop has ended: nothing is left to wait for.
             reply(DeliveryReport::from_stats(self.stats()));
             return;
@@ -257,7 +262,9 @@ pub fn close_all_blocking(handles: &[DrainHandle], deadline: Instant) -> Vec<Del
     let (tx, rx) = std_mpsc::channel();
     let mut waiting = 0;
     for handle in handles {
-        let Some(shared) = handle.0.upgrade() else { continue };
+        let Some(shared) = handle.0.upgrade() else {
+            continue;
+        };
         let tx = tx.clone();
         let reply: ReportFn = Box::new(move |report| {
             let _ = tx.send(report);

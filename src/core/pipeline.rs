@@ -90,7 +90,11 @@ impl<P: Publisher> Worker<P> {
             flush_interval: config.flush_interval,
             // FIFO: never two batches of the message group in flight, so that messages
             // reach the topic in log() order.
-            max_in_flight: if config.fifo { 1 } else { config.max_concurrent_batches },
+            max_in_flight: if config.fifo {
+                1
+            } else {
+                config.max_concurrent_batches
+            },
             max_queue_events: config.max_queue_events as u64,
             max_queue_bytes: config.max_queue_bytes as u64,
             overflow: config.overflow,
@@ -154,7 +158,11 @@ impl<P: Publisher> Worker<P> {
                 Ok(event) => {
                     let seq = self.next_seq;
                     self.next_seq += 1;
-                    self.pending.push_back(QueuedEvent { seq, seen: now, event });
+                    self.pending.push_back(QueuedEvent {
+                        seq,
+                        seen: now,
+                        event,
+                    });
                 }
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
@@ -178,7 +186,9 @@ impl<P: Publisher> Worker<P> {
         while stats.held_events.load(Ordering::Relaxed) > self.max_queue_events
             || stats.held_bytes.load(Ordering::Relaxed) > self.max_queue_bytes
         {
-            let Some(oldest) = self.pending.pop_front() else { break };
+            let Some(oldest) = self.pending.pop_front() else {
+                break;
+            };
             Stats::sub(&stats.held_events, 1);
             Stats::sub(&stats.held_bytes, oldest.event.queued_bytes());
             Stats::add(&stats.dropped, 1);
@@ -215,7 +225,9 @@ impl<P: Publisher> Worker<P> {
     /// the oldest event has waited `flushIntervalMs` or a flush/close asks for them.
     fn dispatch(&mut self, now: Instant) {
         while self.in_flight.len() < self.max_in_flight {
-            let Some(first) = self.pending.front() else { break };
+            let Some(first) = self.pending.front() else {
+                break;
+            };
             let full = self.pending.len() >= self.max_batch_size;
             let due = now >= first.seen + self.flush_interval || first.seq < self.force_below;
             if !full && !due {
@@ -229,7 +241,9 @@ impl<P: Publisher> Worker<P> {
     fn start_batch(&mut self, batch: Vec<QueuedEvent>) {
         let stats = &self.shared.stats;
         let n = batch.len();
-        self.shared.undispatched.fetch_sub(n as i64, Ordering::AcqRel);
+        self.shared
+            .undispatched
+            .fetch_sub(n as i64, Ordering::AcqRel);
         Stats::add(&stats.in_flight, n);
         let meta = InFlightBatch {
             first_seq: batch[0].seq,
@@ -253,7 +267,9 @@ impl<P: Publisher> Worker<P> {
             Ok((id, ())) => *id,
             Err(e) => e.id(),
         };
-        let Some(meta) = self.in_flight_batches.remove(&id) else { return };
+        let Some(meta) = self.in_flight_batches.remove(&id) else {
+            return;
+        };
         if let Some(count) = self.in_flight_firsts.get_mut(&meta.first_seq) {
             *count -= 1;
             if *count == 0 {
@@ -271,7 +287,11 @@ impl<P: Publisher> Worker<P> {
             self.shared.report(DeliveryError {
                 code: codes::INTERNAL,
                 message: format!("a delivery task stopped unexpectedly: {e}"),
-                event_ids: meta.ids.iter().map(|u| u.hyphenated().to_string()).collect(),
+                event_ids: meta
+                    .ids
+                    .iter()
+                    .map(|u| u.hyphenated().to_string())
+                    .collect(),
             });
         }
     }
@@ -285,8 +305,14 @@ impl<P: Publisher> Worker<P> {
         let stats = &self.shared.stats;
         let n = self.pending.len();
         let bytes: usize = self.pending.iter().map(|q| q.event.queued_bytes()).sum();
-        let ids = self.pending.drain(..).map(|q| q.event.id_string()).collect();
-        self.shared.undispatched.fetch_sub(n as i64, Ordering::AcqRel);
+        let ids = self
+            .pending
+            .drain(..)
+            .map(|q| q.event.id_string())
+            .collect();
+        self.shared
+            .undispatched
+            .fetch_sub(n as i64, Ordering::AcqRel);
         Stats::sub(&stats.held_events, n);
         Stats::sub(&stats.held_bytes, bytes);
         Stats::add(&stats.failed, n);
@@ -317,7 +343,12 @@ impl<P: Publisher> Worker<P> {
     /// The lowest sequence number not yet delivered or failed.
     fn lowest_unsettled(&self) -> u64 {
         let queued = self.pending.front().map_or(u64::MAX, |q| q.seq);
-        let flying = self.in_flight_firsts.keys().next().copied().unwrap_or(u64::MAX);
+        let flying = self
+            .in_flight_firsts
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(u64::MAX);
         queued.min(flying).min(self.next_seq)
     }
 
@@ -414,10 +445,14 @@ async fn deliver_batch<P: Publisher>(
         match outcome {
             None => {
                 for i in todo.drain(..) {
-                    failures.push((i, Failure {
-                        code: codes::SHUTDOWN_TIMEOUT,
-                        message: "the shutdown deadline passed while the request was in flight".into(),
-                    }));
+                    failures.push((
+                        i,
+                        Failure {
+                            code: codes::SHUTDOWN_TIMEOUT,
+                            message: "the shutdown deadline passed while the request was in flight"
+                                .into(),
+                        },
+                    ));
                 }
                 break;
             }
@@ -428,10 +463,16 @@ async fn deliver_batch<P: Publisher>(
                     let id = &id_strings[i];
                     if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
                         if f.sender_fault {
-                            failures.push((i, Failure {
-                                code: codes::PUBLISH_FAILED,
-                                message: format!("SNS refused the message: {}: {}", f.code, f.message),
-                            }));
+                            failures.push((
+                                i,
+                                Failure {
+                                    code: codes::PUBLISH_FAILED,
+                                    message: format!(
+                                        "SNS refused the message: {}: {}",
+                                        f.code, f.message
+                                    ),
+                                },
+                            ));
                         } else {
                             errors.push(format!("{}: {}", f.code, f.message));
                             again.push(i);
@@ -448,10 +489,13 @@ async fn deliver_batch<P: Publisher>(
             }
             Some(Err(e)) if e.kind == FaultKind::Permanent => {
                 for i in todo.drain(..) {
-                    failures.push((i, Failure {
-                        code: codes::PUBLISH_FAILED,
-                        message: format!("SNS refused the request: {e}"),
-                    }));
+                    failures.push((
+                        i,
+                        Failure {
+                            code: codes::PUBLISH_FAILED,
+                            message: format!("SNS refused the request: {e}"),
+                        },
+                    ));
                 }
                 break;
             }
@@ -464,13 +508,16 @@ async fn deliver_batch<P: Publisher>(
         retry += 1;
         if Instant::now() + backoff > give_up_at {
             for i in todo.drain(..) {
-                failures.push((i, Failure {
-                    code: codes::RETRIES_EXHAUSTED,
-                    message: format!(
-                        "gave up after {retry} attempts over {} ms; last error: {last_error}",
-                        started.elapsed().as_millis()
-                    ),
-                }));
+                failures.push((
+                    i,
+                    Failure {
+                        code: codes::RETRIES_EXHAUSTED,
+                        message: format!(
+                            "gave up after {retry} attempts over {} ms; last error: {last_error}",
+                            started.elapsed().as_millis()
+                        ),
+                    },
+                ));
             }
             break;
         }
@@ -481,10 +528,15 @@ async fn deliver_batch<P: Publisher>(
         };
         if cut_off {
             for i in todo.drain(..) {
-                failures.push((i, Failure {
-                    code: codes::SHUTDOWN_TIMEOUT,
-                    message: format!("the shutdown deadline passed while retrying; last error: {last_error}"),
-                }));
+                failures.push((
+                    i,
+                    Failure {
+                        code: codes::SHUTDOWN_TIMEOUT,
+                        message: format!(
+                            "the shutdown deadline passed while retrying; last error: {last_error}"
+                        ),
+                    },
+                ));
             }
             break;
         }
@@ -504,7 +556,10 @@ async fn deliver_batch<P: Publisher>(
     let mut grouped: Vec<(&'static str, String, Vec<String>)> = Vec::new();
     for (i, failure) in failures {
         let id = std::mem::take(&mut id_strings[i]);
-        match grouped.iter_mut().find(|(c, m, _)| *c == failure.code && *m == failure.message) {
+        match grouped
+            .iter_mut()
+            .find(|(c, m, _)| *c == failure.code && *m == failure.message)
+        {
             Some((_, _, ids)) => ids.push(id),
             None => grouped.push((failure.code, failure.message, vec![id])),
         }
@@ -515,5 +570,318 @@ async fn deliver_batch<P: Publisher>(
             message,
             event_ids,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use crate::core::config::Overflow;
+    use crate::core::error::{codes, LogError};
+    use crate::core::logger::Logger;
+    use crate::core::publisher::FaultKind;
+    use crate::core::testing::*;
+
+    fn delivered_order(fake: &FakePublisher, skip_failed: &HashSet<(usize, usize)>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, req) in fake.requests().iter().enumerate() {
+            for (p, id) in req.ids.iter().enumerate() {
+                if !skip_failed.contains(&(r, p)) {
+                    out.push(id.clone());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fifo_sends_one_batch_at_a_time_in_log_order() {
+        let fake =
+            FakePublisher::with_script((0..5).map(|_| Script::Slow(Duration::from_millis(10))));
+        let logger = Logger::start(test_config(true), fake.clone());
+        let ids = log_n(&logger, 47);
+        let report = flush_wait(&logger);
+        assert_eq!(
+            (report.delivered, report.failed, report.pending),
+            (47, 0, 0)
+        );
+        assert_eq!(
+            fake.max_concurrency(),
+            1,
+            "FIFO never has two batches in flight"
+        );
+        assert_eq!(delivered_order(&fake, &HashSet::new()), ids);
+        let requests = fake.requests();
+        assert!(requests
+            .iter()
+            .all(|r| r.group.as_deref() == Some("https://chat.example.com")));
+        assert!(requests.iter().all(|r| r.ids.len() <= 10));
+        assert_eq!(requests.len(), 5);
+        let numbers: Vec<i64> = requests
+            .iter()
+            .flat_map(|r| r.bodies.iter())
+            .map(|b| {
+                serde_json::from_str::<serde_json::Value>(b).unwrap()["properties"]["n"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(numbers, (0..47).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn standard_topics_send_batches_in_parallel_without_group() {
+        let fake =
+            FakePublisher::with_script((0..10).map(|_| Script::Slow(Duration::from_millis(30))));
+        let logger = Logger::start(test_config(false), fake.clone());
+        let ids = log_n(&logger, 100);
+        let report = flush_wait(&logger);
+        assert_eq!(report.delivered, 100);
+        assert!(
+            fake.max_concurrency() > 1,
+            "standard topics may overlap batches"
+        );
+        assert!(
+            fake.max_concurrency() <= 4,
+            "bounded by maxConcurrentBatches"
+        );
+        let sent: HashSet<String> = delivered_order(&fake, &HashSet::new())
+            .into_iter()
+            .collect();
+        assert_eq!(sent, ids.into_iter().collect());
+        assert!(fake.requests().iter().all(|r| r.group.is_none()));
+    }
+
+    #[test]
+    fn partial_failures_resend_only_the_failed_entries() {
+        let fake = FakePublisher::with_script([Script::FailEntries(vec![2, 7], false)]);
+        let logger = Logger::start(test_config(true), fake.clone());
+        let ids = log_n(&logger, 10);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (10, 0));
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].ids, vec![ids[2].clone(), ids[7].clone()]);
+        assert_eq!(logger.stats().retried, 2);
+        // Each event accepted exactly once.
+        let failed_first: HashSet<(usize, usize)> = [(0, 2), (0, 7)].into_iter().collect();
+        let accepted = delivered_order(&fake, &failed_first);
+        assert_eq!(accepted.len(), 10);
+        assert_eq!(accepted.iter().collect::<HashSet<_>>().len(), 10);
+    }
+
+    #[test]
+    fn sender_faults_are_never_retried() {
+        let fake = FakePublisher::with_script([Script::FailEntries(vec![0], true)]);
+        let logger = Logger::start(test_config(false), fake.clone());
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 3);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (2, 1));
+        assert_eq!(fake.requests().len(), 1);
+        let errors = errors.lock().unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, codes::PUBLISH_FAILED);
+        assert_eq!(errors[0].event_ids, vec![ids[0].clone()]);
+        assert!(
+            errors[0].message.contains("InvalidParameter"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn transient_and_throttling_failures_are_retried_until_they_pass() {
+        let fake = FakePublisher::with_script([
+            Script::Fail(FaultKind::Transient),
+            Script::Fail(FaultKind::Throttled),
+            Script::Fail(FaultKind::Transient),
+        ]);
+        let logger = Logger::start(test_config(true), fake.clone());
+        let ids = log_n(&logger, 5);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (5, 0));
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 4);
+        assert!(
+            requests.iter().all(|r| r.ids == ids),
+            "the same entries, so the same dedup ids"
+        );
+        let s = logger.stats();
+        assert_eq!((s.retried, s.batches_sent), (15, 4));
+    }
+
+    #[test]
+    fn the_retry_budget_bounds_an_outage() {
+        let fake =
+            FakePublisher::with_script((0..10_000).map(|_| Script::Fail(FaultKind::Transient)));
+        let mut config = test_config(false);
+        config.retry.budget = Duration::from_millis(100);
+        let logger = Logger::start(config, fake.clone());
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 4);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (0, 4));
+        let errors = errors.lock().unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, codes::RETRIES_EXHAUSTED);
+        assert_eq!(errors[0].event_ids, ids);
+        assert!(
+            errors[0].message.contains("last error"),
+            "{}",
+            errors[0].message
+        );
+        assert!(fake.requests().len() > 2);
+    }
+
+    #[test]
+    fn permanent_errors_fail_the_batch_at_once() {
+        let fake = FakePublisher::with_script([Script::Fail(FaultKind::Permanent)]);
+        let logger = Logger::start(test_config(true), fake.clone());
+        let errors = collect_errors(&logger);
+        log_n(&logger, 3);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (0, 3));
+        assert_eq!(fake.requests().len(), 1);
+        assert_eq!(errors.lock().unwrap()[0].code, codes::PUBLISH_FAILED);
+        // The logger goes on: later events are delivered.
+        log_n(&logger, 2);
+        assert_eq!(flush_wait(&logger).delivered, 2);
+    }
+
+    #[test]
+    fn partial_batches_go_out_after_the_flush_interval() {
+        let fake = FakePublisher::default();
+        let logger = Logger::start(test_config(false), fake.clone());
+        log_n(&logger, 3);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while logger.stats().delivered < 3 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(logger.stats().delivered, 3, "no flush() was called");
+        assert_eq!(fake.requests().len(), 1);
+    }
+
+    #[test]
+    fn close_stops_logging_and_gives_up_at_its_deadline() {
+        let fake = FakePublisher::with_script([Script::Slow(Duration::from_secs(30))]);
+        let logger = Logger::start(test_config(true), fake.clone());
+        let errors = collect_errors(&logger);
+        log_n(&logger, 15);
+        let started = std::time::Instant::now();
+        let report = close_wait(&logger, Some(Duration::from_millis(200)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            (report.delivered, report.failed, report.pending),
+            (0, 15, 0)
+        );
+        assert_eq!(
+            logger.log_json(r#"{"category":"c","action":"a"}"#),
+            Err(LogError::Closed)
+        );
+        let codes_seen: HashSet<&str> = errors.lock().unwrap().iter().map(|e| e.code).collect();
+        assert_eq!(codes_seen, [codes::SHUTDOWN_TIMEOUT].into_iter().collect());
+        // Closing again answers at once.
+        assert_eq!(close_wait(&logger, None).failed, 15);
+    }
+
+    #[test]
+    fn close_delivers_what_is_held() {
+        let fake = FakePublisher::default();
+        let mut config = test_config(true);
+        config.flush_interval = Duration::from_secs(3600);
+        let logger = Logger::start(config, fake.clone());
+        log_n(&logger, 7);
+        let report = close_wait(&logger, None);
+        assert_eq!((report.delivered, report.pending), (7, 0));
+    }
+
+    fn overflow_logger(overflow: Overflow) -> (Logger, FakePublisher) {
+        // The only request hangs, so the queue fills up.
+        let fake = FakePublisher::with_script([Script::Slow(Duration::from_secs(30))]);
+        let mut config = test_config(true);
+        config.max_queue_events = 25;
+        config.max_batch_size = 5;
+        config.overflow = overflow;
+        (Logger::start(config, fake.clone()), fake)
+    }
+
+    #[test]
+    fn overflow_reject_throws_and_keeps_the_queue() {
+        let (logger, _) = overflow_logger(Overflow::Reject);
+        log_n(&logger, 25);
+        let err = logger
+            .log_json(r#"{"category":"c","action":"a"}"#)
+            .unwrap_err();
+        assert!(
+            matches!(err, LogError::QueueFull { max_events: 25, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("maxQueueEvents"));
+        let s = logger.stats();
+        assert_eq!((s.queued + s.in_flight, s.dropped), (25, 1));
+    }
+
+    #[test]
+    fn overflow_drop_newest_reports_the_new_ids() {
+        let (logger, _) = overflow_logger(Overflow::DropNewest);
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 30);
+        std::thread::sleep(Duration::from_millis(100));
+        let s = logger.stats();
+        assert_eq!((s.queued + s.in_flight, s.dropped), (25, 5));
+        let reported: Vec<String> = errors
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e.event_ids.clone())
+            .collect();
+        assert_eq!(reported, ids[25..].to_vec());
+        assert!(errors
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|e| e.code == codes::QUEUE_FULL));
+    }
+
+    #[test]
+    fn overflow_drop_oldest_drops_the_oldest_unsent() {
+        let (logger, fake) = overflow_logger(Overflow::DropOldest);
+        let errors = collect_errors(&logger);
+        let first = log_n(&logger, 5);
+        // Let the first batch go out (and hang), so it is in flight, not droppable.
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while fake.requests().is_empty() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let rest = log_n(&logger, 30);
+        std::thread::sleep(Duration::from_millis(100));
+        let s = logger.stats();
+        assert_eq!((s.queued + s.in_flight, s.dropped), (25, 10));
+        let reported: Vec<String> = errors
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e.event_ids.clone())
+            .collect();
+        assert_eq!(reported, rest[..10].to_vec(), "oldest not-yet-sent first");
+        assert_eq!(fake.requests()[0].ids, first);
+    }
+
+    #[test]
+    fn invalid_events_are_counted_and_change_nothing_else() {
+        let fake = FakePublisher::default();
+        let logger = Logger::start(test_config(true), fake.clone());
+        log_n(&logger, 2);
+        assert!(matches!(
+            logger.log_json(r#"{"category":"c"}"#),
+            Err(LogError::Invalid(_))
+        ));
+        log_n(&logger, 2);
+        let report = flush_wait(&logger);
+        assert_eq!(report.delivered, 4);
+        assert_eq!(logger.stats().invalid, 1);
     }
 }

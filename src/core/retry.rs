@@ -56,7 +56,9 @@ mod tests {
             max_backoff: Duration::from_secs(1),
             budget: Duration::from_secs(5),
         };
-        let caps: Vec<u64> = (0..6).map(|r| p.backoff_cap(r).as_millis() as u64).collect();
+        let caps: Vec<u64> = (0..6)
+            .map(|r| p.backoff_cap(r).as_millis() as u64)
+            .collect();
         assert_eq!(caps, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(p.backoff_cap(200), Duration::from_secs(1));
     }
@@ -68,6 +70,10 @@ mod tests {
         let draws: Vec<Duration> = (0..200).map(|_| p.backoff(3, &mut rng)).collect();
         assert!(draws.iter().all(|d| *d <= p.backoff_cap(3)));
         let distinct: std::collections::HashSet<_> = draws.iter().collect();
-        assert!(distinct.len() > 50, "full jitter should spread draws, got {}", distinct.len());
+        assert!(
+            distinct.len() > 50,
+            "full jitter should spread draws, got {}",
+            distinct.len()
+        );
     }
 }

@@ -20,7 +20,9 @@ use tokio::sync::OnceCell;
 
 use super::config::SnsConfig;
 use super::event::{EncodedEvent, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
-use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher};
+use super::publisher::{
+    BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
+};
 
 /// Time allowed to open a connection, separate from the whole attempt's timeout so
 /// that an unreachable endpoint is retried quickly.
@@ -85,9 +87,17 @@ fn attribute(value: &str) -> MessageAttributeValue {
         .expect("data_type is set")
 }
 
-fn entry(request: &BatchRequest<'_>, event: &EncodedEvent) -> Result<PublishBatchRequestEntry, PublishError> {
+fn entry(
+    request: &BatchRequest<'_>,
+    event: &EncodedEvent,
+) -> Result<PublishBatchRequestEntry, PublishError> {
     let id = event.id_string();
-    let values = [id.as_str(), &event.category, &event.action, event.event_type.as_str()];
+    let values = [
+        id.as_str(),
+        &event.category,
+        &event.action,
+        event.event_type.as_str(),
+    ];
     let attributes: HashMap<String, MessageAttributeValue> = ATTRIBUTE_NAMES
         .iter()
         .zip(values)
@@ -151,10 +161,16 @@ where
     R: std::fmt::Debug + HttpStatus,
 {
     let (kind, code) = match &err {
-        SdkError::ConstructionFailure(_) => (FaultKind::Permanent, "ConstructionFailure".to_owned()),
+        SdkError::ConstructionFailure(_) => {
+            (FaultKind::Permanent, "ConstructionFailure".to_owned())
+        }
         SdkError::TimeoutError(_) => (FaultKind::Transient, "Timeout".to_owned()),
-        SdkError::DispatchFailure(d) if d.is_timeout() => (FaultKind::Transient, "Timeout".to_owned()),
-        SdkError::DispatchFailure(d) if d.is_io() => (FaultKind::Transient, "NetworkError".to_owned()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            (FaultKind::Transient, "Timeout".to_owned())
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            (FaultKind::Transient, "NetworkError".to_owned())
+        }
         // Credential resolution and other client-side dispatch trouble: these can
         // clear up (an expiring role, a metadata service hiccup), so retry them.
         SdkError::DispatchFailure(_) => (FaultKind::Transient, "DispatchFailure".to_owned()),
@@ -188,7 +204,10 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 }
 
 impl Publisher for SnsPublisher {
-    async fn publish_batch(&self, request: BatchRequest<'_>) -> Result<BatchResponse, PublishError> {
+    async fn publish_batch(
+        &self,
+        request: BatchRequest<'_>,
+    ) -> Result<BatchResponse, PublishError> {
         let entries = request
             .entries
             .iter()
@@ -229,14 +248,32 @@ mod tests {
 
     #[test]
     fn classification_by_code_then_status() {
-        assert_eq!(classify(Some("Throttling"), Some(400)), FaultKind::Throttled);
-        assert_eq!(classify(Some("KMSThrottling"), Some(400)), FaultKind::Throttled);
+        assert_eq!(
+            classify(Some("Throttling"), Some(400)),
+            FaultKind::Throttled
+        );
+        assert_eq!(
+            classify(Some("KMSThrottling"), Some(400)),
+            FaultKind::Throttled
+        );
         assert_eq!(classify(None, Some(429)), FaultKind::Throttled);
-        assert_eq!(classify(Some("InternalError"), Some(500)), FaultKind::Transient);
+        assert_eq!(
+            classify(Some("InternalError"), Some(500)),
+            FaultKind::Transient
+        );
         assert_eq!(classify(None, Some(503)), FaultKind::Transient);
-        assert_eq!(classify(Some("ServiceUnavailable"), Some(400)), FaultKind::Transient);
+        assert_eq!(
+            classify(Some("ServiceUnavailable"), Some(400)),
+            FaultKind::Transient
+        );
         assert_eq!(classify(Some("NotFound"), Some(404)), FaultKind::Permanent);
-        assert_eq!(classify(Some("AuthorizationError"), Some(403)), FaultKind::Permanent);
-        assert_eq!(classify(Some("InvalidParameter"), Some(400)), FaultKind::Permanent);
+        assert_eq!(
+            classify(Some("AuthorizationError"), Some(403)),
+            FaultKind::Permanent
+        );
+        assert_eq!(
+            classify(Some("InvalidParameter"), Some(400)),
+            FaultKind::Permanent
+        );
     }
 }

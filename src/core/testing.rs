@@ -7,7 +7,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::event::{encode_event, EncodedEvent, EventDefaults};
-use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher};
+use super::publisher::{
+    BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
+};
 
 /// A valid event whose `properties.pad` makes the body about `len` bytes long.
 pub fn event_with_body_len(len: usize) -> EncodedEvent {
@@ -57,22 +59,16 @@ impl FakePublisher {
         self.seen.lock().unwrap().clone()
     }
 
-    /// Event ids SNS accepted, in the order it accepted them.
-    pub fn delivered_ids(&self, accepted: &[(usize, Vec<usize>)]) -> Vec<String> {
-        let seen = self.requests();
-        accepted
-            .iter()
-            .flat_map(|(req, positions)| positions.iter().map(|&p| seen[*req].ids[p].clone()).collect::<Vec<_>>())
-            .collect()
-    }
-
     pub fn max_concurrency(&self) -> usize {
         self.concurrency.lock().unwrap().1
     }
 }
 
 impl Publisher for FakePublisher {
-    async fn publish_batch(&self, request: BatchRequest<'_>) -> Result<BatchResponse, PublishError> {
+    async fn publish_batch(
+        &self,
+        request: BatchRequest<'_>,
+    ) -> Result<BatchResponse, PublishError> {
         let ids: Vec<String> = request.entries.iter().map(|e| e.id_string()).collect();
         self.seen.lock().unwrap().push(Seen {
             group: request.message_group_id.map(str::to_owned),
@@ -84,14 +80,21 @@ impl Publisher for FakePublisher {
             c.0 += 1;
             c.1 = c.1.max(c.0);
         }
-        let step = self.script.lock().unwrap().pop_front().unwrap_or(Script::Accept);
+        let step = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Script::Accept);
         let result = match step {
             Script::Accept => Ok(accept(&ids, &[], false)),
             Script::Slow(d) => {
                 tokio::time::sleep(d).await;
                 Ok(accept(&ids, &[], false))
             }
-            Script::FailEntries(positions, sender_fault) => Ok(accept(&ids, &positions, sender_fault)),
+            Script::FailEntries(positions, sender_fault) => {
+                Ok(accept(&ids, &positions, sender_fault))
+            }
             Script::Fail(kind) => Err(PublishError {
                 kind,
                 code: format!("{kind:?}"),
@@ -110,7 +113,12 @@ fn accept(ids: &[String], failed: &[usize], sender_fault: bool) -> BatchResponse
             response.failed.push(EntryFailure {
                 id: id.clone(),
                 sender_fault,
-                code: if sender_fault { "InvalidParameter" } else { "InternalError" }.into(),
+                code: if sender_fault {
+                    "InvalidParameter"
+                } else {
+                    "InternalError"
+                }
+                .into(),
                 message: "scripted entry failure".into(),
             });
         } else {
@@ -118,4 +126,88 @@ fn accept(ids: &[String], failed: &[usize], sender_fault: bool) -> BatchResponse
         }
     }
     response
+}
+
+use super::config::{LoggerConfig, Overflow, SnsConfig};
+use super::error::DeliveryError;
+use super::logger::{DeliveryReport, Logger};
+use super::retry::RetryPolicy;
+
+/// A config for tests: fast timers, a tiny retry backoff.
+pub fn test_config(fifo: bool) -> LoggerConfig {
+    LoggerConfig {
+        topic_arn: format!(
+            "arn:aws:sns:us-east-1:123456789012:test{}",
+            if fifo { ".fifo" } else { "" }
+        ),
+        fifo,
+        site_url: "https://chat.example.com".into(),
+        subject: "RC".into(),
+        defaults: EventDefaults::default(),
+        max_batch_size: 10,
+        flush_interval: Duration::from_millis(20),
+        max_queue_events: 100_000,
+        max_queue_bytes: 64 << 20,
+        overflow: Overflow::DropNewest,
+        retry: RetryPolicy {
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            budget: Duration::from_secs(5),
+        },
+        max_concurrent_batches: 4,
+        shutdown_timeout: Duration::from_secs(5),
+        sns: SnsConfig {
+            region: None,
+            arn_region: "us-east-1".into(),
+            endpoint: None,
+            credentials: None,
+            request_timeout: Duration::from_secs(1),
+        },
+    }
+}
+
+/// Logs `n` events numbered in `properties.n`; returns their ids in order.
+pub fn log_n(logger: &Logger, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            logger
+                .log_json(&format!(
+                    r#"{{"category":"c","action":"a","properties":{{"n":{i}}}}}"#
+                ))
+                .expect("valid event")
+                .hyphenated()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Flushes and waits for the report.
+pub fn flush_wait(logger: &Logger) -> DeliveryReport {
+    let (tx, rx) = std::sync::mpsc::channel();
+    logger.flush(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("flush settles")
+}
+
+/// Closes and waits for the report.
+pub fn close_wait(logger: &Logger, timeout: Option<Duration>) -> DeliveryReport {
+    let (tx, rx) = std::sync::mpsc::channel();
+    logger.close(
+        timeout,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("close settles")
+}
+
+/// Collects what `onError` would receive.
+pub fn collect_errors(logger: &Logger) -> Arc<Mutex<Vec<DeliveryError>>> {
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    logger.on_error(Arc::new(move |e| sink.lock().unwrap().push(e.clone())));
+    errors
 }
