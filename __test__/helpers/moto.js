@@ -6,6 +6,7 @@ const { spawn } = require('node:child_process')
 const net = require('node:net')
 const path = require('node:path')
 const fs = require('node:fs')
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 const { SNSClient, CreateTopicCommand, SubscribeCommand } = require('@aws-sdk/client-sns')
 const {
   SQSClient,
@@ -90,7 +91,7 @@ let counter = 0
  * Creates a topic (FIFO when fifo is true) and an SQS queue subscribed to it with raw
  * message delivery, so each SQS message is exactly the published SNS message.
  */
-async function topicWithQueue(moto, { fifo = false, name } = {}) {
+async function topicWithQueue(moto, { fifo = false, name, raw = true } = {}) {
   const base = name || `rc-analytics-${process.pid}-${++counter}`
   const suffix = fifo ? '.fifo' : ''
   const topicAttrs = fifo ? { FifoTopic: 'true', ContentBasedDeduplication: 'false' } : {}
@@ -105,7 +106,7 @@ async function topicWithQueue(moto, { fifo = false, name } = {}) {
       TopicArn,
       Protocol: 'sqs',
       Endpoint: Attributes.QueueArn,
-      Attributes: { RawMessageDelivery: 'true' },
+      Attributes: { RawMessageDelivery: raw ? 'true' : 'false' },
     }),
   )
   return { topicArn: TopicArn, queueUrl: QueueUrl }

@@ -58,12 +58,8 @@ impl AnalyticsLogger {
         }
         // SAFETY: a value of this env, converted on its thread.
         let options: LoggerOptions =
-            unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }.map_err(|e| {
-                js_error::invalid_option(
-                    &env,
-                    &InvalidOption::new(option_in_napi_message(&e.reason), e.reason.clone()),
-                )
-            })?;
+            unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
+                .map_err(|e| js_error::invalid_option(&env, &option_error(&e.reason)))?;
         let config = options
             .into_config()
             .map_err(|e| js_error::invalid_option(&env, &e))?;
@@ -87,6 +83,7 @@ impl AnalyticsLogger {
     pub fn log(&self, env: Env, event: Unknown) -> Result<String> {
         let kind = event.get_type()?;
         if kind != ValueType::Object || event_is_array(&env, &event) {
+            self.logger.count_invalid();
             return Err(js_error::invalid_event(
                 &env,
                 "event",
@@ -99,10 +96,12 @@ impl AnalyticsLogger {
         let stringify = self.stringify.borrow_back(&env)?;
         JSON_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            stringify_into(&env, stringify.raw(), event.raw(), &mut buf)?;
+            stringify_into(&env, stringify.raw(), event.raw(), &mut buf)
+                .inspect_err(|_| self.logger.count_invalid())?;
             // JSON.stringify returns well-formed UTF-8 once lone surrogates are
             // replaced, which napi_get_value_string_utf8 does.
             let json = std::str::from_utf8(&buf).map_err(|e| {
+                self.logger.count_invalid();
                 js_error::invalid_event(
                     &env,
                     "event",
@@ -196,29 +195,43 @@ impl AnalyticsLogger {
 
 type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
 
-/// napi-rs names the field in its conversion errors ("... on LoggerOptions.maxBatchSize",
-/// "... on AwsCredentials.accessKeyId", "Missing field `topicArn`"); pull out the
-/// option's JavaScript name for `option`.
-fn option_in_napi_message(reason: &str) -> String {
-    let word = |rest: &str| {
-        rest.split(|c: char| !c.is_ascii_alphanumeric())
-            .next()
-            .unwrap_or("")
-            .to_owned()
+/// Turns napi-rs's conversion error ("Failed to convert ... into rust type `f64` on
+/// LoggerOptions.maxBatchSize", "... on AwsCredentials.accessKeyId on
+/// LoggerOptions.credentials", "Missing field `topicArn`") into an [`InvalidOption`]
+/// with the option's JavaScript name.
+fn option_error(reason: &str) -> InvalidOption {
+    let word_after = |marker: &str| {
+        reason.find(marker).map(|i| {
+            reason[i + marker.len()..]
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
     };
-    if let Some(i) = reason.find("LoggerOptions.") {
-        return word(&reason[i + "LoggerOptions.".len()..]);
-    }
-    if let Some(i) = reason.find("AwsCredentials.") {
-        return format!(
-            "credentials.{}",
-            word(&reason[i + "AwsCredentials.".len()..])
-        );
-    }
-    if let Some(i) = reason.find("field `") {
-        return word(&reason[i + "field `".len()..]);
-    }
-    "options".to_owned()
+    let missing = word_after("Missing field `");
+    let in_credentials = reason.contains("LoggerOptions.credentials");
+    let option = if let Some(field) = word_after("AwsCredentials.") {
+        format!("credentials.{field}")
+    } else if let Some(field) = missing.clone() {
+        if in_credentials {
+            format!("credentials.{field}")
+        } else {
+            field
+        }
+    } else {
+        word_after("LoggerOptions.").unwrap_or_else(|| "options".to_owned())
+    };
+    let expected = if missing.is_some() {
+        "is required"
+    } else if reason.contains("`f64`") {
+        "must be a number"
+    } else if reason.contains("`String`") {
+        "must be a string"
+    } else {
+        "has the wrong type"
+    };
+    InvalidOption::new(option, format!("{expected} ({reason})"))
 }
 
 fn type_name(kind: ValueType) -> &'static str {

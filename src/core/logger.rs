@@ -222,6 +222,12 @@ impl Logger {
         }
     }
 
+    /// Counts an event refused before it reached [`Logger::log_json`] (not an object,
+    /// not serializable), so that `stats().invalid` counts every refusal.
+    pub fn count_invalid(&self) {
+        Stats::add(&self.shared.stats.invalid, 1);
+    }
+
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }

@@ -1,0 +1,160 @@
+'use strict'
+// An HTTP proxy between the logger and moto that injects the faults SNS and the
+// network produce: refused connections, 5xx, throttling, slow answers, lost
+// answers and partial PublishBatch failures. Faults are queued per PublishBatch
+// request and consumed in order; requests with no fault queued pass through.
+const http = require('node:http')
+
+const THROTTLE_XML = `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>
+  <RequestId>injected-throttle</RequestId>
+</ErrorResponse>`
+
+const INTERNAL_XML = `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Receiver</Type><Code>InternalError</Code><Message>injected</Message></Error>
+  <RequestId>injected-500</RequestId>
+</ErrorResponse>`
+
+/** Renumbers `PublishBatchRequestEntries.member.N.*` keys after dropping some members. */
+function dropMembers(form, drop) {
+  const out = new URLSearchParams()
+  const re = /^PublishBatchRequestEntries\.member\.(\d+)\.(.*)$/
+  const members = new Map()
+  for (const [k, v] of form) {
+    const m = re.exec(k)
+    if (!m) {
+      out.append(k, v)
+      continue
+    }
+    const n = Number(m[1])
+    if (!members.has(n)) members.set(n, [])
+    members.get(n).push([m[2], v])
+  }
+  const kept = [...members.keys()].sort((a, b) => a - b)
+  const droppedIds = []
+  let next = 1
+  for (const n of kept) {
+    const fields = members.get(n)
+    if (drop.includes(n)) {
+      droppedIds.push(fields.find(([f]) => f === 'Id')[1])
+      continue
+    }
+    for (const [f, v] of fields) out.append(`PublishBatchRequestEntries.member.${next}.${f}`, v)
+    next++
+  }
+  return { body: out.toString(), droppedIds, count: kept.length }
+}
+
+function failedXml(ids) {
+  return ids
+    .map(
+      (id) =>
+        `<member><Id>${id}</Id><Code>InternalError</Code><Message>injected partial failure</Message><SenderFault>false</SenderFault></member>`,
+    )
+    .join('')
+}
+
+function startFaultProxy(target) {
+  const faults = []
+  const seen = { publishBatch: 0, injected: 0, entriesSent: 0 }
+  const sockets = new Set()
+  const forward = (req, body) =>
+    new Promise((resolve, reject) => {
+      const upstream = http.request(
+        target + req.url,
+        { method: req.method, headers: { ...req.headers, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks = []
+          res.on('data', (c) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }))
+        },
+      )
+      upstream.on('error', reject)
+      upstream.end(body)
+    })
+  const server = http.createServer(async (req, res) => {
+    const chunks = []
+    for await (const c of req) chunks.push(c)
+    const body = Buffer.concat(chunks).toString()
+    const form = new URLSearchParams(body)
+    const isBatch = form.get('Action') === 'PublishBatch'
+    const fault = isBatch ? faults.shift() : undefined
+    if (isBatch) seen.publishBatch++
+    const reply = (status, text) => {
+      res.writeHead(status, { 'content-type': 'text/xml' })
+      res.end(text)
+    }
+    try {
+      if (!fault) {
+        if (isBatch) seen.entriesSent += dropMembers(form, []).count
+        const up = await forward(req, body)
+        return reply(up.status, up.body)
+      }
+      seen.injected++
+      switch (fault.kind) {
+        case 'refuse':
+          // Closest to a refused connection once accepted: reset without a byte.
+          return req.socket.destroy()
+        case 'http500':
+          return reply(500, INTERNAL_XML)
+        case 'http503':
+          return reply(503, 'Service Unavailable')
+        case 'throttle':
+          return reply(400, THROTTLE_XML)
+        case 'slow': {
+          // Hold the request; forward it only if the client is still waiting.
+          await new Promise((r) => setTimeout(r, fault.ms))
+          if (res.destroyed || req.socket.destroyed) return
+          const up = await forward(req, body)
+          return reply(up.status, up.body)
+        }
+        case 'lostAnswer': {
+          // SNS took the batch, but the answer never reaches the client.
+          seen.entriesSent += dropMembers(form, []).count
+          await forward(req, body)
+          return req.socket.destroy()
+        }
+        case 'partial': {
+          // Entries at 1-based positions `fault.members` fail; the rest go to moto.
+          const { body: rest, droppedIds, count } = dropMembers(form, fault.members)
+          seen.entriesSent += count - droppedIds.length
+          const up = await forward(req, rest)
+          const text = up.body.includes('<Failed/>') || up.body.includes('<Failed />')
+            ? up.body.replace(/<Failed\s*\/>/, `<Failed>${failedXml(droppedIds)}</Failed>`)
+            : up.body.replace('<Failed>', `<Failed>${failedXml(droppedIds)}`)
+          return reply(up.status, text)
+        }
+        default:
+          throw new Error(`unknown fault ${fault.kind}`)
+      }
+    } catch (e) {
+      if (!res.headersSent) reply(502, String(e))
+    }
+  })
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      resolve({
+        endpoint: `http://127.0.0.1:${port}`,
+        seen,
+        /** Queues faults, e.g. inject({ kind: 'throttle' }, { kind: 'partial', members: [2] }). */
+        inject(...f) {
+          faults.push(...f)
+        },
+        pendingFaults: () => faults.length,
+        close() {
+          for (const s of sockets) s.destroy()
+          return new Promise((r) => server.close(() => r()))
+        },
+      })
+    })
+  })
+}
+
+module.exports = { startFaultProxy }

@@ -1,0 +1,40 @@
+'use strict'
+// Shared set-up for the node tests: one moto per test file, and loggers that are
+// closed when the file ends.
+process.env.AWS_EC2_METADATA_DISABLED = 'true'
+// The AWS JS SDK (used only to read results back) warns about Node 20 on every run.
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
+const { before, after } = require('node:test')
+const { AnalyticsLogger } = require('../..')
+const moto = require('./moto')
+
+const SITE_URL = 'https://chat.example.com'
+
+function useMoto() {
+  const ctx = { moto: null, loggers: [] }
+  before(async () => {
+    ctx.moto = await moto.startMoto()
+  })
+  after(async () => {
+    await Promise.all(ctx.loggers.map((l) => l.close({ timeoutMs: 2000 }).catch(() => {})))
+    if (ctx.moto) await ctx.moto.stop()
+  })
+  /** A logger against moto (or `endpoint`), closed after the file. */
+  ctx.logger = (options) => {
+    const logger = new AnalyticsLogger({
+      siteUrl: SITE_URL,
+      endpoint: ctx.moto.endpoint,
+      region: moto.REGION,
+      credentials: moto.CREDENTIALS,
+      flushIntervalMs: 50,
+      ...options,
+    })
+    ctx.loggers.push(logger)
+    return logger
+  }
+  ctx.topic = (opts) => moto.topicWithQueue(ctx.moto, opts)
+  ctx.drain = (queueUrl, opts) => moto.drainQueue(ctx.moto, queueUrl, opts)
+  return ctx
+}
+
+module.exports = { useMoto, SITE_URL, AnalyticsLogger }
