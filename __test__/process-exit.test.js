@@ -1,0 +1,67 @@
+'use strict'
+// Events logged just before the host process ends are still delivered, and an idle
+// logger never keeps Node alive. Each case runs in a child process.
+const { describe, it } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const { useMoto } = require('./helpers/setup')
+
+const ctx = useMoto()
+const CHILD = path.join(__dirname, 'fixtures', 'exit-child.js')
+
+function runChild(mode, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, mode], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    // Not a speed check: a child that never exits is the failure being detected.
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`child '${mode}' did not exit within 30 s: something kept Node alive\n${stderr}`))
+    }, 30_000)
+    child.on('exit', (code, signal) => {
+      clearTimeout(guard)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+describe('process end', () => {
+  const cases = [
+    ['natural', 0, 'the script simply ends'],
+    ['exit', 0, 'process.exit() right after log()'],
+    ['uncaughtHandler', 3, 'an uncaughtException handler calls process.exit()'],
+    ['uncaughtNoHandler', 1, 'an uncaught exception ends the process'],
+  ]
+  for (const [mode, exitCode, what] of cases) {
+    it(`delivers every event when ${what}`, async () => {
+      const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+      const result = await runChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '25' })
+      assert.equal(result.code, exitCode, result.stderr)
+      assert.doesNotMatch(result.stderr, /UNHANDLED REJECTION|panicked/)
+      const msgs = await ctx.drain(queueUrl, { expected: 25 })
+      assert.equal(msgs.length, 25)
+      assert.deepEqual(msgs.map((m) => m.json.properties.n), [...Array(25).keys()])
+    })
+  }
+
+  it('an idle logger does not keep Node alive', async () => {
+    const { topicArn } = await ctx.topic()
+    const result = await runChild('idle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint })
+    assert.equal(result.code, 0, result.stderr)
+  })
+
+  it('a pending flush() keeps Node alive until it settles, then the process ends', async () => {
+    const { topicArn, queueUrl } = await ctx.topic()
+    const result = await runChild('flushedThenIdle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '12' })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { delivered: 12, failed: 0, dropped: 0, pending: 0 })
+    assert.equal((await ctx.drain(queueUrl, { expected: 12 })).length, 12)
+  })
+})
