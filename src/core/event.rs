@@ -8,7 +8,6 @@ use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::error::InvalidEvent;
@@ -89,31 +88,88 @@ impl EncodedEvent {
 }
 
 /// The top-level keys `log()` accepts; anything else is a mistake worth naming.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawEvent<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    category: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    action: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    properties: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    room_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    tab_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    dialogflow_agent_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    timestamp: Option<&'a RawValue>,
+const EVENT_KEYS: [&str; 8] = [
+    "category",
+    "action",
+    "properties",
+    "roomId",
+    "tabId",
+    "dialogflowAgentId",
+    "eventType",
+    "timestamp",
+];
+
+/// The event's fields, read in one pass over the JSON text. `None` means absent; an
+/// explicit `null` is kept as [`Scalar::Null`], because an invalid `Date` (which
+/// JSON.stringify writes as null) must not pass as "now".
+#[derive(Default)]
+struct EventFields<'a> {
+    category: Option<Scalar<'a>>,
+    action: Option<Scalar<'a>>,
+    properties: Option<Properties<'a>>,
+    room_id: Option<Scalar<'a>>,
+    tab_id: Option<Scalar<'a>>,
+    dialogflow_agent_id: Option<Scalar<'a>>,
+    event_type: Option<Scalar<'a>>,
+    timestamp: Option<Scalar<'a>>,
+    /// The first key that is not an event field.
+    unknown: Option<String>,
 }
 
-/// Keeps an explicit `null` as a value: serde would otherwise read it as "absent",
-/// and an invalid `Date` (which JSON.stringify writes as null) must not pass as "now".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(Some)
+/// A map key, borrowed from the JSON text unless it has escapes. (serde's own
+/// `Cow<str>` always allocates.)
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Scalar::deserialize(d)? {
+            Scalar::Str(s) => Ok(Key(s)),
+            other => Err(de::Error::custom(format!(
+                "expected a string key, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+struct EventFieldsVisitor;
+
+impl<'de> Visitor<'de> for EventFieldsVisitor {
+    type Value = EventFields<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = EventFields::default();
+        while let Some(Key(key)) = map.next_key()? {
+            let slot = match key.as_ref() {
+                "category" => &mut fields.category,
+                "action" => &mut fields.action,
+                "roomId" => &mut fields.room_id,
+                "tabId" => &mut fields.tab_id,
+                "dialogflowAgentId" => &mut fields.dialogflow_agent_id,
+                "eventType" => &mut fields.event_type,
+                "timestamp" => &mut fields.timestamp,
+                "properties" => {
+                    fields.properties = Some(map.next_value()?);
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    fields.unknown.get_or_insert_with(|| key.into_owned());
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(fields)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EventFieldsVisitor)
+    }
 }
 
 /// One JSON value, kept only as far as validation needs it.
@@ -204,7 +260,7 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        while let Some((k, v)) = map.next_entry::<Cow<'de, str>, Scalar<'de>>()? {
+        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, Scalar<'de>>()? {
             entries.push((k, v));
         }
         Ok(Properties::Entries(entries))
@@ -244,23 +300,16 @@ impl<'de> Deserialize<'de> for Properties<'de> {
     }
 }
 
-fn scalar<'a>(raw: &'a RawValue, field: &str) -> Result<Scalar<'a>, InvalidEvent> {
-    serde_json::from_str(raw.get())
-        .map_err(|e| InvalidEvent::new(field, format!("cannot be read: {e}")))
-}
-
 /// A required, non-empty string field.
-fn required_str<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, InvalidEvent> {
-    let Some(raw) = raw else {
-        return Err(InvalidEvent::new(field, "is required (a non-empty string)"));
-    };
-    match scalar(raw, field)? {
-        Scalar::Str(s) if s.trim().is_empty() => Err(InvalidEvent::new(
+fn required_str<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a, str>, InvalidEvent> {
+    match value {
+        None => Err(InvalidEvent::new(field, "is required (a non-empty string)")),
+        Some(Scalar::Str(s)) if s.trim().is_empty() => Err(InvalidEvent::new(
             field,
             "must be a non-empty string, got an empty one",
         )),
-        Scalar::Str(s) => Ok(s),
-        other => Err(InvalidEvent::new(
+        Some(Scalar::Str(s)) => Ok(s),
+        Some(other) => Err(InvalidEvent::new(
             field,
             format!("must be a non-empty string, got {}", other.kind()),
         )),
@@ -269,22 +318,21 @@ fn required_str<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, st
 
 /// An optional string field: absent, `null` and `undefined` mean "unknown".
 fn optional_str<'a>(
-    raw: Option<&'a RawValue>,
+    value: Option<Scalar<'a>>,
     field: &str,
 ) -> Result<Option<Cow<'a, str>>, InvalidEvent> {
-    let Some(raw) = raw else { return Ok(None) };
-    match scalar(raw, field)? {
-        Scalar::Str(s) => Ok(Some(s)),
-        Scalar::Null => Ok(None),
-        other => Err(InvalidEvent::new(
+    match value {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::Str(s)) => Ok(Some(s)),
+        Some(other) => Err(InvalidEvent::new(
             field,
             format!("must be a string, got {}", other.kind()),
         )),
     }
 }
 
-fn event_type(raw: Option<&RawValue>) -> Result<EventType, InvalidEvent> {
-    match optional_str(raw, "eventType")?.as_deref() {
+fn event_type(value: Option<Scalar<'_>>) -> Result<EventType, InvalidEvent> {
+    match optional_str(value, "eventType")?.as_deref() {
         None | Some("session") => Ok(EventType::Session),
         Some("customerAction") => Ok(EventType::CustomerAction),
         Some(other) => Err(InvalidEvent::new(
@@ -296,10 +344,12 @@ fn event_type(raw: Option<&RawValue>) -> Result<EventType, InvalidEvent> {
 
 /// Epoch milliseconds of the event. A `Date` arrives as its ISO string (JSON.stringify
 /// calls `toJSON`), an invalid `Date` as `null`.
-fn timestamp_ms(raw: Option<&RawValue>, now_ms: i64) -> Result<i64, InvalidEvent> {
+fn timestamp_ms(value: Option<Scalar<'_>>, now_ms: i64) -> Result<i64, InvalidEvent> {
     const FIELD: &str = "timestamp";
-    let Some(raw) = raw else { return Ok(now_ms) };
-    let ms = match scalar(raw, FIELD)? {
+    let Some(value) = value else {
+        return Ok(now_ms);
+    };
+    let ms = match value {
         Scalar::Str(s) => DateTime::parse_from_rfc3339(&s)
             .map_err(|e| {
                 InvalidEvent::new(
@@ -343,8 +393,16 @@ fn timestamp_ms(raw: Option<&RawValue>, now_ms: i64) -> Result<i64, InvalidEvent
 /// Appends `s` as a JSON string literal (RFC 8259 escaping, as serde_json writes it).
 fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+    // The common case, nothing to escape, is one copy.
+    let Some(first) = s.as_bytes().iter().position(needs_escape) else {
+        out.push_str(s);
+        out.push('"');
+        return;
+    };
+    out.push_str(&s[..first]);
+    let mut start = first;
+    for (i, b) in s.bytes().enumerate().skip(first) {
         let escape: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -370,14 +428,12 @@ fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_properties(out: &mut String, raw: Option<&RawValue>) -> Result<(), InvalidEvent> {
+fn write_properties(out: &mut String, props: Option<Properties<'_>>) -> Result<(), InvalidEvent> {
     const FIELD: &str = "properties";
-    let Some(raw) = raw else {
+    let Some(props) = props else {
         out.push_str("{}");
         return Ok(());
     };
-    let props: Properties<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| InvalidEvent::new(FIELD, format!("cannot be read: {e}")))?;
     let entries = match props {
         Properties::Entries(entries) => entries,
         Properties::NotAnObject(Scalar::Null) => Vec::new(),
@@ -441,23 +497,28 @@ pub fn encode_event(
         // serde would read an array positionally, as if it were the fields in order.
         return Err(InvalidEvent::new("event", "must be a plain object"));
     }
-    let raw: RawEvent<'_> = serde_json::from_str(json).map_err(|e| {
-        let text = e.to_string();
-        match text.find(" at line ") {
-            // serde says "unknown field `propertes`, expected one of ...": keep that part.
-            Some(cut) if e.is_data() => {
-                InvalidEvent::new("event", format!("has an {}", &text[..cut]))
-            }
-            _ => InvalidEvent::new("event", format!("must be a plain object ({text})")),
-        }
+    let fields: EventFields<'_> = serde_json::from_str(json).map_err(|e| {
+        InvalidEvent::new(
+            "event",
+            format!("must be a plain object of event fields ({e})"),
+        )
     })?;
-    let category = required_str(raw.category, "category")?;
-    let action = required_str(raw.action, "action")?;
-    let room_id = optional_str(raw.room_id, "roomId")?;
-    let tab_id = optional_str(raw.tab_id, "tabId")?;
-    let agent_id = optional_str(raw.dialogflow_agent_id, "dialogflowAgentId")?;
-    let event_type = event_type(raw.event_type)?;
-    let ts = timestamp_ms(raw.timestamp, now_ms)?;
+    if let Some(key) = fields.unknown {
+        return Err(InvalidEvent::new(
+            "event",
+            format!(
+                "has an unknown field `{key}`; the fields are {}",
+                EVENT_KEYS.join(", ")
+            ),
+        ));
+    }
+    let category = required_str(fields.category, "category")?;
+    let action = required_str(fields.action, "action")?;
+    let room_id = optional_str(fields.room_id, "roomId")?;
+    let tab_id = optional_str(fields.tab_id, "tabId")?;
+    let agent_id = optional_str(fields.dialogflow_agent_id, "dialogflowAgentId")?;
+    let event_type = event_type(fields.event_type)?;
+    let ts = timestamp_ms(fields.timestamp, now_ms)?;
     let agent_id = match agent_id.as_deref() {
         Some(a) if !a.is_empty() => a,
         _ => defaults.dialogflow_agent_id.as_str(),
@@ -475,7 +536,7 @@ pub fn encode_event(
     body.push_str(",\"action\":");
     write_json_str(&mut body, &action);
     body.push_str(",\"properties\":");
-    write_properties(&mut body, raw.properties)?;
+    write_properties(&mut body, fields.properties)?;
     body.push_str(",\"eventType\":\"");
     body.push_str(event_type.as_str());
     body.push_str("\",\"timestamp\":\"");
