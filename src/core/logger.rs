@@ -65,11 +65,18 @@ pub(crate) struct Shared {
     /// Events sent to the loop and not yet put into a batch. Signed: the loop may
     /// count an event out before `log()` has counted it in.
     pub undispatched: AtomicI64,
+    /// Set by the loop while it could start a batch if events came: only then is
+    /// waking it worth a system call. With every in-flight slot taken, it wakes when
+    /// a batch finishes and takes all waiting events at once.
+    pub wants_events: AtomicBool,
     pub closed: AtomicBool,
     pub control: mpsc::UnboundedSender<Control>,
     /// The shutdown deadline, once `close()` has set one; batches in flight watch it.
     pub deadline: watch::Sender<Option<Instant>>,
     error_sinks: Mutex<Vec<ErrorSink>>,
+    /// Turns of the delivery loop, for tests that check it sleeps when blocked.
+    #[cfg(test)]
+    pub loop_turns: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -130,10 +137,13 @@ impl Logger {
             stats: Stats::default(),
             wake: Notify::new(),
             undispatched: AtomicI64::new(0),
+            wants_events: AtomicBool::new(true),
             closed: AtomicBool::new(false),
             control: control_tx,
             deadline: deadline_tx,
             error_sinks: Mutex::new(Vec::new()),
+            #[cfg(test)]
+            loop_turns: Default::default(),
         });
         let logger = Logger {
             events: events_tx,
@@ -192,10 +202,14 @@ impl Logger {
             stats.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
             return Err(LogError::Closed);
         }
-        // Wake the loop when it may be idle (first event) and when a batch fills;
-        // in between, its flush timer picks events up without a wake-up per event.
-        let before = self.shared.undispatched.fetch_add(1, Ordering::AcqRel);
-        if before <= 0 || (before + 1) % self.max_batch_size == 0 {
+        // Wake the loop when it may be idle (first event) and when a batch fills, and
+        // only if it could send now; in between, its flush timer picks events up
+        // without a wake-up (a futex call) per event. SeqCst pairs with the loop's
+        // store of `wants_events` and its second look at `undispatched`.
+        let before = self.shared.undispatched.fetch_add(1, Ordering::SeqCst);
+        let batch_ready = before <= 0 || (before + 1) % self.max_batch_size == 0;
+        // Over the limits with 'dropOldest', only the loop can make room.
+        if full || (batch_ready && self.shared.wants_events.load(Ordering::SeqCst)) {
             self.shared.wake.notify_one();
         }
         Ok(id)
@@ -241,6 +255,11 @@ impl Logger {
             Ok(mut sinks) => sinks.push(sink),
             Err(poisoned) => poisoned.into_inner().push(sink),
         }
+    }
+
+    #[cfg(test)]
+    pub fn loop_turns(&self) -> u64 {
+        self.shared.loop_turns.load(Ordering::Relaxed)
     }
 
     pub fn drain_handle(&self) -> DrainHandle {

@@ -115,6 +115,8 @@ impl<P: Publisher> Worker<P> {
 
     pub(crate) async fn run(mut self) {
         loop {
+            #[cfg(test)]
+            self.shared.loop_turns.fetch_add(1, Ordering::Relaxed);
             self.take_events();
             while let Ok(control) = self.control.try_recv() {
                 self.on_control(control);
@@ -125,13 +127,22 @@ impl<P: Publisher> Worker<P> {
             if self.finished() {
                 break;
             }
-            // An event sent after our last look but counted before it: look again
-            // rather than sleep on it.
-            if self.shared.undispatched.load(Ordering::Acquire) > self.pending.len() as i64 {
+            // Ask for event wake-ups only while a batch could start. Then look once
+            // more: an event counted before the flag was set would not wake us.
+            let room = self.in_flight.len() < self.max_in_flight;
+            self.shared.wants_events.store(room, Ordering::SeqCst);
+            if room && self.shared.undispatched.load(Ordering::SeqCst) > self.pending.len() as i64 {
                 continue;
             }
-            let flush_at = self.pending.front().map(|q| q.seen + self.flush_interval);
-            let close_at = self.closing;
+            // Timers only for what they can change: a due partial batch waits for a
+            // free slot anyway, and once nothing is queued the close deadline is the
+            // in-flight batches' own business. (A timer already past would spin.)
+            let flush_at = if room {
+                self.pending.front().map(|q| q.seen + self.flush_interval)
+            } else {
+                None
+            };
+            let close_at = self.closing.filter(|_| !self.pending.is_empty());
             tokio::select! {
                 Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                     self.settle(joined);
@@ -142,6 +153,17 @@ impl<P: Publisher> Worker<P> {
                 _ = sleep_until_opt(close_at), if close_at.is_some() => self.give_up_pending(),
             }
         }
+        // Refuse further requests (their senders answer them at once), and answer the
+        // ones that raced with the end instead of dropping them unanswered.
+        self.control.close();
+        while let Ok(control) = self.control.try_recv() {
+            match control {
+                Control::Flush(reply) => self.flush_waiters.push((0, reply)),
+                Control::Close { reply, .. } => self.close_waiters.push(reply),
+                Control::Dropped(id) => self.dropped_ids.push(id.hyphenated().to_string()),
+            }
+        }
+        self.report_drops();
         let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
         for (_, reply) in self.flush_waiters.drain(..) {
             reply(report);
@@ -785,6 +807,28 @@ mod tests {
         assert_eq!(codes_seen, [codes::SHUTDOWN_TIMEOUT].into_iter().collect());
         // Closing again answers at once.
         assert_eq!(close_wait(&logger, None).failed, 15);
+    }
+
+    #[test]
+    fn a_blocked_loop_sleeps_instead_of_spinning() {
+        // Ten events hang in flight; five more are due for sending long before the
+        // only FIFO slot frees up. The loop must wait for the slot, not poll.
+        let fake = FakePublisher::with_script([Script::Slow(Duration::from_millis(400))]);
+        let mut config = test_config(true);
+        config.flush_interval = Duration::from_millis(1);
+        let logger = Logger::start(config, fake.clone());
+        log_n(&logger, 15);
+        std::thread::sleep(Duration::from_millis(150));
+        let blocked = logger.loop_turns();
+        assert!(
+            blocked < 40,
+            "{blocked} loop turns while waiting for the in-flight batch"
+        );
+        // Past a close deadline with the batch still in flight: again no polling.
+        let report = close_wait(&logger, Some(Duration::from_millis(20)));
+        assert_eq!(report.failed, 15);
+        let closing = logger.loop_turns() - blocked;
+        assert!(closing < 40, "{closing} loop turns while closing");
     }
 
     #[test]
