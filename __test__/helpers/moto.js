@@ -54,20 +54,20 @@ async function startMoto() {
     throw new Error(`${MOTO} is missing: run scripts/setup-moto.sh (npm test does)`)
   }
   const port = await freePort()
+  // moto logs every request; a file keeps that off this process's event loop.
+  const logPath = path.join(require('node:os').tmpdir(), `moto-${process.pid}-${port}.log`)
+  const logFd = fs.openSync(logPath, 'w')
   const child = spawn(MOTO, ['-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', logFd],
     env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
   })
-  let stderr = ''
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d).slice(-4000)
-  })
+  fs.closeSync(logFd)
   const endpoint = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(`${endpoint}/moto-api/`, child)
   } catch (e) {
     child.kill('SIGKILL')
-    throw new Error(`${e.message}\n${stderr}`)
+    throw new Error(`${e.message}\n${fs.readFileSync(logPath, 'utf8').slice(-4000)}`)
   }
   const clientOpts = { endpoint, region: REGION, credentials: CREDENTIALS }
   const sns = new SNSClient(clientOpts)
@@ -82,6 +82,7 @@ async function startMoto() {
       sqs.destroy()
       child.kill('SIGTERM')
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)))
+      fs.rmSync(logPath, { force: true })
     },
   }
 }
