@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, builds, and runs every test layer:
+# Rust unit tests of the core, then the node tests of the JS surface against moto
+# (fault injection and child processes included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketchat-sns-analytics/target}"
+
+echo "== cargo test (core, no Node)"
+cargo test --quiet
+
+echo "== node --test __test__/ (JS surface, against moto on 127.0.0.1)"
+node --test --test-reporter=spec __test__/
