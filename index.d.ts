@@ -11,7 +11,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * Batches analytics events and publishes them to Amazon SNS from a background
- * runtime. `log()` costs the JavaScript thread about a microsecond and never waits.
+ * runtime. `log()` costs the JavaScript thread a few microseconds and never waits.
  */
 export declare class AnalyticsLogger {
   /**

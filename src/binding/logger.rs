@@ -20,7 +20,7 @@ use crate::core::logger::{DeliveryReport as CoreReport, Logger};
 use crate::core::sns::SnsPublisher;
 
 /// Batches analytics events and publishes them to Amazon SNS from a background
-/// runtime. `log()` costs the JavaScript thread about a microsecond and never waits.
+/// runtime. `log()` costs the JavaScript thread a few microseconds and never waits.
 #[napi]
 pub struct AnalyticsLogger {
     logger: Logger,
