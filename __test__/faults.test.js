@@ -3,7 +3,7 @@
 // queue against what was logged: nothing missing, nothing twice, order kept on FIFO.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { useMoto } = require('./helpers/setup')
+const { useMoto, waitFor } = require('./helpers/setup')
 const { startFaultProxy } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
@@ -102,7 +102,7 @@ describe('transient faults are retried until everything is delivered once', () =
     const ids = logMany(logger, 3, 'refused')
     const report = await logger.flush()
     assert.deepEqual({ delivered: report.delivered, failed: report.failed }, { delivered: 0, failed: 3 })
-    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await waitFor('onError', () => errors.length > 0)
     assert.equal(errors.length, 1)
     assert.equal(errors[0].code, 'ERR_RETRIES_EXHAUSTED')
     assert.deepEqual(errors[0].eventIds, ids)

@@ -3,7 +3,7 @@
 // batching, FIFO order, bad input and options, lifecycle.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { useMoto, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { useMoto, waitFor, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
 
 const ctx = useMoto()
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -274,8 +274,7 @@ describe('lifecycle and failures', () => {
     const ids = [logger.log({ category: 'c', action: 'a' }), logger.log({ category: 'c', action: 'b' })]
     const report = await logger.flush()
     assert.equal(report.failed, 2)
-    await new Promise((r) => setImmediate(r))
-    for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await waitFor('onError', () => errors.length > 0)
     assert.equal(errors.length, 1)
     assert.equal(errors[0].code, 'ERR_PUBLISH_FAILED')
     assert.match(errors[0].message, /NotFound/)
@@ -296,8 +295,8 @@ describe('lifecycle and failures', () => {
     dropping.onError((e) => errors.push(e))
     const ids = []
     for (let i = 0; i < 8; i++) ids.push(dropping.log({ category: 'c', action: 'a' }))
-    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
     assert.equal(dropping.stats().dropped, 3)
+    await waitFor('the dropped ids', () => errors.flatMap((e) => e.eventIds).length === 3)
     assert.equal(errors[0].code, 'ERR_QUEUE_FULL')
     assert.deepEqual(errors.flatMap((e) => e.eventIds), ids.slice(5))
     const report = await dropping.close({ timeoutMs: 100 })

@@ -37,4 +37,17 @@ function useMoto() {
   return ctx
 }
 
-module.exports = { useMoto, SITE_URL, AnalyticsLogger }
+/**
+ * Waits until `done()` holds, for state the background reaches in its own time
+ * (onError callbacks run later, on this thread). Throws after 10 s: a wait, not a
+ * speed check.
+ */
+async function waitFor(what, done) {
+  const until = Date.now() + 10_000
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+module.exports = { useMoto, waitFor, SITE_URL, AnalyticsLogger }

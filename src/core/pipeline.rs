@@ -778,11 +778,7 @@ mod tests {
         let fake = FakePublisher::default();
         let logger = Logger::start(test_config(false), fake.clone());
         log_n(&logger, 3);
-        let until = std::time::Instant::now() + Duration::from_secs(5);
-        while logger.stats().delivered < 3 && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(logger.stats().delivered, 3, "no flush() was called");
+        wait_until("delivery without flush()", || logger.stats().delivered == 3);
         assert_eq!(fake.requests().len(), 1);
     }
 
@@ -873,16 +869,12 @@ mod tests {
         let (logger, _) = overflow_logger(Overflow::DropNewest);
         let errors = collect_errors(&logger);
         let ids = log_n(&logger, 30);
-        std::thread::sleep(Duration::from_millis(100));
         let s = logger.stats();
         assert_eq!((s.queued + s.in_flight, s.dropped), (25, 5));
-        let reported: Vec<String> = errors
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|e| e.event_ids.clone())
-            .collect();
-        assert_eq!(reported, ids[25..].to_vec());
+        wait_until("the drops to be reported", || {
+            reported_ids(&errors).len() == 5
+        });
+        assert_eq!(reported_ids(&errors), ids[25..].to_vec());
         assert!(errors
             .lock()
             .unwrap()
@@ -896,21 +888,21 @@ mod tests {
         let errors = collect_errors(&logger);
         let first = log_n(&logger, 5);
         // Let the first batch go out (and hang), so it is in flight, not droppable.
-        let until = std::time::Instant::now() + Duration::from_secs(5);
-        while fake.requests().is_empty() && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_until("the first batch to be sent", || !fake.requests().is_empty());
         let rest = log_n(&logger, 30);
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until("the oldest events to be dropped", || {
+            logger.stats().dropped == 10
+        });
         let s = logger.stats();
-        assert_eq!((s.queued + s.in_flight, s.dropped), (25, 10));
-        let reported: Vec<String> = errors
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|e| e.event_ids.clone())
-            .collect();
-        assert_eq!(reported, rest[..10].to_vec(), "oldest not-yet-sent first");
+        assert_eq!(s.queued + s.in_flight, 25);
+        wait_until("the drops to be reported", || {
+            reported_ids(&errors).len() == 10
+        });
+        assert_eq!(
+            reported_ids(&errors),
+            rest[..10].to_vec(),
+            "oldest not-yet-sent first"
+        );
         assert_eq!(fake.requests()[0].ids, first);
     }
 

@@ -211,3 +211,26 @@ pub fn collect_errors(logger: &Logger) -> Arc<Mutex<Vec<DeliveryError>>> {
     logger.on_error(Arc::new(move |e| sink.lock().unwrap().push(e.clone())));
     errors
 }
+
+/// Every event id the collected errors name, in report order.
+pub fn reported_ids(errors: &Mutex<Vec<DeliveryError>>) -> Vec<String> {
+    errors
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e.event_ids.clone())
+        .collect()
+}
+
+/// Polls `done` until it holds; panics after 10 s. For state the delivery loop
+/// reaches in its own time: a wait for it, not a speed check.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
