@@ -320,3 +320,36 @@ unsafe fn take_exception_message(raw: sys::napi_env) -> Option<String> {
     bytes.truncate(written);
     String::from_utf8(bytes).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::option_error;
+
+    #[test]
+    fn napi_conversion_errors_name_the_js_option() {
+        let cases = [
+            (
+                "Failed to convert napi value String into rust type `f64` on LoggerOptions.maxBatchSize",
+                "maxBatchSize",
+                "must be a number",
+            ),
+            (
+                "Failed to convert JavaScript value `Number 5 ` into rust type `String` on AwsCredentials.accessKeyId on LoggerOptions.credentials",
+                "credentials.accessKeyId",
+                "must be a string",
+            ),
+            (
+                "Missing field `accessKeyId` on LoggerOptions.credentials",
+                "credentials.accessKeyId",
+                "is required",
+            ),
+            ("Missing field `topicArn`", "topicArn", "is required"),
+            ("something else entirely", "options", "wrong type"),
+        ];
+        for (reason, option, words) in cases {
+            let e = option_error(reason);
+            assert_eq!(e.option, option, "{reason}");
+            assert!(e.reason.contains(words), "{reason}: {}", e.reason);
+        }
+    }
+}

@@ -240,3 +240,79 @@ impl LoggerOptions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn minimal() -> LoggerOptions {
+        LoggerOptions {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:rc-analytics.fifo".into(),
+            site_url: "https://chat.example.com".into(),
+            region: None,
+            endpoint: None,
+            credentials: None,
+            subject: None,
+            dialogflow_agent_id: None,
+            max_batch_size: None,
+            flush_interval_ms: None,
+            max_queue_events: None,
+            max_queue_bytes: None,
+            overflow: None,
+            retry_budget_ms: None,
+            retry_initial_backoff_ms: None,
+            retry_max_backoff_ms: None,
+            request_timeout_ms: None,
+            max_concurrent_batches: None,
+            shutdown_timeout_ms: None,
+        }
+    }
+
+    #[test]
+    fn defaults_are_applied_in_one_place() {
+        let c = minimal().into_config().unwrap();
+        assert!(c.fifo);
+        assert_eq!(c.subject, "RC");
+        assert_eq!(c.max_batch_size, 10);
+        assert_eq!(c.flush_interval, Duration::from_millis(1000));
+        assert_eq!((c.max_queue_events, c.max_queue_bytes), (100_000, 64 << 20));
+        assert_eq!(c.overflow, Overflow::DropNewest);
+        assert_eq!(c.retry, RetryPolicy::default());
+        assert_eq!(c.max_concurrent_batches, 8);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(c.sns.arn_region, "eu-west-1");
+        assert_eq!(c.sns.region, None);
+        assert_eq!(c.defaults.dialogflow_agent_id, "");
+    }
+
+    #[test]
+    fn every_option_name_is_a_field() {
+        // The list that refuses misspelt options must match the struct exactly.
+        assert_eq!(OPTION_NAMES.len(), 18);
+        assert!(check_option_name("flushIntervalMs").is_ok());
+        let err = check_option_name("flushInterval").unwrap_err();
+        assert_eq!(err.option, "flushInterval");
+        assert!(err.reason.contains("flushIntervalMs"));
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let mut o = minimal();
+        o.max_concurrent_batches = Some(0.0);
+        assert_eq!(o.into_config().unwrap_err().option, "maxConcurrentBatches");
+        let mut o = minimal();
+        o.credentials = Some(AwsCredentials {
+            access_key_id: "".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        });
+        assert_eq!(
+            o.into_config().unwrap_err().option,
+            "credentials.accessKeyId"
+        );
+        let mut o = minimal();
+        o.region = Some("".into());
+        assert_eq!(o.into_config().unwrap_err().option, "region");
+    }
+}
