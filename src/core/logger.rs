@@ -155,8 +155,25 @@ impl Logger {
             max_batch_size: config.max_batch_size as i64,
             shutdown_timeout: config.shutdown_timeout,
         };
-        let worker = Worker::new(config, publisher, shared, events_rx, control_rx);
-        runtime::handle().spawn(worker.run());
+        let worker = Worker::new(config, publisher, shared.clone(), events_rx, control_rx);
+        let runtime = runtime::handle();
+        let task = runtime.spawn(worker.run());
+        // A panic in the loop is a bug of ours; it must not leave the logger silently
+        // dead. The loop's Drop answers its waiting flush/close calls; this says why.
+        runtime.spawn(async move {
+            if let Err(e) = task.await {
+                if e.is_panic() {
+                    shared.closed.store(true, Ordering::Release);
+                    shared.report(DeliveryError {
+                        code: super::error::codes::INTERNAL,
+                        message: "the delivery loop stopped on a bug; events still held are lost \
+                                  and log() now throws ERR_LOGGER_CLOSED"
+                            .to_owned(),
+                        event_ids: Vec::new(),
+                    });
+                }
+            }
+        });
         logger
     }
 

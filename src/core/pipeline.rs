@@ -164,13 +164,7 @@ impl<P: Publisher> Worker<P> {
             }
         }
         self.report_drops();
-        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
-        for (_, reply) in self.flush_waiters.drain(..) {
-            reply(report);
-        }
-        for reply in self.close_waiters.drain(..) {
-            reply(report);
-        }
+        // Dropping the loop answers every waiter (see `Drop`).
     }
 
     fn take_events(&mut self) {
@@ -393,6 +387,22 @@ impl<P: Publisher> Worker<P> {
 
     fn finished(&self) -> bool {
         self.closing.is_some() && self.pending.is_empty() && self.in_flight.is_empty()
+    }
+}
+
+impl<P> Drop for Worker<P> {
+    /// Answers every waiting `flush()` and `close()` with the totals as they stand:
+    /// at the normal end of the loop, and also if it panicked, so that no promise is
+    /// left pending forever.
+    fn drop(&mut self) {
+        self.control.close();
+        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
+        for (_, reply) in self.flush_waiters.drain(..) {
+            reply(report);
+        }
+        for reply in self.close_waiters.drain(..) {
+            reply(report);
+        }
     }
 }
 
@@ -825,6 +835,20 @@ mod tests {
         assert_eq!(report.failed, 15);
         let closing = logger.loop_turns() - blocked;
         assert!(closing < 40, "{closing} loop turns while closing");
+    }
+
+    #[test]
+    fn a_panicking_publisher_fails_its_batch_and_nothing_else() {
+        let fake = FakePublisher::with_script([Script::Panic]);
+        let logger = Logger::start(test_config(true), fake.clone());
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 3);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed, report.pending), (0, 3, 0));
+        assert_eq!(errors.lock().unwrap()[0].code, codes::INTERNAL);
+        assert_eq!(reported_ids(&errors), ids);
+        log_n(&logger, 2);
+        assert_eq!(flush_wait(&logger).delivered, 2, "the logger goes on");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum Script {
     FailEntries(Vec<usize>, bool),
     /// Wait this long, then accept.
     Slow(Duration),
+    /// A bug: panic inside the request.
+    Panic,
 }
 
 /// One request the fake received.
@@ -94,6 +96,10 @@ impl Publisher for FakePublisher {
             }
             Script::FailEntries(positions, sender_fault) => {
                 Ok(accept(&ids, &positions, sender_fault))
+            }
+            Script::Panic => {
+                self.concurrency.lock().unwrap().0 -= 1;
+                panic!("scripted publisher bug")
             }
             Script::Fail(kind) => Err(PublishError {
                 kind,
