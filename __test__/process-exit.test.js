@@ -51,9 +51,23 @@ describe('process end', () => {
     })
   }
 
-  it('an idle logger does not keep Node alive', async () => {
-    const { topicArn } = await ctx.topic()
-    const result = await runChild('idle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint })
+  for (const mode of ['idle', 'idleWithErrorListener']) {
+    it(`an idle logger does not keep Node alive (${mode})`, async () => {
+      const { topicArn } = await ctx.topic()
+      const result = await runChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint })
+      assert.equal(result.code, 0, result.stderr)
+    })
+  }
+
+  it('exit waits no longer than shutdownTimeoutMs when SNS cannot be reached', async () => {
+    // Nothing listens on port 9: every attempt is refused and retried. Without the
+    // deadline the exit would wait out the two-minute retry budget.
+    const result = await runChild('exit', {
+      TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:unreachable',
+      ENDPOINT: 'http://127.0.0.1:9',
+      SHUTDOWN_TIMEOUT_MS: '300',
+      EVENTS: '5',
+    })
     assert.equal(result.code, 0, result.stderr)
   })
 
