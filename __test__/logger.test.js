@@ -303,3 +303,26 @@ describe('lifecycle and failures', () => {
     assert.equal(report.failed, 5, 'held events fail at the close deadline')
   })
 })
+
+describe('re-entrancy', () => {
+  it('a toJSON that logs another event works and both are delivered', async () => {
+    const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+    const logger = ctx.logger({ topicArn })
+    let innerId
+    const outer = {
+      category: 'outer',
+      action: 'a',
+      properties: {
+        toJSON() {
+          innerId = logger.log({ category: 'inner', action: 'b' })
+          return { fromToJSON: true }
+        },
+      },
+    }
+    const outerId = logger.log(outer)
+    await logger.flush()
+    const msgs = await ctx.drain(queueUrl, { expected: 2 })
+    assert.deepEqual(msgs.map((m) => m.attributes.eventId), [innerId, outerId])
+    assert.deepEqual(msgs[1].json.properties, { fromToJSON: true })
+  })
+})

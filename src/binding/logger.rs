@@ -42,7 +42,7 @@ impl AnalyticsLogger {
     #[napi(constructor, catch_unwind, ts_args_type = "options: LoggerOptions")]
     pub fn new(env: Env, options: Unknown) -> Result<Self> {
         let kind = options.get_type()?;
-        if kind != ValueType::Object || event_is_array(&env, &options) {
+        if kind != ValueType::Object || is_array(&env, &options) {
             return Err(js_error::invalid_option(
                 &env,
                 &InvalidOption::new(
@@ -82,7 +82,7 @@ impl AnalyticsLogger {
     #[napi(catch_unwind, ts_args_type = "event: AnalyticsEvent")]
     pub fn log(&self, env: Env, event: Unknown) -> Result<String> {
         let kind = event.get_type()?;
-        if kind != ValueType::Object || event_is_array(&env, &event) {
+        if kind != ValueType::Object || is_array(&env, &event) {
             self.logger.count_invalid();
             return Err(js_error::invalid_event(
                 &env,
@@ -94,13 +94,20 @@ impl AnalyticsLogger {
             ));
         }
         let stringify = self.stringify.borrow_back(&env)?;
-        JSON_BUF.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            stringify_into(&env, stringify.raw(), event.raw(), &mut buf)
+        JSON_BUF.with(|shared_buf| {
+            // A `toJSON` that calls log() re-enters here while the buffer is in use;
+            // it gets a buffer of its own.
+            let mut own_buf = Vec::new();
+            let mut borrowed = shared_buf.try_borrow_mut();
+            let buf: &mut Vec<u8> = match borrowed.as_mut() {
+                Ok(b) => b,
+                Err(_) => &mut own_buf,
+            };
+            stringify_into(&env, stringify.raw(), event.raw(), buf)
                 .inspect_err(|_| self.logger.count_invalid())?;
             // JSON.stringify returns well-formed UTF-8 once lone surrogates are
             // replaced, which napi_get_value_string_utf8 does.
-            let json = std::str::from_utf8(&buf).map_err(|e| {
+            let json = std::str::from_utf8(buf).map_err(|e| {
                 self.logger.count_invalid();
                 js_error::invalid_event(
                     &env,
@@ -248,10 +255,10 @@ fn type_name(kind: ValueType) -> &'static str {
     }
 }
 
-fn event_is_array(env: &Env, event: &Unknown) -> bool {
+fn is_array(env: &Env, value: &Unknown) -> bool {
     let mut is_array = false;
     // SAFETY: a value of this env on its thread.
-    unsafe { sys::napi_is_array(env.raw(), event.raw(), &mut is_array) };
+    unsafe { sys::napi_is_array(env.raw(), value.raw(), &mut is_array) };
     is_array
 }
 
