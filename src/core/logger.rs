@@ -201,8 +201,7 @@ impl Logger {
         let full = held > self.max_queue_events || held_bytes > self.max_queue_bytes;
         if full && self.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
-            Stats::sub(&stats.held_events, 1);
-            stats.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            stats.release(1, bytes as usize);
             Stats::add(&stats.dropped, 1);
             if self.overflow == Overflow::Reject {
                 return Err(LogError::QueueFull {
@@ -215,8 +214,7 @@ impl Logger {
         }
         if self.events.send(event).is_err() {
             // The loop has ended, which only happens after close.
-            Stats::sub(&stats.held_events, 1);
-            stats.held_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            stats.release(1, bytes as usize);
             return Err(LogError::Closed);
         }
         // Wake the loop when it may be idle (first event) and when a batch fills, and

@@ -205,8 +205,7 @@ impl<P: Publisher> Worker<P> {
             let Some(oldest) = self.pending.pop_front() else {
                 break;
             };
-            Stats::sub(&stats.held_events, 1);
-            Stats::sub(&stats.held_bytes, oldest.event.queued_bytes());
+            stats.release(1, oldest.event.queued_bytes());
             Stats::add(&stats.dropped, 1);
             self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
             self.dropped_ids.push(oldest.event.id_string());
@@ -297,8 +296,7 @@ impl<P: Publisher> Worker<P> {
             let stats = &self.shared.stats;
             let n = meta.ids.len();
             Stats::sub(&stats.in_flight, n);
-            Stats::sub(&stats.held_events, n);
-            Stats::sub(&stats.held_bytes, meta.bytes);
+            stats.release(n, meta.bytes);
             Stats::add(&stats.failed, n);
             self.shared.report(DeliveryError {
                 code: codes::INTERNAL,
@@ -329,8 +327,7 @@ impl<P: Publisher> Worker<P> {
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
-        Stats::sub(&stats.held_events, n);
-        Stats::sub(&stats.held_bytes, bytes);
+        stats.release(n, bytes);
         Stats::add(&stats.failed, n);
         self.shared.report(DeliveryError {
             code: codes::SHUTDOWN_TIMEOUT,
@@ -580,9 +577,7 @@ async fn deliver_batch<P: Publisher>(
     Stats::add(&stats.delivered, delivered);
     Stats::add(&stats.failed, failures.len());
     Stats::sub(&stats.in_flight, n);
-    Stats::sub(&stats.held_bytes, bytes);
-    // Last: `held_events` reaching zero is what an idle check looks at.
-    Stats::sub(&stats.held_events, n);
+    stats.release(n, bytes);
 
     // One report per distinct failure, naming all its events.
     let mut grouped: Vec<(&'static str, String, Vec<String>)> = Vec::new();

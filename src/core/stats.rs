@@ -58,6 +58,14 @@ impl Stats {
         counter.fetch_add(n as u64, Relaxed);
     }
 
+    /// Events leave memory (settled, dropped or refused): the one place that lowers
+    /// the counters `maxQueueEvents`/`maxQueueBytes` are checked against. Bytes
+    /// first: `held_events` reaching zero is what an idle check looks at.
+    pub(crate) fn release(&self, events: usize, bytes: usize) {
+        Self::sub(&self.held_bytes, bytes);
+        Self::sub(&self.held_events, events);
+    }
+
     pub(crate) fn sub(counter: &AtomicU64, n: usize) {
         counter.fetch_sub(n as u64, Relaxed);
     }
