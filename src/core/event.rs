@@ -106,7 +106,7 @@ const EVENT_KEYS: [&str; 8] = [
 struct EventFields<'a> {
     category: Option<Scalar<'a>>,
     action: Option<Scalar<'a>>,
-    properties: Option<Properties<'a>>,
+    properties: Option<Scalar<'a>>,
     room_id: Option<Scalar<'a>>,
     tab_id: Option<Scalar<'a>>,
     dialogflow_agent_id: Option<Scalar<'a>>,
@@ -172,14 +172,16 @@ impl<'de> Deserialize<'de> for EventFields<'de> {
     }
 }
 
-/// One JSON value, kept only as far as validation needs it.
+/// One JSON value, kept only as far as validation needs it: an object keeps its
+/// entries in the caller's order (that is how `properties` is read), an array
+/// only that it was one.
 #[derive(Debug)]
 enum Scalar<'a> {
     Str(Cow<'a, str>),
     Num(serde_json::Number),
     Bool(bool),
     Null,
-    Object,
+    Object(Vec<(Cow<'a, str>, Scalar<'a>)>),
     Array,
 }
 
@@ -190,7 +192,7 @@ impl Scalar<'_> {
             Scalar::Num(_) => "a number",
             Scalar::Bool(_) => "a boolean",
             Scalar::Null => "null",
-            Scalar::Object => "an object",
+            Scalar::Object(_) => "an object",
             Scalar::Array => "an array",
         }
     }
@@ -230,8 +232,11 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Null)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Object)
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, Scalar<'de>>()? {
+            entries.push((k, v));
+        }
+        Ok(Scalar::Object(entries))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -242,61 +247,6 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ScalarVisitor)
-    }
-}
-
-/// The `properties` object: its entries in the caller's order, or what it was instead.
-enum Properties<'a> {
-    Entries(Vec<(Cow<'a, str>, Scalar<'a>)>),
-    NotAnObject(Scalar<'a>),
-}
-
-struct PropertiesVisitor;
-
-impl<'de> Visitor<'de> for PropertiesVisitor {
-    type Value = Properties<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, Scalar<'de>>()? {
-            entries.push((k, v));
-        }
-        Ok(Properties::Entries(entries))
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Str(Cow::Borrowed(v))))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Str(Cow::Owned(
-            v.to_owned(),
-        ))))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Num(v.into())))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Num(v.into())))
-    }
-    fn visit_f64<E>(self, _v: f64) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Num(0.into())))
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Bool(v)))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Properties::NotAnObject(Scalar::Null))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Properties::NotAnObject(Scalar::Array))
-    }
-}
-
-impl<'de> Deserialize<'de> for Properties<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(PropertiesVisitor)
     }
 }
 
@@ -428,16 +378,16 @@ fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_properties(out: &mut String, props: Option<Properties<'_>>) -> Result<(), InvalidEvent> {
+fn write_properties(out: &mut String, props: Option<Scalar<'_>>) -> Result<(), InvalidEvent> {
     const FIELD: &str = "properties";
     let Some(props) = props else {
         out.push_str("{}");
         return Ok(());
     };
     let entries = match props {
-        Properties::Entries(entries) => entries,
-        Properties::NotAnObject(Scalar::Null) => Vec::new(),
-        Properties::NotAnObject(other) => {
+        Scalar::Object(entries) => entries,
+        Scalar::Null => Vec::new(),
+        other => {
             return Err(InvalidEvent::new(
                 FIELD,
                 format!(
