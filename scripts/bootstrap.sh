@@ -13,9 +13,7 @@ if [ ! -x node_modules/.bin/napi ] || [ package-lock.json -nt node_modules/.pack
 fi
 bash scripts/setup-moto.sh
 
-# Builds are cached outside the clone (cargo's fingerprints make sharing safe), so a
-# fresh clone on a machine that built before does not start from nothing.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketchat-sns-analytics/target}"
+source scripts/cargo-env.sh
 profile="${BUILD_PROFILE:-debug}"
 profile_flag=""
 if [ "$profile" = "release" ]; then profile_flag="--release"; fi

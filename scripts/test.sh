@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketchat-sns-analytics/target}"
+source scripts/cargo-env.sh
 
 echo "== cargo test (core, no Node)"
 cargo test --quiet
