@@ -9,7 +9,7 @@ use std::ptr;
 
 use napi::{sys, Env, Error, Status};
 
-use crate::core::error::{InvalidOption, LogError};
+use crate::core::error::{InvalidOption, LogError, PlanRejection};
 
 /// Codes on errors thrown synchronously.
 pub mod codes {
@@ -17,6 +17,7 @@ pub mod codes {
     pub const INVALID_OPTION: &str = "ERR_INVALID_OPTION";
     pub const LOGGER_CLOSED: &str = "ERR_LOGGER_CLOSED";
     pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
+    pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
 }
 
 #[derive(Clone, Copy)]
@@ -25,9 +26,44 @@ enum Kind {
     TypeError,
 }
 
+/// Creates a JavaScript string; null on failure (checked by the caller's napi calls).
+///
+/// # Safety
+/// `raw` must be the live env of the calling JavaScript thread.
+unsafe fn js_string(raw: sys::napi_env, value: &str) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    sys::napi_create_string_utf8(raw, value.as_ptr().cast(), value.len() as isize, &mut out);
+    out
+}
+
+/// Sets `object[name] = value`, ignoring failure (the error is still thrown).
+///
+/// # Safety
+/// As [`js_string`]; `object` and `value` are values of that env.
+unsafe fn set(raw: sys::napi_env, object: sys::napi_value, name: &str, value: sys::napi_value) {
+    if value.is_null() {
+        return;
+    }
+    if let Ok(name) = CString::new(name) {
+        sys::napi_set_named_property(raw, object, name.as_ptr(), value);
+    }
+}
+
+/// Extra properties of a thrown error.
+type Decorate<'a> = &'a dyn Fn(sys::napi_env, sys::napi_value);
+
 /// Throws `new <kind>(message)` with `code` and, when given, `field`, and returns the
 /// error napi-rs expects when an exception is already pending.
 fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, &str)>) -> Error {
+    throw_with(env, kind, code, message, &|raw, error| {
+        if let Some((name, value)) = field {
+            // SAFETY: called by throw_with with its live env and error object.
+            unsafe { set(raw, error, name, js_string(raw, value)) };
+        }
+    })
+}
+
+fn throw_with(env: &Env, kind: Kind, code: &str, message: &str, decorate: Decorate<'_>) -> Error {
     let raw = env.raw();
     // SAFETY: called on the JavaScript thread with a live env, as every #[napi]
     // method is; each napi call's status is checked and we fall back to a plain
@@ -55,20 +91,7 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
         if !ok {
             return Error::new(Status::GenericFailure, format!("{code}: {message}"));
         }
-        if let Some((name, value)) = field {
-            let mut js_value = ptr::null_mut();
-            if let Ok(name) = CString::new(name) {
-                if sys::napi_create_string_utf8(
-                    raw,
-                    value.as_ptr().cast(),
-                    value.len() as isize,
-                    &mut js_value,
-                ) == sys::Status::napi_ok
-                {
-                    sys::napi_set_named_property(raw, error, name.as_ptr(), js_value);
-                }
-            }
-        }
+        decorate(raw, error);
         sys::napi_throw(raw, error);
     }
     Error::new(Status::PendingException, String::new())
@@ -97,6 +120,7 @@ pub fn invalid_event(env: &Env, field: &str, message: &str) -> Error {
 pub fn log_error(env: &Env, e: &LogError) -> Error {
     match e {
         LogError::Invalid(invalid) => invalid_event(env, &invalid.field, &invalid.to_string()),
+        LogError::Plan(rejection) => plan_violation(env, rejection),
         LogError::Closed => throw(env, Kind::Error, codes::LOGGER_CLOSED, &e.to_string(), None),
         LogError::QueueFull { .. } => {
             throw(env, Kind::Error, codes::QUEUE_FULL, &e.to_string(), None)
@@ -111,5 +135,44 @@ pub fn closed(env: &Env, what: &str) -> Error {
         codes::LOGGER_CLOSED,
         &format!("AnalyticsLogger is closed: {what} is not possible after close()"),
         None,
+    )
+}
+
+/// `TypeError` with `code: 'ERR_TRACKING_PLAN'`, `plan`, `event` and
+/// `violations: [{ kind, path, message }]`; `field` is the first violation's path, so
+/// that code handling `ERR_INVALID_EVENT` finds the field the same way.
+pub fn plan_violation(env: &Env, r: &PlanRejection) -> Error {
+    throw_with(
+        env,
+        Kind::TypeError,
+        codes::TRACKING_PLAN,
+        &r.to_string(),
+        &|raw, error| {
+            // SAFETY: called by throw_with with its live env and error object.
+            unsafe {
+                set(raw, error, "plan", js_string(raw, &r.plan));
+                set(raw, error, "event", js_string(raw, &r.event));
+                if let Some(first) = r.violations.first() {
+                    set(raw, error, "field", js_string(raw, &first.path));
+                }
+                let mut list = ptr::null_mut();
+                if sys::napi_create_array_with_length(raw, r.violations.len(), &mut list)
+                    != sys::Status::napi_ok
+                {
+                    return;
+                }
+                for (i, v) in r.violations.iter().enumerate() {
+                    let mut item = ptr::null_mut();
+                    if sys::napi_create_object(raw, &mut item) != sys::Status::napi_ok {
+                        return;
+                    }
+                    set(raw, item, "kind", js_string(raw, v.kind.as_str()));
+                    set(raw, item, "path", js_string(raw, &v.path));
+                    set(raw, item, "message", js_string(raw, &v.message));
+                    sys::napi_set_element(raw, list, i as u32, item);
+                }
+                set(raw, error, "violations", list);
+            }
+        },
     )
 }

@@ -5,8 +5,16 @@ mod error;
 mod exit_hook;
 mod logger;
 mod options;
+mod plan;
 mod types;
 
 pub use logger::AnalyticsLogger;
-pub use options::{AwsCredentials, LoggerOptions};
-pub use types::{AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
+pub use options::{
+    AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,
+    TrackingPlanDocument,
+};
+pub use plan::{builtin_plans, generate_types};
+pub use types::{
+    AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats, PlanViolation,
+    ViolationCounts,
+};

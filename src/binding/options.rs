@@ -2,15 +2,21 @@
 //! is the JSDoc in `index.d.ts`), and `into_config` is the one place that applies
 //! defaults and validates, naming the option in every error.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use napi_derive::napi;
 
 use crate::core::config::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
     parse_topic_arn, whole_number, LoggerConfig, Overflow, SnsConfig, StaticCredentials,
 };
+use crate::core::encoder::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
-use crate::core::event::EventDefaults;
+use crate::core::format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
+use crate::core::plan::{PlanSource, TrackingPlan};
 use crate::core::retry::RetryPolicy;
+use crate::core::route::{agent_topics_from_json, Router};
 
 /// AWS credentials given explicitly instead of the AWS default provider chain.
 #[napi(object)]
@@ -71,6 +77,96 @@ pub struct LoggerOptions {
     /// How long `close()` and the process's exit keep delivering what is held before
     /// giving up on it, in ms. Default 5000.
     pub shutdown_timeout_ms: Option<f64>,
+    /// The tracking plan events are checked against: a built-in plan
+    /// (`'rocketchat-livechat'`, `'chat-messaging'`), the path of a `.yaml`, `.yml` or
+    /// `.json` plan file (read once, here), or a plan object. Default: none.
+    #[napi(ts_type = "string | TrackingPlanDocument")]
+    pub tracking_plan: Option<serde_json::Value>,
+    /// What a plan violation does: `'strict'` (default) makes `log()` throw a
+    /// `TypeError` with `code: 'ERR_TRACKING_PLAN'` and `violations`; `'warn'`
+    /// publishes the event, counts it in `stats().violations` and reports each kind,
+    /// event and path once through `onError`; `'off'` does not check.
+    #[napi(ts_type = "'strict' | 'warn' | 'off'")]
+    pub validation: Option<String>,
+    /// One topic per Dialogflow agent: `{ [dialogflowAgentId]: topicArn }`, or the path
+    /// of a df_config.json mapping each agent id to its ARN or to an object with
+    /// `sns_arn_topic`. An event goes to its agent's topic, else its plan
+    /// destination, else `topicArn`. All topics must be in `topicArn`'s region.
+    #[napi(ts_type = "string | Record<string, string>")]
+    pub agent_topics: Option<serde_json::Value>,
+    /// The FIFO `MessageGroupId`: `'site'` (default) is `siteUrl`, one ordered stream
+    /// per site; `'room'` is `${siteUrl}/${roomId}`, so each conversation stays ordered
+    /// while rooms publish in parallel. Events without a `roomId` use the site's group.
+    #[napi(ts_type = "'site' | 'room'")]
+    pub message_group: Option<String>,
+    /// The message body: `'rc'` (default) is the SNS Logger body (`dialogflowAgentId`,
+    /// `roomId`, `tabId`, `category`, `action`, `properties`, `eventType`,
+    /// `timestamp`); `'ciao'` is the older flat Ciao analytics body (`application`,
+    /// `business`, `ciao_deployment`, `event`, `event_detail_1..4`, ...), which needs
+    /// `application`, `business` and `deployment`.
+    #[napi(ts_type = "'rc' | 'ciao'")]
+    pub format: Option<String>,
+    /// `format: 'ciao'`: the `application` field, e.g. `'WhatsApp'`.
+    pub application: Option<String>,
+    /// `format: 'ciao'`: the `business` field, e.g. `'BR'`.
+    pub business: Option<String>,
+    /// `format: 'ciao'`: the `ciao_deployment` field, e.g. `'brazil-prod'`.
+    pub deployment: Option<String>,
+    /// `format: 'ciao'`: the `source_component` field. Default `'Rocket.Chat'`.
+    pub source_component: Option<String>,
+}
+
+/// A tracking plan given in code; the same shape as a plan file.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only: read as JSON by the core's plan loader.
+pub struct TrackingPlanDocument {
+    /// Default: the file's name, else `'inline'`.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Plans this one builds on (built-in names or paths); its own events and
+    /// destinations override theirs.
+    #[napi(ts_type = "string | string[]")]
+    pub extend: Option<String>,
+    /// `'Category'` or `'Category/action'` → topic ARN.
+    pub destinations: Option<HashMap<String, String>>,
+    /// Category → action → definition (`null` for an event without properties).
+    #[napi(ts_type = "Record<string, Record<string, PlannedEventDefinition | null>>")]
+    pub events: Option<HashMap<String, String>>,
+}
+
+/// One event of a tracking plan.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only.
+pub struct PlannedEventDefinition {
+    pub description: Option<String>,
+    /// `'Category/action'` whose properties, eventType and widget flag this event
+    /// inherits (its own override them). Naming itself means the base plan's version.
+    pub extend: Option<String>,
+    /// Allowed `eventType`s. Default `'any'`.
+    #[napi(ts_type = "'session' | 'customerAction' | 'any' | Array<'session' | 'customerAction'>")]
+    pub event_type: Option<String>,
+    /// The Livechat widget may send it.
+    pub widget: Option<bool>,
+    /// Property name → `'string' | 'integer' | 'number' | 'boolean' | 'timestamp'`,
+    /// with `[]` for an array and `?` for optional (`'string[]?'`); a list of enum
+    /// values; or `{ type, values, required, nullable, description }`.
+    #[napi(ts_type = "Record<string, string | string[] | PlannedPropertyDefinition>")]
+    pub properties: Option<HashMap<String, String>>,
+}
+
+/// The long form of a planned property.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only.
+pub struct PlannedPropertyDefinition {
+    /// A type name as in the short form, or `'enum'` with `values`.
+    #[napi(js_name = "type")]
+    pub kind: Option<String>,
+    pub values: Option<Vec<String>>,
+    /// Default `true`.
+    pub required: Option<bool>,
+    /// A required property may be `null`. Default `false`.
+    pub nullable: Option<bool>,
+    pub description: Option<String>,
 }
 
 /// The option names, for refusing misspelt ones (`flushInterval`) instead of
@@ -94,6 +190,15 @@ pub const OPTION_NAMES: &[&str] = &[
     "requestTimeoutMs",
     "maxConcurrentBatches",
     "shutdownTimeoutMs",
+    "trackingPlan",
+    "validation",
+    "agentTopics",
+    "messageGroup",
+    "format",
+    "application",
+    "business",
+    "deployment",
+    "sourceComponent",
 ];
 
 pub fn check_option_name(name: &str) -> Result<(), InvalidOption> {
@@ -111,11 +216,126 @@ pub fn check_option_name(name: &str) -> Result<(), InvalidOption> {
 
 const HOUR_MS: u64 = 3_600_000;
 
+fn load_plan(source: serde_json::Value) -> Result<TrackingPlan, InvalidOption> {
+    let source = match source {
+        serde_json::Value::String(name_or_path) => {
+            check_non_empty("trackingPlan", &name_or_path)?;
+            PlanSource::from_name_or_path(&name_or_path)
+        }
+        object @ serde_json::Value::Object(_) => PlanSource::Object(object),
+        other => {
+            return Err(InvalidOption::new(
+                "trackingPlan",
+                format!(
+                    "must be a built-in plan's name, a file path or a plan object, got {other}"
+                ),
+            ))
+        }
+    };
+    source
+        .load()
+        .map_err(|why| InvalidOption::new("trackingPlan", why))
+}
+
+fn agent_topics(value: Option<serde_json::Value>) -> Result<Vec<(String, String)>, InvalidOption> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::String(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                InvalidOption::new(
+                    "agentTopics",
+                    format!(
+                        "{path}: cannot be read ({e}); give a df_config.json path or an object"
+                    ),
+                )
+            })?;
+            agent_topics_from_json(&text, &path)
+        }
+        Some(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(agent, arn)| match arn {
+                serde_json::Value::String(arn) => Ok((agent, arn)),
+                other => Err(InvalidOption::new(
+                    format!("agentTopics.{agent}"),
+                    format!("must be a topic ARN, got {other}"),
+                )),
+            })
+            .collect(),
+        Some(other) => Err(InvalidOption::new(
+            "agentTopics",
+            format!(
+                "must be an object of agent id to topic ARN, or a df_config.json path, got {other}"
+            ),
+        )),
+    }
+}
+
+/// `format`, with the `ciao` fields it needs. A planned event with more properties
+/// than `event_detail_1..4` can hold is refused here, not at its first `log()`.
+fn body_format(
+    o: &LoggerOptions,
+    plan: Option<&TrackingPlan>,
+) -> Result<BodyFormat, InvalidOption> {
+    match o.format.as_deref() {
+        None | Some("rc") => Ok(BodyFormat::Rc),
+        Some("ciao") => {
+            let required = |option: &str, value: &Option<String>| match value {
+                Some(v) if !v.is_empty() => Ok(v.clone()),
+                _ => Err(InvalidOption::new(
+                    option,
+                    format!(
+                        "is required with format 'ciao' (it fills the body's `{}` field)",
+                        match option {
+                            "deployment" => "ciao_deployment",
+                            other => other,
+                        }
+                    ),
+                )),
+            };
+            if let Some(plan) = plan {
+                for e in &plan.events {
+                    let n = e
+                        .properties
+                        .iter()
+                        .filter(|p| &*p.name != CIAO_PARTY_PROPERTY)
+                        .count();
+                    if n > CIAO_DETAILS {
+                        return Err(InvalidOption::new(
+                            "format",
+                            format!(
+                                "'ciao' has room for {CIAO_DETAILS} properties (event_detail_1..4), but \
+                                 tracking plan '{}' gives {}/{} {n}",
+                                plan.name, e.category, e.action
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(BodyFormat::Ciao(CiaoFields {
+                application: required("application", &o.application)?,
+                business: required("business", &o.business)?,
+                deployment: required("deployment", &o.deployment)?,
+                source_component: o
+                    .source_component
+                    .clone()
+                    .unwrap_or_else(|| defaults::SOURCE_COMPONENT.to_owned()),
+            }))
+        }
+        Some(other) => Err(InvalidOption::new(
+            "format",
+            format!("must be 'rc' or 'ciao', got {other:?}"),
+        )),
+    }
+}
+
 impl LoggerOptions {
-    pub fn into_config(self) -> Result<LoggerConfig, InvalidOption> {
+    pub fn into_config(mut self) -> Result<LoggerConfig, InvalidOption> {
         let topic = parse_topic_arn(&self.topic_arn)?;
         check_site_url(&self.site_url)?;
-        let subject = self.subject.unwrap_or_else(|| defaults::SUBJECT.to_owned());
+        let subject = self
+            .subject
+            .take()
+            .unwrap_or_else(|| defaults::SUBJECT.to_owned());
         check_subject(&subject)?;
         if let Some(region) = &self.region {
             check_non_empty("region", region)?;
@@ -123,7 +343,7 @@ impl LoggerOptions {
         if let Some(endpoint) = &self.endpoint {
             check_endpoint(endpoint)?;
         }
-        let credentials = match self.credentials {
+        let credentials = match self.credentials.take() {
             Some(c) => {
                 check_non_empty("credentials.accessKeyId", &c.access_key_id)?;
                 check_non_empty("credentials.secretAccessKey", &c.secret_access_key)?;
@@ -172,14 +392,33 @@ impl LoggerOptions {
                 ),
             ));
         }
-        Ok(LoggerConfig {
-            topic_arn: self.topic_arn,
-            fifo: topic.fifo,
+        let plan = self.tracking_plan.take().map(load_plan).transpose()?;
+        let validation = match &self.validation {
+            Some(v) => Validation::parse(v)?,
+            None => Validation::Strict,
+        };
+        let message_group = match &self.message_group {
+            Some(g) => MessageGroup::parse(g)?,
+            None => MessageGroup::Site,
+        };
+        let format = body_format(&self, plan.as_ref())?;
+        let router = Router::new(
+            &self.topic_arn,
+            &agent_topics(self.agent_topics.take())?,
+            plan.as_ref().map_or(&[][..], |p| &p.destinations[..]),
+        )?;
+        let encoder = EncoderConfig {
+            default_agent_id: self.dialogflow_agent_id.unwrap_or_default(),
+            plan: plan.map(Arc::new),
+            validation,
+            format,
+            message_group,
             site_url: self.site_url,
+            router,
+        };
+        Ok(LoggerConfig {
+            encoder,
             subject,
-            defaults: EventDefaults {
-                dialogflow_agent_id: self.dialogflow_agent_id.unwrap_or_default(),
-            },
             max_batch_size: whole_number(
                 "maxBatchSize",
                 self.max_batch_size,
@@ -266,13 +505,27 @@ mod tests {
             request_timeout_ms: None,
             max_concurrent_batches: None,
             shutdown_timeout_ms: None,
+            tracking_plan: None,
+            validation: None,
+            agent_topics: None,
+            message_group: None,
+            format: None,
+            application: None,
+            business: None,
+            deployment: None,
+            source_component: None,
         }
     }
 
     #[test]
     fn defaults_are_applied_in_one_place() {
         let c = minimal().into_config().unwrap();
-        assert!(c.fifo);
+        assert!(c.encoder.router.topic(0).fifo);
+        assert_eq!(c.encoder.router.topics().len(), 1);
+        assert!(c.encoder.plan.is_none());
+        assert_eq!(c.encoder.validation, Validation::Strict);
+        assert_eq!(c.encoder.message_group, MessageGroup::Site);
+        assert_eq!(c.encoder.format, BodyFormat::Rc);
         assert_eq!(c.subject, "RC");
         assert_eq!(c.max_batch_size, 10);
         assert_eq!(c.flush_interval, Duration::from_millis(1000));
@@ -283,13 +536,13 @@ mod tests {
         assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
         assert_eq!(c.sns.arn_region, "eu-west-1");
         assert_eq!(c.sns.region, None);
-        assert_eq!(c.defaults.dialogflow_agent_id, "");
+        assert_eq!(c.encoder.default_agent_id, "");
     }
 
     #[test]
     fn every_option_name_is_a_field() {
         // The list that refuses misspelt options must match the struct exactly.
-        assert_eq!(OPTION_NAMES.len(), 18);
+        assert_eq!(OPTION_NAMES.len(), 27);
         assert!(check_option_name("flushIntervalMs").is_ok());
         let err = check_option_name("flushInterval").unwrap_err();
         assert_eq!(err.option, "flushInterval");
@@ -314,5 +567,111 @@ mod tests {
         let mut o = minimal();
         o.region = Some("".into());
         assert_eq!(o.into_config().unwrap_err().option, "region");
+    }
+
+    #[test]
+    fn plan_routing_and_format_options() {
+        let mut o = minimal();
+        o.tracking_plan = Some(serde_json::json!("rocketchat-livechat"));
+        o.validation = Some("warn".into());
+        o.message_group = Some("room".into());
+        o.agent_topics = Some(serde_json::json!({
+            "b598": "arn:aws:sns:eu-west-1:123456789012:agent-b598.fifo"
+        }));
+        let c = o.into_config().unwrap();
+        assert_eq!(c.encoder.plan.as_ref().unwrap().name, "rocketchat-livechat");
+        assert_eq!(c.encoder.validation, Validation::Warn);
+        assert_eq!(c.encoder.message_group, MessageGroup::Room);
+        assert_eq!(c.encoder.router.route("b598", "Survey", "link_clicked"), 1);
+
+        let mut o = minimal();
+        o.tracking_plan = Some(serde_json::json!({
+            "events": { "Bot": { "answered": { "properties": { "intent": "string" } } } },
+            "destinations": { "Bot": "arn:aws:sns:eu-west-1:123456789012:bot" }
+        }));
+        let c = o.into_config().unwrap();
+        assert_eq!(c.encoder.router.route("", "Bot", "answered"), 1);
+    }
+
+    #[test]
+    fn plan_routing_and_format_errors_name_the_option() {
+        type Case = (fn(&mut LoggerOptions), &'static str, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                |o| o.tracking_plan = Some(serde_json::json!("no-such-plan.yaml")),
+                "trackingPlan",
+                "cannot be read",
+            ),
+            (
+                |o| o.tracking_plan = Some(serde_json::json!(42)),
+                "trackingPlan",
+                "got 42",
+            ),
+            (
+                |o| {
+                    o.tracking_plan = Some(
+                        serde_json::json!({"events": {"C": {"a": {"properties": {"x": "strng"}}}}}),
+                    )
+                },
+                "trackingPlan",
+                "did you mean 'string'",
+            ),
+            (
+                |o| o.validation = Some("loud".into()),
+                "validation",
+                "'strict', 'warn' or 'off'",
+            ),
+            (
+                |o| o.message_group = Some("agent".into()),
+                "messageGroup",
+                "'site' or 'room'",
+            ),
+            (
+                |o| o.format = Some("csv".into()),
+                "format",
+                "'rc' or 'ciao'",
+            ),
+            (
+                |o| o.format = Some("ciao".into()),
+                "application",
+                "required with format 'ciao'",
+            ),
+            (
+                |o| o.agent_topics = Some(serde_json::json!({"a": 1})),
+                "agentTopics.a",
+                "must be a topic ARN",
+            ),
+            (
+                |o| {
+                    o.agent_topics =
+                        Some(serde_json::json!({"a": "arn:aws:sns:us-east-1:123456789012:t"}))
+                },
+                "agentTopics.a",
+                "region us-east-1",
+            ),
+            (
+                |o| o.agent_topics = Some(serde_json::json!("/nonexistent/df_config.json")),
+                "agentTopics",
+                "cannot be read",
+            ),
+            (
+                |o| {
+                    o.format = Some("ciao".into());
+                    o.application = Some("WhatsApp".into());
+                    o.business = Some("BR".into());
+                    o.deployment = Some("brazil-prod".into());
+                    o.tracking_plan = Some(serde_json::json!("chat-messaging"));
+                },
+                "format",
+                "gives Message/sent 10",
+            ),
+        ];
+        for (set, option, words) in cases {
+            let mut o = minimal();
+            set(&mut o);
+            let err = o.into_config().unwrap_err();
+            assert_eq!(err.option, option, "{err}");
+            assert!(err.reason.contains(words), "{err}");
+        }
     }
 }

@@ -15,8 +15,11 @@ pub struct AnalyticsEvent {
     pub category: String,
     /// The action within the category, e.g. `'closed'`. Required, non-empty.
     pub action: String,
-    /// Flat properties; nested objects and arrays are refused. Default `{}`.
-    #[napi(ts_type = "Record<string, string | number | boolean | null>")]
+    /// Flat properties: scalars or arrays of scalars; nested objects are refused.
+    /// Default `{}`.
+    #[napi(
+        ts_type = "Record<string, string | number | boolean | null | Array<string | number | boolean | null>>"
+    )]
     pub properties: Option<std::collections::HashMap<String, String>>,
     /// The Livechat room id. Default `''`.
     pub room_id: Option<String>,
@@ -49,8 +52,44 @@ pub struct LoggerStats {
     pub retried: i64,
     /// PublishBatch requests sent, retries included.
     pub batches_sent: i64,
-    /// Events `log()` refused as invalid.
+    /// Events `log()` refused as invalid (tracking-plan rejections included).
     pub invalid: i64,
+    /// Tracking-plan violations found, by kind, whether the event was refused
+    /// (`validation: 'strict'`) or published (`'warn'`).
+    pub violations: ViolationCounts,
+}
+
+/// Tracking-plan violations by kind.
+#[napi(object)]
+pub struct ViolationCounts {
+    pub unplanned_event: i64,
+    pub unplanned_property: i64,
+    pub missing_property: i64,
+    pub type_mismatch: i64,
+    pub not_allowed_value: i64,
+}
+
+/// One way an event departs from the tracking plan.
+#[napi(object)]
+pub struct PlanViolation {
+    #[napi(
+        ts_type = "'unplannedEvent' | 'unplannedProperty' | 'missingProperty' | 'typeMismatch' | 'notAllowedValue'"
+    )]
+    pub kind: String,
+    /// The field at fault: `category`, `action`, `eventType`, `properties.<name>`.
+    pub path: String,
+    /// What is wrong and what the plan allows.
+    pub message: String,
+}
+
+impl From<&core::plan::Violation> for PlanViolation {
+    fn from(v: &core::plan::Violation) -> Self {
+        Self {
+            kind: v.kind.as_str().to_owned(),
+            path: v.path.clone(),
+            message: v.message.clone(),
+        }
+    }
 }
 
 impl From<core::stats::StatsSnapshot> for LoggerStats {
@@ -64,6 +103,13 @@ impl From<core::stats::StatsSnapshot> for LoggerStats {
             retried: s.retried as i64,
             batches_sent: s.batches_sent as i64,
             invalid: s.invalid as i64,
+            violations: ViolationCounts {
+                unplanned_event: s.violations[0] as i64,
+                unplanned_property: s.violations[1] as i64,
+                missing_property: s.violations[2] as i64,
+                type_mismatch: s.violations[3] as i64,
+                not_allowed_value: s.violations[4] as i64,
+            },
         }
     }
 }
@@ -93,11 +139,14 @@ impl From<core::logger::DeliveryReport> for DeliveryReport {
 #[napi(object)]
 pub struct DeliveryError {
     /// `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
-    /// `ERR_SHUTDOWN_TIMEOUT` or `ERR_INTERNAL`.
+    /// `ERR_SHUTDOWN_TIMEOUT`, `ERR_TRACKING_PLAN` (an event published despite
+    /// violations, `validation: 'warn'`) or `ERR_INTERNAL`.
     pub code: String,
     pub message: String,
     /// Ids (as returned by `log()`) of the events concerned.
     pub event_ids: Vec<String>,
+    /// For `ERR_TRACKING_PLAN`: the violations not reported before.
+    pub violations: Option<Vec<PlanViolation>>,
 }
 
 impl From<&core::error::DeliveryError> for DeliveryError {
@@ -106,6 +155,8 @@ impl From<&core::error::DeliveryError> for DeliveryError {
             code: e.code.to_owned(),
             message: e.message.clone(),
             event_ids: e.event_ids.clone(),
+            violations: (!e.violations.is_empty())
+                .then(|| e.violations.iter().map(PlanViolation::from).collect()),
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::encoder::{EncoderConfig, MessageGroup, Validation};
 use super::error::InvalidOption;
-use super::event::EventDefaults;
 use super::retry::RetryPolicy;
 
 /// What `log()` does when the memory queue is full.
@@ -28,6 +28,33 @@ impl Overflow {
             other => Err(InvalidOption::new(
                 "overflow",
                 format!("must be 'reject', 'dropNewest' or 'dropOldest', got {other:?}"),
+            )),
+        }
+    }
+}
+
+impl Validation {
+    pub fn parse(value: &str) -> Result<Self, InvalidOption> {
+        match value {
+            "strict" => Ok(Validation::Strict),
+            "warn" => Ok(Validation::Warn),
+            "off" => Ok(Validation::Off),
+            other => Err(InvalidOption::new(
+                "validation",
+                format!("must be 'strict', 'warn' or 'off', got {other:?}"),
+            )),
+        }
+    }
+}
+
+impl MessageGroup {
+    pub fn parse(value: &str) -> Result<Self, InvalidOption> {
+        match value {
+            "site" => Ok(MessageGroup::Site),
+            "room" => Ok(MessageGroup::Room),
+            other => Err(InvalidOption::new(
+                "messageGroup",
+                format!("must be 'site' or 'room', got {other:?}"),
             )),
         }
     }
@@ -80,19 +107,17 @@ pub struct SnsConfig {
 /// Everything a logger needs, validated and defaulted.
 #[derive(Debug, Clone)]
 pub struct LoggerConfig {
-    pub topic_arn: String,
-    pub fifo: bool,
-    /// `siteUrl`: the MessageGroupId on FIFO topics.
-    pub site_url: String,
+    /// Plan, routing, message groups and body format: how `log()` turns an event into
+    /// a queued message.
+    pub encoder: EncoderConfig,
     pub subject: String,
-    pub defaults: EventDefaults,
     pub max_batch_size: usize,
     pub flush_interval: Duration,
     pub max_queue_events: usize,
     pub max_queue_bytes: usize,
     pub overflow: Overflow,
     pub retry: RetryPolicy,
-    /// Batches in flight at once on a standard topic (FIFO topics always send one).
+    /// Batches in flight at once (a FIFO message group always has at most one).
     pub max_concurrent_batches: usize,
     pub shutdown_timeout: Duration,
     pub sns: SnsConfig,
@@ -108,6 +133,8 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     pub const MAX_CONCURRENT_BATCHES: u64 = 8;
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+    /// The `ciao` body's `source_component`.
+    pub const SOURCE_COMPONENT: &str = "Rocket.Chat";
 }
 
 /// The parts of an SNS topic ARN the logger uses.

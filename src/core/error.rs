@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::plan::Violation;
+
 /// An event the caller handed to `log()` that cannot be published as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidEvent {
@@ -65,6 +67,8 @@ pub enum LogError {
     Invalid(InvalidEvent),
     /// `close()` was called (or the host is exiting).
     Closed,
+    /// The event breaks the tracking plan and `validation` is `strict`.
+    Plan(PlanRejection),
     /// The memory queue is full and `overflow` is `reject`.
     QueueFull {
         max_events: usize,
@@ -76,6 +80,7 @@ impl fmt::Display for LogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LogError::Invalid(e) => e.fmt(f),
+            LogError::Plan(e) => e.fmt(f),
             LogError::Closed => f.write_str("AnalyticsLogger is closed"),
             LogError::QueueFull {
                 max_events,
@@ -91,6 +96,34 @@ impl fmt::Display for LogError {
 
 impl std::error::Error for LogError {}
 
+/// An event that breaks the tracking plan, with every way it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRejection {
+    /// The plan's name.
+    pub plan: String,
+    /// `Category/action` of the event.
+    pub event: String,
+    /// Never empty.
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for PlanRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "analytics event {} violates tracking plan '{}':",
+            self.event, self.plan
+        )?;
+        for (i, v) in self.violations.iter().enumerate() {
+            let sep = if i == 0 { " " } else { "; " };
+            write!(f, "{sep}{}: {}", v.path, v.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PlanRejection {}
+
 /// A failure that happened in the background, reported through `onError` and `stats()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryError {
@@ -99,6 +132,19 @@ pub struct DeliveryError {
     pub message: String,
     /// The ids (as returned by `log()`) of the events this failure concerns.
     pub event_ids: Vec<String>,
+    /// For `ERR_TRACKING_PLAN` (`validation: 'warn'`): what the event broke.
+    pub violations: Vec<Violation>,
+}
+
+impl DeliveryError {
+    pub fn new(code: &'static str, message: impl Into<String>, event_ids: Vec<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            event_ids,
+            violations: Vec::new(),
+        }
+    }
 }
 
 /// Codes carried by [`DeliveryError::code`].
@@ -111,6 +157,9 @@ pub mod codes {
     pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
     /// `close()` or the host's exit reached its deadline before these were delivered.
     pub const SHUTDOWN_TIMEOUT: &str = "ERR_SHUTDOWN_TIMEOUT";
+    /// `validation: 'warn'`: a published event broke the tracking plan (reported once
+    /// per kind, event and path).
+    pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
     /// A bug in this library: the delivery loop stopped unexpectedly.
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }

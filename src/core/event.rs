@@ -1,7 +1,8 @@
-//! Validation of one event and its encoding into the exact SNS message of the wire
-//! contract. Runs on the caller's thread inside `log()`, so it is written to allocate
-//! little: the event arrives as the JSON text of the caller's object and leaves as the
-//! final message body, checked against the SNS size limit.
+//! Reading one event: the JSON text of the caller's object, checked field by field in
+//! a single pass into a [`ParsedEvent`] that borrows from that text, and the queued
+//! form it becomes ([`EncodedEvent`]). Runs on the caller's thread inside `log()`, so
+//! it allocates little. What happens in between (plan check, routing, body format) is
+//! `encoder.rs`'s business.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -16,7 +17,7 @@ use super::error::InvalidEvent;
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
 /// Latest timestamp accepted: 9999-12-31T23:59:59.999Z, the last ISO-8601 four-digit year.
-const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+pub(crate) const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
 /// Names of the message attributes that mirror the event, in the order they are sent.
 pub const ATTRIBUTE_NAMES: [&str; 4] = ["eventId", "category", "action", "eventType"];
@@ -39,12 +40,6 @@ impl EventType {
     }
 }
 
-/// Values the logger fills in for events that carry none.
-#[derive(Debug, Clone, Default)]
-pub struct EventDefaults {
-    pub dialogflow_agent_id: String,
-}
-
 /// An event that passed validation, held as the SNS message it becomes.
 /// This is what waits in the queue, so it keeps only what the request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +50,10 @@ pub struct EncodedEvent {
     pub category: Box<str>,
     pub action: Box<str>,
     pub event_type: EventType,
+    /// Index of its topic in the logger's topic table (see `route.rs`).
+    pub topic: u16,
+    /// Its own FIFO MessageGroupId (`messageGroup: 'room'`); `None` is the site's group.
+    pub group: Option<Box<str>>,
 }
 
 impl EncodedEvent {
@@ -79,7 +78,10 @@ impl EncodedEvent {
 
     /// Heap bytes this event holds while queued, for `maxQueueBytes`.
     pub fn queued_bytes(&self) -> usize {
-        self.body.len() + self.category.len() + self.action.len()
+        self.body.len()
+            + self.category.len()
+            + self.action.len()
+            + self.group.as_ref().map_or(0, |g| g.len())
     }
 
     pub fn id_string(&self) -> String {
@@ -88,7 +90,7 @@ impl EncodedEvent {
 }
 
 /// The top-level keys `log()` accepts; anything else is a mistake worth naming.
-const EVENT_KEYS: [&str; 8] = [
+pub const EVENT_KEYS: [&str; 8] = [
     "category",
     "action",
     "properties",
@@ -99,19 +101,36 @@ const EVENT_KEYS: [&str; 8] = [
     "timestamp",
 ];
 
+/// One event, checked field by field, borrowing from the caller's JSON text.
+#[derive(Debug)]
+pub struct ParsedEvent<'a> {
+    pub category: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    /// `''` when absent or null.
+    pub room_id: Cow<'a, str>,
+    pub tab_id: Cow<'a, str>,
+    /// The event's own agent id; `None` when absent, null or empty.
+    pub agent_id: Option<Cow<'a, str>>,
+    pub event_type: EventType,
+    pub timestamp_ms: i64,
+    /// In the caller's order; names are non-empty and unique, values are scalars or
+    /// arrays of scalars.
+    pub properties: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
 /// The event's fields, read in one pass over the JSON text. `None` means absent; an
-/// explicit `null` is kept as [`Scalar::Null`], because an invalid `Date` (which
+/// explicit `null` is kept as [`Value::Null`], because an invalid `Date` (which
 /// JSON.stringify writes as null) must not pass as "now".
 #[derive(Default)]
 struct EventFields<'a> {
-    category: Option<Scalar<'a>>,
-    action: Option<Scalar<'a>>,
-    properties: Option<Scalar<'a>>,
-    room_id: Option<Scalar<'a>>,
-    tab_id: Option<Scalar<'a>>,
-    dialogflow_agent_id: Option<Scalar<'a>>,
-    event_type: Option<Scalar<'a>>,
-    timestamp: Option<Scalar<'a>>,
+    category: Option<Value<'a>>,
+    action: Option<Value<'a>>,
+    properties: Option<Value<'a>>,
+    room_id: Option<Value<'a>>,
+    tab_id: Option<Value<'a>>,
+    dialogflow_agent_id: Option<Value<'a>>,
+    event_type: Option<Value<'a>>,
+    timestamp: Option<Value<'a>>,
     /// The first key that is not an event field.
     unknown: Option<String>,
 }
@@ -122,8 +141,8 @@ struct Key<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Scalar::deserialize(d)? {
-            Scalar::Str(s) => Ok(Key(s)),
+        match Value::deserialize(d)? {
+            Value::Str(s) => Ok(Key(s)),
             other => Err(de::Error::custom(format!(
                 "expected a string key, got {}",
                 other.kind()
@@ -145,15 +164,12 @@ impl<'de> Visitor<'de> for EventFieldsVisitor {
             let slot = match key.as_ref() {
                 "category" => &mut fields.category,
                 "action" => &mut fields.action,
+                "properties" => &mut fields.properties,
                 "roomId" => &mut fields.room_id,
                 "tabId" => &mut fields.tab_id,
                 "dialogflowAgentId" => &mut fields.dialogflow_agent_id,
                 "eventType" => &mut fields.event_type,
                 "timestamp" => &mut fields.timestamp,
-                "properties" => {
-                    fields.properties = Some(map.next_value()?);
-                    continue;
-                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     fields.unknown.get_or_insert_with(|| key.into_owned());
@@ -172,93 +188,134 @@ impl<'de> Deserialize<'de> for EventFields<'de> {
     }
 }
 
-/// One JSON value, kept only as far as validation needs it: an object keeps its
-/// entries in the caller's order (that is how `properties` is read), an array
-/// only that it was one.
-#[derive(Debug)]
-enum Scalar<'a> {
+/// One JSON value, borrowing its strings from the JSON text where it can. Objects keep
+/// their entries in the caller's order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
     Str(Cow<'a, str>),
     Num(serde_json::Number),
     Bool(bool),
     Null,
-    Object(Vec<(Cow<'a, str>, Scalar<'a>)>),
-    Array,
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+    Array(Vec<Value<'a>>),
 }
 
-impl Scalar<'_> {
-    fn kind(&self) -> &'static str {
+impl Value<'_> {
+    /// How an error message names the value's type.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Scalar::Str(_) => "a string",
-            Scalar::Num(_) => "a number",
-            Scalar::Bool(_) => "a boolean",
-            Scalar::Null => "null",
-            Scalar::Object(_) => "an object",
-            Scalar::Array => "an array",
+            Value::Str(_) => "a string",
+            Value::Num(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+            Value::Object(_) => "an object",
+            Value::Array(_) => "an array",
+        }
+    }
+
+    fn is_scalar(&self) -> bool {
+        !matches!(self, Value::Object(_) | Value::Array(_))
+    }
+
+    /// Appends the value as JSON.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Str(s) => write_json_str(out, s),
+            Value::Num(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Null => out.push_str("null"),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Object(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_str(out, k);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
         }
     }
 }
 
-struct ScalarVisitor;
+struct ValueVisitor;
 
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar<'de>;
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Borrowed(v)))
+        Ok(Value::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+        Ok(Value::Str(Cow::Owned(v.to_owned())))
     }
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v)))
+        Ok(Value::Str(Cow::Owned(v)))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Num(v.into()))
+        Ok(Value::Num(v.into()))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Scalar::Num(v.into()))
+        Ok(Value::Num(v.into()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         serde_json::Number::from_f64(v)
-            .map(Scalar::Num)
+            .map(Value::Num)
             .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Bool(v))
+        Ok(Value::Bool(v))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
+        Ok(Value::Null)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, Scalar<'de>>()? {
+        while let Some((Key(k), v)) = map.next_entry::<Key<'de>, Value<'de>>()? {
             entries.push((k, v));
         }
-        Ok(Scalar::Object(entries))
+        Ok(Value::Object(entries))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Array)
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        while let Some(item) = seq.next_element::<Value<'de>>()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
 }
 
-impl<'de> Deserialize<'de> for Scalar<'de> {
+impl<'de> Deserialize<'de> for Value<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
+        d.deserialize_any(ValueVisitor)
     }
 }
 
 /// A required, non-empty string field.
-fn required_str<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a, str>, InvalidEvent> {
+fn required_str<'a>(value: Option<Value<'a>>, field: &str) -> Result<Cow<'a, str>, InvalidEvent> {
     match value {
         None => Err(InvalidEvent::new(field, "is required (a non-empty string)")),
-        Some(Scalar::Str(s)) if s.trim().is_empty() => Err(InvalidEvent::new(
+        Some(Value::Str(s)) if s.trim().is_empty() => Err(InvalidEvent::new(
             field,
             "must be a non-empty string, got an empty one",
         )),
-        Some(Scalar::Str(s)) => Ok(s),
+        Some(Value::Str(s)) => Ok(s),
         Some(other) => Err(InvalidEvent::new(
             field,
             format!("must be a non-empty string, got {}", other.kind()),
@@ -268,12 +325,12 @@ fn required_str<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a, st
 
 /// An optional string field: absent, `null` and `undefined` mean "unknown".
 fn optional_str<'a>(
-    value: Option<Scalar<'a>>,
+    value: Option<Value<'a>>,
     field: &str,
 ) -> Result<Option<Cow<'a, str>>, InvalidEvent> {
     match value {
-        None | Some(Scalar::Null) => Ok(None),
-        Some(Scalar::Str(s)) => Ok(Some(s)),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
         Some(other) => Err(InvalidEvent::new(
             field,
             format!("must be a string, got {}", other.kind()),
@@ -281,7 +338,7 @@ fn optional_str<'a>(
     }
 }
 
-fn event_type(value: Option<Scalar<'_>>) -> Result<EventType, InvalidEvent> {
+fn event_type(value: Option<Value<'_>>) -> Result<EventType, InvalidEvent> {
     match optional_str(value, "eventType")?.as_deref() {
         None | Some("session") => Ok(EventType::Session),
         Some("customerAction") => Ok(EventType::CustomerAction),
@@ -292,56 +349,132 @@ fn event_type(value: Option<Scalar<'_>>) -> Result<EventType, InvalidEvent> {
     }
 }
 
-/// Epoch milliseconds of the event. A `Date` arrives as its ISO string (JSON.stringify
-/// calls `toJSON`), an invalid `Date` as `null`.
-fn timestamp_ms(value: Option<Scalar<'_>>, now_ms: i64) -> Result<i64, InvalidEvent> {
-    const FIELD: &str = "timestamp";
-    let Some(value) = value else {
-        return Ok(now_ms);
-    };
+/// Epoch milliseconds of a timestamp given as an ISO-8601 string or whole epoch
+/// milliseconds; `Err` says what is wrong with it.
+pub(crate) fn timestamp_value_ms(value: &Value<'_>) -> Result<i64, String> {
     let ms = match value {
-        Scalar::Str(s) => DateTime::parse_from_rfc3339(&s)
+        Value::Str(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|e| {
-                InvalidEvent::new(
-                    FIELD,
-                    format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})"),
-                )
+                format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})")
             })?
             .timestamp_millis(),
-        Scalar::Num(n) => {
+        Value::Num(n) => {
             let v = n.as_f64().unwrap_or(f64::NAN);
             if !v.is_finite() || v.fract() != 0.0 {
-                return Err(InvalidEvent::new(
-                    FIELD,
-                    format!("as a number must be whole epoch milliseconds, got {n}"),
-                ));
+                return Err(format!("as a number must be whole epoch milliseconds, got {n}"));
             }
             v as i64
         }
-        Scalar::Null => {
-            return Err(InvalidEvent::new(
-                FIELD,
-                "is null or an invalid Date; omit it to use the current time",
-            ))
-        }
         other => {
-            return Err(InvalidEvent::new(
-                FIELD,
-                format!("must be a Date, an ISO-8601 string or epoch milliseconds, got {}", other.kind()),
+            return Err(format!(
+                "must be a Date, an ISO-8601 string or epoch milliseconds, got {}",
+                other.kind()
             ))
         }
     };
     if !(0..=MAX_TIMESTAMP_MS).contains(&ms) {
-        return Err(InvalidEvent::new(
-            FIELD,
-            format!("must fall between 1970-01-01 and 9999-12-31, got {ms} ms since the epoch"),
+        return Err(format!(
+            "must fall between 1970-01-01 and 9999-12-31, got {ms} ms since the epoch"
         ));
     }
     Ok(ms)
 }
 
+/// Epoch milliseconds of the event. A `Date` arrives as its ISO string (JSON.stringify
+/// calls `toJSON`), an invalid `Date` as `null`.
+fn timestamp_ms(value: Option<Value<'_>>, now_ms: i64) -> Result<i64, InvalidEvent> {
+    match value {
+        None => Ok(now_ms),
+        Some(Value::Null) => Err(InvalidEvent::new(
+            "timestamp",
+            "is null or an invalid Date; omit it to use the current time",
+        )),
+        Some(v) => timestamp_value_ms(&v).map_err(|why| InvalidEvent::new("timestamp", why)),
+    }
+}
+
+fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>, InvalidEvent> {
+    const FIELD: &str = "properties";
+    let entries = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(entries)) => entries,
+        Some(other) => {
+            return Err(InvalidEvent::new(
+                FIELD,
+                format!(
+                    "must be an object of string, number, boolean or null values (or arrays of them), got {}",
+                    other.kind()
+                ),
+            ))
+        }
+    };
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if key.is_empty() {
+            return Err(InvalidEvent::new(
+                FIELD,
+                "has a property with an empty name",
+            ));
+        }
+        if entries[..i].iter().any(|(k, _)| k == key) {
+            return Err(InvalidEvent::new(format!("{FIELD}.{key}"), "appears twice"));
+        }
+        let flat = match value {
+            Value::Array(items) => items.iter().all(Value::is_scalar),
+            Value::Object(_) => false,
+            _ => true,
+        };
+        if !flat {
+            return Err(InvalidEvent::new(
+                format!("{FIELD}.{key}"),
+                format!(
+                    "must be a string, number, boolean, null or an array of those, got {}",
+                    match value {
+                        Value::Array(_) => "an array with an object or array in it",
+                        other => other.kind(),
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+/// Checks the JSON text of one event field by field.
+pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
+    if !json.trim_start().starts_with('{') {
+        // serde would read an array positionally, as if it were the fields in order.
+        return Err(InvalidEvent::new("event", "must be a plain object"));
+    }
+    let fields: EventFields<'_> = serde_json::from_str(json).map_err(|e| {
+        InvalidEvent::new(
+            "event",
+            format!("must be a plain object of event fields ({e})"),
+        )
+    })?;
+    if let Some(key) = fields.unknown {
+        return Err(InvalidEvent::new(
+            "event",
+            format!(
+                "has an unknown field `{key}`; the fields are {}",
+                EVENT_KEYS.join(", ")
+            ),
+        ));
+    }
+    Ok(ParsedEvent {
+        category: required_str(fields.category, "category")?,
+        action: required_str(fields.action, "action")?,
+        room_id: optional_str(fields.room_id, "roomId")?.unwrap_or_default(),
+        tab_id: optional_str(fields.tab_id, "tabId")?.unwrap_or_default(),
+        agent_id: optional_str(fields.dialogflow_agent_id, "dialogflowAgentId")?
+            .filter(|a| !a.is_empty()),
+        event_type: event_type(fields.event_type)?,
+        timestamp_ms: timestamp_ms(fields.timestamp, now_ms)?,
+        properties: properties(fields.properties)?,
+    })
+}
+
 /// Appends `s` as a JSON string literal (RFC 8259 escaping, as serde_json writes it).
-fn write_json_str(out: &mut String, s: &str) {
+pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
     // The common case, nothing to escape, is one copy.
@@ -378,141 +511,6 @@ fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_properties(out: &mut String, props: Option<Scalar<'_>>) -> Result<(), InvalidEvent> {
-    const FIELD: &str = "properties";
-    let Some(props) = props else {
-        out.push_str("{}");
-        return Ok(());
-    };
-    let entries = match props {
-        Scalar::Object(entries) => entries,
-        Scalar::Null => Vec::new(),
-        other => {
-            return Err(InvalidEvent::new(
-                FIELD,
-                format!(
-                    "must be an object of string, number, boolean or null values, got {}",
-                    other.kind()
-                ),
-            ))
-        }
-    };
-    out.push('{');
-    for (i, (key, value)) in entries.iter().enumerate() {
-        if key.is_empty() {
-            return Err(InvalidEvent::new(
-                FIELD,
-                "has a property with an empty name",
-            ));
-        }
-        if entries[..i].iter().any(|(k, _)| k == key) {
-            return Err(InvalidEvent::new(format!("{FIELD}.{key}"), "appears twice"));
-        }
-        if i > 0 {
-            out.push(',');
-        }
-        write_json_str(out, key);
-        out.push(':');
-        match value {
-            Scalar::Str(s) => write_json_str(out, s),
-            Scalar::Num(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Scalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Scalar::Null => out.push_str("null"),
-            other => {
-                return Err(InvalidEvent::new(
-                    format!("{FIELD}.{key}"),
-                    format!(
-                        "must be a string, number, boolean or null, got {}",
-                        other.kind()
-                    ),
-                ))
-            }
-        }
-    }
-    out.push('}');
-    Ok(())
-}
-
-/// Validates the JSON text of one event and encodes its SNS message body, keys in the
-/// order of the wire contract.
-pub fn encode_event(
-    json: &str,
-    defaults: &EventDefaults,
-    id: Uuid,
-    now_ms: i64,
-) -> Result<EncodedEvent, InvalidEvent> {
-    if !json.trim_start().starts_with('{') {
-        // serde would read an array positionally, as if it were the fields in order.
-        return Err(InvalidEvent::new("event", "must be a plain object"));
-    }
-    let fields: EventFields<'_> = serde_json::from_str(json).map_err(|e| {
-        InvalidEvent::new(
-            "event",
-            format!("must be a plain object of event fields ({e})"),
-        )
-    })?;
-    if let Some(key) = fields.unknown {
-        return Err(InvalidEvent::new(
-            "event",
-            format!(
-                "has an unknown field `{key}`; the fields are {}",
-                EVENT_KEYS.join(", ")
-            ),
-        ));
-    }
-    let category = required_str(fields.category, "category")?;
-    let action = required_str(fields.action, "action")?;
-    let room_id = optional_str(fields.room_id, "roomId")?;
-    let tab_id = optional_str(fields.tab_id, "tabId")?;
-    let agent_id = optional_str(fields.dialogflow_agent_id, "dialogflowAgentId")?;
-    let event_type = event_type(fields.event_type)?;
-    let ts = timestamp_ms(fields.timestamp, now_ms)?;
-    let agent_id = match agent_id.as_deref() {
-        Some(a) if !a.is_empty() => a,
-        _ => defaults.dialogflow_agent_id.as_str(),
-    };
-
-    let mut body = String::with_capacity(json.len() + 96);
-    body.push_str("{\"dialogflowAgentId\":");
-    write_json_str(&mut body, agent_id);
-    body.push_str(",\"roomId\":");
-    write_json_str(&mut body, room_id.as_deref().unwrap_or(""));
-    body.push_str(",\"tabId\":");
-    write_json_str(&mut body, tab_id.as_deref().unwrap_or(""));
-    body.push_str(",\"category\":");
-    write_json_str(&mut body, &category);
-    body.push_str(",\"action\":");
-    write_json_str(&mut body, &action);
-    body.push_str(",\"properties\":");
-    write_properties(&mut body, fields.properties)?;
-    body.push_str(",\"eventType\":\"");
-    body.push_str(event_type.as_str());
-    body.push_str("\",\"timestamp\":\"");
-    body.push_str(&format_timestamp(ts));
-    body.push_str("\"}");
-
-    let event = EncodedEvent {
-        id,
-        body: body.into_boxed_str(),
-        category: category.into_owned().into_boxed_str(),
-        action: action.into_owned().into_boxed_str(),
-        event_type,
-    };
-    let size = event.message_bytes();
-    if size > MAX_MESSAGE_BYTES {
-        return Err(InvalidEvent::new(
-            "event",
-            format!(
-                "is {size} bytes as an SNS message, over the {MAX_MESSAGE_BYTES}-byte SNS limit; \
-                 shrink its properties"
-            ),
-        ));
-    }
-    Ok(event)
-}
-
 /// ISO-8601 UTC with milliseconds, as in `2022-09-26T17:50:47.225Z`.
 pub fn format_timestamp(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -524,71 +522,62 @@ pub fn format_timestamp(ms: i64) -> String {
 mod tests {
     use super::*;
 
-    fn defaults() -> EventDefaults {
-        EventDefaults {
-            dialogflow_agent_id: "agent-default".into(),
-        }
-    }
+    const NOW: i64 = 1_664_214_647_225;
 
-    fn encode(json: &str) -> Result<EncodedEvent, InvalidEvent> {
-        encode_event(json, &defaults(), Uuid::nil(), 1_664_214_647_225)
+    fn parse(json: &str) -> Result<ParsedEvent<'_>, InvalidEvent> {
+        parse_event(json, NOW)
     }
 
     #[test]
-    fn body_has_the_contract_keys_in_order_with_defaults() {
-        let e = encode(r#"{"category":"Chat Session","action":"started"}"#).unwrap();
-        assert_eq!(
-            &*e.body,
-            r#"{"dialogflowAgentId":"agent-default","roomId":"","tabId":"","category":"Chat Session","action":"started","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
-        );
+    fn defaults_for_absent_fields() {
+        let e = parse(r#"{"category":"Chat Session","action":"started"}"#).unwrap();
+        assert_eq!(e.category, "Chat Session");
+        assert_eq!(e.room_id, "");
+        assert_eq!(e.tab_id, "");
+        assert_eq!(e.agent_id, None);
         assert_eq!(e.event_type, EventType::Session);
+        assert_eq!(e.timestamp_ms, NOW);
+        assert!(e.properties.is_empty());
     }
 
     #[test]
-    fn seed_example_round_trips() {
-        let e = encode(
-            r#"{"dialogflowAgentId":"b5983b72-cac6-4f85-b9d0-be61e543dfe6","roomId":"be61e543dfe6:wqbFXoeX2kdSZhSyi","tabId":"xxxxx","category":"Agent Transfer","action":"failed","properties":{"failure_reason":"no agent available"},"eventType":"customerAction","timestamp":"2022-09-26T17:50:47.225Z"}"#,
-        )
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+    fn seed_example_parses_without_copies() {
+        let json = r#"{"dialogflowAgentId":"b5983b72-cac6-4f85-b9d0-be61e543dfe6","roomId":"be61e543dfe6:wqbFXoeX2kdSZhSyi","tabId":"xxxxx","category":"Agent Transfer","action":"failed","properties":{"failure_reason":"no agent available"},"eventType":"customerAction","timestamp":"2022-09-26T17:50:47.225Z"}"#;
+        let e = parse(json).unwrap();
+        assert!(matches!(e.category, Cow::Borrowed(_)));
         assert_eq!(
-            v["dialogflowAgentId"],
-            "b5983b72-cac6-4f85-b9d0-be61e543dfe6"
+            e.agent_id.as_deref(),
+            Some("b5983b72-cac6-4f85-b9d0-be61e543dfe6")
         );
-        assert_eq!(v["properties"]["failure_reason"], "no agent available");
-        assert_eq!(v["eventType"], "customerAction");
-        assert_eq!(v["timestamp"], "2022-09-26T17:50:47.225Z");
-        assert_eq!(&*e.category, "Agent Transfer");
+        assert_eq!(e.event_type, EventType::CustomerAction);
+        assert_eq!(format_timestamp(e.timestamp_ms), "2022-09-26T17:50:47.225Z");
+        assert_eq!(
+            e.properties,
+            vec![(
+                Cow::Borrowed("failure_reason"),
+                Value::Str("no agent available".into())
+            )]
+        );
     }
 
     #[test]
-    fn properties_keep_order_types_and_escapes() {
-        let e = encode(r#"{"category":"c","action":"a","properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5}}"#).unwrap();
-        assert!(
-            e.body
-                .contains(r#""properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5}"#),
-            "{}",
-            e.body
+    fn property_values_keep_order_and_write_back_as_json() {
+        let e = parse(r#"{"category":"c","action":"a","properties":{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5,"l":["u1","u2",3]}}"#).unwrap();
+        let mut out = String::new();
+        Value::Object(e.properties).write_json(&mut out);
+        assert_eq!(
+            out,
+            r#"{"z":1,"a":"q\"x\n","n":null,"b":true,"f":1.5,"l":["u1","u2",3]}"#
         );
     }
 
     #[test]
     fn timestamps_from_numbers_and_offsets_are_normalised_to_utc_millis() {
-        let e = encode(r#"{"category":"c","action":"a","timestamp":1651688848191}"#).unwrap();
-        assert!(
-            e.body
-                .ends_with(r#""timestamp":"2022-05-04T18:27:28.191Z"}"#),
-            "{}",
-            e.body
-        );
-        let e = encode(r#"{"category":"c","action":"a","timestamp":"2022-09-26T19:50:47+02:00"}"#)
+        let e = parse(r#"{"category":"c","action":"a","timestamp":1651688848191}"#).unwrap();
+        assert_eq!(format_timestamp(e.timestamp_ms), "2022-05-04T18:27:28.191Z");
+        let e = parse(r#"{"category":"c","action":"a","timestamp":"2022-09-26T19:50:47+02:00"}"#)
             .unwrap();
-        assert!(
-            e.body
-                .ends_with(r#""timestamp":"2022-09-26T17:50:47.000Z"}"#),
-            "{}",
-            e.body
-        );
+        assert_eq!(format_timestamp(e.timestamp_ms), "2022-09-26T17:50:47.000Z");
     }
 
     #[test]
@@ -608,10 +597,11 @@ mod tests {
     }
 
     #[test]
-    fn nulls_mean_unknown_for_optional_strings() {
-        let e = encode(r#"{"category":"c","action":"a","roomId":null,"properties":null}"#).unwrap();
-        assert!(e.body.contains(r#""roomId":"","#));
-        assert!(e.body.contains(r#""properties":{}"#));
+    fn nulls_mean_unknown_for_optional_fields() {
+        let e = parse(r#"{"category":"c","action":"a","roomId":null,"properties":null,"dialogflowAgentId":""}"#).unwrap();
+        assert_eq!(e.room_id, "");
+        assert_eq!(e.agent_id, None);
+        assert!(e.properties.is_empty());
     }
 
     #[test]
@@ -631,9 +621,14 @@ mod tests {
                 "got an object",
             ),
             (
-                r#"{"category":"c","action":"a","properties":{"f":[1]}}"#,
+                r#"{"category":"c","action":"a","properties":{"f":[[1]]}}"#,
                 "properties.f",
-                "got an array",
+                "an array with an object or array in it",
+            ),
+            (
+                r#"{"category":"c","action":"a","properties":{"f":1,"f":2}}"#,
+                "properties.f",
+                "appears twice",
             ),
             (
                 r#"{"category":"c","action":"a","properties":[1]}"#,
@@ -673,42 +668,9 @@ mod tests {
             (r#"[1,2]"#, "event", "plain object"),
         ];
         for (json, field, words) in cases {
-            let err = encode(json).expect_err(json);
+            let err = parse(json).expect_err(json);
             assert_eq!(err.field, field, "{json}: {err}");
             assert!(err.to_string().contains(words), "{json}: {err}");
         }
-    }
-
-    #[test]
-    fn oversized_events_are_refused_with_the_limit() {
-        let big = "x".repeat(MAX_MESSAGE_BYTES);
-        let err = encode(&format!(
-            r#"{{"category":"c","action":"a","properties":{{"f":"{big}"}}}}"#
-        ))
-        .unwrap_err();
-        assert_eq!(err.field, "event");
-        assert!(err.reason.contains("262144-byte SNS limit"), "{err}");
-        // Just under the limit is fine.
-        let fits = "x".repeat(MAX_MESSAGE_BYTES - 400);
-        let e = encode(&format!(
-            r#"{{"category":"c","action":"a","properties":{{"f":"{fits}"}}}}"#
-        ))
-        .unwrap();
-        assert!(e.message_bytes() <= MAX_MESSAGE_BYTES);
-    }
-
-    #[test]
-    fn message_bytes_counts_attributes() {
-        let e = encode(r#"{"category":"Survey","action":"link_clicked"}"#).unwrap();
-        let attrs = "eventId".len()
-            + 36
-            + "category".len()
-            + 6
-            + "action".len()
-            + 12
-            + "eventType".len()
-            + 7
-            + 4 * 6;
-        assert_eq!(e.message_bytes(), e.body.len() + attrs);
     }
 }

@@ -11,9 +11,11 @@ use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::config::{LoggerConfig, Overflow};
+use super::encoder::{EncodeError, EncoderConfig};
 use super::error::{DeliveryError, LogError};
-use super::event::{encode_event, EncodedEvent, EventDefaults};
+use super::event::EncodedEvent;
 use super::pipeline::Worker;
+use super::plan::Violation;
 use super::publisher::Publisher;
 use super::runtime;
 use super::stats::{Stats, StatsSnapshot};
@@ -55,6 +57,13 @@ pub(crate) enum Control {
     },
     /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
     Dropped(Uuid),
+    /// A published event broke the plan (`validation: 'warn'`), to be reported once
+    /// per kind, event and path.
+    Violations {
+        id: Uuid,
+        event: String,
+        violations: Vec<Violation>,
+    },
 }
 
 /// State shared between the caller's side and the delivery loop.
@@ -118,7 +127,7 @@ impl DrainHandle {
 pub struct Logger {
     events: std_mpsc::Sender<EncodedEvent>,
     shared: Arc<Shared>,
-    defaults: EventDefaults,
+    encoder: EncoderConfig,
     max_queue_events: u64,
     max_queue_bytes: u64,
     overflow: Overflow,
@@ -148,7 +157,7 @@ impl Logger {
         let logger = Logger {
             events: events_tx,
             shared: shared.clone(),
-            defaults: config.defaults.clone(),
+            encoder: config.encoder.clone(),
             max_queue_events: config.max_queue_events as u64,
             max_queue_bytes: config.max_queue_bytes as u64,
             overflow: config.overflow,
@@ -164,13 +173,12 @@ impl Logger {
             if let Err(e) = task.await {
                 if e.is_panic() {
                     shared.closed.store(true, Ordering::Release);
-                    shared.report(DeliveryError {
-                        code: super::error::codes::INTERNAL,
-                        message: "the delivery loop stopped on a bug; events still held are lost \
-                                  and log() now throws ERR_LOGGER_CLOSED"
-                            .to_owned(),
-                        event_ids: Vec::new(),
-                    });
+                    shared.report(DeliveryError::new(
+                        super::error::codes::INTERNAL,
+                        "the delivery loop stopped on a bug; events still held are lost \
+                         and log() now throws ERR_LOGGER_CLOSED",
+                        Vec::new(),
+                    ));
                 }
             }
         });
@@ -185,11 +193,39 @@ impl Logger {
         }
         let id = Uuid::now_v7();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let event = encode_event(json, &self.defaults, id, now_ms).map_err(|e| {
-            Stats::add(&self.shared.stats.invalid, 1);
-            LogError::Invalid(e)
-        })?;
-        self.enqueue(event)
+        let stats = &self.shared.stats;
+        let encoded = match self.encoder.encode(json, id, now_ms) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                Stats::add(&stats.invalid, 1);
+                return Err(match e {
+                    EncodeError::Invalid(e) => LogError::Invalid(e),
+                    EncodeError::Plan(rejection) => {
+                        self.count_violations(&rejection.violations);
+                        LogError::Plan(rejection)
+                    }
+                });
+            }
+        };
+        if encoded.violations.is_empty() {
+            return self.enqueue(encoded.event);
+        }
+        // validation: 'warn': publish, count, and let the loop report it.
+        self.count_violations(&encoded.violations);
+        let event = format!("{}/{}", encoded.event.category, encoded.event.action);
+        let id = self.enqueue(encoded.event)?;
+        let _ = self.shared.control.send(Control::Violations {
+            id,
+            event,
+            violations: encoded.violations,
+        });
+        Ok(id)
+    }
+
+    fn count_violations(&self, violations: &[Violation]) {
+        for v in violations {
+            Stats::add(&self.shared.stats.violations[v.kind.index()], 1);
+        }
     }
 
     fn enqueue(&self, event: EncodedEvent) -> Result<Uuid, LogError> {

@@ -3,12 +3,17 @@
 
 pub mod batch;
 pub mod config;
+pub mod encoder;
 pub mod error;
 pub mod event;
+pub mod format;
+pub mod lanes;
 pub mod logger;
 pub mod pipeline;
+pub mod plan;
 pub mod publisher;
 pub mod retry;
+pub mod route;
 pub mod runtime;
 pub mod sns;
 pub mod stats;

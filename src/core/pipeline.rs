@@ -2,7 +2,7 @@
 //! from `log()`, cuts them into PublishBatch requests, keeps FIFO order, retries
 //! transient failures, and answers `flush()` and `close()`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -11,29 +11,39 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{Id as TaskId, JoinSet};
 use uuid::Uuid;
 
-use super::batch::{take_batch, QueuedEvent};
+use super::batch::QueuedEvent;
 use super::config::{LoggerConfig, Overflow};
 use super::error::{codes, DeliveryError};
 use super::event::EncodedEvent;
+use super::lanes::{LaneKey, Lanes};
 use super::logger::{Control, DeliveryReport, ReportFn, Shared};
+use super::plan::Violation;
 use super::publisher::{BatchRequest, FaultKind, Publisher};
 use super::retry::RetryPolicy;
+use super::route::Topic;
 use super::stats::Stats;
 
 /// What every request of one logger has in common.
 struct RequestContext {
-    topic_arn: String,
+    topics: Vec<Topic>,
     subject: String,
-    message_group_id: Option<String>,
+    /// `siteUrl`: the message group of FIFO events without one of their own.
+    site_group: String,
     retry: RetryPolicy,
 }
 
-/// What the loop remembers of a batch in flight, to settle it if its task dies.
+/// What the loop remembers of a batch in flight, to free its lane and to settle it
+/// if its task dies.
 struct InFlightBatch {
+    lane: LaneKey,
     first_seq: u64,
     ids: Vec<Uuid>,
     bytes: usize,
 }
+
+/// Distinct (kind, event, path) triples `validation: 'warn'` reports; past this many,
+/// new ones are only counted, so hostile input cannot grow memory without bound.
+const MAX_REPORTED_VIOLATIONS: usize = 10_000;
 
 pub(crate) struct Worker<P> {
     publisher: Arc<P>,
@@ -44,12 +54,15 @@ pub(crate) struct Worker<P> {
     max_batch_size: usize,
     flush_interval: Duration,
     max_in_flight: usize,
+    /// More than one lane may exist (several topics, or a group per room): a busy
+    /// lane does not mean new events would wait.
+    many_lanes: bool,
     max_queue_events: u64,
     max_queue_bytes: u64,
     overflow: Overflow,
     shutdown_timeout: Duration,
     /// Events taken from the channel, not yet in a batch, with when the loop saw them.
-    pending: VecDeque<QueuedEvent>,
+    pending: Lanes,
     next_seq: u64,
     in_flight: JoinSet<()>,
     in_flight_batches: HashMap<TaskId, InFlightBatch>,
@@ -64,6 +77,8 @@ pub(crate) struct Worker<P> {
     /// `log()` has dropped its sender: the logger object is gone.
     orphaned: bool,
     dropped_ids: Vec<String>,
+    /// Violations already reported, so that each is reported once.
+    reported_violations: HashSet<(&'static str, String, String)>,
 }
 
 impl<P: Publisher> Worker<P> {
@@ -74,10 +89,13 @@ impl<P: Publisher> Worker<P> {
         events: std_mpsc::Receiver<EncodedEvent>,
         control: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
+        let topics = config.encoder.router.topics().to_vec();
+        let many_lanes =
+            topics.len() > 1 || config.encoder.message_group == super::encoder::MessageGroup::Room;
         let context = RequestContext {
-            message_group_id: config.fifo.then(|| config.site_url.clone()),
-            topic_arn: config.topic_arn,
+            topics,
             subject: config.subject,
+            site_group: config.encoder.site_url.clone(),
             retry: config.retry,
         };
         Worker {
@@ -88,18 +106,15 @@ impl<P: Publisher> Worker<P> {
             control,
             max_batch_size: config.max_batch_size,
             flush_interval: config.flush_interval,
-            // FIFO: never two batches of the message group in flight, so that messages
-            // reach the topic in log() order.
-            max_in_flight: if config.fifo {
-                1
-            } else {
-                config.max_concurrent_batches
-            },
+            // Each FIFO message group also has at most one batch in flight (see
+            // `Lanes`), so that its messages reach the topic in log() order.
+            max_in_flight: config.max_concurrent_batches,
+            many_lanes,
             max_queue_events: config.max_queue_events as u64,
             max_queue_bytes: config.max_queue_bytes as u64,
             overflow: config.overflow,
             shutdown_timeout: config.shutdown_timeout,
-            pending: VecDeque::new(),
+            pending: Lanes::default(),
             next_seq: 0,
             in_flight: JoinSet::new(),
             in_flight_batches: HashMap::new(),
@@ -110,6 +125,7 @@ impl<P: Publisher> Worker<P> {
             force_below: 0,
             orphaned: false,
             dropped_ids: Vec::new(),
+            reported_violations: HashSet::new(),
         }
     }
 
@@ -129,7 +145,8 @@ impl<P: Publisher> Worker<P> {
             }
             // Ask for event wake-ups only while a batch could start. Then look once
             // more: an event counted before the flag was set would not wake us.
-            let room = self.in_flight.len() < self.max_in_flight;
+            let room = self.in_flight.len() < self.max_in_flight
+                && (self.many_lanes || self.pending.any_free());
             self.shared.wants_events.store(room, Ordering::SeqCst);
             if room && self.shared.undispatched.load(Ordering::SeqCst) > self.pending.len() as i64 {
                 continue;
@@ -138,7 +155,7 @@ impl<P: Publisher> Worker<P> {
             // free slot anyway, and once nothing is queued the close deadline is the
             // in-flight batches' own business. (A timer already past would spin.)
             let flush_at = if room {
-                self.pending.front().map(|q| q.seen + self.flush_interval)
+                self.pending.next_due(self.flush_interval)
             } else {
                 None
             };
@@ -161,6 +178,11 @@ impl<P: Publisher> Worker<P> {
                 Control::Flush(reply) => self.flush_waiters.push((0, reply)),
                 Control::Close { reply, .. } => self.close_waiters.push(reply),
                 Control::Dropped(id) => self.dropped_ids.push(id.hyphenated().to_string()),
+                Control::Violations {
+                    id,
+                    event,
+                    violations,
+                } => self.report_violations(id, event, violations),
             }
         }
         self.report_drops();
@@ -174,11 +196,20 @@ impl<P: Publisher> Worker<P> {
                 Ok(event) => {
                     let seq = self.next_seq;
                     self.next_seq += 1;
-                    self.pending.push_back(QueuedEvent {
-                        seq,
-                        seen: now,
-                        event,
-                    });
+                    let key = LaneKey {
+                        topic: event.topic,
+                        group: event.group.clone(),
+                    };
+                    let ordered = self.context.topics[event.topic as usize].fifo;
+                    self.pending.push(
+                        key,
+                        ordered,
+                        QueuedEvent {
+                            seq,
+                            seen: now,
+                            event,
+                        },
+                    );
                 }
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
@@ -202,7 +233,7 @@ impl<P: Publisher> Worker<P> {
         while stats.held_events.load(Ordering::Relaxed) > self.max_queue_events
             || stats.held_bytes.load(Ordering::Relaxed) > self.max_queue_bytes
         {
-            let Some(oldest) = self.pending.pop_front() else {
+            let Some(oldest) = self.pending.pop_oldest() else {
                 break;
             };
             stats.release(1, oldest.event.queued_bytes());
@@ -226,7 +257,44 @@ impl<P: Publisher> Worker<P> {
                 self.start_closing(deadline);
             }
             Control::Dropped(id) => self.dropped_ids.push(id.hyphenated().to_string()),
+            Control::Violations {
+                id,
+                event,
+                violations,
+            } => self.report_violations(id, event, violations),
         }
+    }
+
+    /// `validation: 'warn'`: reports what is new of an event's violations.
+    fn report_violations(&mut self, id: Uuid, event: String, violations: Vec<Violation>) {
+        let fresh: Vec<Violation> = violations
+            .into_iter()
+            .filter(|v| {
+                self.reported_violations.len() < MAX_REPORTED_VIOLATIONS
+                    && self.reported_violations.insert((
+                        v.kind.as_str(),
+                        event.clone(),
+                        v.path.clone(),
+                    ))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let message = fresh
+            .iter()
+            .map(|v| format!("{}: {}", v.path, v.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.shared.report(DeliveryError {
+            code: codes::TRACKING_PLAN,
+            message: format!(
+                "analytics event {event} was published but violates the tracking plan \
+                 (reported once per kind, event and path): {message}"
+            ),
+            event_ids: vec![id.hyphenated().to_string()],
+            violations: fresh,
+        });
     }
 
     fn start_closing(&mut self, deadline: Instant) {
@@ -240,20 +308,19 @@ impl<P: Publisher> Worker<P> {
     /// the oldest event has waited `flushIntervalMs` or a flush/close asks for them.
     fn dispatch(&mut self, now: Instant) {
         while self.in_flight.len() < self.max_in_flight {
-            let Some(first) = self.pending.front() else {
+            let Some((lane, batch)) = self.pending.take_ready(
+                now,
+                self.flush_interval,
+                self.force_below,
+                self.max_batch_size,
+            ) else {
                 break;
             };
-            let full = self.pending.len() >= self.max_batch_size;
-            let due = now >= first.seen + self.flush_interval || first.seq < self.force_below;
-            if !full && !due {
-                break;
-            }
-            let batch = take_batch(&mut self.pending, self.max_batch_size);
-            self.start_batch(batch);
+            self.start_batch(lane, batch);
         }
     }
 
-    fn start_batch(&mut self, batch: Vec<QueuedEvent>) {
+    fn start_batch(&mut self, lane: LaneKey, batch: Vec<QueuedEvent>) {
         let stats = &self.shared.stats;
         let n = batch.len();
         self.shared
@@ -261,6 +328,7 @@ impl<P: Publisher> Worker<P> {
             .fetch_sub(n as i64, Ordering::AcqRel);
         Stats::add(&stats.in_flight, n);
         let meta = InFlightBatch {
+            lane: lane.clone(),
             first_seq: batch[0].seq,
             ids: batch.iter().map(|q| q.event.id).collect(),
             bytes: batch.iter().map(|q| q.event.queued_bytes()).sum(),
@@ -271,6 +339,7 @@ impl<P: Publisher> Worker<P> {
             self.publisher.clone(),
             self.context.clone(),
             self.shared.clone(),
+            lane,
             events,
         );
         let handle = self.in_flight.spawn(task);
@@ -285,6 +354,7 @@ impl<P: Publisher> Worker<P> {
         let Some(meta) = self.in_flight_batches.remove(&id) else {
             return;
         };
+        self.pending.finished(&meta.lane);
         if let Some(count) = self.in_flight_firsts.get_mut(&meta.first_seq) {
             *count -= 1;
             if *count == 0 {
@@ -298,15 +368,14 @@ impl<P: Publisher> Worker<P> {
             Stats::sub(&stats.in_flight, n);
             stats.release(n, meta.bytes);
             Stats::add(&stats.failed, n);
-            self.shared.report(DeliveryError {
-                code: codes::INTERNAL,
-                message: format!("a delivery task stopped unexpectedly: {e}"),
-                event_ids: meta
-                    .ids
+            self.shared.report(DeliveryError::new(
+                codes::INTERNAL,
+                format!("a delivery task stopped unexpectedly: {e}"),
+                meta.ids
                     .iter()
                     .map(|u| u.hyphenated().to_string())
                     .collect(),
-            });
+            ));
         }
     }
 
@@ -317,23 +386,20 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let stats = &self.shared.stats;
-        let n = self.pending.len();
-        let bytes: usize = self.pending.iter().map(|q| q.event.queued_bytes()).sum();
-        let ids = self
-            .pending
-            .drain(..)
-            .map(|q| q.event.id_string())
-            .collect();
+        let drained = self.pending.drain();
+        let n = drained.len();
+        let bytes: usize = drained.iter().map(|q| q.event.queued_bytes()).sum();
+        let ids = drained.iter().map(|q| q.event.id_string()).collect();
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
         stats.release(n, bytes);
         Stats::add(&stats.failed, n);
-        self.shared.report(DeliveryError {
-            code: codes::SHUTDOWN_TIMEOUT,
-            message: format!("{n} events were still queued when the shutdown deadline passed"),
-            event_ids: ids,
-        });
+        self.shared.report(DeliveryError::new(
+            codes::SHUTDOWN_TIMEOUT,
+            format!("{n} events were still queued when the shutdown deadline passed"),
+            ids,
+        ));
     }
 
     fn report_drops(&mut self) {
@@ -341,21 +407,21 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let ids = std::mem::take(&mut self.dropped_ids);
-        self.shared.report(DeliveryError {
-            code: codes::QUEUE_FULL,
-            message: format!(
+        self.shared.report(DeliveryError::new(
+            codes::QUEUE_FULL,
+            format!(
                 "the queue was full (maxQueueEvents {}, maxQueueBytes {}); {} events dropped per overflow",
                 self.max_queue_events,
                 self.max_queue_bytes,
                 ids.len()
             ),
-            event_ids: ids,
-        });
+            ids,
+        ));
     }
 
     /// The lowest sequence number not yet delivered or failed.
     fn lowest_unsettled(&self) -> u64 {
-        let queued = self.pending.front().map_or(u64::MAX, |q| q.seq);
+        let queued = self.pending.oldest_seq().unwrap_or(u64::MAX);
         let flying = self
             .in_flight_firsts
             .keys()
@@ -443,8 +509,15 @@ async fn deliver_batch<P: Publisher>(
     publisher: Arc<P>,
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
+    lane: LaneKey,
     events: Vec<EncodedEvent>,
 ) {
+    let topic = &context.topics[lane.topic as usize];
+    let message_group_id = match (&lane.group, topic.fifo) {
+        (_, false) => None,
+        (Some(group), true) => Some(&**group),
+        (None, true) => Some(context.site_group.as_str()),
+    };
     let stats = &shared.stats;
     let started = Instant::now();
     let give_up_at = started + context.retry.budget;
@@ -459,9 +532,9 @@ async fn deliver_batch<P: Publisher>(
     while !todo.is_empty() {
         let entries: Vec<&EncodedEvent> = todo.iter().map(|&i| &events[i]).collect();
         let request = BatchRequest {
-            topic_arn: &context.topic_arn,
+            topic_arn: &topic.arn,
             subject: &context.subject,
-            message_group_id: context.message_group_id.as_deref(),
+            message_group_id,
             entries: &entries,
         };
         Stats::add(&stats.batches_sent, 1);
@@ -592,11 +665,7 @@ async fn deliver_batch<P: Publisher>(
         }
     }
     for (code, message, event_ids) in grouped {
-        shared.report(DeliveryError {
-            code,
-            message,
-            event_ids,
-        });
+        shared.report(DeliveryError::new(code, message, event_ids));
     }
 }
 
@@ -938,5 +1007,138 @@ mod tests {
         let report = flush_wait(&logger);
         assert_eq!(report.delivered, 4);
         assert_eq!(logger.stats().invalid, 1);
+    }
+
+    fn body_field(body: &str, field: &str) -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()[field].clone()
+    }
+
+    #[test]
+    fn batches_never_mix_topics_and_each_topic_keeps_its_order() {
+        use crate::core::route::Router;
+        let fake =
+            FakePublisher::with_script((0..4).map(|_| Script::Slow(Duration::from_millis(5))));
+        let mut config = test_config(true);
+        let arn = |n: &str| format!("arn:aws:sns:us-east-1:123456789012:{n}.fifo");
+        config.encoder.router = Router::new(
+            &arn("default"),
+            &[("agent-b".into(), arn("agent-b"))],
+            &[("Escalation".into(), arn("escalations"))],
+        )
+        .unwrap();
+        let logger = Logger::start(config, fake.clone());
+        let mut expected: Vec<(String, Vec<String>)> = Vec::new();
+        for i in 0..60 {
+            let (json, topic) = match i % 3 {
+                0 => (
+                    format!(r#"{{"category":"Survey","action":"a","properties":{{"n":{i}}}}}"#),
+                    arn("default"),
+                ),
+                1 => (
+                    format!(r#"{{"category":"Escalation","action":"a","properties":{{"n":{i}}}}}"#),
+                    arn("escalations"),
+                ),
+                _ => (
+                    format!(
+                        r#"{{"category":"Escalation","action":"a","dialogflowAgentId":"agent-b","properties":{{"n":{i}}}}}"#
+                    ),
+                    arn("agent-b"),
+                ),
+            };
+            let id = logger.log_json(&json).unwrap().hyphenated().to_string();
+            match expected.iter_mut().find(|(t, _)| *t == topic) {
+                Some((_, ids)) => ids.push(id),
+                None => expected.push((topic, vec![id])),
+            }
+        }
+        assert_eq!(flush_wait(&logger).delivered, 60);
+        let requests = fake.requests();
+        for (topic, ids) in &expected {
+            let sent: Vec<String> = requests
+                .iter()
+                .filter(|r| &r.topic == topic)
+                .flat_map(|r| r.ids.clone())
+                .collect();
+            assert_eq!(&sent, ids, "{topic} in log() order");
+        }
+        for r in &requests {
+            for body in &r.bodies {
+                let want = if body_field(body, "dialogflowAgentId") == "agent-b" {
+                    arn("agent-b")
+                } else if body_field(body, "category") == "Escalation" {
+                    arn("escalations")
+                } else {
+                    arn("default")
+                };
+                assert_eq!(r.topic, want, "every entry of a batch belongs to its topic");
+            }
+        }
+        assert!(fake.max_concurrency() > 1, "topics publish in parallel");
+    }
+
+    #[test]
+    fn room_groups_keep_each_room_in_order_and_rooms_in_parallel() {
+        use crate::core::encoder::MessageGroup;
+        let fake =
+            FakePublisher::with_script((0..40).map(|_| Script::Slow(Duration::from_millis(5))));
+        let mut config = test_config(true);
+        config.encoder.message_group = MessageGroup::Room;
+        let logger = Logger::start(config, fake.clone());
+        let mut per_room: Vec<Vec<String>> = vec![Vec::new(); 4];
+        for i in 0..80 {
+            let room = i % 4;
+            let id = logger
+                .log_json(&format!(
+                    r#"{{"category":"c","action":"a","roomId":"r{room}","properties":{{"n":{i}}}}}"#
+                ))
+                .unwrap();
+            per_room[room].push(id.hyphenated().to_string());
+        }
+        assert_eq!(flush_wait(&logger).delivered, 80);
+        let requests = fake.requests();
+        for (room, ids) in per_room.iter().enumerate() {
+            let group = format!("https://chat.example.com/r{room}");
+            let sent: Vec<String> = requests
+                .iter()
+                .filter(|r| r.group.as_deref() == Some(group.as_str()))
+                .flat_map(|r| r.ids.clone())
+                .collect();
+            assert_eq!(&sent, ids, "room r{room} in log() order, in its own group");
+        }
+        assert!(fake.max_concurrency() > 1, "rooms publish in parallel");
+        assert!(fake.max_concurrency() <= 4, "at most one batch per room");
+    }
+
+    #[test]
+    fn warn_publishes_and_reports_each_violation_once() {
+        use crate::core::encoder::Validation;
+        use crate::core::plan::PlanSource;
+        let fake = FakePublisher::default();
+        let mut config = test_config(true);
+        config.encoder.plan = Some(std::sync::Arc::new(
+            PlanSource::Builtin("rocketchat-livechat".into())
+                .load()
+                .unwrap(),
+        ));
+        config.encoder.validation = Validation::Warn;
+        let logger = Logger::start(config, fake.clone());
+        let errors = collect_errors(&logger);
+        let bad =
+            r#"{"category":"Chat Session","action":"closed","properties":{"close_method":"bot"}}"#;
+        let first = logger.log_json(bad).unwrap();
+        logger.log_json(bad).unwrap();
+        logger
+            .log_json(r#"{"category":"Chat Session","action":"closed"}"#)
+            .unwrap();
+        assert_eq!(flush_wait(&logger).delivered, 3, "warn publishes");
+        wait_until("reports", || errors.lock().unwrap().len() == 2);
+        let errors = errors.lock().unwrap();
+        assert_eq!(errors[0].code, codes::TRACKING_PLAN);
+        assert_eq!(errors[0].event_ids, [first.hyphenated().to_string()]);
+        assert_eq!(errors[0].violations[0].path, "properties.close_method");
+        assert_eq!(errors[1].violations[0].kind.as_str(), "missingProperty");
+        let stats = logger.stats();
+        assert_eq!(stats.violations, [0, 0, 1, 0, 2]);
+        assert_eq!(stats.invalid, 0);
     }
 }

@@ -16,6 +16,8 @@ pub struct Stats {
     pub retried: AtomicU64,
     pub batches_sent: AtomicU64,
     pub invalid: AtomicU64,
+    /// Tracking-plan violations, by `ViolationKind::index`.
+    pub violations: [AtomicU64; 5],
 }
 
 /// A consistent-enough copy of [`Stats`] for callers.
@@ -34,8 +36,11 @@ pub struct StatsSnapshot {
     pub retried: u64,
     /// PublishBatch requests sent, retries included.
     pub batches_sent: u64,
-    /// Events `log()` refused as invalid.
+    /// Events `log()` refused as invalid (tracking-plan rejections included).
     pub invalid: u64,
+    /// Tracking-plan violations found, by kind (in `VIOLATION_KINDS` order), whether
+    /// the event was refused (`strict`) or published (`warn`).
+    pub violations: [u64; 5],
 }
 
 impl Stats {
@@ -51,6 +56,7 @@ impl Stats {
             retried: self.retried.load(Relaxed),
             batches_sent: self.batches_sent.load(Relaxed),
             invalid: self.invalid.load(Relaxed),
+            violations: std::array::from_fn(|i| self.violations[i].load(Relaxed)),
         }
     }
 

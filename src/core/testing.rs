@@ -6,16 +6,39 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::event::{encode_event, EncodedEvent, EventDefaults};
+use super::encoder::{EncoderConfig, MessageGroup, Validation};
+use super::event::EncodedEvent;
+use super::format::BodyFormat;
 use super::publisher::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
+use super::route::Router;
 
 /// A valid event whose `properties.pad` makes the body about `len` bytes long.
 pub fn event_with_body_len(len: usize) -> EncodedEvent {
     let pad = "x".repeat(len.saturating_sub(190));
     let json = format!(r#"{{"category":"c","action":"a","properties":{{"pad":"{pad}"}}}}"#);
-    encode_event(&json, &EventDefaults::default(), Uuid::now_v7(), 0).expect("valid test event")
+    encoder()
+        .encode(&json, Uuid::now_v7(), 0)
+        .expect("valid test event")
+        .event
+}
+
+/// An encoder for one FIFO topic, site groups, no plan, the `rc` format.
+pub fn encoder() -> EncoderConfig {
+    encoder_for("arn:aws:sns:us-east-1:123456789012:test.fifo")
+}
+
+pub fn encoder_for(topic_arn: &str) -> EncoderConfig {
+    EncoderConfig {
+        default_agent_id: "agent-default".into(),
+        plan: None,
+        validation: Validation::Strict,
+        format: BodyFormat::Rc,
+        message_group: MessageGroup::Site,
+        site_url: "https://chat.example.com".into(),
+        router: Router::new(topic_arn, &[], &[]).expect("valid topic"),
+    }
 }
 
 /// What the fake does with one request.
@@ -36,6 +59,7 @@ pub enum Script {
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub topic: String,
     pub group: Option<String>,
     pub ids: Vec<String>,
     pub bodies: Vec<String>,
@@ -73,6 +97,7 @@ impl Publisher for FakePublisher {
     ) -> Result<BatchResponse, PublishError> {
         let ids: Vec<String> = request.entries.iter().map(|e| e.id_string()).collect();
         self.seen.lock().unwrap().push(Seen {
+            topic: request.topic_arn.to_owned(),
             group: request.message_group_id.map(str::to_owned),
             ids: ids.clone(),
             bodies: request.entries.iter().map(|e| e.body.to_string()).collect(),
@@ -142,14 +167,11 @@ use super::retry::RetryPolicy;
 /// A config for tests: fast timers, a tiny retry backoff.
 pub fn test_config(fifo: bool) -> LoggerConfig {
     LoggerConfig {
-        topic_arn: format!(
+        encoder: encoder_for(&format!(
             "arn:aws:sns:us-east-1:123456789012:test{}",
             if fifo { ".fifo" } else { "" }
-        ),
-        fifo,
-        site_url: "https://chat.example.com".into(),
+        )),
         subject: "RC".into(),
-        defaults: EventDefaults::default(),
         max_batch_size: 10,
         flush_interval: Duration::from_millis(20),
         max_queue_events: 100_000,

@@ -1,0 +1,300 @@
+//! From the caller's JSON to the queued message, on the caller's thread: parse, check
+//! against the tracking plan, pick the topic and message group, write the body in the
+//! chosen format, and check the SNS size limit.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::error::{InvalidEvent, PlanRejection};
+use super::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
+use super::format::BodyFormat;
+use super::plan::{TrackingPlan, Violation};
+use super::route::Router;
+
+/// What a plan violation does (`validation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// `log()` throws `ERR_TRACKING_PLAN`; the event is not published.
+    Strict,
+    /// The event is published; violations are counted and reported through `onError`.
+    Warn,
+    /// The plan is used for routing and the `ciao` detail order only.
+    Off,
+}
+
+/// The FIFO MessageGroupId of events (`messageGroup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageGroup {
+    /// One group per site (`siteUrl`): every event in `log()` order.
+    Site,
+    /// One group per room (`${siteUrl}/${roomId}`): each conversation in order, rooms
+    /// in parallel. Events without a room use the site's group.
+    Room,
+}
+
+/// Everything that decides how one event is checked and encoded.
+#[derive(Debug, Clone)]
+pub struct EncoderConfig {
+    /// `dialogflowAgentId` for events that carry none.
+    pub default_agent_id: String,
+    pub plan: Option<Arc<TrackingPlan>>,
+    pub validation: Validation,
+    pub format: BodyFormat,
+    pub message_group: MessageGroup,
+    /// `siteUrl`, the site's message group.
+    pub site_url: String,
+    pub router: Router,
+}
+
+/// An event ready to queue, and the plan violations `validation: 'warn'` lets through.
+#[derive(Debug)]
+pub struct Encoded {
+    pub event: EncodedEvent,
+    pub violations: Vec<Violation>,
+}
+
+/// Why an event was not encoded.
+#[derive(Debug)]
+pub enum EncodeError {
+    Invalid(InvalidEvent),
+    Plan(PlanRejection),
+}
+
+impl From<InvalidEvent> for EncodeError {
+    fn from(e: InvalidEvent) -> Self {
+        EncodeError::Invalid(e)
+    }
+}
+
+/// SNS MessageGroupId: 1-128 characters, printable ASCII without spaces.
+fn is_group_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| (33..=126).contains(&b))
+}
+
+impl EncoderConfig {
+    pub fn encode(&self, json: &str, id: Uuid, now_ms: i64) -> Result<Encoded, EncodeError> {
+        let event = parse_event(json, now_ms)?;
+        let spec = self
+            .plan
+            .as_deref()
+            .and_then(|p| p.event(&event.category, &event.action));
+        let violations = match (&self.plan, self.validation) {
+            (Some(plan), Validation::Strict | Validation::Warn) => plan.check(&event),
+            _ => Vec::new(),
+        };
+        if !violations.is_empty() && self.validation == Validation::Strict {
+            return Err(EncodeError::Plan(PlanRejection {
+                plan: self
+                    .plan
+                    .as_ref()
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default(),
+                event: format!("{}/{}", event.category, event.action),
+                violations,
+            }));
+        }
+        let agent_id = event.agent_id.as_deref().unwrap_or(&self.default_agent_id);
+        let topic = self.router.route(agent_id, &event.category, &event.action);
+        let group = match self.message_group {
+            MessageGroup::Room if self.router.topic(topic).fifo && !event.room_id.is_empty() => {
+                let group = format!("{}/{}", self.site_url, event.room_id);
+                if !is_group_id(&group) {
+                    return Err(InvalidEvent::new(
+                        "roomId",
+                        format!(
+                            "becomes the FIFO MessageGroupId {group:?} (messageGroup 'room'), which must be \
+                             1-128 printable ASCII characters without spaces"
+                        ),
+                    )
+                    .into());
+                }
+                Some(group.into_boxed_str())
+            }
+            _ => None,
+        };
+        let body = self.format.encode(&event, agent_id, spec, json.len())?;
+        let encoded = EncodedEvent {
+            id,
+            body: body.into_boxed_str(),
+            category: event.category.into_owned().into_boxed_str(),
+            action: event.action.into_owned().into_boxed_str(),
+            event_type: event.event_type,
+            topic,
+            group,
+        };
+        let size = encoded.message_bytes();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(InvalidEvent::new(
+                "event",
+                format!(
+                    "is {size} bytes as an SNS message, over the {MAX_MESSAGE_BYTES}-byte SNS limit; \
+                     shrink its properties"
+                ),
+            )
+            .into());
+        }
+        Ok(Encoded {
+            event: encoded,
+            violations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::{PlanSource, ViolationKind};
+    use crate::core::testing::encoder;
+
+    const NOW: i64 = 1_664_214_647_225;
+
+    fn encode(cfg: &EncoderConfig, json: &str) -> Result<Encoded, EncodeError> {
+        cfg.encode(json, Uuid::nil(), NOW)
+    }
+
+    #[test]
+    fn body_has_the_contract_keys_in_order_with_defaults() {
+        let e = encode(
+            &encoder(),
+            r#"{"category":"Chat Session","action":"started"}"#,
+        )
+        .unwrap()
+        .event;
+        assert_eq!(
+            &*e.body,
+            r#"{"dialogflowAgentId":"agent-default","roomId":"","tabId":"","category":"Chat Session","action":"started","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
+        );
+        assert_eq!((e.topic, e.group.as_deref()), (0, None));
+    }
+
+    #[test]
+    fn oversized_events_are_refused_with_the_limit() {
+        let big = "x".repeat(MAX_MESSAGE_BYTES);
+        let Err(EncodeError::Invalid(err)) = encode(
+            &encoder(),
+            &format!(r#"{{"category":"c","action":"a","properties":{{"f":"{big}"}}}}"#),
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(err.field, "event");
+        assert!(err.reason.contains("262144-byte SNS limit"), "{err}");
+        let fits = "x".repeat(MAX_MESSAGE_BYTES - 400);
+        let e = encode(
+            &encoder(),
+            &format!(r#"{{"category":"c","action":"a","properties":{{"f":"{fits}"}}}}"#),
+        )
+        .unwrap();
+        assert!(e.event.message_bytes() <= MAX_MESSAGE_BYTES);
+    }
+
+    #[test]
+    fn message_bytes_counts_attributes() {
+        let e = encode(
+            &encoder(),
+            r#"{"category":"Survey","action":"link_clicked"}"#,
+        )
+        .unwrap()
+        .event;
+        let attrs = "eventId".len()
+            + 36
+            + "category".len()
+            + 6
+            + "action".len()
+            + 12
+            + "eventType".len()
+            + 7
+            + 4 * 6;
+        assert_eq!(e.message_bytes(), e.body.len() + attrs);
+    }
+
+    fn with_plan(validation: Validation) -> EncoderConfig {
+        let mut cfg = encoder();
+        cfg.plan = Some(Arc::new(
+            PlanSource::Builtin("rocketchat-livechat".into())
+                .load()
+                .unwrap(),
+        ));
+        cfg.validation = validation;
+        cfg
+    }
+
+    const BAD: &str = r#"{"category":"Chat Session","action":"closed","properties":{"close_method":"chat-window"}}"#;
+
+    #[test]
+    fn strict_refuses_warn_passes_off_ignores() {
+        let Err(EncodeError::Plan(r)) = encode(&with_plan(Validation::Strict), BAD) else {
+            panic!("strict refuses")
+        };
+        assert_eq!(r.plan, "rocketchat-livechat");
+        assert_eq!(r.event, "Chat Session/closed");
+        assert_eq!(r.violations[0].kind, ViolationKind::NotAllowedValue);
+        assert!(r.to_string().starts_with("analytics event Chat Session/closed violates tracking plan 'rocketchat-livechat': properties.close_method"), "{r}");
+
+        let warned = encode(&with_plan(Validation::Warn), BAD).unwrap();
+        assert_eq!(warned.violations.len(), 1);
+        assert!(warned.event.body.contains("chat-window"));
+
+        let off = encode(&with_plan(Validation::Off), BAD).unwrap();
+        assert!(off.violations.is_empty());
+    }
+
+    #[test]
+    fn room_groups_on_fifo_topics() {
+        let mut cfg = encoder();
+        cfg.message_group = MessageGroup::Room;
+        let e = encode(
+            &cfg,
+            r#"{"category":"c","action":"a","roomId":"be61:wqbF"}"#,
+        )
+        .unwrap()
+        .event;
+        assert_eq!(
+            e.group.as_deref(),
+            Some("https://chat.example.com/be61:wqbF")
+        );
+        assert_eq!(
+            e.queued_bytes(),
+            e.body.len() + 1 + 1 + "https://chat.example.com/be61:wqbF".len()
+        );
+        let e = encode(&cfg, r#"{"category":"c","action":"a"}"#)
+            .unwrap()
+            .event;
+        assert_eq!(e.group, None, "no room: the site's group");
+        let Err(EncodeError::Invalid(err)) = encode(
+            &cfg,
+            r#"{"category":"c","action":"a","roomId":"has space"}"#,
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(err.field, "roomId");
+        assert!(err.reason.contains("MessageGroupId"), "{err}");
+    }
+
+    #[test]
+    fn routing_uses_the_event_or_default_agent() {
+        let mut cfg = encoder();
+        cfg.router = Router::new(
+            "arn:aws:sns:us-east-1:123456789012:default.fifo",
+            &[(
+                "agent-default".into(),
+                "arn:aws:sns:us-east-1:123456789012:a.fifo".into(),
+            )],
+            &[(
+                "Escalation".into(),
+                "arn:aws:sns:us-east-1:123456789012:esc.fifo".into(),
+            )],
+        )
+        .unwrap();
+        let topic = |json: &str| encode(&cfg, json).unwrap().event.topic;
+        assert_eq!(topic(r#"{"category":"Escalation","action":"failed"}"#), 1);
+        assert_eq!(
+            topic(r#"{"category":"Escalation","action":"failed","dialogflowAgentId":"x"}"#),
+            2
+        );
+        assert_eq!(
+            topic(r#"{"category":"Survey","action":"x","dialogflowAgentId":"x"}"#),
+            0
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The delivery loop's queue, split into lanes: one per topic and FIFO message group.
+//! A batch comes from one lane, so it never mixes topics or groups; an ordered lane
+//! (a FIFO topic's group) has at most one batch in flight, which keeps its events in
+//! `log()` order while other lanes (other topics, other rooms) publish in parallel.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::batch::{take_batch, QueuedEvent};
+
+/// Where a batch may come from: one topic, one message group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LaneKey {
+    pub topic: u16,
+    /// `None`: the site's group (or no group, on a standard topic).
+    pub group: Option<Box<str>>,
+}
+
+#[derive(Debug)]
+struct Lane {
+    queue: VecDeque<QueuedEvent>,
+    in_flight: usize,
+    /// FIFO: one batch at a time.
+    ordered: bool,
+}
+
+impl Lane {
+    fn free(&self) -> bool {
+        !self.ordered || self.in_flight == 0
+    }
+}
+
+/// Every queued event, by lane. Lanes that are empty and idle are removed, so the
+/// scans below cost one step per lane with work.
+#[derive(Debug, Default)]
+pub struct Lanes {
+    lanes: HashMap<LaneKey, Lane>,
+    len: usize,
+}
+
+impl Lanes {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, key: LaneKey, ordered: bool, event: QueuedEvent) {
+        let lane = self.lanes.entry(key).or_insert_with(|| Lane {
+            queue: VecDeque::new(),
+            in_flight: 0,
+            ordered,
+        });
+        lane.queue.push_back(event);
+        self.len += 1;
+    }
+
+    /// True if some lane could start a batch now, or no lane exists yet.
+    pub fn any_free(&self) -> bool {
+        self.lanes.is_empty() || self.lanes.values().any(Lane::free)
+    }
+
+    /// The next batch to send: from the free lane with the oldest event among those
+    /// that are full or due (waited `flush_interval`, or below `force_below`). The
+    /// lane counts it as in flight until [`Lanes::finished`].
+    pub fn take_ready(
+        &mut self,
+        now: Instant,
+        flush_interval: Duration,
+        force_below: u64,
+        max_batch: usize,
+    ) -> Option<(LaneKey, Vec<QueuedEvent>)> {
+        let (key, _) = self
+            .lanes
+            .iter()
+            .filter(|(_, lane)| lane.free())
+            .filter_map(|(key, lane)| {
+                let first = lane.queue.front()?;
+                let full = lane.queue.len() >= max_batch;
+                let due = now >= first.seen + flush_interval || first.seq < force_below;
+                (full || due).then_some((key, first.seq))
+            })
+            .min_by_key(|(_, seq)| *seq)?;
+        let key = key.clone();
+        let lane = self.lanes.get_mut(&key)?;
+        let batch = take_batch(&mut lane.queue, max_batch);
+        lane.in_flight += 1;
+        self.len -= batch.len();
+        Some((key, batch))
+    }
+
+    /// A batch of `key`'s has settled.
+    pub fn finished(&mut self, key: &LaneKey) {
+        if let Some(lane) = self.lanes.get_mut(key) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            if lane.in_flight == 0 && lane.queue.is_empty() {
+                self.lanes.remove(key);
+            }
+        }
+    }
+
+    /// When the oldest event of a free lane becomes due.
+    pub fn next_due(&self, flush_interval: Duration) -> Option<Instant> {
+        self.lanes
+            .values()
+            .filter(|l| l.free())
+            .filter_map(|l| l.queue.front())
+            .map(|q| q.seen + flush_interval)
+            .min()
+    }
+
+    /// The sequence number of the oldest queued event.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.lanes
+            .values()
+            .filter_map(|l| l.queue.front())
+            .map(|q| q.seq)
+            .min()
+    }
+
+    /// Removes the oldest queued event (for `overflow: 'dropOldest'`).
+    pub fn pop_oldest(&mut self) -> Option<QueuedEvent> {
+        let key = self
+            .lanes
+            .iter()
+            .filter_map(|(k, l)| l.queue.front().map(|q| (k, q.seq)))
+            .min_by_key(|(_, seq)| *seq)
+            .map(|(k, _)| k.clone())?;
+        let lane = self.lanes.get_mut(&key)?;
+        let event = lane.queue.pop_front();
+        if lane.queue.is_empty() && lane.in_flight == 0 {
+            self.lanes.remove(&key);
+        }
+        self.len -= usize::from(event.is_some());
+        event
+    }
+
+    /// Removes every queued event, lanes in any order, each lane in its order.
+    pub fn drain(&mut self) -> Vec<QueuedEvent> {
+        let mut out = Vec::with_capacity(self.len);
+        self.lanes.retain(|_, lane| {
+            out.extend(lane.queue.drain(..));
+            lane.in_flight > 0
+        });
+        self.len = 0;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::event_with_body_len;
+
+    fn key(topic: u16, group: Option<&str>) -> LaneKey {
+        LaneKey {
+            topic,
+            group: group.map(Into::into),
+        }
+    }
+
+    fn queued(seq: u64, seen: Instant) -> QueuedEvent {
+        QueuedEvent {
+            seq,
+            seen,
+            event: event_with_body_len(10),
+        }
+    }
+
+    #[test]
+    fn ordered_lanes_send_one_batch_at_a_time_and_others_in_parallel() {
+        let t0 = Instant::now();
+        let mut lanes = Lanes::default();
+        for seq in 0..4 {
+            let room = if seq % 2 == 0 { "r1" } else { "r2" };
+            lanes.push(key(0, Some(room)), true, queued(seq, t0));
+        }
+        lanes.push(key(1, None), false, queued(4, t0));
+        lanes.push(key(1, None), false, queued(5, t0));
+        let due = t0 + Duration::from_secs(1);
+        let take = |lanes: &mut Lanes| {
+            lanes
+                .take_ready(due, Duration::from_millis(10), 0, 1)
+                .map(|(k, b)| (k, b[0].seq))
+        };
+        assert_eq!(take(&mut lanes), Some((key(0, Some("r1")), 0)));
+        assert_eq!(take(&mut lanes), Some((key(0, Some("r2")), 1)));
+        // Both rooms are busy: the standard topic goes, twice in parallel.
+        assert_eq!(take(&mut lanes), Some((key(1, None), 4)));
+        assert_eq!(take(&mut lanes), Some((key(1, None), 5)));
+        assert_eq!(take(&mut lanes), None);
+        assert_eq!(
+            lanes.next_due(Duration::ZERO),
+            None,
+            "no free lane has events"
+        );
+        lanes.finished(&key(0, Some("r2")));
+        assert_eq!(take(&mut lanes), Some((key(0, Some("r2")), 3)));
+        lanes.finished(&key(0, Some("r1")));
+        assert_eq!(lanes.len(), 1);
+        assert_eq!(lanes.oldest_seq(), Some(2));
+        assert_eq!(lanes.pop_oldest().map(|q| q.seq), Some(2));
+        assert!(lanes.is_empty());
+        lanes.finished(&key(0, Some("r2")));
+        lanes.finished(&key(1, None));
+        lanes.finished(&key(1, None));
+        assert!(lanes.lanes.is_empty(), "idle empty lanes are removed");
+    }
+
+    #[test]
+    fn partial_batches_wait_for_the_interval_or_a_flush() {
+        let t0 = Instant::now();
+        let mut lanes = Lanes::default();
+        lanes.push(key(0, None), true, queued(0, t0));
+        let interval = Duration::from_secs(1);
+        assert!(lanes.take_ready(t0, interval, 0, 10).is_none());
+        assert_eq!(lanes.next_due(interval), Some(t0 + interval));
+        assert!(
+            lanes.take_ready(t0, interval, 1, 10).is_some(),
+            "flush forces it"
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! Which topic an event goes to: its Dialogflow agent's topic (`agentTopics`, the
+//! seed's df_config.json), else its plan destination (`Category/action`, then
+//! `Category`), else `topicArn`. Topics are numbered once, so a queued event carries a
+//! two-byte index instead of an ARN.
+
+use std::collections::HashMap;
+
+use super::config::parse_topic_arn;
+use super::error::InvalidOption;
+
+/// One topic a logger publishes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub arn: String,
+    /// A FIFO topic: ordered per message group, deduplicated by event id.
+    pub fifo: bool,
+}
+
+/// Routes for one category of the plan's `destinations`.
+#[derive(Debug, Clone, Default)]
+struct CategoryRoutes {
+    all: Option<u16>,
+    actions: HashMap<Box<str>, u16>,
+}
+
+/// The topic table and the rules that pick from it. Topic 0 is `topicArn`.
+#[derive(Debug, Clone)]
+pub struct Router {
+    topics: Vec<Topic>,
+    by_agent: HashMap<Box<str>, u16>,
+    by_category: HashMap<Box<str>, CategoryRoutes>,
+}
+
+/// Most distinct topics one logger may publish to.
+const MAX_TOPICS: usize = u16::MAX as usize;
+
+impl Router {
+    /// `agent_topics` and `destinations` are `(key, ARN)` pairs; their errors name
+    /// `agentTopics.<agent id>` and `trackingPlan` (`destinations.<key>`). All topics
+    /// must be in `topicArn`'s region, because one client publishes to them all.
+    pub fn new(
+        topic_arn: &str,
+        agent_topics: &[(String, String)],
+        destinations: &[(String, String)],
+    ) -> Result<Router, InvalidOption> {
+        let default = parse_topic_arn(topic_arn)?;
+        let mut router = Router {
+            topics: vec![Topic {
+                arn: topic_arn.to_owned(),
+                fifo: default.fifo,
+            }],
+            by_agent: HashMap::new(),
+            by_category: HashMap::new(),
+        };
+        let region = default.region;
+        let mut add = |option: String, arn: &str| -> Result<u16, InvalidOption> {
+            let parsed = parse_topic_arn(arn).map_err(|e| InvalidOption::new(&option, e.reason))?;
+            if parsed.region != region {
+                return Err(InvalidOption::new(
+                    option,
+                    format!(
+                        "is in region {}, but topicArn is in {region}; one logger publishes to one region",
+                        parsed.region
+                    ),
+                ));
+            }
+            if let Some(i) = router.topics.iter().position(|t| t.arn == arn) {
+                return Ok(i as u16);
+            }
+            if router.topics.len() >= MAX_TOPICS {
+                return Err(InvalidOption::new(option, "is one topic too many"));
+            }
+            router.topics.push(Topic {
+                arn: arn.to_owned(),
+                fifo: parsed.fifo,
+            });
+            Ok((router.topics.len() - 1) as u16)
+        };
+        let mut by_agent = HashMap::new();
+        for (agent, arn) in agent_topics {
+            if agent.is_empty() {
+                return Err(InvalidOption::new(
+                    "agentTopics",
+                    "has an empty Dialogflow agent id",
+                ));
+            }
+            let i = add(format!("agentTopics.{agent}"), arn)?;
+            by_agent.insert(agent.as_str().into(), i);
+        }
+        let mut by_category: HashMap<Box<str>, CategoryRoutes> = HashMap::new();
+        for (key, arn) in destinations {
+            let i = add("trackingPlan".to_owned(), arn).map_err(|e| {
+                InvalidOption::new("trackingPlan", format!("destinations.{key} {}", e.reason))
+            })?;
+            match key.split_once('/') {
+                Some((c, a)) => {
+                    by_category
+                        .entry(c.into())
+                        .or_default()
+                        .actions
+                        .insert(a.into(), i);
+                }
+                None => by_category.entry(key.as_str().into()).or_default().all = Some(i),
+            }
+        }
+        router.by_agent = by_agent;
+        router.by_category = by_category;
+        Ok(router)
+    }
+
+    /// The topic of an event: no allocation, at most three lookups.
+    pub fn route(&self, agent_id: &str, category: &str, action: &str) -> u16 {
+        if !self.by_agent.is_empty() {
+            if let Some(&i) = self.by_agent.get(agent_id) {
+                return i;
+            }
+        }
+        if let Some(routes) = self.by_category.get(category) {
+            if let Some(&i) = routes.actions.get(action) {
+                return i;
+            }
+            if let Some(i) = routes.all {
+                return i;
+            }
+        }
+        0
+    }
+
+    pub fn topics(&self) -> &[Topic] {
+        &self.topics
+    }
+
+    pub fn topic(&self, i: u16) -> &Topic {
+        &self.topics[i as usize]
+    }
+}
+
+/// Reads the seed's df_config.json form of `agentTopics`: an object mapping each
+/// Dialogflow agent id to its topic ARN, either directly or as the `sns_arn_topic`
+/// (or `topicArn`) attribute of an object.
+pub fn agent_topics_from_json(
+    text: &str,
+    origin: &str,
+) -> Result<Vec<(String, String)>, InvalidOption> {
+    let bad = |why: String| InvalidOption::new("agentTopics", format!("{origin}: {why}"));
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON ({e})")))?;
+    let serde_json::Value::Object(map) = doc else {
+        return Err(bad(
+            "must be an object mapping Dialogflow agent ids to topic ARNs".into(),
+        ));
+    };
+    map.into_iter()
+        .map(|(agent, v)| {
+            let arn = match &v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Object(o) => o
+                    .get("sns_arn_topic")
+                    .or_else(|| o.get("topicArn"))
+                    .and_then(|a| a.as_str())
+                    .map(str::to_owned),
+                _ => None,
+            };
+            arn.map(|a| (agent.clone(), a)).ok_or_else(|| {
+                bad(format!(
+                    "agent {agent:?} must map to a topic ARN or an object with `sns_arn_topic`, got {v}"
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = "arn:aws:sns:us-east-1:123456789012:default.fifo";
+    const AGENT: &str = "arn:aws:sns:us-east-1:123456789012:agent-b598.fifo";
+    const ESC: &str = "arn:aws:sns:us-east-1:123456789012:escalations";
+
+    #[test]
+    fn agent_then_destination_then_default() {
+        let r = Router::new(
+            DEFAULT,
+            &[("b598".into(), AGENT.into())],
+            &[
+                ("Escalation".into(), ESC.into()),
+                ("Chat Session/closed".into(), AGENT.into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.topics().len(), 3, "the agent's topic is numbered once");
+        assert_eq!(r.route("b598", "Escalation", "failed"), 1);
+        assert_eq!(r.route("other", "Escalation", "failed"), 2);
+        assert!(!r.topic(2).fifo);
+        assert_eq!(r.route("", "Chat Session", "closed"), 1);
+        assert_eq!(r.route("", "Chat Session", "started"), 0);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let err = Router::new(DEFAULT, &[("a".into(), "nope".into())], &[]).unwrap_err();
+        assert_eq!(err.option, "agentTopics.a");
+        let err = Router::new(
+            DEFAULT,
+            &[("a".into(), "arn:aws:sns:eu-west-1:123456789012:t".into())],
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.reason.contains("region eu-west-1"), "{err}");
+        let err = Router::new(DEFAULT, &[], &[("C".into(), "bad".into())]).unwrap_err();
+        assert_eq!(err.option, "trackingPlan");
+        assert!(
+            err.reason
+                .starts_with("destinations.C must be an SNS topic ARN"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn df_config_json() {
+        let pairs = agent_topics_from_json(
+            &format!(r#"{{"b598":{{"sns_arn_topic":"{AGENT}","other":1}},"c1":"{ESC}"}}"#),
+            "df_config.json",
+        )
+        .unwrap();
+        assert_eq!(
+            pairs,
+            [("b598".into(), AGENT.into()), ("c1".into(), ESC.into())]
+        );
+        let err = agent_topics_from_json(r#"{"b598":{"arn":"x"}}"#, "df_config.json").unwrap_err();
+        assert!(
+            err.reason.contains("df_config.json: agent \"b598\""),
+            "{err}"
+        );
+    }
+}
