@@ -62,8 +62,11 @@ export interface AnalyticsEvent {
   category: string
   /** The action within the category, e.g. `'closed'`. Required, non-empty. */
   action: string
-  /** Flat properties; nested objects and arrays are refused. Default `{}`. */
-  properties?: Record<string, string | number | boolean | null>
+  /**
+   * Flat properties: scalars or arrays of scalars; nested objects are refused.
+   * Default `{}`.
+   */
+  properties?: Record<string, string | number | boolean | null | Array<string | number | boolean | null>>
   /** The Livechat room id. Default `''`. */
   roomId?: string
   /** The widget's browser tab id; only events from the widget carry one. Default `''`. */
@@ -83,6 +86,9 @@ export interface AwsCredentials {
   sessionToken?: string
 }
 
+/** The names of the tracking plans built into the addon. */
+export declare function builtinPlans(): Array<string>
+
 /** Options of `close()`. */
 export interface CloseOptions {
   /**
@@ -96,12 +102,15 @@ export interface CloseOptions {
 export interface DeliveryError {
   /**
    * `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
-   * `ERR_SHUTDOWN_TIMEOUT` or `ERR_INTERNAL`.
+   * `ERR_SHUTDOWN_TIMEOUT`, `ERR_TRACKING_PLAN` (an event published despite
+   * violations, `validation: 'warn'`) or `ERR_INTERNAL`.
    */
   code: string
   message: string
   /** Ids (as returned by `log()`) of the events concerned. */
   eventIds: Array<string>
+  /** For `ERR_TRACKING_PLAN`: the violations not reported before. */
+  violations?: Array<PlanViolation>
 }
 
 /** What `flush()` and `close()` resolve with: the logger's totals when they settled. */
@@ -112,6 +121,14 @@ export interface DeliveryReport {
   /** Events still held: logged after the call, or left when `close()` timed out. */
   pending: number
 }
+
+/**
+ * TypeScript declarations for a tracking plan's events: one interface per event,
+ * their union `PlannedEvent`, `WidgetEvent`, and `PlannedLogger`. `plan` is a
+ * built-in plan's name or a plan file's path. Throws a `TypeError` with
+ * `code: 'ERR_INVALID_PLAN'` saying where the plan is wrong.
+ */
+export declare function generateTypes(plan: string): string
 
 /** Options of `new AnalyticsLogger(options)`. */
 export interface LoggerOptions {
@@ -180,6 +197,48 @@ export interface LoggerOptions {
    * giving up on it, in ms. Default 5000.
    */
   shutdownTimeoutMs?: number
+  /**
+   * The tracking plan events are checked against: a built-in plan
+   * (`'rocketchat-livechat'`, `'chat-messaging'`), the path of a `.yaml`, `.yml` or
+   * `.json` plan file (read once, here), or a plan object. Default: none.
+   */
+  trackingPlan?: string | TrackingPlanDocument
+  /**
+   * What a plan violation does: `'strict'` (default) makes `log()` throw a
+   * `TypeError` with `code: 'ERR_TRACKING_PLAN'` and `violations`; `'warn'`
+   * publishes the event, counts it in `stats().violations` and reports each kind,
+   * event and path once through `onError`; `'off'` does not check.
+   */
+  validation?: 'strict' | 'warn' | 'off'
+  /**
+   * One topic per Dialogflow agent: `{ [dialogflowAgentId]: topicArn }`, or the path
+   * of a df_config.json mapping each agent id to its ARN or to an object with
+   * `sns_arn_topic`. An event goes to its agent's topic, else its plan
+   * destination, else `topicArn`. All topics must be in `topicArn`'s region.
+   */
+  agentTopics?: string | Record<string, string>
+  /**
+   * The FIFO `MessageGroupId`: `'site'` (default) is `siteUrl`, one ordered stream
+   * per site; `'room'` is `${siteUrl}/${roomId}`, so each conversation stays ordered
+   * while rooms publish in parallel. Events without a `roomId` use the site's group.
+   */
+  messageGroup?: 'site' | 'room'
+  /**
+   * The message body: `'rc'` (default) is the SNS Logger body (`dialogflowAgentId`,
+   * `roomId`, `tabId`, `category`, `action`, `properties`, `eventType`,
+   * `timestamp`); `'ciao'` is the older flat Ciao analytics body (`application`,
+   * `business`, `ciao_deployment`, `event`, `event_detail_1..4`, ...), which needs
+   * `application`, `business` and `deployment`.
+   */
+  format?: 'rc' | 'ciao'
+  /** `format: 'ciao'`: the `application` field, e.g. `'WhatsApp'`. */
+  application?: string
+  /** `format: 'ciao'`: the `business` field, e.g. `'BR'`. */
+  business?: string
+  /** `format: 'ciao'`: the `ciao_deployment` field, e.g. `'brazil-prod'`. */
+  deployment?: string
+  /** `format: 'ciao'`: the `source_component` field. Default `'Rocket.Chat'`. */
+  sourceComponent?: string
 }
 
 /** Counters of one logger. Every number only grows, except `queued` and `inFlight`. */
@@ -198,6 +257,77 @@ export interface LoggerStats {
   retried: number
   /** PublishBatch requests sent, retries included. */
   batchesSent: number
-  /** Events `log()` refused as invalid. */
+  /** Events `log()` refused as invalid (tracking-plan rejections included). */
   invalid: number
+  /**
+   * Tracking-plan violations found, by kind, whether the event was refused
+   * (`validation: 'strict'`) or published (`'warn'`).
+   */
+  violations: ViolationCounts
+}
+
+/** One event of a tracking plan. */
+export interface PlannedEventDefinition {
+  description?: string
+  /**
+   * `'Category/action'` whose properties, eventType and widget flag this event
+   * inherits (its own override them). Naming itself means the base plan's version.
+   */
+  extend?: string
+  /** Allowed `eventType`s. Default `'any'`. */
+  eventType?: 'session' | 'customerAction' | 'any' | Array<'session' | 'customerAction'>
+  /** The Livechat widget may send it. */
+  widget?: boolean
+  /**
+   * Property name → `'string' | 'integer' | 'number' | 'boolean' | 'timestamp'`,
+   * with `[]` for an array and `?` for optional (`'string[]?'`); a list of enum
+   * values; or `{ type, values, required, nullable, description }`.
+   */
+  properties?: Record<string, string | string[] | PlannedPropertyDefinition>
+}
+
+/** The long form of a planned property. */
+export interface PlannedPropertyDefinition {
+  /** A type name as in the short form, or `'enum'` with `values`. */
+  type?: string
+  values?: Array<string>
+  /** Default `true`. */
+  required?: boolean
+  /** A required property may be `null`. Default `false`. */
+  nullable?: boolean
+  description?: string
+}
+
+/** One way an event departs from the tracking plan. */
+export interface PlanViolation {
+  kind: 'unplannedEvent' | 'unplannedProperty' | 'missingProperty' | 'typeMismatch' | 'notAllowedValue'
+  /** The field at fault: `category`, `action`, `eventType`, `properties.<name>`. */
+  path: string
+  /** What is wrong and what the plan allows. */
+  message: string
+}
+
+/** A tracking plan given in code; the same shape as a plan file. */
+export interface TrackingPlanDocument {
+  /** Default: the file's name, else `'inline'`. */
+  name?: string
+  description?: string
+  /**
+   * Plans this one builds on (built-in names or paths); its own events and
+   * destinations override theirs.
+   */
+  extend?: string | string[]
+  /** `'Category'` or `'Category/action'` → topic ARN. */
+  destinations?: Record<string, string>
+  /** Category → action → definition (`null` for an event without properties). */
+  events?: Record<string, Record<string, PlannedEventDefinition | null>>
+}
+
+/** Tracking-plan violations by kind. */
+export interface ViolationCounts {
+  unplannedEvent: number
+  unplannedProperty: number
+  missingProperty: number
+  typeMismatch: number
+  notAllowedValue: number
 }

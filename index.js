@@ -836,3 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.AnalyticsLogger = nativeBinding.AnalyticsLogger
+module.exports.builtinPlans = nativeBinding.builtinPlans
+module.exports.generateTypes = nativeBinding.generateTypes

@@ -18,6 +18,7 @@ pub mod codes {
     pub const LOGGER_CLOSED: &str = "ERR_LOGGER_CLOSED";
     pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
     pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
+    pub const INVALID_PLAN: &str = "ERR_INVALID_PLAN";
 }
 
 #[derive(Clone, Copy)]
@@ -105,6 +106,11 @@ pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
         &e.to_string(),
         Some(("option", &e.option)),
     )
+}
+
+/// A tracking plan that cannot be loaded, outside a logger's options.
+pub fn invalid_plan(env: &Env, why: &str) -> Error {
+    throw(env, Kind::TypeError, codes::INVALID_PLAN, why, None)
 }
 
 pub fn invalid_event(env: &Env, field: &str, message: &str) -> Error {

@@ -126,7 +126,9 @@ fn load_raw(
     loading: &mut Vec<String>,
 ) -> Result<ResolvedPlan, String> {
     let source = match source {
-        PlanSource::File(p) if p.is_relative() => PlanSource::File(base_dir.join(p)),
+        PlanSource::File(p) if p.is_relative() && base_dir != Path::new(".") => {
+            PlanSource::File(base_dir.join(p))
+        }
         other => other.clone(),
     };
     let origin = origin_name(&source);
@@ -827,7 +829,7 @@ events:
                 "events: {C: {a: {properties: {x: enum}}}}",
                 "list its values",
             ),
-            ("extend: nowhere.yaml", "file ./nowhere.yaml cannot be read"),
+            ("extend: nowhere.yaml", "file nowhere.yaml cannot be read"),
             (
                 "destinations: {C: not-an-arn}\nevents: {C: {a: null}}",
                 "destinations.C must be an SNS topic ARN",

@@ -86,7 +86,7 @@ fn write_event(out: &mut String, name: &str, e: &EventSpec) {
         }
     }
     if e.properties.is_empty() {
-        let _ = writeln!(out, "  properties?: Record<string, never> | null");
+        let _ = writeln!(out, "  properties?: Record<string, never>");
     } else {
         let all_optional = e.properties.iter().all(|p| !p.required);
         let _ = writeln!(
@@ -127,9 +127,9 @@ pub fn typescript(plan: &TrackingPlan) -> String {
     out.push_str(
         "/** Fields every event may carry; see `AnalyticsEvent` in rocketchat-sns-analytics. */\n\
          export interface EventBase {\n  \
-           roomId?: string | null\n  \
-           tabId?: string | null\n  \
-           dialogflowAgentId?: string | null\n  \
+           roomId?: string\n  \
+           tabId?: string\n  \
+           dialogflowAgentId?: string\n  \
            timestamp?: Date | string | number\n\
          }\n\n",
     );
@@ -147,7 +147,7 @@ pub fn typescript(plan: &TrackingPlan) -> String {
         names.push(name);
     }
     let union = if names.is_empty() {
-        "never".to_owned()
+        " never".to_owned()
     } else {
         names
             .iter()
@@ -165,7 +165,7 @@ pub fn typescript(plan: &TrackingPlan) -> String {
         .map(|(n, _)| n)
         .collect();
     let widget_union = if widget.is_empty() {
-        "never".to_owned()
+        " never".to_owned()
     } else {
         widget
             .iter()
