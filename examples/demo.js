@@ -2,6 +2,7 @@
 // `npm run demo`: a realistic stream of the seed's Rocket.Chat Livechat events,
 // published through AnalyticsLogger to a FIFO topic on the local moto emulator,
 // read back from an SQS queue subscribed to it, and counted per category/action.
+// Every event is checked against the built-in rocketchat-livechat tracking plan.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 const { performance } = require('node:perf_hooks')
 const { AnalyticsLogger } = require('..')
@@ -63,6 +64,7 @@ async function main() {
       endpoint: moto.endpoint,
       region: REGION,
       credentials: CREDENTIALS,
+      trackingPlan: 'rocketchat-livechat',
     })
     const errors = []
     logger.onError((e) => errors.push(e))
@@ -82,6 +84,13 @@ async function main() {
       const key = `${e.category} / ${e.action}`
       logged.set(key, (logged.get(key) || 0) + 1)
     }
+    let refused = null
+    try {
+      // A typo the plan catches before it costs an SNS request.
+      logger.log({ category: 'Chat Session', action: 'closed', roomId: 'r1', properties: { close_method: 'chat-window' } })
+    } catch (e) {
+      refused = e
+    }
     const report = await logger.flush()
     const seconds = (performance.now() - started) / 1000
     const elu = performance.eventLoopUtilization(elu0)
@@ -98,6 +107,7 @@ async function main() {
     console.log(`\n${CONVERSATIONS} Livechat conversations -> ${topicArn}\n`)
     console.log(table(rows))
     console.log('\nexample message body:\n' + arrived.find((m) => m.json.category === 'Escalation' && m.json.action === 'failed')?.body)
+    if (refused) console.log(`\nan event with a typo, refused by the tracking plan:\n  ${refused.code}: ${refused.message}`)
     console.log('\nstats():', logger.stats())
     console.log('flush():', report)
     console.log(
@@ -109,7 +119,7 @@ async function main() {
     await logger.close()
 
     const inOrder = arrived.every((m, i) => i === 0 || arrived[i - 1].attributes.eventId < m.attributes.eventId)
-    const ok = arrived.length === events.length && new Set(arrived.map((m) => m.attributes.eventId)).size === events.length && errors.length === 0
+    const ok = arrived.length === events.length && new Set(arrived.map((m) => m.attributes.eventId)).size === events.length && errors.length === 0 && refused?.code === 'ERR_TRACKING_PLAN'
     console.log(`\n${ok ? 'OK' : 'MISMATCH'}: ${arrived.length}/${events.length} delivered exactly once${inOrder ? ', in log() order' : ''}; ${errors.length} background errors`)
     if (!ok || !inOrder) process.exitCode = 1
   } finally {

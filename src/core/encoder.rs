@@ -80,7 +80,7 @@ impl EncoderConfig {
             .as_deref()
             .and_then(|p| p.event(&event.category, &event.action));
         let violations = match (&self.plan, self.validation) {
-            (Some(plan), Validation::Strict | Validation::Warn) => plan.check(&event),
+            (Some(plan), Validation::Strict | Validation::Warn) => plan.check_planned(spec, &event),
             _ => Vec::new(),
         };
         if !violations.is_empty() && self.validation == Validation::Strict {

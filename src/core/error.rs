@@ -116,7 +116,8 @@ impl fmt::Display for PlanRejection {
         )?;
         for (i, v) in self.violations.iter().enumerate() {
             let sep = if i == 0 { " " } else { "; " };
-            write!(f, "{sep}{}: {}", v.path, v.message)?;
+            // Each message names its field and the event already.
+            write!(f, "{sep}{}", v.message)?;
         }
         Ok(())
     }

@@ -283,7 +283,7 @@ impl<P: Publisher> Worker<P> {
         }
         let message = fresh
             .iter()
-            .map(|v| format!("{}: {}", v.path, v.message))
+            .map(|v| v.message.as_str())
             .collect::<Vec<_>>()
             .join("; ");
         self.shared.report(DeliveryError {

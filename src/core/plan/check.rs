@@ -68,8 +68,17 @@ impl fmt::Display for Violation {
 impl TrackingPlan {
     /// Every violation of the plan by `event`; empty when it conforms.
     pub fn check(&self, event: &ParsedEvent<'_>) -> Vec<Violation> {
+        self.check_planned(self.event(&event.category, &event.action), event)
+    }
+
+    /// [`TrackingPlan::check`] for a caller that has looked the event up already.
+    pub fn check_planned(
+        &self,
+        spec: Option<&EventSpec>,
+        event: &ParsedEvent<'_>,
+    ) -> Vec<Violation> {
         let mut out = Vec::new();
-        match self.event(&event.category, &event.action) {
+        match spec {
             Some(spec) => check_event(spec, event, &mut out),
             None => out.push(self.unplanned(event)),
         }
