@@ -111,6 +111,16 @@ fn write_event(out: &mut String, name: &str, e: &EventSpec) {
     let _ = writeln!(out, "}}\n");
 }
 
+/// `export type <name> = A | B`, one member a line, or `never`.
+fn write_union(out: &mut String, doc: &str, name: &str, members: &[&str]) {
+    let body = if members.is_empty() {
+        " never".to_owned()
+    } else {
+        members.iter().map(|m| format!("\n  | {m}")).collect()
+    };
+    let _ = writeln!(out, "/** {doc} */\nexport type {name} ={body}\n");
+}
+
 /// The `.d.ts` text for `plan`.
 pub fn typescript(plan: &TrackingPlan) -> String {
     let mut out = String::new();
@@ -146,35 +156,19 @@ pub fn typescript(plan: &TrackingPlan) -> String {
         write_event(&mut out, &name, e);
         names.push(name);
     }
-    let union = if names.is_empty() {
-        " never".to_owned()
-    } else {
-        names
-            .iter()
-            .map(|n| format!("\n  | {n}"))
-            .collect::<String>()
-    };
-    let _ = writeln!(
-        out,
-        "/** Every event of the plan. */\nexport type PlannedEvent ={union}\n"
-    );
-    let widget: Vec<&String> = names
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    write_union(&mut out, "Every event of the plan.", "PlannedEvent", &all);
+    let widget: Vec<&str> = names
         .iter()
         .zip(&plan.events)
         .filter(|(_, e)| e.widget)
-        .map(|(n, _)| n)
+        .map(|(n, _)| n.as_str())
         .collect();
-    let widget_union = if widget.is_empty() {
-        " never".to_owned()
-    } else {
-        widget
-            .iter()
-            .map(|n| format!("\n  | {n}"))
-            .collect::<String>()
-    };
-    let _ = writeln!(
-        out,
-        "/** The events the Livechat widget may send. */\nexport type WidgetEvent ={widget_union}\n"
+    write_union(
+        &mut out,
+        "The events the Livechat widget may send.",
+        "WidgetEvent",
+        &widget,
     );
     out.push_str(
         "/**\n * An AnalyticsLogger seen through the plan: `log()` accepts only planned events.\n \
