@@ -16,6 +16,7 @@ pub mod retry;
 pub mod route;
 pub mod runtime;
 pub mod sns;
+pub mod spool;
 pub mod stats;
 
 #[cfg(test)]
