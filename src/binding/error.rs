@@ -128,7 +128,7 @@ pub fn log_error(env: &Env, e: &LogError) -> Error {
         LogError::Invalid(invalid) => invalid_event(env, &invalid.field, &invalid.to_string()),
         LogError::Plan(rejection) => plan_violation(env, rejection),
         LogError::Closed => throw(env, Kind::Error, codes::LOGGER_CLOSED, &e.to_string(), None),
-        LogError::QueueFull { .. } => {
+        LogError::QueueFull { .. } | LogError::SpoolFull { .. } => {
             throw(env, Kind::Error, codes::QUEUE_FULL, &e.to_string(), None)
         }
     }

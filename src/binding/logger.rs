@@ -64,7 +64,8 @@ impl AnalyticsLogger {
             .into_config()
             .map_err(|e| js_error::invalid_option(&env, &e))?;
         let publisher = SnsPublisher::new(config.sns.clone());
-        let logger = Logger::start(config, publisher);
+        let logger =
+            Logger::try_start(config, publisher).map_err(|e| js_error::invalid_option(&env, &e))?;
         exit_hook::register(&env, logger.drain_handle(), logger.shutdown_timeout())?;
         let json = env.get_global()?.get_named_property::<Object>("JSON")?;
         let stringify =

@@ -9,7 +9,8 @@ use napi_derive::napi;
 
 use crate::core::config::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
-    parse_topic_arn, whole_number, LoggerConfig, Overflow, SnsConfig, StaticCredentials,
+    parse_topic_arn, whole_number, LoggerConfig, Overflow, SnsConfig, SpoolConfig,
+    StaticCredentials,
 };
 use crate::core::encoder::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
@@ -114,6 +115,17 @@ pub struct LoggerOptions {
     pub deployment: Option<String>,
     /// `format: 'ciao'`: the `source_component` field. Default `'Rocket.Chat'`.
     pub source_component: Option<String>,
+    /// A folder for the disk spool: every accepted event is written there until SNS
+    /// has it, so that an outage, a full memory queue, a restart or a crash loses
+    /// nothing; a new logger on the folder delivers what an earlier one left. Created if
+    /// missing; locked, so two loggers can never share it. Default: none (memory only).
+    pub spool_dir: Option<String>,
+    /// Bytes of events the spool may hold, counted as `maxQueueBytes` counts them;
+    /// past it `overflow` applies. Default 1073741824 (1 GiB).
+    pub max_spool_bytes: Option<f64>,
+    /// Longest an accepted event waits before it is written to the spool file, in ms
+    /// (1-60000): a crash of the process loses at most this much. Default 50.
+    pub spool_sync_ms: Option<f64>,
 }
 
 /// A tracking plan given in code; the same shape as a plan file.
@@ -199,6 +211,9 @@ pub const OPTION_NAMES: &[&str] = &[
     "business",
     "deployment",
     "sourceComponent",
+    "spoolDir",
+    "maxSpoolBytes",
+    "spoolSyncMs",
 ];
 
 pub fn check_option_name(name: &str) -> Result<(), InvalidOption> {
@@ -403,10 +418,44 @@ impl LoggerOptions {
         };
         let format = body_format(&self, plan.as_ref())?;
         let router = Router::new(
+            Arc::default(),
             &self.topic_arn,
             &agent_topics(self.agent_topics.take())?,
             plan.as_ref().map_or(&[][..], |p| &p.destinations[..]),
         )?;
+        let spool = match self.spool_dir.take() {
+            Some(dir) => {
+                check_non_empty("spoolDir", &dir)?;
+                Some(SpoolConfig {
+                    dir: dir.into(),
+                    max_bytes: whole_number(
+                        "maxSpoolBytes",
+                        self.max_spool_bytes,
+                        defaults::MAX_SPOOL_BYTES,
+                        1 << 20,
+                        1 << 50,
+                    )?,
+                    sync_interval: millis(
+                        "spoolSyncMs",
+                        self.spool_sync_ms,
+                        defaults::SPOOL_SYNC_MS,
+                        1,
+                        60_000,
+                    )?,
+                })
+            }
+            None => {
+                for (option, set) in [
+                    ("maxSpoolBytes", self.max_spool_bytes.is_some()),
+                    ("spoolSyncMs", self.spool_sync_ms.is_some()),
+                ] {
+                    if set {
+                        return Err(InvalidOption::new(option, "needs spoolDir"));
+                    }
+                }
+                None
+            }
+        };
         let encoder = EncoderConfig {
             default_agent_id: self.dialogflow_agent_id.unwrap_or_default(),
             plan: plan.map(Arc::new),
@@ -476,6 +525,7 @@ impl LoggerOptions {
                     HOUR_MS,
                 )?,
             },
+            spool,
         })
     }
 }
@@ -505,6 +555,9 @@ mod tests {
             request_timeout_ms: None,
             max_concurrent_batches: None,
             shutdown_timeout_ms: None,
+            spool_dir: None,
+            max_spool_bytes: None,
+            spool_sync_ms: None,
             tracking_plan: None,
             validation: None,
             agent_topics: None,
@@ -520,8 +573,8 @@ mod tests {
     #[test]
     fn defaults_are_applied_in_one_place() {
         let c = minimal().into_config().unwrap();
-        assert!(c.encoder.router.topic(0).fifo);
-        assert_eq!(c.encoder.router.topics().len(), 1);
+        assert!(c.encoder.router.is_fifo(0));
+        assert_eq!(c.encoder.router.table().snapshot().len(), 1);
         assert!(c.encoder.plan.is_none());
         assert_eq!(c.encoder.validation, Validation::Strict);
         assert_eq!(c.encoder.message_group, MessageGroup::Site);
@@ -542,7 +595,7 @@ mod tests {
     #[test]
     fn every_option_name_is_a_field() {
         // The list that refuses misspelt options must match the struct exactly.
-        assert_eq!(OPTION_NAMES.len(), 27);
+        assert_eq!(OPTION_NAMES.len(), 30);
         assert!(check_option_name("flushIntervalMs").is_ok());
         let err = check_option_name("flushInterval").unwrap_err();
         assert_eq!(err.option, "flushInterval");

@@ -57,6 +57,15 @@ pub struct LoggerStats {
     /// Tracking-plan violations found, by kind, whether the event was refused
     /// (`validation: 'strict'`) or published (`'warn'`).
     pub violations: ViolationCounts,
+    /// With `spoolDir`: unsettled events kept in the spool (in memory too, or not).
+    pub spooled: i64,
+    /// With `spoolDir`: bytes of its segment files.
+    pub spool_bytes: i64,
+    /// With `spoolDir`: torn or damaged records skipped (never fatal).
+    pub corrupt_records: i64,
+    /// With `spoolDir`: unsettled events found on start, left by an earlier logger;
+    /// they are delivered first.
+    pub recovered: i64,
 }
 
 /// Tracking-plan violations by kind.
@@ -110,6 +119,10 @@ impl From<core::stats::StatsSnapshot> for LoggerStats {
                 type_mismatch: s.violations[3] as i64,
                 not_allowed_value: s.violations[4] as i64,
             },
+            spooled: s.spooled as i64,
+            spool_bytes: s.spool_bytes as i64,
+            corrupt_records: s.corrupt_records as i64,
+            recovered: s.recovered as i64,
         }
     }
 }
@@ -122,6 +135,8 @@ pub struct DeliveryReport {
     pub dropped: i64,
     /// Events still held: logged after the call, or left when `close()` timed out.
     pub pending: i64,
+    /// With `spoolDir`: events kept on disk for the next logger on the folder.
+    pub spooled: i64,
 }
 
 impl From<core::logger::DeliveryReport> for DeliveryReport {
@@ -131,6 +146,7 @@ impl From<core::logger::DeliveryReport> for DeliveryReport {
             failed: r.failed as i64,
             dropped: r.dropped as i64,
             pending: r.pending as i64,
+            spooled: r.spooled as i64,
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct QueuedEvent {
     /// When the delivery loop took it in; `flushIntervalMs` counts from here.
     pub seen: Instant,
     pub event: EncodedEvent,
+    /// Its spool segment (0 without a spool), to acknowledge it there once settled.
+    pub segment: u32,
 }
 
 /// Takes the longest prefix of `queue` that fits in one request: at most `max_events`
@@ -51,6 +53,7 @@ mod tests {
                 seq: i as u64,
                 seen: Instant::now(),
                 event: event_with_body_len(len),
+                segment: 0,
             })
             .collect()
     }

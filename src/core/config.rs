@@ -2,6 +2,7 @@
 //! through. Errors name the option as JavaScript spells it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::encoder::{EncoderConfig, MessageGroup, Validation};
@@ -104,6 +105,17 @@ pub struct SnsConfig {
     pub request_timeout: Duration,
 }
 
+/// The disk spool (`spoolDir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+    /// Bytes of unsettled events (as `maxQueueBytes` counts them) the spool may hold;
+    /// past it `overflow` applies.
+    pub max_bytes: u64,
+    /// Longest an accepted event waits before it is written to the spool file.
+    pub sync_interval: Duration,
+}
+
 /// Everything a logger needs, validated and defaulted.
 #[derive(Debug, Clone)]
 pub struct LoggerConfig {
@@ -121,6 +133,9 @@ pub struct LoggerConfig {
     pub max_concurrent_batches: usize,
     pub shutdown_timeout: Duration,
     pub sns: SnsConfig,
+    /// With a spool, the memory queue (`maxQueueEvents`, `maxQueueBytes`) is a window
+    /// over it, and events past the window wait on disk instead of being dropped.
+    pub spool: Option<SpoolConfig>,
 }
 
 /// Defaults, in one place so the README and `index.d.ts` can quote them.
@@ -133,6 +148,8 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     pub const MAX_CONCURRENT_BATCHES: u64 = 8;
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+    pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
+    pub const SPOOL_SYNC_MS: u64 = 50;
     /// The `ciao` body's `source_component`.
     pub const SOURCE_COMPONENT: &str = "Rocket.Chat";
 }

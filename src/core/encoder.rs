@@ -97,7 +97,7 @@ impl EncoderConfig {
         let agent_id = event.agent_id.as_deref().unwrap_or(&self.default_agent_id);
         let topic = self.router.route(agent_id, &event.category, &event.action);
         let group = match self.message_group {
-            MessageGroup::Room if self.router.topic(topic).fifo && !event.room_id.is_empty() => {
+            MessageGroup::Room if self.router.is_fifo(topic) && !event.room_id.is_empty() => {
                 let group = format!("{}/{}", self.site_url, event.room_id);
                 if !is_group_id(&group) {
                     return Err(InvalidEvent::new(
@@ -275,6 +275,7 @@ mod tests {
     fn routing_uses_the_event_or_default_agent() {
         let mut cfg = encoder();
         cfg.router = Router::new(
+            Arc::default(),
             "arn:aws:sns:us-east-1:123456789012:default.fifo",
             &[(
                 "agent-default".into(),

@@ -74,6 +74,10 @@ pub enum LogError {
         max_events: usize,
         max_bytes: usize,
     },
+    /// The spool holds `maxSpoolBytes` and `overflow` is `reject`.
+    SpoolFull {
+        max_bytes: u64,
+    },
 }
 
 impl fmt::Display for LogError {
@@ -89,6 +93,11 @@ impl fmt::Display for LogError {
                 f,
                 "AnalyticsLogger queue is full ({max_events} events or {max_bytes} bytes, \
                  see maxQueueEvents and maxQueueBytes); event rejected because overflow is 'reject'"
+            ),
+            LogError::SpoolFull { max_bytes } => write!(
+                f,
+                "AnalyticsLogger spool is full ({max_bytes} bytes of events, see maxSpoolBytes); \
+                 event rejected because overflow is 'reject'"
             ),
         }
     }
@@ -161,6 +170,12 @@ pub mod codes {
     /// `validation: 'warn'`: a published event broke the tracking plan (reported once
     /// per kind, event and path).
     pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
+    /// With `spoolDir`: SNS has failed these events past the retry budget; they stay in
+    /// the spool and are retried until it answers (reported once per batch).
+    pub const DELIVERY_DELAYED: &str = "ERR_DELIVERY_DELAYED";
+    /// The spool folder could not be read or written; the message says what happened
+    /// to the events.
+    pub const SPOOL: &str = "ERR_SPOOL";
     /// A bug in this library: the delivery loop stopped unexpectedly.
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }

@@ -166,6 +166,7 @@ mod tests {
             seq,
             seen,
             event: event_with_body_len(10),
+            segment: 0,
         }
     }
 

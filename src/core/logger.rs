@@ -12,12 +12,14 @@ use uuid::Uuid;
 
 use super::config::{LoggerConfig, Overflow};
 use super::encoder::{EncodeError, EncoderConfig};
+use super::error::InvalidOption;
 use super::error::{DeliveryError, LogError};
 use super::event::EncodedEvent;
 use super::pipeline::Worker;
 use super::plan::Violation;
 use super::publisher::Publisher;
 use super::runtime;
+use super::spool::SpoolLock;
 use super::stats::{Stats, StatsSnapshot};
 
 /// What `flush()` and `close()` resolve with: the logger's totals when they settled.
@@ -28,6 +30,9 @@ pub struct DeliveryReport {
     pub dropped: u64,
     /// Events still held (logged after the call, or left when `close()` timed out).
     pub pending: u64,
+    /// With `spoolDir`: events kept on disk for the next logger on the folder
+    /// (`close()` timed out, or SNS was unavailable).
+    pub spooled: u64,
 }
 
 impl DeliveryReport {
@@ -37,6 +42,7 @@ impl DeliveryReport {
             failed: s.failed,
             dropped: s.dropped,
             pending: s.queued + s.in_flight,
+            spooled: s.spooled,
         }
     }
 }
@@ -82,6 +88,10 @@ pub(crate) struct Shared {
     pub control: mpsc::UnboundedSender<Control>,
     /// The shutdown deadline, once `close()` has set one; batches in flight watch it.
     pub deadline: watch::Sender<Option<Instant>>,
+    /// SNS asked to slow down: no request starts before this (microseconds since
+    /// `epoch`), whichever batch was throttled.
+    pause_until_us: std::sync::atomic::AtomicU64,
+    epoch: Instant,
     error_sinks: Mutex<Vec<ErrorSink>>,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
@@ -89,6 +99,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Holds every request of this logger back for `d`.
+    pub fn pause_for(&self, d: Duration) {
+        let until = (Instant::now() + d).duration_since(self.epoch).as_micros() as u64;
+        self.pause_until_us.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// When requests may start again, if they are held back now.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let until = self.epoch + Duration::from_micros(self.pause_until_us.load(Ordering::Acquire));
+        (until > Instant::now()).then_some(until)
+    }
+
     /// Hands a background failure to every `onError` callback.
     pub fn report(&self, error: DeliveryError) {
         let sinks = match self.error_sinks.lock() {
@@ -128,17 +150,35 @@ pub struct Logger {
     events: std_mpsc::Sender<EncodedEvent>,
     shared: Arc<Shared>,
     encoder: EncoderConfig,
-    max_queue_events: u64,
-    max_queue_bytes: u64,
+    /// What `log()` checks the held counters against: the memory queue's limits, or
+    /// with a spool, the spool's.
+    max_held_events: u64,
+    max_held_bytes: u64,
+    spooled: bool,
     overflow: Overflow,
     max_batch_size: i64,
     shutdown_timeout: Duration,
 }
 
 impl Logger {
-    /// Starts the delivery loop on the shared runtime. Cheap and synchronous: no
-    /// network, no waiting; the SNS client is built by the loop on first use.
+    /// [`Logger::try_start`] for a configuration that cannot fail to start (no spool).
     pub fn start<P: Publisher>(config: LoggerConfig, publisher: P) -> Logger {
+        Self::try_start(config, publisher).expect("a logger without a spool always starts")
+    }
+
+    /// Starts the delivery loop on the shared runtime. Cheap and synchronous: no
+    /// network, no waiting; the SNS client is built by the loop on first use, and the
+    /// spool (if any) is only locked here, then read by the loop.
+    pub fn try_start<P: Publisher>(
+        config: LoggerConfig,
+        publisher: P,
+    ) -> Result<Logger, InvalidOption> {
+        let spool_lock = match &config.spool {
+            Some(spool) => Some(SpoolLock::acquire(&spool.dir).map_err(|e| {
+                InvalidOption::new("spoolDir", format!("{} {e}", spool.dir.display()))
+            })?),
+            None => None,
+        };
         let (events_tx, events_rx) = std_mpsc::channel();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, _) = watch::channel(None);
@@ -150,6 +190,8 @@ impl Logger {
             closed: AtomicBool::new(false),
             control: control_tx,
             deadline: deadline_tx,
+            pause_until_us: Default::default(),
+            epoch: Instant::now(),
             error_sinks: Mutex::new(Vec::new()),
             #[cfg(test)]
             loop_turns: Default::default(),
@@ -158,13 +200,27 @@ impl Logger {
             events: events_tx,
             shared: shared.clone(),
             encoder: config.encoder.clone(),
-            max_queue_events: config.max_queue_events as u64,
-            max_queue_bytes: config.max_queue_bytes as u64,
+            max_held_events: match config.spool {
+                Some(_) => u64::MAX,
+                None => config.max_queue_events as u64,
+            },
+            max_held_bytes: match &config.spool {
+                Some(spool) => spool.max_bytes,
+                None => config.max_queue_bytes as u64,
+            },
+            spooled: config.spool.is_some(),
             overflow: config.overflow,
             max_batch_size: config.max_batch_size as i64,
             shutdown_timeout: config.shutdown_timeout,
         };
-        let worker = Worker::new(config, publisher, shared.clone(), events_rx, control_rx);
+        let worker = Worker::new(
+            config,
+            publisher,
+            shared.clone(),
+            events_rx,
+            control_rx,
+            spool_lock,
+        );
         let runtime = runtime::handle();
         let task = runtime.spawn(worker.run());
         // A panic in the loop is a bug of ours; it must not leave the logger silently
@@ -182,7 +238,7 @@ impl Logger {
                 }
             }
         });
-        logger
+        Ok(logger)
     }
 
     /// Validates and queues one event given as the JSON text of the caller's object.
@@ -234,15 +290,21 @@ impl Logger {
         let bytes = event.queued_bytes() as u64;
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let full = held > self.max_queue_events || held_bytes > self.max_queue_bytes;
+        let full = held > self.max_held_events || held_bytes > self.max_held_bytes;
         if full && self.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
             stats.release(1, bytes as usize);
             Stats::add(&stats.dropped, 1);
             if self.overflow == Overflow::Reject {
-                return Err(LogError::QueueFull {
-                    max_events: self.max_queue_events as usize,
-                    max_bytes: self.max_queue_bytes as usize,
+                return Err(if self.spooled {
+                    LogError::SpoolFull {
+                        max_bytes: self.max_held_bytes,
+                    }
+                } else {
+                    LogError::QueueFull {
+                        max_events: self.max_held_events as usize,
+                        max_bytes: self.max_held_bytes as usize,
+                    }
                 });
             }
             let _ = self.shared.control.send(Control::Dropped(id));

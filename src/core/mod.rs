@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod deliver;
 pub mod encoder;
 pub mod error;
 pub mod event;

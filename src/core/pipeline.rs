@@ -1,43 +1,39 @@
 //! The delivery loop: one task per logger on the shared runtime. It takes events
-//! from `log()`, cuts them into PublishBatch requests, keeps FIFO order, retries
-//! transient failures, and answers `flush()` and `close()`.
+//! from `log()`, writes them to the spool (if any), cuts them into PublishBatch
+//! requests per topic and message group, keeps FIFO order, and answers `flush()` and
+//! `close()`. Sending a batch and its retries is `deliver.rs`'s business.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::{Id as TaskId, JoinSet};
 use uuid::Uuid;
 
 use super::batch::QueuedEvent;
-use super::config::{LoggerConfig, Overflow};
+use super::config::{LoggerConfig, Overflow, SpoolConfig};
+use super::deliver::{deliver_batch, BatchTarget, RequestContext};
+use super::encoder::MessageGroup;
 use super::error::{codes, DeliveryError};
 use super::event::EncodedEvent;
 use super::lanes::{LaneKey, Lanes};
 use super::logger::{Control, DeliveryReport, ReportFn, Shared};
 use super::plan::Violation;
-use super::publisher::{BatchRequest, FaultKind, Publisher};
-use super::retry::RetryPolicy;
-use super::route::Topic;
+use super::publisher::Publisher;
+use super::route::{Topic, TopicTable};
+use super::spool::record::SpooledEvent;
+use super::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
 use super::stats::Stats;
 
-/// What every request of one logger has in common.
-struct RequestContext {
-    topics: Vec<Topic>,
-    subject: String,
-    /// `siteUrl`: the message group of FIFO events without one of their own.
-    site_group: String,
-    retry: RetryPolicy,
-}
-
-/// What the loop remembers of a batch in flight, to free its lane and to settle it
-/// if its task dies.
+/// What the loop remembers of a batch in flight, to free its lane, to acknowledge its
+/// events in the spool, and to settle it if its task dies.
 struct InFlightBatch {
     lane: LaneKey,
     first_seq: u64,
     ids: Vec<Uuid>,
+    segments: Vec<u32>,
     bytes: usize,
 }
 
@@ -45,26 +41,51 @@ struct InFlightBatch {
 /// new ones are only counted, so hostile input cannot grow memory without bound.
 const MAX_REPORTED_VIOLATIONS: usize = 10_000;
 
+/// The loop's side of the spool.
+struct Spooling {
+    config: SpoolConfig,
+    /// Until the loop has opened it.
+    lock: Option<SpoolLock>,
+    /// `None` before it is opened, or if it could not be.
+    spool: Option<Spool>,
+    /// The sequence number of the first event on disk only.
+    backlog_first_seq: u64,
+    last_tick: Instant,
+    written_since_sync: bool,
+    sync_running: Arc<AtomicBool>,
+}
+
 pub(crate) struct Worker<P> {
     publisher: Arc<P>,
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
     events: std_mpsc::Receiver<EncodedEvent>,
     control: mpsc::UnboundedReceiver<Control>,
+    topics: Arc<TopicTable>,
+    /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
+    topic_cache: Vec<Topic>,
     max_batch_size: usize,
     flush_interval: Duration,
     max_in_flight: usize,
     /// More than one lane may exist (several topics, or a group per room): a busy
     /// lane does not mean new events would wait.
     many_lanes: bool,
+    /// The memory queue's limits: all that is held without a spool, the window over
+    /// it with one.
     max_queue_events: u64,
     max_queue_bytes: u64,
+    /// What `log()` checks against (the spool's limit with a spool).
+    max_held_events: u64,
+    max_held_bytes: u64,
     overflow: Overflow,
     shutdown_timeout: Duration,
     /// Events taken from the channel, not yet in a batch, with when the loop saw them.
     pending: Lanes,
+    /// Events in memory: pending and in flight.
+    window_events: u64,
+    window_bytes: u64,
     next_seq: u64,
-    in_flight: JoinSet<()>,
+    in_flight: JoinSet<Vec<bool>>,
     in_flight_batches: HashMap<TaskId, InFlightBatch>,
     /// First sequence number of each batch in flight (a multiset: seq -> count).
     in_flight_firsts: BTreeMap<u64, usize>,
@@ -72,6 +93,8 @@ pub(crate) struct Worker<P> {
     flush_waiters: Vec<(u64, ReportFn)>,
     close_waiters: Vec<ReportFn>,
     closing: Option<Instant>,
+    /// The close deadline has passed: what is left stays in the spool.
+    deadline_passed: bool,
     /// Send partial batches now, up to this sequence number (exclusive).
     force_below: u64,
     /// `log()` has dropped its sender: the logger object is gone.
@@ -79,6 +102,7 @@ pub(crate) struct Worker<P> {
     dropped_ids: Vec<String>,
     /// Violations already reported, so that each is reported once.
     reported_violations: HashSet<(&'static str, String, String)>,
+    spooling: Option<Spooling>,
 }
 
 impl<P: Publisher> Worker<P> {
@@ -88,15 +112,35 @@ impl<P: Publisher> Worker<P> {
         shared: Arc<Shared>,
         events: std_mpsc::Receiver<EncodedEvent>,
         control: mpsc::UnboundedReceiver<Control>,
+        spool_lock: Option<SpoolLock>,
     ) -> Self {
-        let topics = config.encoder.router.topics().to_vec();
-        let many_lanes =
-            topics.len() > 1 || config.encoder.message_group == super::encoder::MessageGroup::Room;
+        let topics = config.encoder.router.table().clone();
+        let many_lanes = config.encoder.message_group == MessageGroup::Room;
+        let spooling = config
+            .spool
+            .clone()
+            .zip(spool_lock)
+            .map(|(config, lock)| Spooling {
+                config,
+                lock: Some(lock),
+                spool: None,
+                backlog_first_seq: 0,
+                last_tick: Instant::now(),
+                written_since_sync: false,
+                sync_running: Arc::new(AtomicBool::new(false)),
+            });
         let context = RequestContext {
-            topics,
             subject: config.subject,
             site_group: config.encoder.site_url.clone(),
             retry: config.retry,
+            spooled: spooling.is_some(),
+        };
+        let (max_held_events, max_held_bytes) = match &config.spool {
+            Some(s) => (u64::MAX, s.max_bytes),
+            None => (
+                config.max_queue_events as u64,
+                config.max_queue_bytes as u64,
+            ),
         };
         Worker {
             publisher: Arc::new(publisher),
@@ -104,6 +148,8 @@ impl<P: Publisher> Worker<P> {
             shared,
             events,
             control,
+            topic_cache: topics.snapshot(),
+            topics,
             max_batch_size: config.max_batch_size,
             flush_interval: config.flush_interval,
             // Each FIFO message group also has at most one batch in flight (see
@@ -112,9 +158,13 @@ impl<P: Publisher> Worker<P> {
             many_lanes,
             max_queue_events: config.max_queue_events as u64,
             max_queue_bytes: config.max_queue_bytes as u64,
+            max_held_events,
+            max_held_bytes,
             overflow: config.overflow,
             shutdown_timeout: config.shutdown_timeout,
             pending: Lanes::default(),
+            window_events: 0,
+            window_bytes: 0,
             next_seq: 0,
             in_flight: JoinSet::new(),
             in_flight_batches: HashMap::new(),
@@ -122,14 +172,17 @@ impl<P: Publisher> Worker<P> {
             flush_waiters: Vec::new(),
             close_waiters: Vec::new(),
             closing: None,
+            deadline_passed: false,
             force_below: 0,
             orphaned: false,
             dropped_ids: Vec::new(),
             reported_violations: HashSet::new(),
+            spooling,
         }
     }
 
     pub(crate) async fn run(mut self) {
+        self.open_spool().await;
         loop {
             #[cfg(test)]
             self.shared.loop_turns.fetch_add(1, Ordering::Relaxed);
@@ -137,7 +190,9 @@ impl<P: Publisher> Worker<P> {
             while let Ok(control) = self.control.try_recv() {
                 self.on_control(control);
             }
+            self.refill();
             self.dispatch(Instant::now());
+            self.write_spool();
             self.report_drops();
             self.answer_flushes();
             if self.finished() {
@@ -146,7 +201,7 @@ impl<P: Publisher> Worker<P> {
             // Ask for event wake-ups only while a batch could start. Then look once
             // more: an event counted before the flag was set would not wake us.
             let room = self.in_flight.len() < self.max_in_flight
-                && (self.many_lanes || self.pending.any_free());
+                && (self.many_lanes || self.topic_cache.len() > 1 || self.pending.any_free());
             self.shared.wants_events.store(room, Ordering::SeqCst);
             if room && self.shared.undispatched.load(Ordering::SeqCst) > self.pending.len() as i64 {
                 continue;
@@ -159,7 +214,10 @@ impl<P: Publisher> Worker<P> {
             } else {
                 None
             };
-            let close_at = self.closing.filter(|_| !self.pending.is_empty());
+            let close_at = self.closing.filter(|_| {
+                !self.deadline_passed && (!self.pending.is_empty() || self.has_backlog())
+            });
+            let tick_at = self.spool_tick_at();
             tokio::select! {
                 Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                     self.settle(joined);
@@ -168,6 +226,7 @@ impl<P: Publisher> Worker<P> {
                 _ = self.shared.wake.notified() => {}
                 _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 _ = sleep_until_opt(close_at), if close_at.is_some() => self.give_up_pending(),
+                _ = sleep_until_opt(tick_at), if tick_at.is_some() => self.spool_tick(),
             }
         }
         // Refuse further requests (their senders answer them at once), and answer the
@@ -186,31 +245,125 @@ impl<P: Publisher> Worker<P> {
             }
         }
         self.report_drops();
+        self.close_spool().await;
         // Dropping the loop answers every waiter (see `Drop`).
+    }
+
+    /// Reads what earlier loggers left in the spool folder; those events go first.
+    async fn open_spool(&mut self) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        let Some(lock) = spooling.lock.take() else {
+            return;
+        };
+        let opened = tokio::task::spawn_blocking(move || Spool::open(lock, DEFAULT_SEGMENT_BYTES))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+        match opened {
+            Ok((spool, recovered)) => {
+                let stats = &self.shared.stats;
+                Stats::add(&stats.held_events, recovered.events as usize);
+                Stats::add(&stats.held_bytes, recovered.bytes as usize);
+                stats.recovered.store(recovered.events, Ordering::Relaxed);
+                stats
+                    .corrupt_records
+                    .store(recovered.corrupt_records, Ordering::Relaxed);
+                // The recovered events were logged before any of this logger's.
+                spooling.backlog_first_seq = 0;
+                self.next_seq = recovered.events;
+                spooling.spool = Some(spool);
+                self.update_spool_stats();
+            }
+            Err(e) => {
+                let dir = spooling.config.dir.display().to_string();
+                self.shared.report(DeliveryError::new(
+                    codes::SPOOL,
+                    format!(
+                        "the spool {dir} cannot be read ({e}); events are kept in memory only, up to \
+                         maxQueueEvents and maxQueueBytes"
+                    ),
+                    Vec::new(),
+                ));
+                self.spooling = None;
+                self.max_held_events = self.max_queue_events;
+                self.max_held_bytes = self.max_queue_bytes;
+                self.context = Arc::new(RequestContext {
+                    subject: self.context.subject.clone(),
+                    site_group: self.context.site_group.clone(),
+                    retry: self.context.retry,
+                    spooled: false,
+                });
+            }
+        }
+    }
+
+    fn spool(&mut self) -> Option<&mut Spool> {
+        self.spooling.as_mut().and_then(|s| s.spool.as_mut())
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.spooling
+            .as_ref()
+            .and_then(|s| s.spool.as_ref())
+            .is_some_and(Spool::has_backlog)
+    }
+
+    fn topic(&mut self, i: u16) -> Topic {
+        if self.topic_cache.len() <= i as usize {
+            self.topic_cache = self.topics.snapshot();
+        }
+        self.topic_cache.get(i as usize).cloned().unwrap_or(Topic {
+            arn: String::new(),
+            fifo: false,
+        })
+    }
+
+    /// A spool I/O error: the event stays in memory; the folder is likely full or gone.
+    fn spool_failed(&mut self, what: &str, e: std::io::Error) {
+        let dir = self
+            .spooling
+            .as_ref()
+            .map(|s| s.config.dir.display().to_string())
+            .unwrap_or_default();
+        self.shared.report(DeliveryError::new(
+            codes::SPOOL,
+            format!("writing the spool {dir} failed while {what}: {e}"),
+            Vec::new(),
+        ));
+    }
+
+    fn window_full(&self, bytes: usize) -> bool {
+        self.window_events >= self.max_queue_events
+            || self.window_bytes + bytes as u64 > self.max_queue_bytes
+    }
+
+    fn push_pending(&mut self, event: EncodedEvent, seq: u64, seen: Instant, segment: u32) {
+        let ordered = self.topic(event.topic).fifo;
+        let key = LaneKey {
+            topic: event.topic,
+            group: event.group.clone(),
+        };
+        self.window_events += 1;
+        self.window_bytes += event.queued_bytes() as u64;
+        self.pending.push(
+            key,
+            ordered,
+            QueuedEvent {
+                seq,
+                seen,
+                event,
+                segment,
+            },
+        );
     }
 
     fn take_events(&mut self) {
         let now = Instant::now();
         loop {
             match self.events.try_recv() {
-                Ok(event) => {
-                    let seq = self.next_seq;
-                    self.next_seq += 1;
-                    let key = LaneKey {
-                        topic: event.topic,
-                        group: event.group.clone(),
-                    };
-                    let ordered = self.context.topics[event.topic as usize].fifo;
-                    self.pending.push(
-                        key,
-                        ordered,
-                        QueuedEvent {
-                            seq,
-                            seen: now,
-                            event,
-                        },
-                    );
-                }
+                Ok(event) => self.take_event(event, now),
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
                     if !self.orphaned {
@@ -226,20 +379,205 @@ impl<P: Publisher> Worker<P> {
         }
     }
 
+    /// One event from `log()`: into the spool, then into memory unless events wait on
+    /// disk (the window is full, or older events are still there).
+    fn take_event(&mut self, event: EncodedEvent, now: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.spool().is_none() {
+            self.push_pending(event, seq, now, 0);
+            return;
+        }
+        let arn = self.topic(event.topic).arn;
+        let full = self.window_full(event.queued_bytes());
+        let spooling = self.spooling.as_mut().expect("checked above");
+        let spool = spooling.spool.as_mut().expect("checked above");
+        if full && !spool.has_backlog() {
+            if let Err(e) = spool.begin_spill() {
+                self.spool_failed("spilling events to disk", e);
+                self.push_pending(event, seq, now, 0);
+                return;
+            }
+            spooling.backlog_first_seq = seq;
+        }
+        let segment = spool.append(&event, &arn);
+        self.shared
+            .stats
+            .spooled
+            .store(spool.live_events(), Ordering::Relaxed);
+        if spool.has_backlog() {
+            // On disk only; read back in order when the window has room.
+            self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.push_pending(event, seq, now, segment);
+        }
+    }
+
+    /// Reads events waiting on disk into the window, oldest first.
+    fn refill(&mut self) {
+        if !self.has_backlog() || self.deadline_passed {
+            return;
+        }
+        let room = self.max_queue_events.saturating_sub(self.window_events) as usize;
+        let room_bytes = self.max_queue_bytes.saturating_sub(self.window_bytes);
+        if room == 0 || room_bytes == 0 {
+            return;
+        }
+        let read = match self.spool().map(|s| s.read_backlog(room, room_bytes)) {
+            Some(Ok(read)) => read,
+            Some(Err(e)) => return self.spool_failed("reading events back", e),
+            None => return,
+        };
+        let now = Instant::now();
+        self.shared
+            .undispatched
+            .fetch_add(read.len() as i64, Ordering::AcqRel);
+        for (spooled, segment) in read {
+            let seq = {
+                let s = self.spooling.as_mut().expect("has a backlog");
+                let seq = s.backlog_first_seq;
+                s.backlog_first_seq += 1;
+                seq
+            };
+            let event = self.unspool(spooled);
+            self.push_pending(event, seq, now, segment);
+        }
+    }
+
+    fn unspool(&mut self, e: SpooledEvent) -> EncodedEvent {
+        let fifo = e.topic_arn.ends_with(".fifo");
+        let topic = self.topics.intern(&e.topic_arn, fifo).unwrap_or(0);
+        EncodedEvent {
+            id: e.id,
+            body: e.body.into_boxed_str(),
+            category: e.category.into_boxed_str(),
+            action: e.action.into_boxed_str(),
+            event_type: e.event_type,
+            topic,
+            group: e.group.map(String::into_boxed_str),
+        }
+    }
+
+    /// Writes buffered spool records to the file: at the end of every turn, and the
+    /// spool tick makes a turn at least every `spoolSyncMs` while events arrive.
+    fn write_spool(&mut self) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        let Some(spool) = spooling.spool.as_mut() else {
+            return;
+        };
+        if !spool.has_unwritten() {
+            return;
+        }
+        match spool.flush() {
+            Ok(()) => spooling.written_since_sync = true,
+            Err(e) => self.spool_failed("writing events", e),
+        }
+    }
+
+    /// When the loop must next look at the channel for the spool's sake: while events
+    /// may be arriving or are held, every `spoolSyncMs`.
+    fn spool_tick_at(&self) -> Option<Instant> {
+        let spooling = self.spooling.as_ref()?;
+        spooling.spool.as_ref()?;
+        let idle = self.pending.is_empty()
+            && self.in_flight.is_empty()
+            && self.shared.undispatched.load(Ordering::SeqCst) <= 0
+            && !spooling.written_since_sync;
+        (!idle).then(|| spooling.last_tick + spooling.config.sync_interval)
+    }
+
+    /// Makes what was written durable (off the loop) and refreshes the spool's stats.
+    fn spool_tick(&mut self) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        spooling.last_tick = Instant::now();
+        if spooling.written_since_sync && !spooling.sync_running.swap(true, Ordering::AcqRel) {
+            spooling.written_since_sync = false;
+            let running = spooling.sync_running.clone();
+            if let Some(Ok(file)) = spooling.spool.as_ref().map(Spool::sync_handle) {
+                tokio::task::spawn_blocking(move || {
+                    let _ = file.sync_data();
+                    running.store(false, Ordering::Release);
+                });
+            } else {
+                running.store(false, Ordering::Release);
+            }
+        }
+        self.update_spool_stats();
+    }
+
+    fn update_spool_stats(&self) {
+        let Some(spool) = self.spooling.as_ref().and_then(|s| s.spool.as_ref()) else {
+            return;
+        };
+        let stats = &self.shared.stats;
+        stats.spooled.store(spool.live_events(), Ordering::Relaxed);
+        stats
+            .spool_bytes
+            .store(spool.file_bytes(), Ordering::Relaxed);
+        stats
+            .corrupt_records
+            .store(spool.corrupt_records, Ordering::Relaxed);
+    }
+
+    /// At the end: everything written and made durable before `close()` resolves.
+    async fn close_spool(&mut self) {
+        let Some(spool) = self.spool() else {
+            return;
+        };
+        if let Err(e) = spool.flush() {
+            self.spool_failed("closing", e);
+            return;
+        }
+        if let Ok(file) = spool.sync_handle() {
+            let _ = tokio::task::spawn_blocking(move || file.sync_data()).await;
+        }
+        self.update_spool_stats();
+    }
+
+    fn ack(&mut self, settled: &[(Uuid, u32)]) {
+        if settled.is_empty() {
+            return;
+        }
+        if let Some(spool) = self.spool() {
+            spool.ack(settled);
+            let live = spool.live_events();
+            self.shared.stats.spooled.store(live, Ordering::Relaxed);
+        }
+    }
+
     /// `overflow: 'dropOldest'`: `log()` admitted the newest events past the limits;
     /// make room by dropping the oldest ones not yet sent.
     fn evict_oldest(&mut self) {
-        let stats = &self.shared.stats;
-        while stats.held_events.load(Ordering::Relaxed) > self.max_queue_events
-            || stats.held_bytes.load(Ordering::Relaxed) > self.max_queue_bytes
+        let shared = self.shared.clone();
+        let stats = &shared.stats;
+        while stats.held_events.load(Ordering::Relaxed) > self.max_held_events
+            || stats.held_bytes.load(Ordering::Relaxed) > self.max_held_bytes
         {
-            let Some(oldest) = self.pending.pop_oldest() else {
-                break;
+            let (event, segment) = if let Some(oldest) = self.pending.pop_oldest() {
+                self.window_events -= 1;
+                self.window_bytes -= oldest.event.queued_bytes() as u64;
+                self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+                (oldest.event, oldest.segment)
+            } else {
+                let Some(Ok(mut read)) = self.spool().map(|s| s.read_backlog(1, 1)) else {
+                    break;
+                };
+                let Some((spooled, segment)) = read.pop() else {
+                    break;
+                };
+                if let Some(s) = self.spooling.as_mut() {
+                    s.backlog_first_seq += 1;
+                }
+                (self.unspool(spooled), segment)
             };
-            stats.release(1, oldest.event.queued_bytes());
+            stats.release(1, event.queued_bytes());
             Stats::add(&stats.dropped, 1);
-            self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
-            self.dropped_ids.push(oldest.event.id_string());
+            self.dropped_ids.push(event.id_string());
+            self.ack(&[(event.id, segment)]);
         }
     }
 
@@ -331,57 +669,91 @@ impl<P: Publisher> Worker<P> {
             lane: lane.clone(),
             first_seq: batch[0].seq,
             ids: batch.iter().map(|q| q.event.id).collect(),
+            segments: batch.iter().map(|q| q.segment).collect(),
             bytes: batch.iter().map(|q| q.event.queued_bytes()).sum(),
         };
         *self.in_flight_firsts.entry(meta.first_seq).or_default() += 1;
         let events: Vec<EncodedEvent> = batch.into_iter().map(|q| q.event).collect();
+        let target = BatchTarget {
+            topic: self.topic(lane.topic),
+            group: lane.group.clone(),
+        };
         let task = deliver_batch(
             self.publisher.clone(),
             self.context.clone(),
             self.shared.clone(),
-            lane,
+            target,
             events,
         );
         let handle = self.in_flight.spawn(task);
         self.in_flight_batches.insert(handle.id(), meta);
     }
 
-    fn settle(&mut self, joined: Result<(TaskId, ()), tokio::task::JoinError>) {
+    fn settle(&mut self, joined: Result<(TaskId, Vec<bool>), tokio::task::JoinError>) {
         let id = match &joined {
-            Ok((id, ())) => *id,
+            Ok((id, _)) => *id,
             Err(e) => e.id(),
         };
         let Some(meta) = self.in_flight_batches.remove(&id) else {
             return;
         };
         self.pending.finished(&meta.lane);
+        self.window_events -= meta.ids.len() as u64;
+        self.window_bytes -= meta.bytes as u64;
         if let Some(count) = self.in_flight_firsts.get_mut(&meta.first_seq) {
             *count -= 1;
             if *count == 0 {
                 self.in_flight_firsts.remove(&meta.first_seq);
             }
         }
-        if let Err(e) = joined {
-            // The task settles its own events; one that died settled none of them.
-            let stats = &self.shared.stats;
-            let n = meta.ids.len();
-            Stats::sub(&stats.in_flight, n);
-            stats.release(n, meta.bytes);
-            Stats::add(&stats.failed, n);
-            self.shared.report(DeliveryError::new(
-                codes::INTERNAL,
-                format!("a delivery task stopped unexpectedly: {e}"),
-                meta.ids
+        match joined {
+            Ok((_, settled)) => {
+                let acks: Vec<(Uuid, u32)> = meta
+                    .ids
                     .iter()
-                    .map(|u| u.hyphenated().to_string())
-                    .collect(),
-            ));
+                    .zip(&meta.segments)
+                    .zip(settled)
+                    .filter(|(_, s)| *s)
+                    .map(|((id, seg), _)| (*id, *seg))
+                    .collect();
+                self.ack(&acks);
+            }
+            Err(e) => {
+                // The task settles its own events; one that died settled none of them.
+                // A spool keeps them for the next start.
+                let kept = self.spool().is_some();
+                let stats = &self.shared.stats;
+                let n = meta.ids.len();
+                Stats::sub(&stats.in_flight, n);
+                stats.release(n, meta.bytes);
+                if !kept {
+                    Stats::add(&stats.failed, n);
+                }
+                self.shared.report(DeliveryError::new(
+                    codes::INTERNAL,
+                    format!(
+                        "a delivery task stopped unexpectedly: {e}{}",
+                        if kept {
+                            "; its events stay in the spool for the next start"
+                        } else {
+                            ""
+                        }
+                    ),
+                    meta.ids
+                        .iter()
+                        .map(|u| u.hyphenated().to_string())
+                        .collect(),
+                ));
+            }
         }
     }
 
-    /// The close deadline passed: events never sent are failed now; batches in
-    /// flight see the same deadline and give up on their own.
+    /// The close deadline passed: events never sent are failed now (with a spool, left
+    /// there for the next logger); batches in flight see the same deadline and give up
+    /// on their own.
     fn give_up_pending(&mut self) {
+        self.deadline_passed = true;
+        let spooled = self.spool().is_some();
         if self.pending.is_empty() {
             return;
         }
@@ -389,16 +761,20 @@ impl<P: Publisher> Worker<P> {
         let drained = self.pending.drain();
         let n = drained.len();
         let bytes: usize = drained.iter().map(|q| q.event.queued_bytes()).sum();
-        let ids = drained.iter().map(|q| q.event.id_string()).collect();
+        self.window_events -= n as u64;
+        self.window_bytes -= bytes as u64;
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
         stats.release(n, bytes);
+        if spooled {
+            return;
+        }
         Stats::add(&stats.failed, n);
         self.shared.report(DeliveryError::new(
             codes::SHUTDOWN_TIMEOUT,
             format!("{n} events were still queued when the shutdown deadline passed"),
-            ids,
+            drained.iter().map(|q| q.event.id_string()).collect(),
         ));
     }
 
@@ -407,12 +783,18 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let ids = std::mem::take(&mut self.dropped_ids);
+        let limits = if self.spooling.is_some() {
+            format!("maxSpoolBytes {}", self.max_held_bytes)
+        } else {
+            format!(
+                "maxQueueEvents {}, maxQueueBytes {}",
+                self.max_queue_events, self.max_queue_bytes
+            )
+        };
         self.shared.report(DeliveryError::new(
             codes::QUEUE_FULL,
             format!(
-                "the queue was full (maxQueueEvents {}, maxQueueBytes {}); {} events dropped per overflow",
-                self.max_queue_events,
-                self.max_queue_bytes,
+                "the queue was full ({limits}); {} events dropped per overflow",
                 ids.len()
             ),
             ids,
@@ -428,7 +810,11 @@ impl<P: Publisher> Worker<P> {
             .next()
             .copied()
             .unwrap_or(u64::MAX);
-        queued.min(flying).min(self.next_seq)
+        let on_disk = match &self.spooling {
+            Some(s) if self.has_backlog() && !self.deadline_passed => s.backlog_first_seq,
+            _ => u64::MAX,
+        };
+        queued.min(flying).min(on_disk).min(self.next_seq)
     }
 
     fn answer_flushes(&mut self) {
@@ -449,7 +835,10 @@ impl<P: Publisher> Worker<P> {
     }
 
     fn finished(&self) -> bool {
-        self.closing.is_some() && self.pending.is_empty() && self.in_flight.is_empty()
+        self.closing.is_some()
+            && self.pending.is_empty()
+            && self.in_flight.is_empty()
+            && (self.deadline_passed || !self.has_backlog())
     }
 }
 
@@ -472,200 +861,6 @@ impl<P> Drop for Worker<P> {
 async fn sleep_until_opt(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at.into()).await;
-    }
-}
-
-/// Resolves when the logger's shutdown deadline has passed.
-async fn shutdown_deadline(mut deadline: watch::Receiver<Option<Instant>>) {
-    loop {
-        let current = *deadline.borrow_and_update();
-        match current {
-            Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => return,
-                    changed = deadline.changed() => if changed.is_err() { return },
-                }
-            }
-            None => {
-                if deadline.changed().await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Why an event of a batch ended up failed.
-struct Failure {
-    code: &'static str,
-    message: String,
-}
-
-/// Sends one batch until every entry is delivered or failed: retries the entries SNS
-/// failed without a sender fault (never the ones it accepted), with capped, jittered
-/// backoff, until the retry budget or the shutdown deadline runs out. Settles its
-/// events in the shared counters and reports failures, once, at the end.
-async fn deliver_batch<P: Publisher>(
-    publisher: Arc<P>,
-    context: Arc<RequestContext>,
-    shared: Arc<Shared>,
-    lane: LaneKey,
-    events: Vec<EncodedEvent>,
-) {
-    let topic = &context.topics[lane.topic as usize];
-    let message_group_id = match (&lane.group, topic.fifo) {
-        (_, false) => None,
-        (Some(group), true) => Some(&**group),
-        (None, true) => Some(context.site_group.as_str()),
-    };
-    let stats = &shared.stats;
-    let started = Instant::now();
-    let give_up_at = started + context.retry.budget;
-    let mut shutdown = std::pin::pin!(shutdown_deadline(shared.deadline.subscribe()));
-    // Indices into `events` still to send.
-    let mut todo: Vec<usize> = (0..events.len()).collect();
-    let mut delivered = 0usize;
-    let mut failures: Vec<(usize, Failure)> = Vec::new();
-    let mut retry = 0u32;
-    let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
-
-    while !todo.is_empty() {
-        let entries: Vec<&EncodedEvent> = todo.iter().map(|&i| &events[i]).collect();
-        let request = BatchRequest {
-            topic_arn: &topic.arn,
-            subject: &context.subject,
-            message_group_id,
-            entries: &entries,
-        };
-        Stats::add(&stats.batches_sent, 1);
-        let outcome = tokio::select! {
-            biased;
-            _ = &mut shutdown => None,
-            r = publisher.publish_batch(request) => Some(r),
-        };
-        let last_error: String;
-        match outcome {
-            None => {
-                for i in todo.drain(..) {
-                    failures.push((
-                        i,
-                        Failure {
-                            code: codes::SHUTDOWN_TIMEOUT,
-                            message: "the shutdown deadline passed while the request was in flight"
-                                .into(),
-                        },
-                    ));
-                }
-                break;
-            }
-            Some(Ok(response)) => {
-                let mut again = Vec::new();
-                let mut errors = Vec::new();
-                for &i in &todo {
-                    let id = &id_strings[i];
-                    if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
-                        if f.sender_fault {
-                            failures.push((
-                                i,
-                                Failure {
-                                    code: codes::PUBLISH_FAILED,
-                                    message: format!(
-                                        "SNS refused the message: {}: {}",
-                                        f.code, f.message
-                                    ),
-                                },
-                            ));
-                        } else {
-                            errors.push(format!("{}: {}", f.code, f.message));
-                            again.push(i);
-                        }
-                    } else if response.successful.iter().any(|s| s == id) {
-                        delivered += 1;
-                    } else {
-                        errors.push("SNS answered without this entry".to_owned());
-                        again.push(i);
-                    }
-                }
-                todo = again;
-                last_error = errors.into_iter().next().unwrap_or_default();
-            }
-            Some(Err(e)) if e.kind == FaultKind::Permanent => {
-                for i in todo.drain(..) {
-                    failures.push((
-                        i,
-                        Failure {
-                            code: codes::PUBLISH_FAILED,
-                            message: format!("SNS refused the request: {e}"),
-                        },
-                    ));
-                }
-                break;
-            }
-            Some(Err(e)) => last_error = e.to_string(),
-        }
-        if todo.is_empty() {
-            break;
-        }
-        let backoff = context.retry.backoff(retry, &mut rand::rng());
-        retry += 1;
-        if Instant::now() + backoff > give_up_at {
-            for i in todo.drain(..) {
-                failures.push((
-                    i,
-                    Failure {
-                        code: codes::RETRIES_EXHAUSTED,
-                        message: format!(
-                            "gave up after {retry} attempts over {} ms; last error: {last_error}",
-                            started.elapsed().as_millis()
-                        ),
-                    },
-                ));
-            }
-            break;
-        }
-        let cut_off = tokio::select! {
-            biased;
-            _ = &mut shutdown => true,
-            _ = tokio::time::sleep(backoff) => false,
-        };
-        if cut_off {
-            for i in todo.drain(..) {
-                failures.push((
-                    i,
-                    Failure {
-                        code: codes::SHUTDOWN_TIMEOUT,
-                        message: format!(
-                            "the shutdown deadline passed while retrying; last error: {last_error}"
-                        ),
-                    },
-                ));
-            }
-            break;
-        }
-        Stats::add(&stats.retried, todo.len());
-    }
-
-    let n = events.len();
-    let bytes: usize = events.iter().map(EncodedEvent::queued_bytes).sum();
-    Stats::add(&stats.delivered, delivered);
-    Stats::add(&stats.failed, failures.len());
-    Stats::sub(&stats.in_flight, n);
-    stats.release(n, bytes);
-
-    // One report per distinct failure, naming all its events.
-    let mut grouped: Vec<(&'static str, String, Vec<String>)> = Vec::new();
-    for (i, failure) in failures {
-        let id = std::mem::take(&mut id_strings[i]);
-        match grouped
-            .iter_mut()
-            .find(|(c, m, _)| *c == failure.code && *m == failure.message)
-        {
-            Some((_, _, ids)) => ids.push(id),
-            None => grouped.push((failure.code, failure.message, vec![id])),
-        }
-    }
-    for (code, message, event_ids) in grouped {
-        shared.report(DeliveryError::new(code, message, event_ids));
     }
 }
 
@@ -1021,6 +1216,7 @@ mod tests {
         let mut config = test_config(true);
         let arn = |n: &str| format!("arn:aws:sns:us-east-1:123456789012:{n}.fifo");
         config.encoder.router = Router::new(
+            Default::default(),
             &arn("default"),
             &[("agent-b".into(), arn("agent-b"))],
             &[("Escalation".into(), arn("escalations"))],
@@ -1140,5 +1336,119 @@ mod tests {
         let stats = logger.stats();
         assert_eq!(stats.violations, [0, 0, 1, 0, 2]);
         assert_eq!(stats.invalid, 0);
+    }
+
+    #[test]
+    fn throttling_pauses_every_request_of_the_logger() {
+        let fake = FakePublisher::with_script([Script::Fail(FaultKind::Throttled)]);
+        let mut config = test_config(false);
+        config.retry.initial_backoff = Duration::from_millis(200);
+        config.retry.max_backoff = Duration::from_millis(200);
+        config.max_batch_size = 1;
+        let logger = Logger::start(config, fake.clone());
+        log_n(&logger, 1);
+        wait_until("the throttled request", || !fake.requests().is_empty());
+        log_n(&logger, 3);
+        assert_eq!(flush_wait(&logger).delivered, 4);
+        let requests = fake.requests();
+        let throttled_at = requests[0].at;
+        for r in &requests[1..] {
+            // A lower bound only: a slow machine makes the gap longer, never shorter.
+            assert!(
+                r.at.duration_since(throttled_at) >= Duration::from_millis(190),
+                "a request started {:?} after the throttle",
+                r.at.duration_since(throttled_at)
+            );
+        }
+    }
+
+    #[test]
+    fn with_a_spool_an_outage_past_the_budget_delays_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakePublisher::with_script((0..30).map(|_| Script::Fail(FaultKind::Transient)));
+        let mut config = spooled_config(true, dir.path());
+        config.retry.budget = Duration::from_millis(20);
+        let logger = Logger::try_start(config, fake.clone()).unwrap();
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 25);
+        let report = flush_wait(&logger);
+        assert_eq!((report.delivered, report.failed), (25, 0));
+        assert_eq!(accepted_ids(&fake, 30), ids, "each once, in order");
+        let errors = errors.lock().unwrap();
+        assert!(!errors.is_empty());
+        assert!(
+            errors.iter().all(|e| e.code == codes::DELIVERY_DELAYED),
+            "{errors:?}"
+        );
+        assert_eq!(logger.stats().spooled, 0);
+    }
+
+    #[test]
+    fn with_a_spool_a_full_window_spills_to_disk_and_order_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake =
+            FakePublisher::with_script((0..20).map(|_| Script::Slow(Duration::from_millis(3))));
+        let mut config = spooled_config(true, dir.path());
+        config.max_queue_events = 7;
+        let logger = Logger::try_start(config, fake.clone()).unwrap();
+        let errors = collect_errors(&logger);
+        let ids = log_n(&logger, 300);
+        let report = flush_wait(&logger);
+        assert_eq!(
+            (report.delivered, report.failed, report.dropped),
+            (300, 0, 0)
+        );
+        assert_eq!(accepted_ids(&fake, 0), ids, "each once, in log() order");
+        assert!(errors.lock().unwrap().is_empty());
+        assert!(fake.requests().iter().all(|r| r.ids.len() <= 7));
+    }
+
+    #[test]
+    fn a_closed_logger_leaves_undelivered_events_to_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let down =
+            FakePublisher::with_script((0..10_000).map(|_| Script::Fail(FaultKind::Transient)));
+        let first = Logger::try_start(spooled_config(true, dir.path()), down).unwrap();
+        let errors = collect_errors(&first);
+        let ids = log_n(&first, 40);
+        let report = close_wait(&first, Some(Duration::from_millis(100)));
+        assert_eq!(
+            (report.delivered, report.failed, report.spooled),
+            (0, 0, 40)
+        );
+        assert!(
+            errors.lock().unwrap().is_empty(),
+            "nothing is lost, nothing to report"
+        );
+        drop(first);
+
+        let up = FakePublisher::default();
+        let second = Logger::try_start(spooled_config(true, dir.path()), up.clone()).unwrap();
+        let later = log_n(&second, 5);
+        let report = flush_wait(&second);
+        assert_eq!((report.delivered, report.failed), (45, 0));
+        assert_eq!(second.stats().recovered, 40);
+        let want: Vec<String> = ids.into_iter().chain(later).collect();
+        assert_eq!(
+            accepted_ids(&up, 0),
+            want,
+            "the left-over events first, same ids"
+        );
+        let report = close_wait(&second, None);
+        assert_eq!(report.spooled, 0);
+    }
+
+    #[test]
+    fn a_second_logger_on_the_same_spool_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first =
+            Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default()).unwrap();
+        let Err(err) =
+            Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default())
+        else {
+            panic!("refused")
+        };
+        assert_eq!(err.option, "spoolDir");
+        assert!(err.reason.contains("in use by another logger"), "{err}");
     }
 }

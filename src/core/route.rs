@@ -4,6 +4,7 @@
 //! two-byte index instead of an ARN.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::config::parse_topic_arn;
 use super::error::InvalidOption;
@@ -16,6 +17,43 @@ pub struct Topic {
     pub fifo: bool,
 }
 
+/// Every topic a logger has published to or may publish to, numbered once and never
+/// renumbered: shared by the caller's side (routing), the delivery loop, replay from
+/// the spool and reconfiguration, so that an index means the same topic to all of
+/// them. Locked only when a topic is added or the loop meets an index it has not
+/// cached, never in `log()`.
+#[derive(Debug, Default)]
+pub struct TopicTable {
+    topics: Mutex<Vec<Topic>>,
+}
+
+impl TopicTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Topic>> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The index of `arn`, added if new; `None` when the table is full.
+    pub fn intern(&self, arn: &str, fifo: bool) -> Option<u16> {
+        let mut topics = self.lock();
+        if let Some(i) = topics.iter().position(|t| t.arn == arn) {
+            return Some(i as u16);
+        }
+        if topics.len() >= MAX_TOPICS {
+            return None;
+        }
+        topics.push(Topic {
+            arn: arn.to_owned(),
+            fifo,
+        });
+        Some((topics.len() - 1) as u16)
+    }
+
+    /// Every topic, in index order.
+    pub fn snapshot(&self) -> Vec<Topic> {
+        self.lock().clone()
+    }
+}
+
 /// Routes for one category of the plan's `destinations`.
 #[derive(Debug, Clone, Default)]
 struct CategoryRoutes {
@@ -23,10 +61,13 @@ struct CategoryRoutes {
     actions: HashMap<Box<str>, u16>,
 }
 
-/// The topic table and the rules that pick from it. Topic 0 is `topicArn`.
+/// The rules that pick an event's topic, as indices into the shared [`TopicTable`].
 #[derive(Debug, Clone)]
 pub struct Router {
-    topics: Vec<Topic>,
+    table: Arc<TopicTable>,
+    default: u16,
+    /// `fifo` of every index this router can return, for `log()` to read lock-free.
+    fifo: Vec<bool>,
     by_agent: HashMap<Box<str>, u16>,
     by_category: HashMap<Box<str>, CategoryRoutes>,
 }
@@ -39,21 +80,17 @@ impl Router {
     /// `agentTopics.<agent id>` and `trackingPlan` (`destinations.<key>`). All topics
     /// must be in `topicArn`'s region, because one client publishes to them all.
     pub fn new(
+        table: Arc<TopicTable>,
         topic_arn: &str,
         agent_topics: &[(String, String)],
         destinations: &[(String, String)],
     ) -> Result<Router, InvalidOption> {
-        let default = parse_topic_arn(topic_arn)?;
-        let mut router = Router {
-            topics: vec![Topic {
-                arn: topic_arn.to_owned(),
-                fifo: default.fifo,
-            }],
-            by_agent: HashMap::new(),
-            by_category: HashMap::new(),
-        };
-        let region = default.region;
-        let mut add = |option: String, arn: &str| -> Result<u16, InvalidOption> {
+        let parsed = parse_topic_arn(topic_arn)?;
+        let default = table
+            .intern(topic_arn, parsed.fifo)
+            .ok_or_else(|| InvalidOption::new("topicArn", "is one topic too many"))?;
+        let region = parsed.region;
+        let add = |option: String, arn: &str| -> Result<u16, InvalidOption> {
             let parsed = parse_topic_arn(arn).map_err(|e| InvalidOption::new(&option, e.reason))?;
             if parsed.region != region {
                 return Err(InvalidOption::new(
@@ -64,17 +101,9 @@ impl Router {
                     ),
                 ));
             }
-            if let Some(i) = router.topics.iter().position(|t| t.arn == arn) {
-                return Ok(i as u16);
-            }
-            if router.topics.len() >= MAX_TOPICS {
-                return Err(InvalidOption::new(option, "is one topic too many"));
-            }
-            router.topics.push(Topic {
-                arn: arn.to_owned(),
-                fifo: parsed.fifo,
-            });
-            Ok((router.topics.len() - 1) as u16)
+            table
+                .intern(arn, parsed.fifo)
+                .ok_or_else(|| InvalidOption::new(option, "is one topic too many"))
         };
         let mut by_agent = HashMap::new();
         for (agent, arn) in agent_topics {
@@ -103,9 +132,14 @@ impl Router {
                 None => by_category.entry(key.as_str().into()).or_default().all = Some(i),
             }
         }
-        router.by_agent = by_agent;
-        router.by_category = by_category;
-        Ok(router)
+        let fifo = table.snapshot().iter().map(|t| t.fifo).collect();
+        Ok(Router {
+            table,
+            default,
+            fifo,
+            by_agent,
+            by_category,
+        })
     }
 
     /// The topic of an event: no allocation, at most three lookups.
@@ -123,15 +157,16 @@ impl Router {
                 return i;
             }
         }
-        0
+        self.default
     }
 
-    pub fn topics(&self) -> &[Topic] {
-        &self.topics
+    /// Whether topic `i` (an index this router returned) is a FIFO topic.
+    pub fn is_fifo(&self, i: u16) -> bool {
+        self.fifo.get(i as usize).copied().unwrap_or(false)
     }
 
-    pub fn topic(&self, i: u16) -> &Topic {
-        &self.topics[i as usize]
+    pub fn table(&self) -> &Arc<TopicTable> {
+        &self.table
     }
 }
 
@@ -180,7 +215,9 @@ mod tests {
 
     #[test]
     fn agent_then_destination_then_default() {
+        let table = Arc::new(TopicTable::default());
         let r = Router::new(
+            table.clone(),
             DEFAULT,
             &[("b598".into(), AGENT.into())],
             &[
@@ -189,26 +226,37 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(r.topics().len(), 3, "the agent's topic is numbered once");
+        assert_eq!(
+            table.snapshot().len(),
+            3,
+            "the agent's topic is numbered once"
+        );
         assert_eq!(r.route("b598", "Escalation", "failed"), 1);
         assert_eq!(r.route("other", "Escalation", "failed"), 2);
-        assert!(!r.topic(2).fifo);
+        assert!(!r.is_fifo(2) && r.is_fifo(1));
         assert_eq!(r.route("", "Chat Session", "closed"), 1);
         assert_eq!(r.route("", "Chat Session", "started"), 0);
+        // A second router on the same table (a reconfiguration) keeps the numbers.
+        let r2 = Router::new(table.clone(), ESC, &[], &[]).unwrap();
+        assert_eq!(r2.route("b598", "x", "y"), 2);
+        assert_eq!(table.snapshot().len(), 3);
     }
 
     #[test]
     fn errors_name_the_option() {
-        let err = Router::new(DEFAULT, &[("a".into(), "nope".into())], &[]).unwrap_err();
+        let err =
+            Router::new(Arc::default(), DEFAULT, &[("a".into(), "nope".into())], &[]).unwrap_err();
         assert_eq!(err.option, "agentTopics.a");
         let err = Router::new(
+            Arc::default(),
             DEFAULT,
             &[("a".into(), "arn:aws:sns:eu-west-1:123456789012:t".into())],
             &[],
         )
         .unwrap_err();
         assert!(err.reason.contains("region eu-west-1"), "{err}");
-        let err = Router::new(DEFAULT, &[], &[("C".into(), "bad".into())]).unwrap_err();
+        let err =
+            Router::new(Arc::default(), DEFAULT, &[], &[("C".into(), "bad".into())]).unwrap_err();
         assert_eq!(err.option, "trackingPlan");
         assert!(
             err.reason

@@ -18,6 +18,12 @@ pub struct Stats {
     pub invalid: AtomicU64,
     /// Tracking-plan violations, by `ViolationKind::index`.
     pub violations: [AtomicU64; 5],
+    /// Unsettled events in the spool (set by the delivery loop).
+    pub spooled: AtomicU64,
+    /// Bytes of the spool's files (set by the delivery loop).
+    pub spool_bytes: AtomicU64,
+    pub corrupt_records: AtomicU64,
+    pub recovered: AtomicU64,
 }
 
 /// A consistent-enough copy of [`Stats`] for callers.
@@ -41,6 +47,14 @@ pub struct StatsSnapshot {
     /// Tracking-plan violations found, by kind (in `VIOLATION_KINDS` order), whether
     /// the event was refused (`strict`) or published (`warn`).
     pub violations: [u64; 5],
+    /// With `spoolDir`: unsettled events kept in the spool (in memory too, or not).
+    pub spooled: u64,
+    /// With `spoolDir`: bytes of its segment files.
+    pub spool_bytes: u64,
+    /// With `spoolDir`: torn or damaged records skipped.
+    pub corrupt_records: u64,
+    /// With `spoolDir`: unsettled events found in it on start, left by an earlier logger.
+    pub recovered: u64,
 }
 
 impl Stats {
@@ -57,6 +71,10 @@ impl Stats {
             batches_sent: self.batches_sent.load(Relaxed),
             invalid: self.invalid.load(Relaxed),
             violations: std::array::from_fn(|i| self.violations[i].load(Relaxed)),
+            spooled: self.spooled.load(Relaxed),
+            spool_bytes: self.spool_bytes.load(Relaxed),
+            corrupt_records: self.corrupt_records.load(Relaxed),
+            recovered: self.recovered.load(Relaxed),
         }
     }
 

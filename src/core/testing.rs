@@ -37,7 +37,7 @@ pub fn encoder_for(topic_arn: &str) -> EncoderConfig {
         format: BodyFormat::Rc,
         message_group: MessageGroup::Site,
         site_url: "https://chat.example.com".into(),
-        router: Router::new(topic_arn, &[], &[]).expect("valid topic"),
+        router: Router::new(Default::default(), topic_arn, &[], &[]).expect("valid topic"),
     }
 }
 
@@ -59,6 +59,8 @@ pub enum Script {
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// When the request started.
+    pub at: std::time::Instant,
     pub topic: String,
     pub group: Option<String>,
     pub ids: Vec<String>,
@@ -97,6 +99,7 @@ impl Publisher for FakePublisher {
     ) -> Result<BatchResponse, PublishError> {
         let ids: Vec<String> = request.entries.iter().map(|e| e.id_string()).collect();
         self.seen.lock().unwrap().push(Seen {
+            at: std::time::Instant::now(),
             topic: request.topic_arn.to_owned(),
             group: request.message_group_id.map(str::to_owned),
             ids: ids.clone(),
@@ -191,6 +194,7 @@ pub fn test_config(fifo: bool) -> LoggerConfig {
             credentials: None,
             request_timeout: Duration::from_secs(1),
         },
+        spool: None,
     }
 }
 
@@ -261,4 +265,25 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// A config with a spool in `dir`: tiny window, fast sync.
+pub fn spooled_config(fifo: bool, dir: &std::path::Path) -> LoggerConfig {
+    let mut config = test_config(fifo);
+    config.spool = Some(super::config::SpoolConfig {
+        dir: dir.to_path_buf(),
+        max_bytes: 64 << 20,
+        sync_interval: Duration::from_millis(5),
+    });
+    config
+}
+
+/// The ids delivered, in the order the publisher accepted them (fully accepting
+/// requests only), from every fake given.
+pub fn accepted_ids(fake: &FakePublisher, failed_requests: usize) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .skip(failed_requests)
+        .flat_map(|r| r.ids)
+        .collect()
 }

@@ -139,6 +139,8 @@ pub struct Spool {
     /// Set while events are on disk only: spilled, or left by an earlier logger.
     backlog: Option<Cursor>,
     backlog_events: u64,
+    /// Unsettled events in all segments.
+    live: u64,
     /// Ids settled in earlier runs, skipped while replaying their segments.
     settled_before: HashSet<Uuid>,
     /// The first segment this logger wrote: damage before it was counted on open.
@@ -240,6 +242,7 @@ impl Spool {
             segments,
             backlog,
             backlog_events: recovered.events,
+            live: recovered.events,
             settled_before: settled,
             first_own_segment: write_index,
             corrupt_records: recovered.corrupt_records,
@@ -271,6 +274,7 @@ impl Spool {
         if let Some(s) = self.segments.get_mut(&self.write_index) {
             s.live += 1;
         }
+        self.live += 1;
         if self.backlog.is_some() {
             self.backlog_events += 1;
         }
@@ -285,7 +289,10 @@ impl Spool {
         }
         for (_, segment) in settled {
             if let Some(s) = self.segments.get_mut(segment) {
-                s.live = s.live.saturating_sub(1);
+                if s.live > 0 {
+                    s.live -= 1;
+                    self.live -= 1;
+                }
             }
         }
     }
@@ -411,7 +418,7 @@ impl Spool {
 
     /// Unsettled events in the spool, in memory or not.
     pub fn live_events(&self) -> u64 {
-        self.segments.values().map(|s| s.live).sum()
+        self.live
     }
 
     /// Bytes of the segment files.

@@ -269,7 +269,9 @@ mod tests {
             id: Uuid::from_bytes([n; 16]),
             event_type: EventType::CustomerAction,
             topic_arn: "arn:aws:sns:us-east-1:123456789012:t.fifo".into(),
-            group: n.is_multiple_of(2).then(|| format!("https://chat.example.com/r{n}")),
+            group: n
+                .is_multiple_of(2)
+                .then(|| format!("https://chat.example.com/r{n}")),
             category: "Chat Session".into(),
             action: "closed".into(),
             body: format!(r#"{{"n":{n},"s":"ünï"}}"#),

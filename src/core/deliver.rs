@@ -1,0 +1,278 @@
+//! Sending one batch until each of its events is settled (delivered, or failed for
+//! good) or left to the spool: the retry logic, apart from the loop that schedules
+//! batches (`pipeline.rs`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::error::{codes, DeliveryError};
+use super::event::EncodedEvent;
+use super::logger::Shared;
+use super::publisher::{BatchRequest, FaultKind, Publisher};
+use super::retry::RetryPolicy;
+use super::route::Topic;
+use super::sns::classify;
+use super::stats::Stats;
+
+/// What every request of one logger has in common.
+pub(crate) struct RequestContext {
+    pub subject: String,
+    /// `siteUrl`: the message group of FIFO events without one of their own.
+    pub site_group: String,
+    pub retry: RetryPolicy,
+    /// A spool keeps every event until it is settled: transient failures past the
+    /// retry budget and a shutdown deadline leave events there instead of failing
+    /// them.
+    pub spooled: bool,
+}
+
+/// Where one batch goes.
+pub(crate) struct BatchTarget {
+    pub topic: Topic,
+    pub group: Option<Box<str>>,
+}
+
+/// Why an event of a batch ended up failed.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+/// Resolves when the logger's shutdown deadline has passed.
+async fn shutdown_deadline(mut deadline: watch::Receiver<Option<Instant>>) {
+    loop {
+        let current = *deadline.borrow_and_update();
+        match current {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => return,
+                    changed = deadline.changed() => if changed.is_err() { return },
+                }
+            }
+            None => {
+                if deadline.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one batch: retries the entries SNS failed without a sender fault (never the
+/// ones it accepted), with capped, jittered backoff, waiting out any pause a throttled
+/// request asked for, until the retry budget or the shutdown deadline runs out (with a
+/// spool: until SNS answers, or the deadline leaves the events to the next logger).
+/// Updates the shared counters, reports failures once, and returns which events are
+/// settled (the rest stay in the spool).
+pub(crate) async fn deliver_batch<P: Publisher>(
+    publisher: Arc<P>,
+    context: Arc<RequestContext>,
+    shared: Arc<Shared>,
+    target: BatchTarget,
+    events: Vec<EncodedEvent>,
+) -> Vec<bool> {
+    let message_group_id = match (&target.group, target.topic.fifo) {
+        (_, false) => None,
+        (Some(group), true) => Some(&**group),
+        (None, true) => Some(context.site_group.as_str()),
+    };
+    let stats = &shared.stats;
+    let started = Instant::now();
+    let give_up_at = started + context.retry.budget;
+    let mut delayed_reported = false;
+    let mut shutdown = std::pin::pin!(shutdown_deadline(shared.deadline.subscribe()));
+    // Indices into `events` still to send.
+    let mut todo: Vec<usize> = (0..events.len()).collect();
+    let mut settled = vec![false; events.len()];
+    let mut delivered = 0usize;
+    let mut failures: Vec<(usize, Failure)> = Vec::new();
+    let mut retry = 0u32;
+    let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
+    // Events a shutdown deadline left unsent: failed, or kept by the spool.
+    let cut_off = |todo: &mut Vec<usize>, failures: &mut Vec<(usize, Failure)>, why: String| {
+        if context.spooled {
+            todo.clear();
+        } else {
+            for i in todo.drain(..) {
+                failures.push((
+                    i,
+                    Failure {
+                        code: codes::SHUTDOWN_TIMEOUT,
+                        message: why.clone(),
+                    },
+                ));
+            }
+        }
+    };
+
+    while !todo.is_empty() {
+        if let Some(until) = shared.paused_until() {
+            let stopped = tokio::select! {
+                biased;
+                _ = &mut shutdown => true,
+                _ = tokio::time::sleep_until(until.into()) => false,
+            };
+            if stopped {
+                cut_off(
+                    &mut todo,
+                    &mut failures,
+                    "the shutdown deadline passed while SNS was throttling".into(),
+                );
+                break;
+            }
+        }
+        let entries: Vec<&EncodedEvent> = todo.iter().map(|&i| &events[i]).collect();
+        let request = BatchRequest {
+            topic_arn: &target.topic.arn,
+            subject: &context.subject,
+            message_group_id,
+            entries: &entries,
+        };
+        Stats::add(&stats.batches_sent, 1);
+        let outcome = tokio::select! {
+            biased;
+            _ = &mut shutdown => None,
+            r = publisher.publish_batch(request) => Some(r),
+        };
+        let last_error: String;
+        let mut throttled = false;
+        match outcome {
+            None => {
+                cut_off(
+                    &mut todo,
+                    &mut failures,
+                    "the shutdown deadline passed while the request was in flight".into(),
+                );
+                break;
+            }
+            Some(Ok(response)) => {
+                let mut again = Vec::new();
+                let mut errors = Vec::new();
+                for &i in &todo {
+                    let id = &id_strings[i];
+                    if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
+                        if f.sender_fault {
+                            failures.push((
+                                i,
+                                Failure {
+                                    code: codes::PUBLISH_FAILED,
+                                    message: format!(
+                                        "SNS refused the message: {}: {}",
+                                        f.code, f.message
+                                    ),
+                                },
+                            ));
+                        } else {
+                            throttled |= classify(Some(&f.code), None) == FaultKind::Throttled;
+                            errors.push(format!("{}: {}", f.code, f.message));
+                            again.push(i);
+                        }
+                    } else if response.successful.iter().any(|s| s == id) {
+                        settled[i] = true;
+                        delivered += 1;
+                    } else {
+                        errors.push("SNS answered without this entry".to_owned());
+                        again.push(i);
+                    }
+                }
+                todo = again;
+                last_error = errors.into_iter().next().unwrap_or_default();
+            }
+            Some(Err(e)) if e.kind == FaultKind::Permanent => {
+                for i in todo.drain(..) {
+                    failures.push((
+                        i,
+                        Failure {
+                            code: codes::PUBLISH_FAILED,
+                            message: format!("SNS refused the request: {e}"),
+                        },
+                    ));
+                }
+                break;
+            }
+            Some(Err(e)) => {
+                throttled = e.kind == FaultKind::Throttled;
+                last_error = e.to_string();
+            }
+        }
+        if todo.is_empty() {
+            break;
+        }
+        if throttled {
+            // Slow the whole logger, not just this batch: every request waits.
+            shared.pause_for(context.retry.backoff_cap(retry));
+        }
+        let backoff = context.retry.backoff(retry, &mut rand::rng());
+        retry += 1;
+        if Instant::now() + backoff > give_up_at {
+            if !context.spooled {
+                for i in todo.drain(..) {
+                    failures.push((
+                        i,
+                        Failure {
+                            code: codes::RETRIES_EXHAUSTED,
+                            message: format!(
+                                "gave up after {retry} attempts over {} ms; last error: {last_error}",
+                                started.elapsed().as_millis()
+                            ),
+                        },
+                    ));
+                }
+                break;
+            }
+            if !delayed_reported {
+                delayed_reported = true;
+                shared.report(DeliveryError::new(
+                    codes::DELIVERY_DELAYED,
+                    format!(
+                        "SNS has failed these events for {} ms (last error: {last_error}); they stay \
+                         in the spool and are retried until SNS answers",
+                        started.elapsed().as_millis()
+                    ),
+                    todo.iter().map(|&i| id_strings[i].clone()).collect(),
+                ));
+            }
+        }
+        let stopped = tokio::select! {
+            biased;
+            _ = &mut shutdown => true,
+            _ = tokio::time::sleep(backoff) => false,
+        };
+        if stopped {
+            cut_off(
+                &mut todo,
+                &mut failures,
+                format!("the shutdown deadline passed while retrying; last error: {last_error}"),
+            );
+            break;
+        }
+        Stats::add(&stats.retried, todo.len());
+    }
+
+    let n = events.len();
+    let bytes: usize = events.iter().map(EncodedEvent::queued_bytes).sum();
+    Stats::add(&stats.delivered, delivered);
+    Stats::add(&stats.failed, failures.len());
+    Stats::sub(&stats.in_flight, n);
+    stats.release(n, bytes);
+
+    // One report per distinct failure, naming all its events.
+    let mut grouped: Vec<(&'static str, String, Vec<String>)> = Vec::new();
+    for (i, failure) in failures {
+        settled[i] = true;
+        let id = std::mem::take(&mut id_strings[i]);
+        match grouped
+            .iter_mut()
+            .find(|(c, m, _)| *c == failure.code && *m == failure.message)
+        {
+            Some((_, _, ids)) => ids.push(id),
+            None => grouped.push((failure.code, failure.message, vec![id])),
+        }
+    }
+    for (code, message, event_ids) in grouped {
+        shared.report(DeliveryError::new(code, message, event_ids));
+    }
+    settled
+}
