@@ -41,6 +41,16 @@ export declare class AnalyticsLogger {
   close(options?: CloseOptions | undefined | null): Promise<DeliveryReport>
   /** The logger's counters, read without waiting for the background. */
   stats(): LoggerStats
+  /**
+   * Applies new options while the logger runs, e.g. when an admin changes
+   * Rocket.Chat's settings: the topic, region, endpoint, credentials, batching,
+   * plan or format. Takes the same object as the constructor (the whole of it, not
+   * a change). Events logged from now on use the new options; events already
+   * queued keep the topic they were routed to and are neither dropped nor sent
+   * twice. `spoolDir` cannot change. Throws like the constructor, and
+   * `ERR_LOGGER_CLOSED` after `close()`; on a throw nothing changes.
+   */
+  reconfigure(options: LoggerOptions): void
   /** Whether `close()` has been called. */
   get closed(): boolean
   /**
@@ -120,6 +130,8 @@ export interface DeliveryReport {
   dropped: number
   /** Events still held: logged after the call, or left when `close()` timed out. */
   pending: number
+  /** With `spoolDir`: events kept on disk for the next logger on the folder. */
+  spooled: number
 }
 
 /**
@@ -239,6 +251,23 @@ export interface LoggerOptions {
   deployment?: string
   /** `format: 'ciao'`: the `source_component` field. Default `'Rocket.Chat'`. */
   sourceComponent?: string
+  /**
+   * A folder for the disk spool: every accepted event is written there until SNS
+   * has it, so that an outage, a full memory queue, a restart or a crash loses
+   * nothing; a new logger on the folder delivers what an earlier one left. Created if
+   * missing; locked, so two loggers can never share it. Default: none (memory only).
+   */
+  spoolDir?: string
+  /**
+   * Bytes of events the spool may hold, counted as `maxQueueBytes` counts them;
+   * past it `overflow` applies. Default 1073741824 (1 GiB).
+   */
+  maxSpoolBytes?: number
+  /**
+   * Longest an accepted event waits before it is written to the spool file, in ms
+   * (1-60000): a crash of the process loses at most this much. Default 50.
+   */
+  spoolSyncMs?: number
 }
 
 /** Counters of one logger. Every number only grows, except `queued` and `inFlight`. */
@@ -264,6 +293,17 @@ export interface LoggerStats {
    * (`validation: 'strict'`) or published (`'warn'`).
    */
   violations: ViolationCounts
+  /** With `spoolDir`: unsettled events kept in the spool (in memory too, or not). */
+  spooled: number
+  /** With `spoolDir`: bytes of its segment files. */
+  spoolBytes: number
+  /** With `spoolDir`: torn or damaged records skipped (never fatal). */
+  corruptRecords: number
+  /**
+   * With `spoolDir`: unsettled events found on start, left by an earlier logger;
+   * they are delivered first.
+   */
+  recovered: number
 }
 
 /** One event of a tracking plan. */

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::ptr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use napi::bindgen_prelude::JsObjectValue;
 use napi::{sys, Env, JsValue, Result};
@@ -16,13 +16,13 @@ use napi::{sys, Env, JsValue, Result};
 use crate::core::logger::{close_all_blocking, DrainHandle};
 
 thread_local! {
-    /// Loggers created on this JavaScript thread, with their shutdown timeouts.
-    /// `None` until the listener is installed.
-    static LOGGERS: RefCell<Option<Vec<(DrainHandle, Duration)>>> = const { RefCell::new(None) };
+    /// Loggers created on this JavaScript thread. `None` until the listener is
+    /// installed.
+    static LOGGERS: RefCell<Option<Vec<DrainHandle>>> = const { RefCell::new(None) };
 }
 
 /// Remembers a new logger, installing the `exit` listener on first use.
-pub fn register(env: &Env, handle: DrainHandle, timeout: Duration) -> Result<()> {
+pub fn register(env: &Env, handle: DrainHandle) -> Result<()> {
     let installed = LOGGERS.with(|l| l.borrow().is_some());
     if !installed {
         install(env)?;
@@ -30,8 +30,8 @@ pub fn register(env: &Env, handle: DrainHandle, timeout: Duration) -> Result<()>
     }
     LOGGERS.with(|l| {
         if let Some(list) = l.borrow_mut().as_mut() {
-            list.retain(|(h, _)| h.is_alive());
-            list.push((handle, timeout));
+            list.retain(DrainHandle::is_alive);
+            list.push(handle);
         }
     });
     Ok(())
@@ -78,12 +78,15 @@ fn drain_all() {
             .map(std::mem::take)
             .unwrap_or_default()
     });
-    let live: Vec<(DrainHandle, Duration)> =
-        loggers.into_iter().filter(|(h, _)| h.is_alive()).collect();
+    let live: Vec<DrainHandle> = loggers.into_iter().filter(DrainHandle::is_alive).collect();
     if live.is_empty() {
         return;
     }
-    let longest = live.iter().map(|(_, t)| *t).max().unwrap_or_default();
-    let handles: Vec<DrainHandle> = live.into_iter().map(|(h, _)| h).collect();
-    close_all_blocking(&handles, Instant::now() + longest);
+    // Read now: reconfigure() may have changed them.
+    let longest = live
+        .iter()
+        .map(DrainHandle::shutdown_timeout)
+        .max()
+        .unwrap_or_default();
+    close_all_blocking(&live, Instant::now() + longest);
 }

@@ -41,32 +41,13 @@ impl AnalyticsLogger {
     /// `option` naming the option at fault.
     #[napi(constructor, catch_unwind, ts_args_type = "options: LoggerOptions")]
     pub fn new(env: Env, options: Unknown) -> Result<Self> {
-        let kind = options.get_type()?;
-        if kind != ValueType::Object || is_array(&env, &options) {
-            return Err(js_error::invalid_option(
-                &env,
-                &InvalidOption::new(
-                    "options",
-                    format!("must be an object, got {}", type_name(kind)),
-                ),
-            ));
-        }
-        // SAFETY: checked to be an object just above.
-        let object: Object = unsafe { options.cast()? };
-        for name in Object::keys(&object)? {
-            check_option_name(&name).map_err(|e| js_error::invalid_option(&env, &e))?;
-        }
-        // SAFETY: a value of this env, converted on its thread.
-        let options: LoggerOptions =
-            unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
-                .map_err(|e| js_error::invalid_option(&env, &option_error(&e.reason)))?;
-        let config = options
+        let config = read_options(&env, options)?
             .into_config()
             .map_err(|e| js_error::invalid_option(&env, &e))?;
         let publisher = SnsPublisher::new(config.sns.clone());
         let logger =
             Logger::try_start(config, publisher).map_err(|e| js_error::invalid_option(&env, &e))?;
-        exit_hook::register(&env, logger.drain_handle(), logger.shutdown_timeout())?;
+        exit_hook::register(&env, logger.drain_handle())?;
         let json = env.get_global()?.get_named_property::<Object>("JSON")?;
         let stringify =
             json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
@@ -170,6 +151,26 @@ impl AnalyticsLogger {
         self.logger.stats().into()
     }
 
+    /// Applies new options while the logger runs, e.g. when an admin changes
+    /// Rocket.Chat's settings: the topic, region, endpoint, credentials, batching,
+    /// plan or format. Takes the same object as the constructor (the whole of it, not
+    /// a change). Events logged from now on use the new options; events already
+    /// queued keep the topic they were routed to and are neither dropped nor sent
+    /// twice. `spoolDir` cannot change. Throws like the constructor, and
+    /// `ERR_LOGGER_CLOSED` after `close()`; on a throw nothing changes.
+    #[napi(catch_unwind, ts_args_type = "options: LoggerOptions")]
+    pub fn reconfigure(&self, env: Env, options: Unknown) -> Result<()> {
+        if self.logger.is_closed() {
+            return Err(js_error::closed(&env, "reconfigure()"));
+        }
+        let config = read_options(&env, options)?
+            .into_config_on(self.logger.topic_table())
+            .map_err(|e| js_error::invalid_option(&env, &e))?;
+        self.logger
+            .reconfigure(config)
+            .map_err(|e| js_error::invalid_option(&env, &e))
+    }
+
     /// Whether `close()` has been called.
     #[napi(getter)]
     pub fn closed(&self) -> bool {
@@ -202,6 +203,28 @@ impl AnalyticsLogger {
 }
 
 type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
+
+/// The options object, checked for its type and for misspelt names, converted.
+fn read_options(env: &Env, options: Unknown) -> Result<LoggerOptions> {
+    let kind = options.get_type()?;
+    if kind != ValueType::Object || is_array(env, &options) {
+        return Err(js_error::invalid_option(
+            env,
+            &InvalidOption::new(
+                "options",
+                format!("must be an object, got {}", type_name(kind)),
+            ),
+        ));
+    }
+    // SAFETY: checked to be an object just above.
+    let object: Object = unsafe { options.cast()? };
+    for name in Object::keys(&object)? {
+        check_option_name(&name).map_err(|e| js_error::invalid_option(env, &e))?;
+    }
+    // SAFETY: a value of this env, converted on its thread.
+    unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
+        .map_err(|e| js_error::invalid_option(env, &option_error(&e.reason)))
+}
 
 /// Turns napi-rs's conversion error ("Failed to convert ... into rust type `f64` on
 /// LoggerOptions.maxBatchSize", "... on AwsCredentials.accessKeyId on

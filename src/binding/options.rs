@@ -17,7 +17,7 @@ use crate::core::error::InvalidOption;
 use crate::core::format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 use crate::core::plan::{PlanSource, TrackingPlan};
 use crate::core::retry::RetryPolicy;
-use crate::core::route::{agent_topics_from_json, Router};
+use crate::core::route::{agent_topics_from_json, Router, TopicTable};
 
 /// AWS credentials given explicitly instead of the AWS default provider chain.
 #[napi(object)]
@@ -344,7 +344,17 @@ fn body_format(
 }
 
 impl LoggerOptions {
-    pub fn into_config(mut self) -> Result<LoggerConfig, InvalidOption> {
+    /// The configuration of a new logger.
+    pub fn into_config(self) -> Result<LoggerConfig, InvalidOption> {
+        self.into_config_on(Arc::default())
+    }
+
+    /// The configuration, its topics numbered in `topics` (a running logger's table,
+    /// for `reconfigure()`).
+    pub fn into_config_on(
+        mut self,
+        topics: Arc<TopicTable>,
+    ) -> Result<LoggerConfig, InvalidOption> {
         let topic = parse_topic_arn(&self.topic_arn)?;
         check_site_url(&self.site_url)?;
         let subject = self
@@ -418,7 +428,7 @@ impl LoggerOptions {
         };
         let format = body_format(&self, plan.as_ref())?;
         let router = Router::new(
-            Arc::default(),
+            topics,
             &self.topic_arn,
             &agent_topics(self.agent_topics.take())?,
             plan.as_ref().map_or(&[][..], |p| &p.destinations[..]),

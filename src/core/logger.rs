@@ -3,7 +3,8 @@
 //! thread, so nothing takes a lock or makes a system call on the way through `log()`
 //! except, at most once per batch, the wake-up of the delivery loop.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub(crate) enum Control {
     },
     /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
     Dropped(Uuid),
+    /// `reconfigure()`: the delivery loop's share of the new options.
+    Reconfigure(Box<LoggerConfig>),
     /// A published event broke the plan (`validation: 'warn'`), to be reported once
     /// per kind, event and path.
     Violations {
@@ -90,8 +93,10 @@ pub(crate) struct Shared {
     pub deadline: watch::Sender<Option<Instant>>,
     /// SNS asked to slow down: no request starts before this (microseconds since
     /// `epoch`), whichever batch was throttled.
-    pause_until_us: std::sync::atomic::AtomicU64,
+    pause_until_us: AtomicU64,
     epoch: Instant,
+    /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
+    shutdown_timeout_ms: AtomicU64,
     error_sinks: Mutex<Vec<ErrorSink>>,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
@@ -143,21 +148,54 @@ impl DrainHandle {
     pub fn is_alive(&self) -> bool {
         self.0.strong_count() > 0
     }
+
+    /// The logger's `shutdownTimeoutMs` as it is now.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.0.upgrade().map_or(Duration::ZERO, |s| {
+            Duration::from_millis(s.shutdown_timeout_ms.load(Ordering::Relaxed))
+        })
+    }
 }
 
-/// One logger, as the binding holds it.
-pub struct Logger {
-    events: std_mpsc::Sender<EncodedEvent>,
-    shared: Arc<Shared>,
+/// What `log()` needs of the options; replaced whole by `reconfigure()`.
+struct CallerSide {
     encoder: EncoderConfig,
     /// What `log()` checks the held counters against: the memory queue's limits, or
     /// with a spool, the spool's.
     max_held_events: u64,
     max_held_bytes: u64,
-    spooled: bool,
     overflow: Overflow,
     max_batch_size: i64,
     shutdown_timeout: Duration,
+}
+
+impl CallerSide {
+    fn new(config: &LoggerConfig) -> Self {
+        CallerSide {
+            encoder: config.encoder.clone(),
+            max_held_events: match config.spool {
+                Some(_) => u64::MAX,
+                None => config.max_queue_events as u64,
+            },
+            max_held_bytes: match &config.spool {
+                Some(spool) => spool.max_bytes,
+                None => config.max_queue_bytes as u64,
+            },
+            overflow: config.overflow,
+            max_batch_size: config.max_batch_size as i64,
+            shutdown_timeout: config.shutdown_timeout,
+        }
+    }
+}
+
+/// One logger, as the binding holds it. It lives on the caller's thread (the
+/// JavaScript thread): its options sit in a `RefCell` that only `reconfigure()`
+/// replaces, so `log()` reads them without a lock.
+pub struct Logger {
+    events: std_mpsc::Sender<EncodedEvent>,
+    shared: Arc<Shared>,
+    caller: RefCell<Arc<CallerSide>>,
+    spool: Option<super::config::SpoolConfig>,
 }
 
 impl Logger {
@@ -192,6 +230,7 @@ impl Logger {
             deadline: deadline_tx,
             pause_until_us: Default::default(),
             epoch: Instant::now(),
+            shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
             error_sinks: Mutex::new(Vec::new()),
             #[cfg(test)]
             loop_turns: Default::default(),
@@ -199,19 +238,8 @@ impl Logger {
         let logger = Logger {
             events: events_tx,
             shared: shared.clone(),
-            encoder: config.encoder.clone(),
-            max_held_events: match config.spool {
-                Some(_) => u64::MAX,
-                None => config.max_queue_events as u64,
-            },
-            max_held_bytes: match &config.spool {
-                Some(spool) => spool.max_bytes,
-                None => config.max_queue_bytes as u64,
-            },
-            spooled: config.spool.is_some(),
-            overflow: config.overflow,
-            max_batch_size: config.max_batch_size as i64,
-            shutdown_timeout: config.shutdown_timeout,
+            caller: RefCell::new(Arc::new(CallerSide::new(&config))),
+            spool: config.spool.clone(),
         };
         let worker = Worker::new(
             config,
@@ -249,8 +277,11 @@ impl Logger {
         }
         let id = Uuid::now_v7();
         let now_ms = chrono::Utc::now().timestamp_millis();
+        // An Arc clone, so that a reconfigure() from inside this call (a toJSON) cannot
+        // change the options under it.
+        let caller = self.caller.borrow().clone();
         let stats = &self.shared.stats;
-        let encoded = match self.encoder.encode(json, id, now_ms) {
+        let encoded = match caller.encoder.encode(json, id, now_ms) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -264,12 +295,12 @@ impl Logger {
             }
         };
         if encoded.violations.is_empty() {
-            return self.enqueue(encoded.event);
+            return self.enqueue(&caller, encoded.event);
         }
         // validation: 'warn': publish, count, and let the loop report it.
         self.count_violations(&encoded.violations);
         let event = format!("{}/{}", encoded.event.category, encoded.event.action);
-        let id = self.enqueue(encoded.event)?;
+        let id = self.enqueue(&caller, encoded.event)?;
         let _ = self.shared.control.send(Control::Violations {
             id,
             event,
@@ -284,26 +315,26 @@ impl Logger {
         }
     }
 
-    fn enqueue(&self, event: EncodedEvent) -> Result<Uuid, LogError> {
+    fn enqueue(&self, caller: &CallerSide, event: EncodedEvent) -> Result<Uuid, LogError> {
         let stats = &self.shared.stats;
         let id = event.id;
         let bytes = event.queued_bytes() as u64;
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let full = held > self.max_held_events || held_bytes > self.max_held_bytes;
-        if full && self.overflow != Overflow::DropOldest {
+        let full = held > caller.max_held_events || held_bytes > caller.max_held_bytes;
+        if full && caller.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
             stats.release(1, bytes as usize);
             Stats::add(&stats.dropped, 1);
-            if self.overflow == Overflow::Reject {
-                return Err(if self.spooled {
+            if caller.overflow == Overflow::Reject {
+                return Err(if self.spool.is_some() {
                     LogError::SpoolFull {
-                        max_bytes: self.max_held_bytes,
+                        max_bytes: caller.max_held_bytes,
                     }
                 } else {
                     LogError::QueueFull {
-                        max_events: self.max_held_events as usize,
-                        max_bytes: self.max_held_bytes as usize,
+                        max_events: caller.max_held_events as usize,
+                        max_bytes: caller.max_held_bytes as usize,
                     }
                 });
             }
@@ -320,7 +351,7 @@ impl Logger {
         // without a wake-up (a futex call) per event. SeqCst pairs with the loop's
         // store of `wants_events` and its second look at `undispatched`.
         let before = self.shared.undispatched.fetch_add(1, Ordering::SeqCst);
-        let batch_ready = before <= 0 || (before + 1) % self.max_batch_size == 0;
+        let batch_ready = before <= 0 || (before + 1) % caller.max_batch_size == 0;
         // Over the limits with 'dropOldest', only the loop can make room.
         if full || (batch_ready && self.shared.wants_events.load(Ordering::SeqCst)) {
             self.shared.wake.notify_one();
@@ -343,7 +374,7 @@ impl Logger {
     /// Stops accepting events, delivers what is held until `timeout` (default: the
     /// `shutdownTimeoutMs` option), then calls `reply`. Later calls reply too.
     pub fn close(&self, timeout: Option<Duration>, reply: ReportFn) {
-        let deadline = Instant::now() + timeout.unwrap_or(self.shutdown_timeout);
+        let deadline = Instant::now() + timeout.unwrap_or(self.shutdown_timeout());
         if let Err(reply) = self.shared.close(deadline, reply) {
             reply(DeliveryReport::from_stats(self.stats()));
         }
@@ -380,7 +411,57 @@ impl Logger {
     }
 
     pub fn shutdown_timeout(&self) -> Duration {
-        self.shutdown_timeout
+        self.caller.borrow().shutdown_timeout
+    }
+
+    /// The topic table new options must build their router on, so that queued
+    /// events keep their topics.
+    pub fn topic_table(&self) -> Arc<super::route::TopicTable> {
+        self.caller.borrow().encoder.router.table().clone()
+    }
+
+    /// Applies new options while running: events logged from now on use them; events
+    /// already queued keep the topic and group they were routed to, and nothing
+    /// queued is dropped or sent twice. `config` must be built on
+    /// [`Logger::topic_table`]. The spool folder cannot change.
+    pub fn reconfigure(&self, config: LoggerConfig) -> Result<(), InvalidOption> {
+        if self.is_closed() {
+            return Err(InvalidOption::new(
+                "options",
+                "cannot be changed: the AnalyticsLogger is closed",
+            ));
+        }
+        if config.spool.as_ref().map(|s| &s.dir) != self.spool.as_ref().map(|s| &s.dir) {
+            return Err(InvalidOption::new(
+                "spoolDir",
+                "cannot change while the logger runs; close it and start a new logger on the new folder",
+            ));
+        }
+        if !Arc::ptr_eq(config.encoder.router.table(), &self.topic_table()) {
+            return Err(InvalidOption::new(
+                "options",
+                "must be built on the logger's topic table (a bug of the caller)",
+            ));
+        }
+        self.shared.shutdown_timeout_ms.store(
+            config.shutdown_timeout.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        let caller = Arc::new(CallerSide::new(&config));
+        if self
+            .shared
+            .control
+            .send(Control::Reconfigure(Box::new(config)))
+            .is_err()
+        {
+            return Err(InvalidOption::new(
+                "options",
+                "cannot be changed: the AnalyticsLogger is closed",
+            ));
+        }
+        self.shared.wake.notify_one();
+        *self.caller.borrow_mut() = caller;
+        Ok(())
     }
 }
 

@@ -242,6 +242,7 @@ impl<P: Publisher> Worker<P> {
                     event,
                     violations,
                 } => self.report_violations(id, event, violations),
+                Control::Reconfigure(_) => {}
             }
         }
         self.report_drops();
@@ -600,7 +601,36 @@ impl<P: Publisher> Worker<P> {
                 event,
                 violations,
             } => self.report_violations(id, event, violations),
+            Control::Reconfigure(config) => self.reconfigure(*config),
         }
+    }
+
+    /// New options from `reconfigure()`. Events already queued or in flight keep their
+    /// topic and group; batches in flight finish with the client they started with.
+    fn reconfigure(&mut self, config: LoggerConfig) {
+        self.publisher.reconfigure(&config.sns);
+        self.topic_cache = self.topics.snapshot();
+        self.many_lanes = config.encoder.message_group == MessageGroup::Room;
+        self.max_batch_size = config.max_batch_size;
+        self.flush_interval = config.flush_interval;
+        self.max_in_flight = config.max_concurrent_batches;
+        self.max_queue_events = config.max_queue_events as u64;
+        self.max_queue_bytes = config.max_queue_bytes as u64;
+        (self.max_held_events, self.max_held_bytes) = match (&config.spool, &self.spooling) {
+            (Some(s), Some(_)) => (u64::MAX, s.max_bytes),
+            _ => (self.max_queue_events, self.max_queue_bytes),
+        };
+        if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool) {
+            spooling.config = s;
+        }
+        self.overflow = config.overflow;
+        self.shutdown_timeout = config.shutdown_timeout;
+        self.context = Arc::new(RequestContext {
+            subject: config.subject,
+            site_group: config.encoder.site_url,
+            retry: config.retry,
+            spooled: self.context.spooled,
+        });
     }
 
     /// `validation: 'warn'`: reports what is new of an event's violations.
@@ -1450,5 +1480,65 @@ mod tests {
         };
         assert_eq!(err.option, "spoolDir");
         assert!(err.reason.contains("in use by another logger"), "{err}");
+    }
+
+    #[test]
+    fn reconfigure_moves_new_events_and_keeps_queued_ones() {
+        use crate::core::route::Router;
+        let fake =
+            FakePublisher::with_script((0..6).map(|_| Script::Slow(Duration::from_millis(10))));
+        let logger = Logger::start(test_config(true), fake.clone());
+        let before = log_n(&logger, 30);
+        let mut config = test_config(true);
+        let new_topic = "arn:aws:sns:us-east-1:123456789012:moved.fifo";
+        config.encoder.router = Router::new(logger.topic_table(), new_topic, &[], &[]).unwrap();
+        config.max_batch_size = 4;
+        config.sns.region = Some("us-east-1".into());
+        logger.reconfigure(config).unwrap();
+        let after = log_n(&logger, 30);
+        let report = flush_wait(&logger);
+        assert_eq!(
+            (report.delivered, report.failed, report.dropped),
+            (60, 0, 0)
+        );
+        let requests = fake.requests();
+        let sent_to = |topic: &str| -> Vec<String> {
+            requests
+                .iter()
+                .filter(|r| r.topic == topic)
+                .flat_map(|r| r.ids.clone())
+                .collect()
+        };
+        assert_eq!(
+            sent_to("arn:aws:sns:us-east-1:123456789012:test.fifo"),
+            before
+        );
+        assert_eq!(sent_to(new_topic), after);
+        assert!(requests
+            .iter()
+            .filter(|r| r.topic == new_topic)
+            .all(|r| r.ids.len() <= 4));
+        assert_eq!(fake.reconfigured.lock().unwrap().len(), 1);
+        // A config on another topic table would renumber topics: refused.
+        let mut stray = test_config(true);
+        stray.max_batch_size = 2;
+        assert_eq!(logger.reconfigure(stray).unwrap_err().option, "options");
+    }
+
+    #[test]
+    fn reconfigure_cannot_move_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let logger =
+            Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default()).unwrap();
+        let mut config = spooled_config(true, other.path());
+        config.encoder.router = crate::core::route::Router::new(
+            logger.topic_table(),
+            "arn:aws:sns:us-east-1:123456789012:test.fifo",
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(logger.reconfigure(config).unwrap_err().option, "spoolDir");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use super::config::SnsConfig;
 use super::event::EncodedEvent;
 
 /// One PublishBatch call: the entries are sent in order as one request.
@@ -66,4 +67,8 @@ pub trait Publisher: Send + Sync + 'static {
         &self,
         request: BatchRequest<'_>,
     ) -> impl Future<Output = Result<BatchResponse, PublishError>> + Send;
+
+    /// New connection settings (`reconfigure()`): requests started from now on use
+    /// them; requests in flight finish with the old ones.
+    fn reconfigure(&self, config: &SnsConfig);
 }

@@ -4,6 +4,7 @@
 //! only the entries that failed, which the SDK cannot do for a batch.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::environment::region::EnvironmentVariableRegionProvider;
@@ -28,9 +29,15 @@ use super::publisher::{
 /// that an unreachable endpoint is retried quickly.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub struct SnsPublisher {
+/// One configuration and the client built from it, on first use.
+struct ClientSlot {
     config: SnsConfig,
     client: OnceCell<Client>,
+}
+
+pub struct SnsPublisher {
+    /// Replaced whole by `reconfigure`; a request holds the slot it started with.
+    slot: Mutex<Arc<ClientSlot>>,
 }
 
 impl SnsPublisher {
@@ -38,13 +45,15 @@ impl SnsPublisher {
     /// on the delivery loop, never in the caller's constructor.
     pub fn new(config: SnsConfig) -> Self {
         Self {
-            config,
-            client: OnceCell::new(),
+            slot: Mutex::new(Arc::new(ClientSlot {
+                config,
+                client: OnceCell::new(),
+            })),
         }
     }
 
-    async fn client(&self) -> &Client {
-        self.client.get_or_init(|| build_client(&self.config)).await
+    fn current(&self) -> Arc<ClientSlot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -213,9 +222,9 @@ impl Publisher for SnsPublisher {
             .iter()
             .map(|e| entry(&request, e))
             .collect::<Result<Vec<_>, _>>()?;
-        let output = self
-            .client()
-            .await
+        let slot = self.current();
+        let client = slot.client.get_or_init(|| build_client(&slot.config)).await;
+        let output = client
             .publish_batch()
             .topic_arn(request.topic_arn)
             .set_publish_batch_request_entries(Some(entries))
@@ -239,6 +248,16 @@ impl Publisher for SnsPublisher {
                 })
                 .collect(),
         })
+    }
+
+    fn reconfigure(&self, config: &SnsConfig) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.config != *config {
+            *slot = Arc::new(ClientSlot {
+                config: config.clone(),
+                client: OnceCell::new(),
+            });
+        }
     }
 }
 

@@ -74,6 +74,8 @@ pub struct FakePublisher {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// Requests in flight now, and the most ever at once.
     pub concurrency: Arc<Mutex<(usize, usize)>>,
+    /// Every `reconfigure` call.
+    pub reconfigured: Arc<Mutex<Vec<super::config::SnsConfig>>>,
 }
 
 impl FakePublisher {
@@ -137,6 +139,10 @@ impl Publisher for FakePublisher {
         };
         self.concurrency.lock().unwrap().0 -= 1;
         result
+    }
+
+    fn reconfigure(&self, config: &super::config::SnsConfig) {
+        self.reconfigured.lock().unwrap().push(config.clone());
     }
 }
 
