@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 source scripts/cargo-env.sh
 
-echo "== cargo test (core, no Node)"
-cargo test --quiet
+echo "== cargo test (core, no Node; property tests over hostile input, bounded by PROPTEST_CASES)"
+PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --quiet
 
 echo "== node --test __test__/ (JS surface, against moto on 127.0.0.1)"
 node --test --test-reporter=spec __test__/

@@ -2,7 +2,9 @@
 // An HTTP proxy between the logger and moto that injects the faults SNS and the
 // network produce: refused connections, 5xx, throttling, slow answers, lost
 // answers and partial PublishBatch failures. Faults are queued per PublishBatch
-// request and consumed in order; requests with no fault queued pass through.
+// request and consumed in order; requests with no fault queued pass through. An
+// outage (`outage(ms, kinds)`) fails every PublishBatch for a while, cycling
+// through the given kinds.
 const http = require('node:http')
 
 const THROTTLE_XML = `<?xml version="1.0"?>
@@ -56,8 +58,19 @@ function failedXml(ids) {
     .join('')
 }
 
+/** A 403 whose message repeats the request's signature, as SignatureDoesNotMatch does. */
+function echoAuthXml(req) {
+  const auth = String(req.headers.authorization || '').replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  return `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match. Authorization: ${auth}</Message></Error>
+  <RequestId>injected-echo</RequestId>
+</ErrorResponse>`
+}
+
 function startFaultProxy(target) {
   const faults = []
+  let outage = null
   const seen = { publishBatch: 0, injected: 0, entriesSent: 0 }
   const sockets = new Set()
   const forward = (req, body) =>
@@ -80,7 +93,10 @@ function startFaultProxy(target) {
     const body = Buffer.concat(chunks).toString()
     const form = new URLSearchParams(body)
     const isBatch = form.get('Action') === 'PublishBatch'
-    const fault = isBatch ? faults.shift() : undefined
+    let fault = isBatch ? faults.shift() : undefined
+    if (isBatch && !fault && outage && Date.now() < outage.until) {
+      fault = { kind: outage.kinds[outage.n++ % outage.kinds.length] }
+    }
     if (isBatch) seen.publishBatch++
     const reply = (status, text) => {
       res.writeHead(status, { 'content-type': 'text/xml' })
@@ -103,6 +119,8 @@ function startFaultProxy(target) {
           return reply(503, 'Service Unavailable')
         case 'throttle':
           return reply(400, THROTTLE_XML)
+        case 'echoAuth':
+          return reply(403, echoAuthXml(req))
         case 'slow': {
           // Hold the request; forward it only if the client is still waiting.
           await new Promise((r) => setTimeout(r, fault.ms))
@@ -148,6 +166,13 @@ function startFaultProxy(target) {
           faults.push(...f)
         },
         pendingFaults: () => faults.length,
+        /** Fails every PublishBatch for `ms`, cycling through `kinds`. */
+        outage(ms, kinds = ['refuse', 'http503', 'throttle', 'http500']) {
+          outage = { until: Date.now() + ms, kinds, n: 0 }
+        },
+        heal() {
+          outage = null
+        },
         close() {
           for (const s of sockets) s.destroy()
           return new Promise((r) => server.close(() => r()))

@@ -737,4 +737,124 @@ mod tests {
             assert!(err.reason.contains(words), "{err}");
         }
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn number() -> impl Strategy<Value = Option<f64>> {
+            prop_oneof![
+                Just(None),
+                any::<f64>().prop_map(Some),
+                (-10i64..100_000).prop_map(|n| Some(n as f64)),
+                Just(Some(f64::NAN)),
+                Just(Some(1e300)),
+            ]
+        }
+
+        fn text() -> impl Strategy<Value = Option<String>> {
+            prop_oneof![
+                Just(None),
+                ".{0,30}".prop_map(Some),
+                proptest::sample::select(vec![
+                    "strict",
+                    "warn",
+                    "off",
+                    "room",
+                    "site",
+                    "rc",
+                    "ciao",
+                    "reject",
+                    "dropOldest",
+                    "rocketchat-livechat",
+                    "chat-messaging",
+                ])
+                .prop_map(|s| Some(s.to_owned())),
+            ]
+        }
+
+        fn json() -> impl Strategy<Value = Option<serde_json::Value>> {
+            prop_oneof![
+                Just(None),
+                ".{0,20}".prop_map(|s| Some(serde_json::json!(s))),
+                Just(Some(
+                    serde_json::json!({"events": {"C": {"a": {"properties": {"x": "string?"}}}}})
+                )),
+                Just(Some(serde_json::json!({"events": 5}))),
+                Just(Some(
+                    serde_json::json!({"a": "arn:aws:sns:eu-west-1:123456789012:x"})
+                )),
+                Just(Some(serde_json::json!([1, 2]))),
+            ]
+        }
+
+        /// The generated inputs (`LoggerOptions` has no `Debug`: it holds credentials).
+        type Inputs = (
+            String,
+            String,
+            Vec<Option<f64>>,
+            Vec<Option<String>>,
+            Vec<Option<serde_json::Value>>,
+        );
+
+        fn inputs() -> impl Strategy<Value = Inputs> {
+            (
+                prop_oneof![
+                    Just("arn:aws:sns:eu-west-1:123456789012:t.fifo".to_owned()),
+                    ".{0,40}"
+                ],
+                prop_oneof![Just("https://chat.example.com".to_owned()), ".{0,40}"],
+                proptest::collection::vec(number(), 12),
+                proptest::collection::vec(text(), 10),
+                proptest::collection::vec(json(), 2),
+            )
+        }
+
+        fn build((topic, site, n, t, j): Inputs) -> LoggerOptions {
+            let mut o = minimal();
+            o.topic_arn = topic;
+            o.site_url = site;
+            o.max_batch_size = n[0];
+            o.flush_interval_ms = n[1];
+            o.max_queue_events = n[2];
+            o.max_queue_bytes = n[3];
+            o.retry_budget_ms = n[4];
+            o.retry_initial_backoff_ms = n[5];
+            o.retry_max_backoff_ms = n[6];
+            o.request_timeout_ms = n[7];
+            o.max_concurrent_batches = n[8];
+            o.shutdown_timeout_ms = n[9];
+            o.max_spool_bytes = n[10];
+            o.spool_sync_ms = n[11];
+            [
+                o.overflow,
+                o.validation,
+                o.message_group,
+                o.format,
+                o.subject,
+                o.region,
+                o.endpoint,
+                o.application,
+                o.business,
+                o.deployment,
+            ] = <[Option<String>; 10]>::try_from(t).expect("ten");
+            [o.tracking_plan, o.agent_topics] =
+                <[Option<serde_json::Value>; 2]>::try_from(j).expect("two");
+            o
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(256)))]
+
+            /// Any options: a config or an error that names a real option, never a panic.
+            #[test]
+            fn any_options_convert_or_name_the_option(i in inputs()) {
+                if let Err(e) = build(i).into_config() {
+                    let root = e.option.split('.').next().unwrap_or_default();
+                    prop_assert!(OPTION_NAMES.contains(&root), "{e}");
+                    prop_assert!(!e.reason.is_empty());
+                }
+            }
+        }
+    }
 }

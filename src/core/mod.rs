@@ -21,4 +21,8 @@ pub mod spool;
 pub mod stats;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+pub(crate) use fuzz::cases as fuzz_cases;
+#[cfg(test)]
 pub(crate) mod testing;
