@@ -24,7 +24,7 @@ describe('wire contract', () => {
     })
     assert.match(id, UUID_V7)
     const report = await logger.flush()
-    assert.deepEqual(report, { delivered: 1, failed: 0, dropped: 0, pending: 0 })
+    assert.deepEqual(report, { delivered: 1, failed: 0, dropped: 0, pending: 0, spooled: 0 })
     const [msg] = await ctx.drain(queueUrl, { expected: 1 })
     assert.equal(
       msg.body,
@@ -255,7 +255,7 @@ describe('lifecycle and failures', () => {
     const logger = ctx.logger({ topicArn, flushIntervalMs: 60_000 })
     for (let i = 0; i < 7; i++) logger.log({ category: 'c', action: 'a', properties: { n: i } })
     const report = await logger.close()
-    assert.deepEqual(report, { delivered: 7, failed: 0, dropped: 0, pending: 0 })
+    assert.deepEqual(report, { delivered: 7, failed: 0, dropped: 0, pending: 0, spooled: 0 })
     assert.equal(logger.closed, true)
     assert.throws(() => logger.log({ category: 'c', action: 'a' }), {
       name: 'Error',

@@ -190,7 +190,7 @@ describe('a 60-second SNS outage', () => {
     })
     const errors = []
     logger.onError((e) => errors.push(e))
-    proxy.outage(60_000)
+    proxy.outage(600_000) // ended by heal() below, after the 60 s of logging
     const ids = []
     const started = Date.now()
     let i = 0
