@@ -11,19 +11,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
 const { AnalyticsLogger } = require('..')
+const { EVENT, median, BASE_OPTIONS } = require('./common')
 
 const N = Number(process.argv[2] || 50_000)
 const ROUNDS = Number(process.argv[3] || 5)
-const EVENT = {
-  category: 'Chat Session',
-  action: 'closed',
-  roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
-  tabId: 'tab-5f1a2c',
-  dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
-  eventType: 'customerAction',
-  properties: { close_method: 'chat window' },
-  timestamp: '2022-09-26T17:50:47.225Z',
-}
 
 function startStub() {
   return new Promise((resolve, reject) => {
@@ -37,15 +28,11 @@ function startStub() {
   })
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-
 async function run(endpoint, spoolDir) {
   const logger = new AnalyticsLogger({
     topicArn: 'arn:aws:sns:us-east-1:123456789012:bench',
-    siteUrl: 'https://chat.example.com',
+    ...BASE_OPTIONS,
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     maxQueueEvents: N + 1,
     ...(spoolDir ? { spoolDir } : {}),
   })

@@ -11,30 +11,15 @@
 //   node bench/validation.js [events per round] [rounds]
 const net = require('node:net')
 const { AnalyticsLogger } = require('..')
+const { EVENT, median, BASE_OPTIONS } = require('./common')
 
 const N = Number(process.argv[2] || 200_000)
 const ROUNDS = Number(process.argv[3] || 5)
-
-const EVENT = {
-  category: 'Chat Session',
-  action: 'closed',
-  roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
-  tabId: 'tab-5f1a2c',
-  dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
-  eventType: 'customerAction',
-  properties: { close_method: 'chat window' },
-  timestamp: '2022-09-26T17:50:47.225Z',
-}
 
 const CONFIGS = {
   'no plan': {},
   'plan, strict': { trackingPlan: 'rocketchat-livechat', validation: 'strict' },
   'plan, warn': { trackingPlan: 'rocketchat-livechat', validation: 'warn' },
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
 }
 
 async function main() {
@@ -43,10 +28,8 @@ async function main() {
   const endpoint = `http://127.0.0.1:${silent.address().port}`
   const base = {
     topicArn: 'arn:aws:sns:us-east-1:123456789012:bench.fifo',
-    siteUrl: 'https://chat.example.com',
+    ...BASE_OPTIONS,
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     maxQueueEvents: N + 1,
     maxQueueBytes: 1 << 30,
     requestTimeoutMs: 3_600_000,
