@@ -1075,7 +1075,9 @@ mod tests {
     #[test]
     fn partial_batches_go_out_after_the_flush_interval() {
         let fake = FakePublisher::default();
-        let logger = Logger::start(test_config(false), fake.clone());
+        let mut config = test_config(false);
+        config.flush_interval = Duration::from_millis(200);
+        let logger = Logger::start(config, fake.clone());
         log_n(&logger, 3);
         wait_until("delivery without flush()", || logger.stats().delivered == 3);
         assert_eq!(fake.requests().len(), 1);
@@ -1375,6 +1377,7 @@ mod tests {
         config.retry.initial_backoff = Duration::from_millis(200);
         config.retry.max_backoff = Duration::from_millis(200);
         config.max_batch_size = 1;
+        config.flush_interval = Duration::from_millis(20);
         let logger = Logger::start(config, fake.clone());
         log_n(&logger, 1);
         wait_until("the throttled request", || !fake.requests().is_empty());
