@@ -877,6 +877,9 @@ impl<P> Drop for Worker<P> {
     /// at the normal end of the loop, and also if it panicked, so that no promise is
     /// left pending forever.
     fn drop(&mut self) {
+        // Release the spool folder (its lock) first: whoever awaited close() may open
+        // a new logger on it at once.
+        self.spooling = None;
         self.control.close();
         let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
         for (_, reply) in self.flush_waiters.drain(..) {
