@@ -28,6 +28,23 @@ export declare class AnalyticsLogger {
    */
   log(event: AnalyticsEvent): string
   /**
+   * Logs an event of the Livechat widget from the untrusted body of the server's
+   * widget endpoint, `{ token, rid, tabId?, category, action, properties? }`:
+   * checked strictly (no unknown keys, bounded sizes, only the events the plan
+   * marks `widget`, their properties exactly as planned), stamped
+   * `eventType: 'customerAction'`, the visitor token never forwarded. Returns the
+   * event id. Throws a `TypeError` with `field` and `code` `'ERR_INVALID_EVENT'`
+   * (answer 400) or `'ERR_EVENT_TOO_LARGE'` (answer 413); the route has already
+   * checked the token and the room.
+   */
+  logWidgetEvent(body: unknown): string
+  /**
+   * The logger's counters in the Prometheus text exposition format, for the
+   * server's metrics endpoint: `rocketchat_sns_analytics_*` with the labels `topic`,
+   * `reason`, `kind`, `app` and `result`.
+   */
+  metrics(): string
+  /**
    * Resolves once every event logged before the call is delivered or has
    * definitively failed. Never rejects.
    */
@@ -62,6 +79,41 @@ export declare class AnalyticsLogger {
 }
 
 /**
+ * Lets Rocket.Chat Apps log analytics events through the Apps-Engine's bridge
+ * pattern: the server's `AppAnalyticsBridge.logEvent` delegates to `doLogEvent`.
+ * Every call is permission-checked and rate-limited per app, and the event carries
+ * the app's id as the SNS message attribute `appId`. Calls resolve to the event id
+ * or reject; they never throw.
+ */
+export declare class AppsEngineBridge {
+  constructor(logger: AnalyticsLogger, options?: AppsEngineBridgeOptions)
+  /**
+   * Logs `event` for the app `appId`; resolves to the event id. Rejects with
+   * `code: 'PERMISSION_DENIED'` when `hasPermission(appId, 'analytics.write')` is
+   * false, `'RATE_LIMITED'` over the app's limit, `'ERR_INVALID_APP_ID'` for a
+   * malformed id, and with `log()`'s errors for a bad event.
+   */
+  doLogEvent(event: AnalyticsEvent, appId: string): Promise<string>
+  /**
+   * Chat Session/started for an omnichannel room the Apps-Engine reports started
+   * (`ILivechatRoom`).
+   */
+  roomStarted(room: LivechatRoomLike, appId: string): Promise<string>
+  /**
+   * Chat Session/closed: `close_method` is `closeMethod` if given, else from
+   * `room.closer` (`'visitor'` → `'chat window'`, a customerAction; `'bot'` →
+   * `'df_bot'`; `'user'` → `'agent'`).
+   */
+  roomClosed(room: LivechatRoomLike, appId: string, closeMethod?: string): Promise<string>
+  /** Agent Transfer/assigned for `IPostLivechatAgentAssigned`'s context. */
+  agentAssigned(context: LivechatEventContextLike, appId: string): Promise<string>
+  /** Agent Transfer/unassigned for `IPostLivechatAgentUnassigned`'s context. */
+  agentUnassigned(context: LivechatEventContextLike, appId: string): Promise<string>
+  /** Agent Transfer/successful for `IPostLivechatRoomTransferred`'s context. */
+  roomTransferred(context: LivechatTransferContextLike, appId: string): Promise<string>
+}
+
+/**
  * One analytics event, as passed to `log()`.
  *
  * The body published to SNS always has exactly the keys `dialogflowAgentId`,
@@ -87,6 +139,38 @@ export interface AnalyticsEvent {
   eventType?: 'customerAction' | 'session'
   /** When it happened: a Date, an ISO-8601 string or epoch milliseconds. Default: now. */
   timestamp?: Date | string | number
+}
+
+/** What one Rocket.Chat App's bridge calls came to. */
+export interface AppCounts {
+  /** Events accepted (queued for SNS). */
+  logged: number
+  /** Refused: the app lacks the `analytics.write` permission. */
+  permissionDenied: number
+  /** Refused: over the per-app rate limit. */
+  rateLimited: number
+  /** Refused: the event was invalid or broke the tracking plan. */
+  invalid: number
+}
+
+/** A per-app token bucket. */
+export interface AppRateLimitOptions {
+  /** Sustained events per second per app. */
+  eventsPerSecond: number
+  /** Events an app may log at once after being idle. */
+  burst: number
+}
+
+/** Options of `new AppsEngineBridge(logger, options)`. */
+export interface AppsEngineBridgeOptions {
+  /**
+   * The server's permission check, called as `hasPermission(appId, 'analytics.write')`
+   * for every call; a call it answers `false` is refused with
+   * `code: 'PERMISSION_DENIED'`. Default: every app may log.
+   */
+  hasPermission?: (appId: string, permission: 'analytics.write') => boolean
+  /** Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`. */
+  appRateLimit?: AppRateLimitOptions
 }
 
 /** AWS credentials given explicitly instead of the AWS default provider chain. */
@@ -141,6 +225,26 @@ export interface DeliveryReport {
  * `code: 'ERR_INVALID_PLAN'` saying where the plan is wrong.
  */
 export declare function generateTypes(plan: string): string
+
+/** The Apps-Engine's `ILivechatEventContext` (agent assigned and unassigned). */
+export interface LivechatEventContextLike {
+  agent: { id: string }
+  room: LivechatRoomLike
+}
+
+/** The parts of the Apps-Engine's `ILivechatRoom` the helpers read. */
+export interface LivechatRoomLike {
+  id: string
+  closer?: 'user' | 'visitor' | 'bot'
+  servedBy?: { id: string }
+}
+
+/** The Apps-Engine's `ILivechatTransferEventContext` (room transferred). */
+export interface LivechatTransferContextLike {
+  /** `'agent'` or `'department'`. */
+  type: string
+  room: { id: string }
+}
 
 /** Options of `new AnalyticsLogger(options)`. */
 export interface LoggerOptions {
@@ -304,7 +408,19 @@ export interface LoggerStats {
    * they are delivered first.
    */
   recovered: number
+  /** Apps-Engine bridge calls by app id. */
+  apps: Record<string, AppCounts>
 }
+
+/**
+ * Logger options from the settings' current values, read with `get(id)` (the
+ * server's `settings.get`); `null` when SNS analytics is switched off. `siteUrl` is
+ * the server's `Site_Url`, used when the analytics site URL is empty. Throws a
+ * `TypeError` with `code: 'ERR_INVALID_SETTING'` and `setting` naming the setting to
+ * fix. Pass the result to `new AnalyticsLogger()` or, when a setting changes,
+ * `logger.reconfigure()`.
+ */
+export declare function optionsFromSettings(get: (id: string) => unknown, siteUrl?: string): LoggerOptions | null
 
 /** One event of a tracking plan. */
 export interface PlannedEventDefinition {
@@ -346,6 +462,23 @@ export interface PlanViolation {
   /** What is wrong and what the plan allows. */
   message: string
 }
+
+/** One setting, as `settingsRegistry.add(id, packageValue, options)` takes it. */
+export interface SettingDefinition {
+  id: string
+  packageValue: boolean | string | number
+  /** `{ type, section, i18nLabel, i18nDescription, public: false, secret, values?, code?, multiline? }` */
+  options: { type: 'boolean' | 'string' | 'password' | 'int' | 'code' | 'select'; section: string; i18nLabel: string; i18nDescription: string; public: false; secret: boolean; values?: Array<{ key: string; i18nLabel: string }>; code?: string; multiline?: boolean }
+  /** What the setting does, in English (the i18n text to start from). */
+  description: string
+}
+
+/**
+ * The settings group for Rocket.Chat's `settingsRegistry`: the enabled switch, topic
+ * ARN, per-agent topics, region, endpoint, credentials (`secret`), site URL, plan,
+ * format fields, batching and spool. None of them is public.
+ */
+export declare function settingsDefinitions(): { group: string; settings: SettingDefinition[] }
 
 /** A tracking plan given in code; the same shape as a plan file. */
 export interface TrackingPlanDocument {

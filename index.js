@@ -836,5 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.AnalyticsLogger = nativeBinding.AnalyticsLogger
+module.exports.AppsEngineBridge = nativeBinding.AppsEngineBridge
 module.exports.builtinPlans = nativeBinding.builtinPlans
 module.exports.generateTypes = nativeBinding.generateTypes
+module.exports.optionsFromSettings = nativeBinding.optionsFromSettings
+module.exports.settingsDefinitions = nativeBinding.settingsDefinitions

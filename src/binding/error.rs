@@ -10,6 +10,7 @@ use std::ptr;
 use napi::{sys, Env, Error, Status};
 
 use crate::core::error::{InvalidOption, LogError, PlanRejection};
+use crate::core::widget::WidgetError;
 
 /// Codes on errors thrown synchronously.
 pub mod codes {
@@ -19,6 +20,11 @@ pub mod codes {
     pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
     pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
     pub const INVALID_PLAN: &str = "ERR_INVALID_PLAN";
+    pub const EVENT_TOO_LARGE: &str = "ERR_EVENT_TOO_LARGE";
+    pub const INVALID_SETTING: &str = "ERR_INVALID_SETTING";
+    pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INVALID_APP_ID: &str = "ERR_INVALID_APP_ID";
 }
 
 #[derive(Clone, Copy)]
@@ -50,6 +56,14 @@ unsafe fn set(raw: sys::napi_env, object: sys::napi_value, name: &str, value: sy
     }
 }
 
+/// A JavaScript string for the binding's raw calls; null on failure.
+///
+/// # Safety
+/// `raw` must be the live env of the calling JavaScript thread.
+pub unsafe fn js_str(raw: sys::napi_env, value: &str) -> sys::napi_value {
+    js_string(raw, value)
+}
+
 /// Extra properties of a thrown error.
 type Decorate<'a> = &'a dyn Fn(sys::napi_env, sys::napi_value);
 
@@ -65,37 +79,63 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
 }
 
 fn throw_with(env: &Env, kind: Kind, code: &str, message: &str, decorate: Decorate<'_>) -> Error {
+    match build(env, kind, code, message, decorate) {
+        Some(error) => {
+            // SAFETY: a value of this env, thrown on its thread.
+            unsafe { sys::napi_throw(env.raw(), error) };
+            Error::new(Status::PendingException, String::new())
+        }
+        None => Error::new(Status::GenericFailure, format!("{code}: {message}")),
+    }
+}
+
+/// `new <kind>(message)` with `code` and whatever `decorate` adds, not thrown; `None`
+/// if the engine refuses.
+fn build(
+    env: &Env,
+    kind: Kind,
+    code: &str,
+    message: &str,
+    decorate: Decorate<'_>,
+) -> Option<sys::napi_value> {
     let raw = env.raw();
     // SAFETY: called on the JavaScript thread with a live env, as every #[napi]
-    // method is; each napi call's status is checked and we fall back to a plain
-    // napi-rs error if the engine refuses.
+    // method is; each napi call's status is checked.
     unsafe {
-        let mut js_code = ptr::null_mut();
-        let mut js_msg = ptr::null_mut();
+        let js_code = js_string(raw, code);
+        let js_msg = js_string(raw, message);
         let mut error = ptr::null_mut();
-        let ok = sys::napi_create_string_utf8(
-            raw,
-            code.as_ptr().cast(),
-            code.len() as isize,
-            &mut js_code,
-        ) == sys::Status::napi_ok
-            && sys::napi_create_string_utf8(
-                raw,
-                message.as_ptr().cast(),
-                message.len() as isize,
-                &mut js_msg,
-            ) == sys::Status::napi_ok
+        let ok = !js_code.is_null()
+            && !js_msg.is_null()
             && match kind {
                 Kind::Error => sys::napi_create_error(raw, js_code, js_msg, &mut error),
                 Kind::TypeError => sys::napi_create_type_error(raw, js_code, js_msg, &mut error),
             } == sys::Status::napi_ok;
         if !ok {
-            return Error::new(Status::GenericFailure, format!("{code}: {message}"));
+            return None;
         }
         decorate(raw, error);
-        sys::napi_throw(raw, error);
+        Some(error)
     }
-    Error::new(Status::PendingException, String::new())
+}
+
+/// An `Error` (or `TypeError`) with `code` and `appId`, to reject a bridge call with.
+pub fn app_error(
+    env: &Env,
+    type_error: bool,
+    code: &str,
+    message: &str,
+    app_id: &str,
+) -> Option<sys::napi_value> {
+    let kind = if type_error {
+        Kind::TypeError
+    } else {
+        Kind::Error
+    };
+    build(env, kind, code, message, &|raw, error| {
+        // SAFETY: called by build with its live env and error object.
+        unsafe { set(raw, error, "appId", js_string(raw, app_id)) };
+    })
 }
 
 pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
@@ -105,6 +145,33 @@ pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
         codes::INVALID_OPTION,
         &e.to_string(),
         Some(("option", &e.option)),
+    )
+}
+
+/// A widget body the endpoint must refuse.
+pub fn invalid_widget_event(env: &Env, e: &WidgetError) -> Error {
+    let code = if e.too_large {
+        codes::EVENT_TOO_LARGE
+    } else {
+        codes::INVALID_EVENT
+    };
+    throw(
+        env,
+        Kind::TypeError,
+        code,
+        &e.to_string(),
+        Some(("field", &e.field)),
+    )
+}
+
+/// A Rocket.Chat setting with a value the logger cannot use.
+pub fn invalid_setting(env: &Env, setting: &str, message: &str) -> Error {
+    throw(
+        env,
+        Kind::TypeError,
+        codes::INVALID_SETTING,
+        message,
+        Some(("setting", setting)),
     )
 }
 

@@ -13,10 +13,11 @@ use napi_derive::napi;
 use super::error::{self as js_error};
 use super::exit_hook;
 use super::options::{check_option_name, LoggerOptions};
-use super::types::{CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
+use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::config::millis;
 use crate::core::error::InvalidOption;
-use crate::core::logger::{DeliveryReport as CoreReport, Logger};
+use crate::core::logger::{DeliveryReport as CoreReport, Logger, WidgetLogError};
+use crate::core::metrics::{AppResult, Counters};
 use crate::core::sns::SnsPublisher;
 
 /// Batches analytics events and publishes them to Amazon SNS from a background
@@ -63,6 +64,17 @@ impl AnalyticsLogger {
     /// `close()`, and `ERR_QUEUE_FULL` when the queue is full and `overflow` is `'reject'`.
     #[napi(catch_unwind, ts_args_type = "event: AnalyticsEvent")]
     pub fn log(&self, env: Env, event: Unknown) -> Result<String> {
+        self.log_value(&env, event, None)
+    }
+
+    /// `log()` of a JavaScript value, for this class and the Apps-Engine bridge.
+    pub(crate) fn log_value(
+        &self,
+        env: &Env,
+        event: Unknown,
+        app_id: Option<&str>,
+    ) -> Result<String> {
+        let env = *env;
         let kind = event.get_type()?;
         if kind != ValueType::Object || is_array(&env, &event) {
             self.logger.count_invalid();
@@ -97,14 +109,46 @@ impl AnalyticsLogger {
                     &format!("invalid analytics event: event is not valid text ({e})"),
                 )
             })?;
-            match self.logger.log_json(json) {
-                Ok(id) => {
-                    let mut out = uuid::Uuid::encode_buffer();
-                    Ok(id.hyphenated().encode_lower(&mut out).to_owned())
-                }
-                Err(e) => Err(js_error::log_error(&env, &e)),
-            }
+            self.log_text(&env, json, app_id)
         })
+    }
+
+    /// Logs an event given as JSON text; throws like `log()`.
+    pub(crate) fn log_text(&self, env: &Env, json: &str, app_id: Option<&str>) -> Result<String> {
+        match self.logger.log_json_for(json, app_id) {
+            Ok(id) => Ok(id_string(id)),
+            Err(e) => Err(js_error::log_error(env, &e)),
+        }
+    }
+
+    /// Logs an event of the Livechat widget from the untrusted body of the server's
+    /// widget endpoint, `{ token, rid, tabId?, category, action, properties? }`:
+    /// checked strictly (no unknown keys, bounded sizes, only the events the plan
+    /// marks `widget`, their properties exactly as planned), stamped
+    /// `eventType: 'customerAction'`, the visitor token never forwarded. Returns the
+    /// event id. Throws a `TypeError` with `field` and `code` `'ERR_INVALID_EVENT'`
+    /// (answer 400) or `'ERR_EVENT_TOO_LARGE'` (answer 413); the route has already
+    /// checked the token and the room.
+    #[napi(catch_unwind, ts_args_type = "body: unknown")]
+    pub fn log_widget_event(&self, env: Env, body: Unknown) -> Result<String> {
+        let stringify = self.stringify.borrow_back(&env)?;
+        let mut buf = Vec::new();
+        stringify_into(&env, stringify.raw(), body.raw(), &mut buf)
+            .inspect_err(|_| self.logger.count_invalid())?;
+        let json = String::from_utf8_lossy(&buf);
+        match self.logger.log_widget_json(&json) {
+            Ok(id) => Ok(id_string(id)),
+            Err(WidgetLogError::Widget(e)) => Err(js_error::invalid_widget_event(&env, &e)),
+            Err(WidgetLogError::Log(e)) => Err(js_error::log_error(&env, &e)),
+        }
+    }
+
+    /// The logger's counters in the Prometheus text exposition format, for the
+    /// server's metrics endpoint: `rocketchat_sns_analytics_*` with the labels `topic`,
+    /// `reason`, `kind`, `app` and `result`.
+    #[napi(catch_unwind)]
+    pub fn metrics(&self) -> String {
+        self.logger.metrics()
     }
 
     /// Resolves once every event logged before the call is delivered or has
@@ -148,7 +192,13 @@ impl AnalyticsLogger {
     /// The logger's counters, read without waiting for the background.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> LoggerStats {
-        self.logger.stats().into()
+        let mut stats: LoggerStats = self.logger.stats().into();
+        stats.apps = app_counts(&self.logger.labels().snapshot());
+        stats
+    }
+
+    pub(crate) fn core(&self) -> &Logger {
+        &self.logger
     }
 
     /// Applies new options while the logger runs, e.g. when an admin changes
@@ -203,6 +253,27 @@ impl AnalyticsLogger {
 }
 
 type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
+
+fn id_string(id: uuid::Uuid) -> String {
+    let mut out = uuid::Uuid::encode_buffer();
+    id.hyphenated().encode_lower(&mut out).to_owned()
+}
+
+/// Bridge calls per app, for `stats().apps`.
+fn app_counts(c: &Counters) -> std::collections::HashMap<String, AppCounts> {
+    let mut out: std::collections::HashMap<String, AppCounts> = std::collections::HashMap::new();
+    for ((app, result), n) in &c.apps {
+        let e = out.entry(app.clone()).or_default();
+        let n = *n as i64;
+        match result {
+            AppResult::Logged => e.logged += n,
+            AppResult::PermissionDenied => e.permission_denied += n,
+            AppResult::RateLimited => e.rate_limited += n,
+            AppResult::Invalid => e.invalid += n,
+        }
+    }
+    out
+}
 
 /// The options object, checked for its type and for misspelt names, converted.
 fn read_options(env: &Env, options: Unknown) -> Result<LoggerOptions> {

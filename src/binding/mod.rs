@@ -1,19 +1,26 @@
 //! The napi layer: converts JavaScript values to core types and back, and holds
 //! nothing else. Only this module uses napi types.
 
+mod bridge;
 mod error;
 mod exit_hook;
 mod logger;
 mod options;
 mod plan;
+mod settings;
 mod types;
 
+pub use bridge::{
+    AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions, LivechatEventContextLike,
+    LivechatRoomLike, LivechatTransferContextLike,
+};
 pub use logger::AnalyticsLogger;
 pub use options::{
     AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,
     TrackingPlanDocument,
 };
 pub use plan::{builtin_plans, generate_types};
+pub use settings::{options_from_settings_js, settings_definitions, SettingDefinition};
 pub use types::{
     AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats, PlanViolation,
     ViolationCounts,

@@ -66,6 +66,22 @@ pub struct LoggerStats {
     /// With `spoolDir`: unsettled events found on start, left by an earlier logger;
     /// they are delivered first.
     pub recovered: i64,
+    /// Apps-Engine bridge calls by app id.
+    pub apps: std::collections::HashMap<String, AppCounts>,
+}
+
+/// What one Rocket.Chat App's bridge calls came to.
+#[napi(object)]
+#[derive(Default)]
+pub struct AppCounts {
+    /// Events accepted (queued for SNS).
+    pub logged: i64,
+    /// Refused: the app lacks the `analytics.write` permission.
+    pub permission_denied: i64,
+    /// Refused: over the per-app rate limit.
+    pub rate_limited: i64,
+    /// Refused: the event was invalid or broke the tracking plan.
+    pub invalid: i64,
 }
 
 /// Tracking-plan violations by kind.
@@ -123,6 +139,7 @@ impl From<core::stats::StatsSnapshot> for LoggerStats {
             spool_bytes: s.spool_bytes as i64,
             corrupt_records: s.corrupt_records as i64,
             recovered: s.recovered as i64,
+            apps: Default::default(),
         }
     }
 }

@@ -253,6 +253,10 @@ pub(crate) async fn deliver_batch<P: Publisher>(
 
     let n = events.len();
     let bytes: usize = events.iter().map(EncodedEvent::queued_bytes).sum();
+    shared.labels.delivered(&target.topic.arn, delivered);
+    for (_, failure) in &failures {
+        shared.labels.failed(&target.topic.arn, failure.code, 1);
+    }
     Stats::add(&stats.delivered, delivered);
     Stats::add(&stats.failed, failures.len());
     Stats::sub(&stats.in_flight, n);

@@ -74,6 +74,18 @@ fn is_group_id(s: &str) -> bool {
 
 impl EncoderConfig {
     pub fn encode(&self, json: &str, id: Uuid, now_ms: i64) -> Result<Encoded, EncodeError> {
+        self.encode_for(json, id, now_ms, None)
+    }
+
+    /// [`EncoderConfig::encode`] for an event a Rocket.Chat App logged: it carries the
+    /// app's id as the `appId` attribute.
+    pub fn encode_for(
+        &self,
+        json: &str,
+        id: Uuid,
+        now_ms: i64,
+        app_id: Option<&str>,
+    ) -> Result<Encoded, EncodeError> {
         let event = parse_event(json, now_ms)?;
         let spec = self
             .plan
@@ -122,6 +134,7 @@ impl EncoderConfig {
             event_type: event.event_type,
             topic,
             group,
+            app_id: app_id.map(Into::into),
         };
         let size = encoded.message_bytes();
         if size > MAX_MESSAGE_BYTES {

@@ -21,6 +21,8 @@ pub(crate) const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
 /// Names of the message attributes that mirror the event, in the order they are sent.
 pub const ATTRIBUTE_NAMES: [&str; 4] = ["eventId", "category", "action", "eventType"];
+/// The attribute naming the Rocket.Chat App that logged an event (bridge only).
+pub const APP_ATTRIBUTE: &str = "appId";
 /// SNS message attribute data type used for every attribute.
 pub const ATTRIBUTE_TYPE: &str = "String";
 
@@ -54,6 +56,9 @@ pub struct EncodedEvent {
     pub topic: u16,
     /// Its own FIFO MessageGroupId (`messageGroup: 'room'`); `None` is the site's group.
     pub group: Option<Box<str>>,
+    /// The Rocket.Chat App that logged it through the Apps-Engine bridge: the `appId`
+    /// message attribute.
+    pub app_id: Option<Box<str>>,
 }
 
 impl EncodedEvent {
@@ -74,6 +79,10 @@ impl EncodedEvent {
             + self.category.len()
             + self.action.len()
             + self.event_type.as_str().len()
+            + self
+                .app_id
+                .as_ref()
+                .map_or(0, |a| APP_ATTRIBUTE.len() + ATTRIBUTE_TYPE.len() + a.len())
     }
 
     /// Heap bytes this event holds while queued, for `maxQueueBytes`.
@@ -82,6 +91,7 @@ impl EncodedEvent {
             + self.category.len()
             + self.action.len()
             + self.group.as_ref().map_or(0, |g| g.len())
+            + self.app_id.as_ref().map_or(0, |a| a.len())
     }
 
     pub fn id_string(&self) -> String {

@@ -16,8 +16,17 @@ use super::encoder::{EncodeError, EncoderConfig};
 use super::error::InvalidOption;
 use super::error::{DeliveryError, LogError};
 use super::event::EncodedEvent;
+use super::metrics::LabelledCounters;
 use super::pipeline::Worker;
 use super::plan::Violation;
+use super::widget::WidgetError;
+
+/// Why a widget body was not logged.
+#[derive(Debug)]
+pub enum WidgetLogError {
+    Widget(WidgetError),
+    Log(LogError),
+}
 use super::publisher::Publisher;
 use super::runtime;
 use super::spool::SpoolLock;
@@ -98,6 +107,8 @@ pub(crate) struct Shared {
     /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
     shutdown_timeout_ms: AtomicU64,
     error_sinks: Mutex<Vec<ErrorSink>>,
+    /// Counters by topic, reason and app, for `metrics()`.
+    pub labels: LabelledCounters,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
     pub loop_turns: std::sync::atomic::AtomicU64,
@@ -232,6 +243,7 @@ impl Logger {
             epoch: Instant::now(),
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
             error_sinks: Mutex::new(Vec::new()),
+            labels: LabelledCounters::default(),
             #[cfg(test)]
             loop_turns: Default::default(),
         });
@@ -272,6 +284,11 @@ impl Logger {
     /// Validates and queues one event given as the JSON text of the caller's object.
     /// Returns the event's id (UUIDv7), which is also its SNS deduplication id.
     pub fn log_json(&self, json: &str) -> Result<Uuid, LogError> {
+        self.log_json_for(json, None)
+    }
+
+    /// [`Logger::log_json`] for an event a Rocket.Chat App logged through the bridge.
+    pub fn log_json_for(&self, json: &str, app_id: Option<&str>) -> Result<Uuid, LogError> {
         if self.is_closed() {
             return Err(LogError::Closed);
         }
@@ -281,7 +298,7 @@ impl Logger {
         // change the options under it.
         let caller = self.caller.borrow().clone();
         let stats = &self.shared.stats;
-        let encoded = match caller.encoder.encode(json, id, now_ms) {
+        let encoded = match caller.encoder.encode_for(json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -289,6 +306,7 @@ impl Logger {
                     EncodeError::Invalid(e) => LogError::Invalid(e),
                     EncodeError::Plan(rejection) => {
                         self.count_violations(&rejection.violations);
+                        self.shared.labels.plan_rejection();
                         LogError::Plan(rejection)
                     }
                 });
@@ -392,6 +410,37 @@ impl Logger {
 
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// The labelled counters (per topic, reason and app).
+    pub fn labels(&self) -> &LabelledCounters {
+        &self.shared.labels
+    }
+
+    /// The Prometheus text exposition of this logger's counters.
+    pub fn metrics(&self) -> String {
+        super::metrics::render(
+            &self.stats(),
+            &self.shared.labels.snapshot(),
+            self.spool.is_some(),
+        )
+    }
+
+    /// Checks an untrusted Livechat widget body (its JSON text) and logs the event it
+    /// describes: only events the plan (the logger's, if it marks widget events, else
+    /// the built-in Livechat plan) marks `widget`, stamped `customerAction`, without the
+    /// visitor token.
+    pub fn log_widget_json(&self, json: &str) -> Result<Uuid, WidgetLogError> {
+        let caller = self.caller.borrow().clone();
+        let plan: &super::plan::TrackingPlan = match caller.encoder.plan.as_deref() {
+            Some(p) if p.events.iter().any(|e| e.widget) => p,
+            _ => super::widget::default_widget_plan(),
+        };
+        let event = super::widget::widget_event(json, plan).map_err(|e| {
+            Stats::add(&self.shared.stats.invalid, 1);
+            WidgetLogError::Widget(e)
+        })?;
+        self.log_json(&event).map_err(WidgetLogError::Log)
     }
 
     pub fn on_error(&self, sink: ErrorSink) {

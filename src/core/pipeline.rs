@@ -456,6 +456,7 @@ impl<P: Publisher> Worker<P> {
             event_type: e.event_type,
             topic,
             group: e.group.map(String::into_boxed_str),
+            app_id: e.app_id.map(String::into_boxed_str),
         }
     }
 
@@ -752,6 +753,12 @@ impl<P: Publisher> Worker<P> {
                 // The task settles its own events; one that died settled none of them.
                 // A spool keeps them for the next start.
                 let kept = self.spool().is_some();
+                if !kept {
+                    let topic = self.topic(meta.lane.topic).arn;
+                    self.shared
+                        .labels
+                        .failed(&topic, codes::INTERNAL, meta.ids.len());
+                }
                 let stats = &self.shared.stats;
                 let n = meta.ids.len();
                 Stats::sub(&stats.in_flight, n);
@@ -801,6 +808,12 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         Stats::add(&stats.failed, n);
+        for q in &drained {
+            let topic = self.topic(q.event.topic).arn;
+            self.shared
+                .labels
+                .failed(&topic, codes::SHUTDOWN_TIMEOUT, 1);
+        }
         self.shared.report(DeliveryError::new(
             codes::SHUTDOWN_TIMEOUT,
             format!("{n} events were still queued when the shutdown deadline passed"),

@@ -20,7 +20,7 @@ use aws_sdk_sns::Client;
 use tokio::sync::OnceCell;
 
 use super::config::SnsConfig;
-use super::event::{EncodedEvent, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
+use super::event::{EncodedEvent, APP_ATTRIBUTE, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
 use super::publisher::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
@@ -107,11 +107,14 @@ fn entry(
         &event.action,
         event.event_type.as_str(),
     ];
-    let attributes: HashMap<String, MessageAttributeValue> = ATTRIBUTE_NAMES
+    let mut attributes: HashMap<String, MessageAttributeValue> = ATTRIBUTE_NAMES
         .iter()
         .zip(values)
         .map(|(name, value)| ((*name).to_owned(), attribute(value)))
         .collect();
+    if let Some(app) = &event.app_id {
+        attributes.insert(APP_ATTRIBUTE.to_owned(), attribute(app));
+    }
     let fifo = request.message_group_id.is_some();
     PublishBatchRequestEntry::builder()
         .id(id.clone())

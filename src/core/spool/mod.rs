@@ -190,8 +190,11 @@ fn scan(data: &[u8], mut f: impl FnMut(Record)) -> u64 {
 }
 
 fn queued_bytes(e: &SpooledEvent) -> u64 {
-    (e.body.len() + e.category.len() + e.action.len() + e.group.as_ref().map_or(0, |g| g.len()))
-        as u64
+    (e.body.len()
+        + e.category.len()
+        + e.action.len()
+        + e.group.as_ref().map_or(0, |g| g.len())
+        + e.app_id.as_ref().map_or(0, |a| a.len())) as u64
 }
 
 impl Spool {
@@ -267,6 +270,7 @@ impl Spool {
             event.event_type,
             topic_arn,
             event.group.as_deref(),
+            event.app_id.as_deref(),
             &event.category,
             &event.action,
             &event.body,

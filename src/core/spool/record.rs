@@ -3,9 +3,9 @@
 //! ```text
 //! header  "RCSPOOL1"
 //! record  magic 0x5A 0xA5 | payload length u32 LE | CRC-32 of payload u32 LE | payload
-//! payload 1 (event) | id [16] | eventType u8 | topic | group | category | action | body
+//! payload 1 (event) | id [16] | eventType u8 | topic | group | app | category | action | body
 //!         2 (ack)   | count u32 | ids [16] x count
-//! string  length u32 LE | UTF-8 bytes      (group: length 0xFFFFFFFF = none)
+//! string  length u32 LE | UTF-8 bytes      (group, app: length 0xFFFFFFFF = none)
 //! ```
 //!
 //! The reader never trusts a length or a byte: a record whose magic, length, checksum
@@ -25,7 +25,8 @@ pub const RECORD_HEADER_BYTES: usize = 10;
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 const KIND_EVENT: u8 = 1;
 const KIND_ACK: u8 = 2;
-const NO_GROUP: u32 = u32::MAX;
+/// The length that stands for an absent optional string.
+const NONE: u32 = u32::MAX;
 
 /// An event as the spool keeps it: enough to publish it again, to the same topic and
 /// group, with the same id.
@@ -35,6 +36,7 @@ pub struct SpooledEvent {
     pub event_type: EventType,
     pub topic_arn: String,
     pub group: Option<String>,
+    pub app_id: Option<String>,
     pub category: String,
     pub action: String,
     pub body: String,
@@ -49,7 +51,7 @@ pub enum Record {
 }
 
 /// Fixed bytes of an event record besides its strings.
-pub const EVENT_RECORD_FIXED: usize = RECORD_HEADER_BYTES + 1 + 16 + 1 + 5 * 4;
+pub const EVENT_RECORD_FIXED: usize = RECORD_HEADER_BYTES + 1 + 16 + 1 + 6 * 4;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -79,6 +81,7 @@ pub fn write_event(
     event_type: EventType,
     topic_arn: &str,
     group: Option<&str>,
+    app_id: Option<&str>,
     category: &str,
     action: &str,
     body: &str,
@@ -90,9 +93,11 @@ pub fn write_event(
         EventType::CustomerAction => 1,
     });
     put_str(out, topic_arn);
-    match group {
-        Some(g) => put_str(out, g),
-        None => out.extend_from_slice(&NO_GROUP.to_le_bytes()),
+    for optional in [group, app_id] {
+        match optional {
+            Some(s) => put_str(out, s),
+            None => out.extend_from_slice(&NONE.to_le_bytes()),
+        }
     }
     put_str(out, category);
     put_str(out, action);
@@ -138,6 +143,15 @@ impl<'a> Fields<'a> {
         let n = self.u32()? as usize;
         std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
     }
+    /// `Some(None)` for an absent string, `None` for a malformed one.
+    fn optional_string(&mut self) -> Option<Option<String>> {
+        let save = self.pos;
+        if self.u32()? == NONE {
+            return Some(None);
+        }
+        self.pos = save;
+        self.string().map(Some)
+    }
 }
 
 fn decode_payload(payload: &[u8]) -> Option<Record> {
@@ -154,20 +168,14 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
                 _ => return None,
             };
             let topic_arn = f.string()?;
-            let group = {
-                let save = f.pos;
-                if f.u32()? == NO_GROUP {
-                    None
-                } else {
-                    f.pos = save;
-                    Some(f.string()?)
-                }
-            };
+            let group = f.optional_string()?;
+            let app_id = f.optional_string()?;
             Record::Event(SpooledEvent {
                 id,
                 event_type,
                 topic_arn,
                 group,
+                app_id,
                 category: f.string()?,
                 action: f.string()?,
                 body: f.string()?,
@@ -272,6 +280,7 @@ mod tests {
             group: n
                 .is_multiple_of(2)
                 .then(|| format!("https://chat.example.com/r{n}")),
+            app_id: n.is_multiple_of(3).then(|| format!("app-{n}")),
             category: "Chat Session".into(),
             action: "closed".into(),
             body: format!(r#"{{"n":{n},"s":"ünï"}}"#),
@@ -285,6 +294,7 @@ mod tests {
             e.event_type,
             &e.topic_arn,
             e.group.as_deref(),
+            e.app_id.as_deref(),
             &e.category,
             &e.action,
             &e.body,
@@ -316,6 +326,8 @@ mod tests {
             size,
             EVENT_RECORD_FIXED
                 + event(1).topic_arn.len()
+                + event(1).group.map_or(0, |g| g.len())
+                + event(1).app_id.map_or(0, |a| a.len())
                 + event(1).category.len()
                 + event(1).action.len()
                 + event(1).body.len()

@@ -16,6 +16,7 @@ fn event(n: u32) -> EncodedEvent {
         event_type: EventType::Session,
         topic: 0,
         group: n.is_multiple_of(3).then(|| format!("g{n}").into()),
+        app_id: n.is_multiple_of(4).then(|| format!("app{n}").into()),
     }
 }
 

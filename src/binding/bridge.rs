@@ -1,0 +1,491 @@
+//! `AppsEngineBridge`: what the Rocket.Chat server's Apps-Engine bridge delegates to,
+//! so that Rocket.Chat Apps can log analytics events without being able to abuse it:
+//! a permission check per call, a token bucket per app, the app's id on every event.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::time::Instant;
+
+use napi::bindgen_prelude::{FunctionRef, JsObjectValue, Object, Reference, Unknown};
+use napi::{sys, Env, JsValue, Result, ValueType};
+use napi_derive::napi;
+
+use super::error::{self as js_error, codes};
+use super::logger::AnalyticsLogger;
+use crate::core::apps::{
+    agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
+    LivechatRoomRef, RateLimit, UserRef,
+};
+use crate::core::metrics::AppResult;
+
+/// The permission an app needs, as the Apps-Engine names permissions.
+pub const PERMISSION: &str = "analytics.write";
+
+/// Options of `new AppsEngineBridge(logger, options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only: read property by property (it holds a function).
+pub struct AppsEngineBridgeOptions {
+    /// The server's permission check, called as `hasPermission(appId, 'analytics.write')`
+    /// for every call; a call it answers `false` is refused with
+    /// `code: 'PERMISSION_DENIED'`. Default: every app may log.
+    #[napi(ts_type = "(appId: string, permission: 'analytics.write') => boolean")]
+    pub has_permission: Option<String>,
+    /// Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`.
+    pub app_rate_limit: Option<AppRateLimitOptions>,
+}
+
+/// A per-app token bucket.
+#[napi(object)]
+pub struct AppRateLimitOptions {
+    /// Sustained events per second per app.
+    pub events_per_second: f64,
+    /// Events an app may log at once after being idle.
+    pub burst: f64,
+}
+
+/// The parts of the Apps-Engine's `ILivechatRoom` the helpers read.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only.
+pub struct LivechatRoomLike {
+    pub id: String,
+    #[napi(ts_type = "'user' | 'visitor' | 'bot'")]
+    pub closer: Option<String>,
+    #[napi(ts_type = "{ id: string }")]
+    pub served_by: Option<String>,
+}
+
+/// The Apps-Engine's `ILivechatEventContext` (agent assigned and unassigned).
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only.
+pub struct LivechatEventContextLike {
+    #[napi(ts_type = "{ id: string }")]
+    pub agent: String,
+    pub room: LivechatRoomLike,
+}
+
+/// The Apps-Engine's `ILivechatTransferEventContext` (room transferred).
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Type only.
+pub struct LivechatTransferContextLike {
+    /// `'agent'` or `'department'`.
+    #[napi(ts_type = "string")]
+    pub r#type: String,
+    #[napi(ts_type = "{ id: string }")]
+    pub room: String,
+}
+
+/// Lets Rocket.Chat Apps log analytics events through the Apps-Engine's bridge
+/// pattern: the server's `AppAnalyticsBridge.logEvent` delegates to `doLogEvent`.
+/// Every call is permission-checked and rate-limited per app, and the event carries
+/// the app's id as the SNS message attribute `appId`. Calls resolve to the event id
+/// or reject; they never throw.
+#[napi]
+pub struct AppsEngineBridge {
+    logger: Reference<AnalyticsLogger>,
+    has_permission: Option<FunctionRef<Unknown<'static>, Unknown<'static>>>,
+    limiter: RefCell<AppRateLimiter>,
+}
+
+fn number_property(env: &Env, object: &Object, name: &str) -> Result<Option<f64>> {
+    let value: Unknown = object.get_named_property(name)?;
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Number => Ok(Some(value.coerce_to_number()?.get_double()?)),
+        _ => Err(js_error::invalid_option(
+            env,
+            &crate::core::error::InvalidOption::new(
+                format!("appRateLimit.{name}"),
+                "must be a number",
+            ),
+        )),
+    }
+}
+
+#[napi]
+impl AppsEngineBridge {
+    #[napi(
+        constructor,
+        catch_unwind,
+        ts_args_type = "logger: AnalyticsLogger, options?: AppsEngineBridgeOptions"
+    )]
+    pub fn new(
+        env: Env,
+        logger: Reference<AnalyticsLogger>,
+        options: Option<Unknown>,
+    ) -> Result<Self> {
+        let mut has_permission = None;
+        let mut limit = RateLimit::default();
+        if let Some(options) =
+            options.filter(|o| o.get_type().is_ok_and(|t| t == ValueType::Object))
+        {
+            // SAFETY: checked to be an object.
+            let object: Object = unsafe { options.cast()? };
+            let check: Unknown = object.get_named_property("hasPermission")?;
+            match check.get_type()? {
+                ValueType::Undefined | ValueType::Null => {}
+                ValueType::Function => {
+                    // SAFETY: checked to be a function.
+                    let f: napi::bindgen_prelude::Function<Unknown<'static>, Unknown<'static>> =
+                        unsafe { check.cast()? };
+                    has_permission = Some(f.create_ref()?);
+                }
+                _ => {
+                    return Err(js_error::invalid_option(
+                        &env,
+                        &crate::core::error::InvalidOption::new(
+                            "hasPermission",
+                            "must be a function (appId, permission) => boolean",
+                        ),
+                    ))
+                }
+            }
+            let rate: Unknown = object.get_named_property("appRateLimit")?;
+            if rate.get_type()? == ValueType::Object {
+                // SAFETY: checked to be an object.
+                let rate: Object = unsafe { rate.cast()? };
+                if let Some(v) = number_property(&env, &rate, "eventsPerSecond")? {
+                    limit.events_per_second = v;
+                }
+                if let Some(v) = number_property(&env, &rate, "burst")? {
+                    limit.burst = v;
+                }
+                let valid = limit.events_per_second > 0.0
+                    && limit.events_per_second.is_finite()
+                    && limit.burst >= 1.0
+                    && limit.burst.is_finite();
+                if !valid {
+                    return Err(js_error::invalid_option(
+                        &env,
+                        &crate::core::error::InvalidOption::new(
+                            "appRateLimit",
+                            "needs eventsPerSecond > 0 and burst >= 1",
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            logger,
+            has_permission,
+            limiter: RefCell::new(AppRateLimiter::new(limit)),
+        })
+    }
+
+    /// Logs `event` for the app `appId`; resolves to the event id. Rejects with
+    /// `code: 'PERMISSION_DENIED'` when `hasPermission(appId, 'analytics.write')` is
+    /// false, `'RATE_LIMITED'` over the app's limit, `'ERR_INVALID_APP_ID'` for a
+    /// malformed id, and with `log()`'s errors for a bad event.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "event: AnalyticsEvent, appId: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn do_log_event<'env>(
+        &self,
+        env: &'env Env,
+        event: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.call(env, app_id, |bridge, env, app| {
+            bridge.logger.log_value(env, event, Some(app))
+        })
+    }
+
+    /// Chat Session/started for an omnichannel room the Apps-Engine reports started
+    /// (`ILivechatRoom`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "room: LivechatRoomLike, appId: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn room_started<'env>(
+        &self,
+        env: &'env Env,
+        room: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.call(env, app_id, |bridge, env, app| {
+            let room = read_room(env, room)?;
+            bridge.log_json(env, &room_started(&room).to_string(), app)
+        })
+    }
+
+    /// Chat Session/closed: `close_method` is `closeMethod` if given, else from
+    /// `room.closer` (`'visitor'` → `'chat window'`, a customerAction; `'bot'` →
+    /// `'df_bot'`; `'user'` → `'agent'`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "room: LivechatRoomLike, appId: string, closeMethod?: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn room_closed<'env>(
+        &self,
+        env: &'env Env,
+        room: Unknown,
+        app_id: Unknown,
+        close_method: Option<String>,
+    ) -> Result<Object<'env>> {
+        self.call(env, app_id, |bridge, env, app| {
+            let room = read_room(env, room)?;
+            bridge.log_json(
+                env,
+                &room_closed(&room, close_method.as_deref()).to_string(),
+                app,
+            )
+        })
+    }
+
+    /// Agent Transfer/assigned for `IPostLivechatAgentAssigned`'s context.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "context: LivechatEventContextLike, appId: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn agent_assigned<'env>(
+        &self,
+        env: &'env Env,
+        context: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.agent(env, "assigned", context, app_id)
+    }
+
+    /// Agent Transfer/unassigned for `IPostLivechatAgentUnassigned`'s context.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "context: LivechatEventContextLike, appId: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn agent_unassigned<'env>(
+        &self,
+        env: &'env Env,
+        context: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.agent(env, "unassigned", context, app_id)
+    }
+
+    /// Agent Transfer/successful for `IPostLivechatRoomTransferred`'s context.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "context: LivechatTransferContextLike, appId: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn room_transferred<'env>(
+        &self,
+        env: &'env Env,
+        context: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.call(env, app_id, |bridge, env, app| {
+            let context = object(env, context, "context")?;
+            let room = read_room(env, context.get_named_property::<Unknown>("room")?)?;
+            let kind = string_property(env, &context, "type", "context.type")?;
+            bridge.log_json(env, &room_transferred(&room.id, &kind).to_string(), app)
+        })
+    }
+}
+
+impl AppsEngineBridge {
+    fn agent<'env>(
+        &self,
+        env: &'env Env,
+        action: &str,
+        context: Unknown,
+        app_id: Unknown,
+    ) -> Result<Object<'env>> {
+        self.call(env, app_id, |bridge, env, app| {
+            let context = object(env, context, "context")?;
+            let room = read_room(env, context.get_named_property::<Unknown>("room")?)?;
+            let agent = object(
+                env,
+                context.get_named_property::<Unknown>("agent")?,
+                "context.agent",
+            )?;
+            let agent = UserRef {
+                id: string_property(env, &agent, "id", "context.agent.id")?,
+            };
+            bridge.log_json(env, &agent_event(action, &room, &agent).to_string(), app)
+        })
+    }
+
+    fn log_json(&self, env: &Env, json: &str, app: &str) -> Result<String> {
+        self.logger.log_text(env, json, Some(app))
+    }
+
+    /// The common path: check the app id, the permission and the rate limit, run
+    /// `log`, and settle a promise with the id or the error; never throw.
+    fn call<'env>(
+        &self,
+        env: &'env Env,
+        app_id: Unknown,
+        log: impl FnOnce(&Self, &Env, &str) -> Result<String>,
+    ) -> Result<Object<'env>> {
+        let labels = self.logger.core().labels();
+        let app = match app_id.get_type()? {
+            ValueType::String => app_id.coerce_to_string()?.into_utf8()?.as_str()?.to_owned(),
+            _ => String::new(),
+        };
+        if let Err(why) = check_app_id(&app) {
+            return reject_with(
+                env,
+                js_error::app_error(env, true, codes::INVALID_APP_ID, &why, &app),
+            );
+        }
+        match self.permitted(env, &app) {
+            Ok(true) => {}
+            Ok(false) => {
+                labels.app(&app, AppResult::PermissionDenied);
+                let message = format!("app {app} lacks the {PERMISSION} permission");
+                return reject_with(
+                    env,
+                    js_error::app_error(env, false, codes::PERMISSION_DENIED, &message, &app),
+                );
+            }
+            Err(_) => return reject_pending(env),
+        }
+        if !self.limiter.borrow_mut().try_acquire(&app, Instant::now()) {
+            labels.app(&app, AppResult::RateLimited);
+            let message =
+                format!("app {app} is over its analytics rate limit (appRateLimit); event dropped");
+            return reject_with(
+                env,
+                js_error::app_error(env, false, codes::RATE_LIMITED, &message, &app),
+            );
+        }
+        match log(self, env, &app) {
+            Ok(id) => {
+                labels.app(&app, AppResult::Logged);
+                resolve(env, &id)
+            }
+            Err(_) => {
+                labels.app(&app, AppResult::Invalid);
+                reject_pending(env)
+            }
+        }
+    }
+
+    fn permitted(&self, env: &Env, app: &str) -> Result<bool> {
+        let Some(check) = &self.has_permission else {
+            return Ok(true);
+        };
+        let f = check.borrow_back(env)?;
+        let raw = env.raw();
+        // SAFETY: values of this env, called on its thread; statuses checked.
+        unsafe {
+            let args = [
+                js_error::js_str(raw, app),
+                js_error::js_str(raw, PERMISSION),
+            ];
+            let mut undefined = ptr::null_mut();
+            sys::napi_get_undefined(raw, &mut undefined);
+            let mut result = ptr::null_mut();
+            if sys::napi_call_function(raw, undefined, f.raw(), 2, args.as_ptr(), &mut result)
+                != sys::Status::napi_ok
+            {
+                return Err(napi::Error::new(
+                    napi::Status::PendingException,
+                    String::new(),
+                ));
+            }
+            let mut truthy = ptr::null_mut();
+            sys::napi_coerce_to_bool(raw, result, &mut truthy);
+            let mut out = false;
+            sys::napi_get_value_bool(raw, truthy, &mut out);
+            Ok(out)
+        }
+    }
+}
+
+fn object<'a>(env: &Env, value: Unknown<'a>, what: &str) -> Result<Object<'a>> {
+    if value.get_type()? != ValueType::Object {
+        return Err(js_error::invalid_event(
+            env,
+            what,
+            &format!("invalid analytics event: {what} must be an object"),
+        ));
+    }
+    // SAFETY: checked to be an object.
+    unsafe { value.cast() }
+}
+
+fn string_property(env: &Env, object: &Object, name: &str, what: &str) -> Result<String> {
+    let value: Unknown = object.get_named_property(name)?;
+    if value.get_type()? != ValueType::String {
+        return Err(js_error::invalid_event(
+            env,
+            what,
+            &format!("invalid analytics event: {what} must be a string"),
+        ));
+    }
+    Ok(value.coerce_to_string()?.into_utf8()?.as_str()?.to_owned())
+}
+
+/// Reads an `ILivechatRoom` property by property (rooms hold users and dates, maybe
+/// cycles: never serialized whole).
+fn read_room(env: &Env, room: Unknown) -> Result<LivechatRoomRef> {
+    let room = object(env, room, "room")?;
+    let closer: Unknown = room.get_named_property("closer")?;
+    let closer = match closer.get_type()? {
+        ValueType::String => Some(closer.coerce_to_string()?.into_utf8()?.as_str()?.to_owned()),
+        _ => None,
+    };
+    let served: Unknown = room.get_named_property("servedBy")?;
+    let served_by = match served.get_type()? {
+        ValueType::Object => {
+            // SAFETY: checked to be an object.
+            let served: Object = unsafe { served.cast()? };
+            Some(UserRef {
+                id: string_property(env, &served, "id", "room.servedBy.id")?,
+            })
+        }
+        _ => None,
+    };
+    Ok(LivechatRoomRef {
+        id: string_property(env, &room, "id", "room.id")?,
+        closer,
+        served_by,
+    })
+}
+
+fn promise<'env>(
+    env: &'env Env,
+    settle: impl FnOnce(sys::napi_deferred) -> sys::napi_status,
+) -> Result<Object<'env>> {
+    let raw = env.raw();
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: a fresh promise of this env, settled at once on its thread.
+    unsafe {
+        napi::check_status!(sys::napi_create_promise(raw, &mut deferred, &mut promise))?;
+        napi::check_status!(settle(deferred))?;
+        Ok(Object::from_raw(raw, promise))
+    }
+}
+
+fn resolve<'env>(env: &'env Env, id: &str) -> Result<Object<'env>> {
+    let raw = env.raw();
+    // SAFETY: values of this env on its thread.
+    promise(env, |d| unsafe {
+        sys::napi_resolve_deferred(raw, d, js_error::js_str(raw, id))
+    })
+}
+
+fn reject_with<'env>(env: &'env Env, error: Option<sys::napi_value>) -> Result<Object<'env>> {
+    let raw = env.raw();
+    let error = error.ok_or_else(|| napi::Error::from_reason("cannot create the rejection"))?;
+    // SAFETY: values of this env on its thread.
+    promise(env, |d| unsafe { sys::napi_reject_deferred(raw, d, error) })
+}
+
+/// Rejects with the exception a failed call left pending (and clears it).
+fn reject_pending<'env>(env: &'env Env) -> Result<Object<'env>> {
+    let raw = env.raw();
+    let mut exception = ptr::null_mut();
+    // SAFETY: this env on its thread; with no pending exception this yields undefined.
+    unsafe { sys::napi_get_and_clear_last_exception(raw, &mut exception) };
+    // SAFETY: values of this env on its thread.
+    promise(env, |d| unsafe {
+        sys::napi_reject_deferred(raw, d, exception)
+    })
+}

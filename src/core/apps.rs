@@ -1,0 +1,229 @@
+//! What the Apps-Engine bridge needs besides logging: a per-app token bucket (an app
+//! must not be able to flood the server's analytics) and the mapping of Apps-Engine
+//! omnichannel events onto the Livechat catalog.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Per-app limits: `eventsPerSecond` refill, `burst` bucket size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub events_per_second: f64,
+    pub burst: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        // A busy Livechat app logs a few events per conversation: 100/s sustained with
+        // bursts of 200 is far above that and far below what could hurt the server.
+        RateLimit {
+            events_per_second: 100.0,
+            burst: 200.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Most apps tracked at once; past it the least recently seen bucket is forgotten
+/// (it starts full again), so made-up app ids cannot grow memory without bound.
+const MAX_APPS: usize = 10_000;
+
+/// One token bucket per app id.
+#[derive(Debug)]
+pub struct AppRateLimiter {
+    limit: RateLimit,
+    buckets: HashMap<String, Bucket>,
+}
+
+impl AppRateLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Takes a token for `app_id` at `now`; false when the app is over its limit.
+    pub fn try_acquire(&mut self, app_id: &str, now: Instant) -> bool {
+        if !self.buckets.contains_key(app_id) && self.buckets.len() >= MAX_APPS {
+            if let Some(oldest) = self
+                .buckets
+                .iter()
+                .min_by_key(|(_, b)| b.at)
+                .map(|(k, _)| k.clone())
+            {
+                self.buckets.remove(&oldest);
+            }
+        }
+        let limit = self.limit;
+        let bucket = self.buckets.entry(app_id.to_owned()).or_insert(Bucket {
+            tokens: limit.burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * limit.events_per_second).min(limit.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// An app id as the Apps-Engine gives it: a UUID in practice; here any 1-128
+/// printable ASCII characters, because it becomes a message attribute and a label.
+pub fn check_app_id(app_id: &str) -> Result<(), String> {
+    if app_id.is_empty() || app_id.len() > 128 || !app_id.bytes().all(|b| (33..=126).contains(&b)) {
+        return Err(format!(
+            "appId must be 1-128 printable ASCII characters, got {app_id:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The parts of the Apps-Engine's `IUser` the mapping reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserRef {
+    pub id: String,
+}
+
+/// The parts of the Apps-Engine's `ILivechatRoom` the mapping reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivechatRoomRef {
+    pub id: String,
+    /// `'user'` (an agent), `'visitor'` or `'bot'`.
+    pub closer: Option<String>,
+    pub served_by: Option<UserRef>,
+}
+
+/// The Livechat catalog's `close_method` for how an Apps-Engine room was closed.
+pub fn close_method(room: &LivechatRoomRef) -> &'static str {
+    match room.closer.as_deref() {
+        Some("visitor") => "chat window",
+        Some("bot") => "df_bot",
+        _ => "agent",
+    }
+}
+
+/// Chat Session/started for a new omnichannel room.
+pub fn room_started(room: &LivechatRoomRef) -> Value {
+    json!({ "category": "Chat Session", "action": "started", "roomId": room.id })
+}
+
+/// Chat Session/closed, with the close method given or read from `room.closer`; the
+/// visitor closing the chat window is their own action (`customerAction`).
+pub fn room_closed(room: &LivechatRoomRef, method: Option<&str>) -> Value {
+    let method = method.unwrap_or_else(|| close_method(room));
+    let event_type = if method == "chat window" {
+        "customerAction"
+    } else {
+        "session"
+    };
+    json!({
+        "category": "Chat Session",
+        "action": "closed",
+        "roomId": room.id,
+        "eventType": event_type,
+        "properties": { "close_method": method },
+    })
+}
+
+/// Agent Transfer/assigned or /unassigned (`IPostLivechatAgentAssigned`/`Unassigned`).
+pub fn agent_event(action: &str, room: &LivechatRoomRef, agent: &UserRef) -> Value {
+    json!({
+        "category": "Agent Transfer",
+        "action": action,
+        "roomId": room.id,
+        "properties": { "agent_id": agent.id },
+    })
+}
+
+/// Agent Transfer/successful for `IPostLivechatRoomTransferred` (`type` is `agent`
+/// or `department`).
+pub fn room_transferred(room_id: &str, transfer_type: &str) -> Value {
+    json!({
+        "category": "Agent Transfer",
+        "action": "successful",
+        "roomId": room_id,
+        "properties": { "transfer_type": transfer_type },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn buckets_refill_per_app() {
+        let mut limiter = AppRateLimiter::new(RateLimit {
+            events_per_second: 10.0,
+            burst: 3.0,
+        });
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| limiter.try_acquire("a", t0)));
+        assert!(!limiter.try_acquire("a", t0), "burst spent");
+        assert!(
+            limiter.try_acquire("b", t0),
+            "another app has its own bucket"
+        );
+        assert!(
+            limiter.try_acquire("a", t0 + Duration::from_millis(100)),
+            "refilled one"
+        );
+        assert!(!limiter.try_acquire("a", t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn made_up_app_ids_cannot_grow_memory() {
+        let mut limiter = AppRateLimiter::new(RateLimit::default());
+        let t0 = Instant::now();
+        for i in 0..(MAX_APPS + 50) {
+            limiter.try_acquire(&format!("app-{i}"), t0);
+        }
+        assert_eq!(limiter.buckets.len(), MAX_APPS);
+    }
+
+    #[test]
+    fn closers_map_to_the_catalog() {
+        let room = |closer: &str| LivechatRoomRef {
+            id: "r1".into(),
+            closer: Some(closer.into()),
+            served_by: None,
+        };
+        assert_eq!(
+            room_closed(&room("visitor"), None)["properties"]["close_method"],
+            "chat window"
+        );
+        assert_eq!(
+            room_closed(&room("visitor"), None)["eventType"],
+            "customerAction"
+        );
+        assert_eq!(
+            room_closed(&room("user"), None)["properties"]["close_method"],
+            "agent"
+        );
+        assert_eq!(
+            room_closed(&room("bot"), None)["properties"]["close_method"],
+            "df_bot"
+        );
+        assert_eq!(
+            room_closed(&room("user"), Some("timeout"))["properties"]["close_method"],
+            "timeout"
+        );
+        assert!(check_app_id("4b5c1e0a-31c2-4f3e-9b8e-000000000000").is_ok());
+        assert!(check_app_id("has space").is_err());
+    }
+}

@@ -1,0 +1,429 @@
+//! Rocket.Chat admin settings for the logger: their definitions (for the server's
+//! `settingsRegistry`) and the conversion of their values into logger options, with
+//! errors that name the setting an admin has to fix.
+
+use serde_json::{json, Map, Value};
+
+/// The settings group.
+pub const GROUP: &str = "SNS_Analytics";
+
+/// How a setting is edited in the admin UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    Boolean,
+    Text,
+    /// A secret string, shown masked.
+    Password,
+    Integer,
+    /// JSON text, edited as code.
+    Json,
+    /// One of the listed values.
+    Select(&'static [&'static str]),
+}
+
+/// One admin setting and the logger option it fills.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDef {
+    pub id: &'static str,
+    pub kind: SettingKind,
+    /// The value of a fresh install.
+    pub default: DefaultValue,
+    pub section: &'static str,
+    /// The option it sets (`credentials.accessKeyId` for a nested one); `None` for
+    /// the enabled switch.
+    pub option: Option<&'static str>,
+    /// Credentials: never sent to clients, masked, left out of exports.
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultValue {
+    Bool(bool),
+    Str(&'static str),
+    Int(i64),
+}
+
+impl DefaultValue {
+    fn to_json(self) -> Value {
+        match self {
+            DefaultValue::Bool(b) => json!(b),
+            DefaultValue::Str(s) => json!(s),
+            DefaultValue::Int(n) => json!(n),
+        }
+    }
+}
+
+const fn def(
+    id: &'static str,
+    kind: SettingKind,
+    default: DefaultValue,
+    section: &'static str,
+    option: Option<&'static str>,
+    description: &'static str,
+) -> SettingDef {
+    SettingDef {
+        id,
+        kind,
+        default,
+        section,
+        option,
+        secret: matches!(kind, SettingKind::Password),
+        description,
+    }
+}
+
+impl SettingDef {
+    /// Marks a setting that is not masked but still must not leave the server.
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+}
+
+use DefaultValue as D;
+use SettingKind::*;
+
+/// Every setting, in the order the admin page shows them.
+pub const SETTINGS: &[SettingDef] = &[
+    def("SNS_Analytics_Enabled", Boolean, D::Bool(false), "General", None, "Publish analytics events to Amazon SNS."),
+    def("SNS_Analytics_Topic_ARN", Text, D::Str(""), "General", Some("topicArn"), "The SNS topic ARN; a name ending in .fifo is a FIFO topic."),
+    def("SNS_Analytics_Site_Url", Text, D::Str(""), "General", Some("siteUrl"), "The MessageGroupId on FIFO topics. Empty: the server's Site_Url."),
+    def("SNS_Analytics_Dialogflow_Agent_Id", Text, D::Str(""), "General", Some("dialogflowAgentId"), "Added to events that carry no Dialogflow agent id."),
+    def("SNS_Analytics_Region", Text, D::Str(""), "Connection", Some("region"), "AWS region. Empty: AWS_REGION, the profile, then the topic ARN's region."),
+    def("SNS_Analytics_Endpoint", Text, D::Str(""), "Connection", Some("endpoint"), "SNS endpoint URL. Empty: AWS's."),
+    def("SNS_Analytics_Access_Key_Id", Text, D::Str(""), "Connection", Some("credentials.accessKeyId"), "Empty: the AWS default credential chain (environment, instance role).").secret(),
+    def("SNS_Analytics_Secret_Access_Key", Password, D::Str(""), "Connection", Some("credentials.secretAccessKey"), "The secret of the access key."),
+    def("SNS_Analytics_Session_Token", Password, D::Str(""), "Connection", Some("credentials.sessionToken"), "For temporary credentials only."),
+    def("SNS_Analytics_Agent_Topics", Json, D::Str("{}"), "Routing", Some("agentTopics"), "One topic per Dialogflow agent: {\"<agent id>\": \"<topic ARN>\"}."),
+    def("SNS_Analytics_Message_Group", Select(&["site", "room"]), D::Str("site"), "Routing", Some("messageGroup"), "FIFO ordering per site, or per room so that rooms publish in parallel."),
+    def("SNS_Analytics_Tracking_Plan", Text, D::Str("rocketchat-livechat"), "Events", Some("trackingPlan"), "A built-in plan or a plan file path. Empty: no plan."),
+    def("SNS_Analytics_Validation", Select(&["strict", "warn", "off"]), D::Str("strict"), "Events", Some("validation"), "What an event that breaks the plan does."),
+    def("SNS_Analytics_Format", Select(&["rc", "ciao"]), D::Str("rc"), "Events", Some("format"), "The message body: the SNS Logger body, or the Ciao body."),
+    def("SNS_Analytics_Application", Text, D::Str(""), "Events", Some("application"), "Ciao body: application."),
+    def("SNS_Analytics_Business", Text, D::Str(""), "Events", Some("business"), "Ciao body: business."),
+    def("SNS_Analytics_Deployment", Text, D::Str(""), "Events", Some("deployment"), "Ciao body: ciao_deployment."),
+    def("SNS_Analytics_Source_Component", Text, D::Str(""), "Events", Some("sourceComponent"), "Ciao body: source_component. Empty: Rocket.Chat."),
+    def("SNS_Analytics_Max_Batch_Size", Integer, D::Int(10), "Batching", Some("maxBatchSize"), "Events per PublishBatch request, 1-10."),
+    def("SNS_Analytics_Flush_Interval_Ms", Integer, D::Int(1000), "Batching", Some("flushIntervalMs"), "Longest an event waits for its batch to fill, in ms."),
+    def("SNS_Analytics_Max_Queue_Events", Integer, D::Int(100_000), "Batching", Some("maxQueueEvents"), "Events held in memory."),
+    def("SNS_Analytics_Spool_Dir", Text, D::Str(""), "Reliability", Some("spoolDir"), "A folder where events wait until SNS has them, across outages and restarts. Empty: memory only."),
+    def("SNS_Analytics_Max_Spool_Bytes", Integer, D::Int(1 << 30), "Reliability", Some("maxSpoolBytes"), "Bytes of events the spool may hold."),
+];
+
+/// The i18n label key of a setting, Rocket.Chat style: the id itself.
+pub fn i18n_label(s: &SettingDef) -> String {
+    s.id.to_owned()
+}
+
+/// The definitions as the server's `settingsRegistry.add(id, packageValue, options)`
+/// takes them.
+pub fn definitions() -> Value {
+    let settings: Vec<Value> = SETTINGS
+        .iter()
+        .map(|s| {
+            let (kind, extra) = match s.kind {
+                Boolean => ("boolean", json!({})),
+                Text => ("string", json!({})),
+                Password => ("password", json!({})),
+                Integer => ("int", json!({})),
+                Json => ("code", json!({ "code": "application/json", "multiline": true })),
+                Select(values) => (
+                    "select",
+                    json!({ "values": values.iter().map(|v| json!({ "key": v, "i18nLabel": format!("{}_{}", s.id, v) })).collect::<Vec<_>>() }),
+                ),
+            };
+            let mut options = json!({
+                "type": kind,
+                "section": s.section,
+                "i18nLabel": i18n_label(s),
+                "i18nDescription": format!("{}_Description", s.id),
+                "public": false,
+                "secret": s.secret,
+            });
+            if let (Value::Object(o), Value::Object(e)) = (&mut options, extra) {
+                o.extend(e);
+            }
+            json!({
+                "id": s.id,
+                "packageValue": s.default.to_json(),
+                "options": options,
+                "description": s.description,
+            })
+        })
+        .collect();
+    json!({ "group": GROUP, "settings": settings })
+}
+
+/// A setting value an admin entered that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub setting: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid SNS analytics setting {}: {}",
+            self.setting, self.reason
+        )
+    }
+}
+
+/// The setting that fills a logger option, to name it in an option's error.
+pub fn setting_for_option(option: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .filter(|s| {
+            s.option
+                .is_some_and(|o| option == o || option.starts_with(&format!("{o}.")))
+        })
+        .max_by_key(|s| s.option.map_or(0, str::len))
+        .map(|s| s.id)
+}
+
+fn set_option(options: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        Some((outer, inner)) => {
+            let entry = options
+                .entry(outer.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = entry {
+                m.insert(inner.to_owned(), value);
+            }
+        }
+        None => {
+            options.insert(path.to_owned(), value);
+        }
+    }
+}
+
+/// Logger options from setting values read by id (`get` returns JSON: `null` for an
+/// unset setting); `None` when the logger is switched off. `site_url` fills `siteUrl`
+/// when its own setting is empty.
+pub fn options_from_settings(
+    mut get: impl FnMut(&str) -> Value,
+    site_url: Option<&str>,
+) -> Result<Option<Value>, SettingError> {
+    let err = |s: &SettingDef, reason: String| SettingError {
+        setting: s.id.to_owned(),
+        reason,
+    };
+    let mut options = Map::new();
+    for s in SETTINGS {
+        let raw = get(s.id);
+        let value = match (s.kind, raw) {
+            (_, Value::Null) => None,
+            (Boolean, Value::Bool(b)) => Some(json!(b)),
+            (Boolean, other) => return Err(err(s, format!("must be true or false, got {other}"))),
+            (Integer, Value::Number(n)) => Some(json!(n.as_f64().unwrap_or(f64::NAN))),
+            (Integer, Value::String(t)) if t.trim().is_empty() => None,
+            (Integer, Value::String(t)) => Some(json!(t
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| err(s, format!("must be a number, got {t:?}")))?)),
+            (Integer, other) => return Err(err(s, format!("must be a number, got {other}"))),
+            (Json, Value::String(t)) if t.trim().is_empty() => None,
+            (Json, Value::String(t)) => {
+                let v: Value = serde_json::from_str(&t)
+                    .map_err(|e| err(s, format!("is not valid JSON ({e})")))?;
+                match &v {
+                    Value::Object(m) if m.is_empty() => None,
+                    Value::Object(_) => Some(v),
+                    _ => return Err(err(s, "must be a JSON object".into())),
+                }
+            }
+            (Select(values), Value::String(t)) => {
+                if !values.contains(&t.as_str()) {
+                    return Err(err(
+                        s,
+                        format!("must be one of {}, got {t:?}", values.join(", ")),
+                    ));
+                }
+                Some(json!(t))
+            }
+            (Text | Password, Value::String(t)) if t.trim().is_empty() => None,
+            (Text | Password, Value::String(t)) => Some(json!(t.trim())),
+            (_, other) => return Err(err(s, format!("must be a string, got {other}"))),
+        };
+        match (s.option, value) {
+            (None, Some(Value::Bool(false))) | (None, None) => return Ok(None),
+            (None, _) => {}
+            (Some(option), Some(v)) => set_option(&mut options, option, v),
+            (Some(_), None) => {}
+        }
+    }
+    if !options.contains_key("siteUrl") {
+        if let Some(url) = site_url.filter(|u| !u.is_empty()) {
+            options.insert("siteUrl".into(), json!(url));
+        }
+    }
+    if let Some(Value::Object(c)) = options.get("credentials") {
+        if !c.contains_key("accessKeyId") || !c.contains_key("secretAccessKey") {
+            let missing = if c.contains_key("accessKeyId") {
+                "SNS_Analytics_Secret_Access_Key"
+            } else {
+                "SNS_Analytics_Access_Key_Id"
+            };
+            return Err(SettingError {
+                setting: missing.into(),
+                reason: "is required with the other credential settings (or leave all three empty for the AWS credential chain)".into(),
+            });
+        }
+    }
+    for (setting, option) in [
+        ("SNS_Analytics_Topic_ARN", "topicArn"),
+        ("SNS_Analytics_Site_Url", "siteUrl"),
+    ] {
+        if !options.contains_key(option) {
+            return Err(SettingError {
+                setting: setting.into(),
+                reason: "is required when SNS analytics is enabled".into(),
+            });
+        }
+    }
+    Ok(Some(Value::Object(options)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn from(values: &[(&str, Value)]) -> Result<Option<Value>, SettingError> {
+        let map: HashMap<&str, Value> = values.iter().cloned().collect();
+        options_from_settings(
+            |id| map.get(id).cloned().unwrap_or(Value::Null),
+            Some("https://chat.example.com"),
+        )
+    }
+
+    #[test]
+    fn definitions_cover_every_setting_and_hide_secrets() {
+        let defs = definitions();
+        let settings = defs["settings"].as_array().unwrap();
+        assert_eq!(settings.len(), SETTINGS.len());
+        assert!(settings.iter().all(|s| s["options"]["public"] == false));
+        let secret: Vec<&str> = settings
+            .iter()
+            .filter(|s| s["options"]["secret"] == true)
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            secret,
+            [
+                "SNS_Analytics_Access_Key_Id",
+                "SNS_Analytics_Secret_Access_Key",
+                "SNS_Analytics_Session_Token"
+            ]
+        );
+    }
+
+    #[test]
+    fn values_become_options() {
+        assert_eq!(from(&[]).unwrap(), None, "off by default");
+        let o = from(&[
+            ("SNS_Analytics_Enabled", json!(true)),
+            (
+                "SNS_Analytics_Topic_ARN",
+                json!("arn:aws:sns:us-east-1:123456789012:rc.fifo"),
+            ),
+            (
+                "SNS_Analytics_Agent_Topics",
+                json!(r#"{"b598":"arn:aws:sns:us-east-1:123456789012:a.fifo"}"#),
+            ),
+            ("SNS_Analytics_Access_Key_Id", json!("AKIA")),
+            ("SNS_Analytics_Secret_Access_Key", json!("s")),
+            ("SNS_Analytics_Max_Batch_Size", json!("5")),
+            ("SNS_Analytics_Region", json!("")),
+            ("SNS_Analytics_Validation", json!("warn")),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            o["siteUrl"], "https://chat.example.com",
+            "the server's Site_Url"
+        );
+        assert_eq!(o["credentials"]["accessKeyId"], "AKIA");
+        assert_eq!(
+            o["agentTopics"]["b598"],
+            "arn:aws:sns:us-east-1:123456789012:a.fifo"
+        );
+        assert_eq!(o["maxBatchSize"], 5.0);
+        assert!(o.get("region").is_none(), "empty means unset");
+        assert_eq!(o["validation"], "warn");
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let on = ("SNS_Analytics_Enabled", json!(true));
+        let topic = (
+            "SNS_Analytics_Topic_ARN",
+            json!("arn:aws:sns:us-east-1:123456789012:t"),
+        );
+        let cases = [
+            (vec![on.clone()], "SNS_Analytics_Topic_ARN", "required"),
+            (
+                vec![
+                    on.clone(),
+                    topic.clone(),
+                    ("SNS_Analytics_Agent_Topics", json!("{nope")),
+                ],
+                "SNS_Analytics_Agent_Topics",
+                "not valid JSON",
+            ),
+            (
+                vec![
+                    on.clone(),
+                    topic.clone(),
+                    ("SNS_Analytics_Format", json!("xml")),
+                ],
+                "SNS_Analytics_Format",
+                "one of rc, ciao",
+            ),
+            (
+                vec![
+                    on.clone(),
+                    topic.clone(),
+                    ("SNS_Analytics_Max_Batch_Size", json!("ten")),
+                ],
+                "SNS_Analytics_Max_Batch_Size",
+                "number",
+            ),
+            (
+                vec![
+                    on.clone(),
+                    topic.clone(),
+                    ("SNS_Analytics_Secret_Access_Key", json!("s")),
+                ],
+                "SNS_Analytics_Access_Key_Id",
+                "required",
+            ),
+            (
+                vec![("SNS_Analytics_Enabled", json!("yes"))],
+                "SNS_Analytics_Enabled",
+                "true or false",
+            ),
+        ];
+        for (values, setting, words) in cases {
+            let e = from(&values).unwrap_err();
+            assert_eq!(e.setting, setting, "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+        }
+        assert_eq!(
+            setting_for_option("credentials.accessKeyId"),
+            Some("SNS_Analytics_Access_Key_Id")
+        );
+        assert_eq!(
+            setting_for_option("agentTopics.b598"),
+            Some("SNS_Analytics_Agent_Topics")
+        );
+        assert_eq!(
+            setting_for_option("maxBatchSize"),
+            Some("SNS_Analytics_Max_Batch_Size")
+        );
+    }
+}
