@@ -58,6 +58,9 @@ pub fn options_from_settings_js<'env>(
                 return serde_json::Value::Null;
             }
             match get.call(id.to_owned()).and_then(|v| {
+                if v.get_type()? == napi::ValueType::Undefined {
+                    return Ok(serde_json::Value::Null);
+                }
                 // SAFETY: a value of this env on its thread.
                 unsafe { serde_json::Value::from_napi_value(env.raw(), v.raw()) }
             }) {

@@ -201,7 +201,7 @@ fn set_option(options: &mut Map<String, Value>, path: &str, value: Value) {
 }
 
 /// Logger options from setting values read by id (`get` returns JSON: `null` for an
-/// unset setting); `None` when the logger is switched off. `site_url` fills `siteUrl`
+/// unset setting, which then has its default); `None` when the logger is switched off. `site_url` fills `siteUrl`
 /// when its own setting is empty.
 pub fn options_from_settings(
     mut get: impl FnMut(&str) -> Value,
@@ -213,7 +213,11 @@ pub fn options_from_settings(
     };
     let mut options = Map::new();
     for s in SETTINGS {
-        let raw = get(s.id);
+        // An unset setting has its package value, as Rocket.Chat's settings.get gives.
+        let raw = match get(s.id) {
+            Value::Null => s.default.to_json(),
+            v => v,
+        };
         let value = match (s.kind, raw) {
             (_, Value::Null) => None,
             (Boolean, Value::Bool(b)) => Some(json!(b)),
@@ -254,6 +258,10 @@ pub fn options_from_settings(
             (Some(option), Some(v)) => set_option(&mut options, option, v),
             (Some(_), None) => {}
         }
+    }
+    if !options.contains_key("spoolDir") {
+        // Its default must not turn into "maxSpoolBytes needs spoolDir".
+        options.remove("maxSpoolBytes");
     }
     if !options.contains_key("siteUrl") {
         if let Some(url) = site_url.filter(|u| !u.is_empty()) {
