@@ -1,0 +1,121 @@
+'use strict'
+// End to end through a real browser: headless Chromium loads the reference
+// integration's widget page (examples/rocketchat), opens a tab, clicks the survey
+// link, downloads a transcript and closes the chat; the events are read back from
+// SQS. Then hostile requests (bad token, unknown room, oversized body, unknown keys,
+// a flood) get the right status and nothing more reaches SNS.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { chromium } = require('playwright-core')
+const { useMoto } = require('./helpers/setup')
+const moto = require('./helpers/moto')
+const example = require('../examples/rocketchat/server')
+
+const ctx = useMoto()
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+
+describe('the reference integration in a real browser', () => {
+  let server
+  let browser
+  let topic
+  let settingsFile
+
+  before(async () => {
+    topic = await ctx.topic({ fifo: true })
+    settingsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rc-example-')), 'settings.json')
+    fs.writeFileSync(
+      settingsFile,
+      JSON.stringify({
+        SNS_Analytics_Enabled: true,
+        SNS_Analytics_Topic_ARN: topic.topicArn,
+        SNS_Analytics_Region: moto.REGION,
+        SNS_Analytics_Endpoint: ctx.moto.endpoint,
+        SNS_Analytics_Access_Key_Id: moto.CREDENTIALS.accessKeyId,
+        SNS_Analytics_Secret_Access_Key: moto.CREDENTIALS.secretAccessKey,
+        SNS_Analytics_Message_Group: 'room',
+        SNS_Analytics_Flush_Interval_Ms: 50,
+      }),
+    )
+    server = await example.start({ settingsFile, ipLimit: { perSecond: 5, burst: 20 } })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+  })
+  after(async () => {
+    if (browser) await browser.close()
+    if (server) await server.close()
+  })
+
+  it('delivers what the visitor does in the widget, and the app bridge event, to SQS', async () => {
+    const page = await browser.newPage({ acceptDownloads: true })
+    await page.goto(server.url)
+    await page.waitForSelector('#status[data-ready="true"]')
+    const rid = await page.textContent('#room')
+    await page.click('#survey')
+    await page.waitForSelector('#status[data-sent="2"]')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#transcript')])
+    assert.equal(download.suggestedFilename(), 'transcript.txt')
+    assert.match(fs.readFileSync(await download.path(), 'utf8'), /Hello! How can I help\?/)
+    await page.waitForSelector('#status[data-sent="3"]')
+    await page.click('#close')
+    await page.waitForSelector('#status[data-sent="4"]')
+    await page.close()
+
+    await server.logger.flush()
+    const msgs = await ctx.drain(topic.queueUrl, { expected: 5 })
+    const got = msgs.map((m) => `${m.json.category}/${m.json.action}`)
+    assert.deepEqual(got, ['Chat Session/started', 'Window/opened', 'Survey/link_clicked', 'Transcript Download/selected', 'Chat Session/closed'])
+    for (const m of msgs) {
+      assert.equal(m.json.roomId, rid)
+      assert.equal(m.groupId, `https://chat.example.com/${rid}`, 'one ordered group per conversation')
+    }
+    const [started, ...widget] = msgs
+    assert.equal(started.attributes.appId, example.DIALOGFLOW_APP_ID, 'logged by the app, through the bridge')
+    assert.ok(widget.every((m) => m.json.eventType === 'customerAction' && m.json.tabId.length > 0))
+    assert.ok(widget.every((m) => m.attributes.appId === undefined))
+    assert.equal(widget[3].json.properties.close_method, 'chat window')
+  })
+
+  it('answers hostile requests with the right status and lets none of them reach SNS', async () => {
+    const page = await browser.newPage()
+    await page.goto(server.url)
+    await page.waitForSelector('#status[data-ready="true"]')
+    const rid = await page.textContent('#room')
+    const token = await page.evaluate(() => sessionStorage.getItem('visitorToken'))
+    await page.close()
+    await server.logger.flush()
+    await ctx.drain(topic.queueUrl, { expected: 2 }) // the room's start and its tab opening
+
+    const post = (body, raw) =>
+      fetch(`${server.url}/api/v1/livechat/analytics.event`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: raw ?? JSON.stringify(body),
+      })
+    const event = { token, rid, category: 'Survey', action: 'link_clicked' }
+    const cases = [
+      [{ ...event, token: 'not-the-visitor' }, 401],
+      [{ ...event, rid: 'no:such-room' }, 404],
+      [{ ...event, isAdmin: true }, 400],
+      [{ ...event, category: 'Escalation', action: 'failed' }, 400],
+      [{ ...event, properties: { injected: 'x' } }, 400],
+      [{ ...event, tabId: 'x'.repeat(9000) }, 413],
+      [null, 413, JSON.stringify({ ...event, pad: 'x'.repeat(20_000) })],
+      [null, 400, '{not json'],
+    ]
+    for (const [body, status, raw] of cases) {
+      const res = await post(body, raw)
+      assert.equal(res.status, status, `${raw ? raw.slice(0, 40) : JSON.stringify(body).slice(0, 80)} -> ${res.status} ${await res.text()}`)
+    }
+    // A flood from one address: the per-IP bucket answers 429 long before the 200th.
+    const statuses = []
+    for (let i = 0; i < 60; i++) statuses.push((await post({ ...event, token: 'bad' })).status)
+    assert.ok(statuses.includes(429), `statuses: ${[...new Set(statuses)]}`)
+    await server.logger.flush()
+    const leaked = await ctx.drain(topic.queueUrl, { quietMs: 1000 })
+    assert.deepEqual(leaked.map((m) => m.body), [], 'nothing hostile reached SNS')
+    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    assert.match(metrics, /rocketchat_sns_analytics_events_invalid_total\{reason="invalid_event"\} [1-9]/)
+  })
+})
