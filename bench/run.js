@@ -1,0 +1,132 @@
+'use strict'
+// `npm run bench`: this addon against a hand-batched @aws-sdk/client-sns logger and
+// per-event Publish, in one run, against the same local endpoint, each measurement in
+// a fresh process, rounds alternating, medians printed with the ratios.
+//
+//   node bench/run.js            full run (release build expected)
+//   node bench/run.js --smoke    a few hundred events per case: checks the harness works
+//
+// The endpoint is bench/sns-stub.js (its own process); its capacity is measured in the
+// same run so that the report shows it was not the limit. A second, smaller run goes
+// against moto for realism.
+const { spawn, execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { median } = require('./common')
+
+const SMOKE = process.argv.includes('--smoke')
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS || 3)
+const N = SMOKE ? 300 : Number(process.env.BENCH_EVENTS || 50_000)
+const N_PUBLISH = SMOKE ? 100 : Number(process.env.BENCH_PUBLISH_EVENTS || 5_000)
+const N_QUEUED = SMOKE ? 2_000 : 1_000_000
+const N_MOTO = SMOKE ? 50 : 2_000
+const IMPLS = ['addon', 'js-batch', 'js-publish']
+const env = { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', NODE_NO_WARNINGS: '1', AWS_EC2_METADATA_DISABLED: 'true' }
+
+function startStub() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'sns-stub.js')], { stdio: ['ignore', 'pipe', 'inherit'], env })
+    child.stdout.once('data', (d) => {
+      const m = /listening (\d+)/.exec(String(d))
+      if (!m) return reject(new Error(`stub said ${d}`))
+      resolve({ endpoint: `http://127.0.0.1:${m[1]}`, stop: () => child.kill('SIGTERM') })
+    })
+    child.once('error', reject)
+  })
+}
+
+function node(args, extraEnv = {}) {
+  const out = execFileSync(process.execPath, ['--expose-gc', ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 << 20 })
+  return JSON.parse(out.trim().split('\n').pop())
+}
+
+const fmt = (v, digits = 0) => (v === undefined || Number.isNaN(v) ? 'n/a' : Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+
+function table(rows, header) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const line = (r) => r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ')
+  return [line(header), ...rows.map(line)].join('\n')
+}
+
+async function main() {
+  const started = Date.now()
+  const stub = await startStub()
+  const results = Object.fromEntries(IMPLS.map((i) => [i, []]))
+  let capacity
+  let queued = {}
+  try {
+    capacity = node([path.join(__dirname, 'stub-load.js'), stub.endpoint, SMOKE ? '0.5' : '3'])
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const impl of IMPLS) {
+        const n = impl === 'js-publish' ? N_PUBLISH : N
+        results[impl].push(node([path.join(__dirname, 'worker.js'), 'throughput', impl, stub.endpoint, String(n)], { STUB: stub.endpoint }))
+      }
+    }
+    for (const impl of ['addon', 'js-batch']) {
+      queued[impl] = node([path.join(__dirname, 'worker.js'), 'queued', impl, String(N_QUEUED)])
+    }
+  } finally {
+    stub.stop()
+  }
+
+  // Against moto: realism, not speed (moto takes milliseconds per request).
+  const motoResults = {}
+  const venv = path.join(__dirname, '..', '.venv-moto', 'bin', 'moto_server')
+  if (fs.existsSync(venv)) {
+    const moto = require('../__test__/helpers/moto')
+    const server = await moto.startMoto()
+    try {
+      for (const impl of IMPLS) {
+        const { topicArn } = await moto.topicWithQueue(server, { fifo: false })
+        motoResults[impl] = node([path.join(__dirname, 'worker.js'), 'throughput', impl, server.endpoint, String(N_MOTO)], { TOPIC_ARN: topicArn })
+      }
+    } finally {
+      await server.stop()
+    }
+  }
+
+  const m = (impl, key) => median(results[impl].map((r) => r[key]).filter((v) => v !== undefined))
+  const keys = [
+    ['mainNsPerEvent', 'main thread ns/event', 0],
+    ['logP50Ns', 'log() p50 ns', 0],
+    ['logP99Ns', 'log() p99 ns', 0],
+    ['cpuUsPerEvent', 'CPU us/event', 1],
+    ['eventsPerSec', 'events/s', 0],
+    ['latencyP50Ms', 'enqueue->SNS p50 ms', 1],
+    ['latencyP99Ms', 'enqueue->SNS p99 ms', 1],
+    ['peakRssMiB', 'peak RSS MiB', 0],
+  ]
+  const rows = keys.map(([k, label, d]) => {
+    const a = m('addon', k)
+    const b = m('js-batch', k)
+    const c = m('js-publish', k)
+    const ratio = k === 'eventsPerSec' ? a / b : b / a
+    return [label, fmt(a, d), fmt(b, d), fmt(c, d), `${fmt(ratio, 1)}x`]
+  })
+  rows.push(['queued bytes/event beyond body', fmt(queued.addon?.beyondBodyBytes), fmt(queued['js-batch']?.beyondBodyBytes), 'n/a', `${fmt(queued['js-batch']?.beyondBodyBytes / queued.addon?.beyondBodyBytes, 1)}x`])
+  const cpus = os.cpus()
+  console.log(`rocketchat-sns-analytics benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus.length} x ${cpus[0]?.model?.trim()}, Node ${process.version}${SMOKE ? ' (SMOKE: tiny counts, figures meaningless)' : ''}`)
+  console.log(`stub SNS capacity alone: ${fmt(capacity.eventsPerSec)} events/s (${fmt(capacity.requestsPerSec)} PublishBatch/s)`)
+  console.log(`${N} events per run (per-event Publish: ${N_PUBLISH}), ${ROUNDS} rounds alternating, medians; ${N_QUEUED} events queued with the endpoint down for memory\n`)
+  console.log(table(rows, ['', 'addon', 'JS SDK batched', 'JS SDK Publish', 'batched / addon']))
+  if (Object.keys(motoResults).length > 0) {
+    console.log(`\nagainst moto (${N_MOTO} events, standard topic, one run each):`)
+    console.log(
+      table(
+        IMPLS.map((i) => [i, fmt(motoResults[i].mainNsPerEvent), fmt(motoResults[i].cpuUsPerEvent, 1), fmt(motoResults[i].eventsPerSec)]),
+        ['', 'main thread ns/event', 'CPU us/event', 'events/s'],
+      ),
+    )
+  }
+  const report = { date: new Date().toISOString(), smoke: SMOKE, capacity, results, queued, moto: motoResults, seconds: (Date.now() - started) / 1000 }
+  const out = path.join(__dirname, 'results', SMOKE ? 'smoke.json' : 'latest.json')
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  fs.writeFileSync(out, JSON.stringify(report, null, 2))
+  console.log(`\nall runs: ${path.relative(process.cwd(), out)} (${fmt(report.seconds)} s)`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
