@@ -88,8 +88,12 @@ async function throughput(endpoint, events) {
 }
 
 async function queued(events) {
-  // Nothing listens on port 9 here: every request is refused, so everything stays queued.
-  const logger = create('http://127.0.0.1:9', events)
+  // An endpoint that accepts connections and never answers: the first batches hang in
+  // flight and everything after them stays queued (a refused connection would make
+  // the JS SDK logger drop failed batches, and hold nothing).
+  const silent = require('node:net').createServer(() => {}).listen(0, '127.0.0.1')
+  await new Promise((r) => silent.once('listening', r))
+  const logger = create(`http://127.0.0.1:${silent.address().port}`, events)
   for (let i = 0; i < 1000; i++) logger.log(EVENT)
   await new Promise((r) => setTimeout(r, 200))
   global.gc?.()
