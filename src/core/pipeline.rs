@@ -311,14 +311,17 @@ impl<P: Publisher> Worker<P> {
             .is_some_and(Spool::has_backlog)
     }
 
-    fn topic(&mut self, i: u16) -> Topic {
+    /// Topic `i`, from the loop's copy of the table (refreshed when it lacks `i`).
+    /// Borrowed, not cloned: it is looked up for every event.
+    fn topic(&mut self, i: u16) -> &Topic {
+        static UNKNOWN: Topic = Topic {
+            arn: String::new(),
+            fifo: false,
+        };
         if self.topic_cache.len() <= i as usize {
             self.topic_cache = self.topics.snapshot();
         }
-        self.topic_cache.get(i as usize).cloned().unwrap_or(Topic {
-            arn: String::new(),
-            fifo: false,
-        })
+        self.topic_cache.get(i as usize).unwrap_or(&UNKNOWN)
     }
 
     /// A spool I/O error: the event stays in memory; the folder is likely full or gone.
@@ -389,8 +392,12 @@ impl<P: Publisher> Worker<P> {
             self.push_pending(event, seq, now, 0);
             return;
         }
-        let arn = self.topic(event.topic).arn;
         let full = self.window_full(event.queued_bytes());
+        self.topic(event.topic);
+        let arn = self
+            .topic_cache
+            .get(event.topic as usize)
+            .map_or("", |t| t.arn.as_str());
         let spooling = self.spooling.as_mut().expect("checked above");
         let spool = spooling.spool.as_mut().expect("checked above");
         if full && !spool.has_backlog() {
@@ -401,7 +408,7 @@ impl<P: Publisher> Worker<P> {
             }
             spooling.backlog_first_seq = seq;
         }
-        let segment = spool.append(&event, &arn);
+        let segment = spool.append(&event, arn);
         self.shared
             .stats
             .spooled
@@ -706,7 +713,7 @@ impl<P: Publisher> Worker<P> {
         *self.in_flight_firsts.entry(meta.first_seq).or_default() += 1;
         let events: Vec<EncodedEvent> = batch.into_iter().map(|q| q.event).collect();
         let target = BatchTarget {
-            topic: self.topic(lane.topic),
+            topic: self.topic(lane.topic).clone(),
             group: lane.group.clone(),
         };
         let task = deliver_batch(
@@ -754,7 +761,7 @@ impl<P: Publisher> Worker<P> {
                 // A spool keeps them for the next start.
                 let kept = self.spool().is_some();
                 if !kept {
-                    let topic = self.topic(meta.lane.topic).arn;
+                    let topic = self.topic(meta.lane.topic).arn.clone();
                     self.shared
                         .labels
                         .failed(&topic, codes::INTERNAL, meta.ids.len());
@@ -809,7 +816,7 @@ impl<P: Publisher> Worker<P> {
         }
         Stats::add(&stats.failed, n);
         for q in &drained {
-            let topic = self.topic(q.event.topic).arn;
+            let topic = self.topic(q.event.topic).arn.clone();
             self.shared
                 .labels
                 .failed(&topic, codes::SHUTDOWN_TIMEOUT, 1);
