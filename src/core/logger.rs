@@ -294,9 +294,9 @@ impl Logger {
         }
         let id = Uuid::now_v7();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        // An Arc clone, so that a reconfigure() from inside this call (a toJSON) cannot
-        // change the options under it.
-        let caller = self.caller.borrow().clone();
+        // Nothing below calls back into JavaScript (a toJSON has already run), so no
+        // reconfigure() can want the options mutably while this borrow lives.
+        let caller = self.caller.borrow();
         let stats = &self.shared.stats;
         let encoded = match caller.encoder.encode_for(json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
