@@ -382,9 +382,19 @@ fn stringify_into(
                 &format!("invalid analytics event: event cannot be serialized ({why})"),
             ));
         }
-        let mut len = 0usize;
-        if sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len)
-            != sys::Status::napi_ok
+        // One pass in the common case: copy straight into the buffer's capacity. Only a
+        // text that may not have fit (it filled the buffer) needs its length measured
+        // and a second copy.
+        buf.clear();
+        buf.reserve(4096);
+        let mut written = 0usize;
+        if sys::napi_get_value_string_utf8(
+            raw,
+            text,
+            buf.as_mut_ptr().cast(),
+            buf.capacity(),
+            &mut written,
+        ) != sys::Status::napi_ok
         {
             return Err(js_error::invalid_event(
                 env,
@@ -392,10 +402,18 @@ fn stringify_into(
                 "invalid analytics event: event must be a plain object (JSON.stringify gave nothing)",
             ));
         }
-        buf.clear();
-        buf.reserve(len + 1);
-        let mut written = 0usize;
-        sys::napi_get_value_string_utf8(raw, text, buf.as_mut_ptr().cast(), len + 1, &mut written);
+        if written + 1 >= buf.capacity() {
+            let mut len = 0usize;
+            sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
+            buf.reserve(len + 1);
+            sys::napi_get_value_string_utf8(
+                raw,
+                text,
+                buf.as_mut_ptr().cast(),
+                len + 1,
+                &mut written,
+            );
+        }
         buf.set_len(written);
     }
     Ok(())

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::DateTime;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use uuid::Uuid;
 
@@ -523,9 +523,52 @@ pub fn write_json_str(out: &mut String, s: &str) {
 
 /// ISO-8601 UTC with milliseconds, as in `2022-09-26T17:50:47.225Z`.
 pub fn format_timestamp(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    let mut out = String::with_capacity(24);
+    write_timestamp(&mut out, ms);
+    out
+}
+
+/// Appends `ms` (0 to [`MAX_TIMESTAMP_MS`]) as ISO-8601 UTC with milliseconds. Done by
+/// hand, digit by digit: it runs in every `log()`, where chrono's formatter allocated.
+pub fn write_timestamp(out: &mut String, ms: i64) {
+    let ms = ms.clamp(0, MAX_TIMESTAMP_MS);
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, days >= 0).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, month, 2);
+    out.push('-');
+    push_digits(out, day, 2);
+    out.push('T');
+    push_digits(out, in_day / 3_600_000, 2);
+    out.push(':');
+    push_digits(out, in_day / 60_000 % 60, 2);
+    out.push(':');
+    push_digits(out, in_day / 1000 % 60, 2);
+    out.push('.');
+    push_digits(out, in_day % 1000, 3);
+    out.push('Z');
+}
+
+/// `n` (non-negative) as exactly `width` (at most 4) decimal digits.
+fn push_digits(out: &mut String, n: i64, width: usize) {
+    let mut n = n;
+    let mut buf = ['0'; 4];
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = char::from(b'0' + (n % 10) as u8);
+        n /= 10;
+    }
+    out.extend(&buf[..width]);
 }
 
 #[cfg(test)]
@@ -588,6 +631,26 @@ mod tests {
         let e = parse(r#"{"category":"c","action":"a","timestamp":"2022-09-26T19:50:47+02:00"}"#)
             .unwrap();
         assert_eq!(format_timestamp(e.timestamp_ms), "2022-09-26T17:50:47.000Z");
+    }
+
+    #[test]
+    fn timestamps_format_like_chrono_across_the_range() {
+        use chrono::{SecondsFormat, Utc};
+        let mut ms = 0i64;
+        while ms <= MAX_TIMESTAMP_MS {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(format_timestamp(ms), want, "{ms}");
+            // Irregular steps cover leap years, month ends and every field.
+            ms = ms * 3 / 2 + 86_399_999 + 7_919;
+        }
+        for ms in [0, 951_782_400_000, 1_709_208_000_000, MAX_TIMESTAMP_MS] {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(format_timestamp(ms), want);
+        }
     }
 
     #[test]

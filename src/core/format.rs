@@ -3,7 +3,7 @@
 //! `ciao`, the older flat body of the Ciao analytics design (sns-analytics-design.txt).
 
 use super::error::InvalidEvent;
-use super::event::{format_timestamp, write_json_str, EventType, ParsedEvent, Value};
+use super::event::{write_json_str, write_timestamp, EventType, ParsedEvent, Value};
 use super::plan::EventSpec;
 
 /// At most this many properties fit a `ciao` body: `event_detail_1..4`.
@@ -70,7 +70,7 @@ fn rc_body(e: &ParsedEvent<'_>, agent_id: &str, size_hint: usize) -> String {
     body.push_str("},\"eventType\":\"");
     body.push_str(e.event_type.as_str());
     body.push_str("\",\"timestamp\":\"");
-    body.push_str(&format_timestamp(e.timestamp_ms));
+    write_timestamp(&mut body, e.timestamp_ms);
     body.push_str("\"}");
     body
 }

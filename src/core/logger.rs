@@ -293,7 +293,14 @@ impl Logger {
             return Err(LogError::Closed);
         }
         let id = Uuid::now_v7();
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        // The id's own clock reading: one read of the clock per event, not two.
+        let now_ms = id.get_timestamp().map_or_else(
+            || chrono::Utc::now().timestamp_millis(),
+            |t| {
+                let (secs, nanos) = t.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            },
+        );
         // Nothing below calls back into JavaScript (a toJSON has already run), so no
         // reconfigure() can want the options mutably while this borrow lives.
         let caller = self.caller.borrow();
