@@ -257,10 +257,6 @@ impl Spool {
         Ok((spool, recovered))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.lock.dir
-    }
-
     /// Buffers `event` (routed to `topic_arn`); returns its segment. It reaches the
     /// file at the next [`Spool::flush`].
     pub fn append(&mut self, event: &EncodedEvent, topic_arn: &str) -> u32 {
