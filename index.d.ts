@@ -264,8 +264,9 @@ export interface LoggerOptions {
    */
   region?: string
   /**
-   * SNS endpoint URL, e.g. a local emulator. Default: the AWS SDK's resolution
-   * (`AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL`, then the regional endpoint).
+   * SNS endpoint URL, e.g. a local emulator. Default: `AWS_ENDPOINT_URL_SNS`,
+   * `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), then the regional endpoint
+   * (`AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
    */
   endpoint?: string
   /**

@@ -39,8 +39,9 @@ pub struct LoggerOptions {
     /// AWS region. Default: `AWS_REGION`/`AWS_DEFAULT_REGION`, the AWS profile, then
     /// the region in `topicArn`.
     pub region: Option<String>,
-    /// SNS endpoint URL, e.g. a local emulator. Default: the AWS SDK's resolution
-    /// (`AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL`, then the regional endpoint).
+    /// SNS endpoint URL, e.g. a local emulator. Default: `AWS_ENDPOINT_URL_SNS`,
+    /// `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), then the regional endpoint
+    /// (`AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
     pub endpoint: Option<String>,
     /// Default: the AWS default provider chain (environment, profile, web identity,
     /// ECS, instance metadata).

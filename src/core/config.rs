@@ -97,7 +97,8 @@ pub struct SnsConfig {
     /// Explicit region; otherwise AWS_REGION, the profile, then the topic ARN's region.
     pub region: Option<String>,
     pub arn_region: String,
-    /// Explicit endpoint URL; otherwise the SDK's resolution (AWS_ENDPOINT_URL…).
+    /// Explicit endpoint URL; otherwise AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL, the
+    /// profile's, then SNS's regional endpoint.
     pub endpoint: Option<String>,
     /// Explicit credentials; otherwise the AWS default provider chain.
     pub credentials: Option<StaticCredentials>,
