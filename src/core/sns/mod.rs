@@ -204,7 +204,10 @@ impl SnsClient {
                 message: format!("reading the answer (HTTP {status}): {e}"),
             })?
             .to_bytes();
-        let text = String::from_utf8_lossy(&bytes);
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&bytes),
+        };
         if status == 200 {
             return response::parse_publish_batch(&text).ok_or_else(|| PublishError {
                 kind: FaultKind::Transient,

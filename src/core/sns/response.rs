@@ -97,11 +97,26 @@ fn elements<'a, 'n>(xml: &'a str, name: &'n str) -> impl Iterator<Item = &'a str
             rest = content_start;
             return Some("");
         }
-        let closing = format!("</{name}>");
-        let end = content_start.find(&closing)?;
-        rest = &content_start[end + closing.len()..];
+        let end = closing_tag(content_start, name)?;
+        rest = &content_start[end + name.len() + 3..];
         return Some(&content_start[..end]);
     })
+}
+
+/// Where `</name>` starts in `xml`.
+fn closing_tag(xml: &str, name: &str) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        // One byte at a time is a memchr; a two-byte pattern would be a string search.
+        let at = from + xml[from..].find('<')?;
+        let tail = &xml[at + 1..];
+        if let Some(tail) = tail.strip_prefix('/') {
+            if tail.starts_with(name) && tail[name.len()..].starts_with('>') {
+                return Some(at);
+            }
+        }
+        from = at + 1;
+    }
 }
 
 /// The unescaped text of the first `<name>` element.
