@@ -37,17 +37,24 @@ describe('transient faults are retried until everything is delivered once', () =
   for (const fifo of [true, false]) {
     const kind = fifo ? 'FIFO' : 'standard'
 
-    it(`${kind}: connection resets, 500, 503 and throttling`, async () => {
+    it(`${kind}: connection resets, 500, 503, throttling and expired credentials`, async () => {
       const { topicArn, queueUrl } = await ctx.topic({ fifo })
       const logger = ctx.logger({ topicArn, endpoint: proxy.endpoint, ...FAST_RETRY })
-      proxy.inject({ kind: 'refuse' }, { kind: 'http500' }, { kind: 'throttle' }, { kind: 'http503' }, { kind: 'throttle' })
+      proxy.inject(
+        { kind: 'refuse' },
+        { kind: 'http500' },
+        { kind: 'throttle' },
+        { kind: 'http503' },
+        { kind: 'throttle' },
+        { kind: 'expired' },
+      )
       const ids = logMany(logger, 42, 'faults')
       const report = await logger.flush()
       assert.equal(proxy.pendingFaults(), 0, 'every fault was hit')
       assert.deepEqual({ delivered: report.delivered, failed: report.failed }, { delivered: 42, failed: 0 })
       const s = logger.stats()
-      assert.ok(s.retried >= 5, `retried ${s.retried}`)
-      assert.ok(s.batchesSent >= 5 + 5, `batchesSent ${s.batchesSent}`)
+      assert.ok(s.retried >= 6, `retried ${s.retried}`)
+      assert.ok(s.batchesSent >= 5 + 6, `batchesSent ${s.batchesSent}`)
       await assertExactlyOnce(queueUrl, ids, { ordered: fifo })
     })
 

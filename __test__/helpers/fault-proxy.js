@@ -1,10 +1,10 @@
 'use strict'
 // An HTTP proxy between the logger and moto that injects the faults SNS and the
 // network produce: refused connections, 5xx, throttling, slow answers, lost
-// answers and partial PublishBatch failures. Faults are queued per PublishBatch
-// request and consumed in order; requests with no fault queued pass through. An
-// outage (`outage(ms, kinds)`) fails every PublishBatch for a while, cycling
-// through the given kinds.
+// answers, expired credentials and partial PublishBatch failures. Faults are
+// queued per PublishBatch request and consumed in order; requests with no fault
+// queued pass through. An outage (`outage(ms, kinds)`) fails every PublishBatch
+// for a while, cycling through the given kinds.
 const http = require('node:http')
 
 const THROTTLE_XML = `<?xml version="1.0"?>
@@ -17,6 +17,12 @@ const INTERNAL_XML = `<?xml version="1.0"?>
 <ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
   <Error><Type>Receiver</Type><Code>InternalError</Code><Message>injected</Message></Error>
   <RequestId>injected-500</RequestId>
+</ErrorResponse>`
+
+const EXPIRED_XML = `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error>
+  <RequestId>injected-expired</RequestId>
 </ErrorResponse>`
 
 /** Renumbers `PublishBatchRequestEntries.member.N.*` keys after dropping some members. */
@@ -119,6 +125,8 @@ function startFaultProxy(target) {
           return reply(503, 'Service Unavailable')
         case 'throttle':
           return reply(400, THROTTLE_XML)
+        case 'expired':
+          return reply(403, EXPIRED_XML)
         case 'echoAuth':
           return reply(403, echoAuthXml(req))
         case 'slow': {

@@ -42,6 +42,12 @@ impl CredentialCache {
         *current = Some(fetched.clone());
         Ok(fetched)
     }
+
+    /// Drops the kept credentials (SNS said they expired), so that the next request
+    /// fetches new ones.
+    pub async fn forget(&self) {
+        *self.current.lock().await = None;
+    }
 }
 
 fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
@@ -145,5 +151,10 @@ mod tests {
         assert!(e.contains("metadata service timed out"), "{e}");
         // The next call tries again.
         assert_eq!(cache.get().await.unwrap().access_key_id(), "AKID100");
+        let (cache, calls) = cache_with_hour();
+        cache.get().await.unwrap();
+        cache.forget().await;
+        assert_eq!(cache.get().await.unwrap().access_key_id(), "AKID1");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

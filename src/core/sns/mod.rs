@@ -23,7 +23,6 @@ use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -127,7 +126,7 @@ async fn build_client(config: &SnsConfig) -> Result<SnsClient, PublishError> {
         http: client::http_client(CONNECT_TIMEOUT),
         endpoint,
         signer: RequestSigner::new(&region),
-        credentials: CredentialCache::new(SharedCredentialsProvider::new(provider)),
+        credentials: CredentialCache::new(provider),
     })
 }
 
@@ -219,6 +218,14 @@ impl SnsClient {
             });
         }
         let error = response::parse_error(&text);
+        if error
+            .code
+            .as_deref()
+            .is_some_and(|c| EXPIRED_CREDENTIAL_CODES.contains(&c))
+        {
+            // Expired between our check and SNS's: fetch fresh ones for the retry.
+            self.credentials.forget().await;
+        }
         Err(PublishError {
             kind: classify(error.code.as_deref(), Some(status)),
             code: error.code.unwrap_or_else(|| format!("HTTP{status}")),
@@ -240,6 +247,11 @@ const THROTTLING_CODES: &[&str] = &[
     "SlowDown",
 ];
 
+/// Codes of credentials that expired in flight (or a clock that jumped): the retry is
+/// signed with fresh credentials and a fresh date, so they are transient.
+const EXPIRED_CREDENTIAL_CODES: &[&str] =
+    &["ExpiredToken", "ExpiredTokenException", "RequestExpired"];
+
 /// Codes that mean "try again" whatever the HTTP status says.
 const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
@@ -256,6 +268,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> FaultKind {
         (Some(c), _) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
         (_, Some(429)) => FaultKind::Throttled,
         (Some(c), _) if TRANSIENT_CODES.contains(&c) => FaultKind::Transient,
+        (Some(c), _) if EXPIRED_CREDENTIAL_CODES.contains(&c) => FaultKind::Transient,
         (_, Some(s)) if s >= 500 => FaultKind::Transient,
         (_, Some(408)) => FaultKind::Transient,
         _ => FaultKind::Permanent,
@@ -409,6 +422,10 @@ mod tests {
             FaultKind::Transient
         );
         assert_eq!(classify(Some("NotFound"), Some(404)), FaultKind::Permanent);
+        assert_eq!(
+            classify(Some("ExpiredToken"), Some(403)),
+            FaultKind::Transient
+        );
         assert_eq!(
             classify(Some("AuthorizationError"), Some(403)),
             FaultKind::Permanent
