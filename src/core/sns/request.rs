@@ -106,9 +106,7 @@ fn push_number(n: usize, out: &mut Vec<u8>) {
 /// its UTF-8 bytes, as the SDK's query serializer does.
 pub fn percent_encode(value: &str, out: &mut Vec<u8>) {
     let bytes = value.as_bytes();
-    // At most three bytes out per byte in: reserve once, then write without checks
-    // of capacity per byte. This runs over every byte of every message.
-    out.reserve(bytes.len() * 3);
+    // Unreserved runs are copied whole; only escaped bytes are written one by one.
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped = ESCAPES[b as usize];
