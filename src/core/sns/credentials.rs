@@ -38,7 +38,7 @@ impl CredentialCache {
             .provider
             .provide_credentials()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| super::error_chain(&e))?;
         *current = Some(fetched.clone());
         Ok(fetched)
     }
@@ -54,19 +54,6 @@ fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
     credentials
         .expiry()
         .is_none_or(|expiry| now + REFRESH_BEFORE_EXPIRY < expiry)
-}
-
-/// The error and each of its sources, joined: the provider chain's own message is
-/// only "no providers in chain provided credentials" without them.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 #[cfg(test)]

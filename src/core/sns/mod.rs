@@ -178,20 +178,12 @@ impl SnsClient {
                 message: e.to_string(),
             })?;
 
-        let response = self.http.request(request).await.map_err(|e| {
-            use std::error::Error as _;
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                message.push_str(": ");
-                message.push_str(&s.to_string());
-                source = s.source();
-            }
-            PublishError {
-                kind: FaultKind::Transient,
-                code: "NetworkError".into(),
-                message,
-            }
+        let response = self.http.request(request).await.map_err(|e| PublishError {
+            kind: FaultKind::Transient,
+            code: "NetworkError".into(),
+            // hyper's own message is only "client error (Connect)"; the cause
+            // (refused, reset, a certificate) is in its sources.
+            message: error_chain(&e),
         })?;
         let status = response.status().as_u16();
         let bytes = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
@@ -232,6 +224,20 @@ impl SnsClient {
             message: format!("HTTP {status}: {}", error.message),
         })
     }
+}
+
+/// The error and each of its sources, joined: the outer messages (the provider
+/// chain's "no providers in chain provided credentials", hyper's "client error")
+/// say little without them.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// Error codes SNS and the AWS front end use to ask a client to slow down.
