@@ -3,34 +3,10 @@
 // logger never keeps Node alive. Each case runs in a child process.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
-const path = require('node:path')
 const { useMoto } = require('./helpers/setup')
+const { runExitChild } = require('./helpers/exit-child')
 
 const ctx = useMoto()
-const CHILD = path.join(__dirname, 'fixtures', 'exit-child.js')
-
-function runChild(mode, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, mode], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    // Not a speed check: a child that never exits is the failure being detected.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`child '${mode}' did not exit within 30 s: something kept Node alive\n${stderr}`))
-    }, 30_000)
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
 
 describe('process end', () => {
   const cases = [
@@ -42,7 +18,7 @@ describe('process end', () => {
   for (const [mode, exitCode, what] of cases) {
     it(`delivers every event when ${what}`, async () => {
       const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-      const result = await runChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '25' })
+      const result = await runExitChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '25' })
       assert.equal(result.code, exitCode, result.stderr)
       assert.doesNotMatch(result.stderr, /UNHANDLED REJECTION|panicked/)
       const msgs = await ctx.drain(queueUrl, { expected: 25 })
@@ -54,7 +30,7 @@ describe('process end', () => {
   for (const mode of ['idle', 'idleWithErrorListener']) {
     it(`an idle logger does not keep Node alive (${mode})`, async () => {
       const { topicArn } = await ctx.topic()
-      const result = await runChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint })
+      const result = await runExitChild(mode, { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint })
       assert.equal(result.code, 0, result.stderr)
     })
   }
@@ -62,7 +38,7 @@ describe('process end', () => {
   it('exit waits no longer than shutdownTimeoutMs when SNS cannot be reached', async () => {
     // Nothing listens on port 9: every attempt is refused and retried. Without the
     // deadline the exit would wait out the two-minute retry budget.
-    const result = await runChild('exit', {
+    const result = await runExitChild('exit', {
       TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:unreachable',
       ENDPOINT: 'http://127.0.0.1:9',
       SHUTDOWN_TIMEOUT_MS: '300',
@@ -73,7 +49,7 @@ describe('process end', () => {
 
   it('a pending flush() keeps Node alive until it settles, then the process ends', async () => {
     const { topicArn, queueUrl } = await ctx.topic()
-    const result = await runChild('flushedThenIdle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '12' })
+    const result = await runExitChild('flushedThenIdle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '12' })
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(JSON.parse(result.stdout), { delivered: 12, failed: 0, dropped: 0, pending: 0, spooled: 0 })
     assert.equal((await ctx.drain(queueUrl, { expected: 12 })).length, 12)

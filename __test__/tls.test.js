@@ -9,12 +9,11 @@ const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { useMoto, waitFor } = require('./helpers/setup')
+const { runExitChild } = require('./helpers/exit-child')
 
 const ctx = useMoto()
 const TLS = path.join(__dirname, 'fixtures', 'tls')
-const CHILD = path.join(__dirname, 'fixtures', 'exit-child.js')
 
 /** An https server on 127.0.0.1 that passes every request on to `target` (http). */
 function startTlsFrontEnd(target) {
@@ -43,25 +42,6 @@ function startTlsFrontEnd(target) {
   })
 }
 
-function runChild(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, 'natural'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`child did not exit within 30 s\n${stderr}`))
-    }, 30_000)
-    child.on('exit', (code) => {
-      clearTimeout(guard)
-      resolve({ code, stderr })
-    })
-  })
-}
-
 describe('https endpoints', () => {
   let front
   before(async () => {
@@ -72,7 +52,7 @@ describe('https endpoints', () => {
   it('delivers over https when the certificate is trusted (SSL_CERT_FILE)', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
     const before = front.seen.requests
-    const result = await runChild({
+    const result = await runExitChild('natural', {
       TOPIC_ARN: topicArn,
       ENDPOINT: front.endpoint,
       EVENTS: '25',
