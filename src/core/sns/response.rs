@@ -79,12 +79,9 @@ fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
 fn elements<'a, 'n>(xml: &'a str, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
     let mut rest = xml;
     std::iter::from_fn(move || loop {
-        let at = rest.find('<')?;
+        let at = tag_at(rest, "<", name)?;
         let after = &rest[at + 1..];
-        let Some(tail) = after.strip_prefix(name) else {
-            rest = after;
-            continue;
-        };
+        let tail = &after[name.len()..];
         let close_at = tail.find('>')?;
         let open = &tail[..close_at];
         if !(open.is_empty() || open.starts_with([' ', '\t', '\r', '\n', '/'])) {
@@ -107,16 +104,22 @@ fn elements<'a, 'n>(xml: &'a str, name: &'n str) -> impl Iterator<Item = &'a str
 fn closing_tag(xml: &str, name: &str) -> Option<usize> {
     let mut from = 0;
     loop {
-        // One byte at a time is a memchr; a two-byte pattern would be a string search.
-        let at = from + xml[from..].find('<')?;
-        let tail = &xml[at + 1..];
-        if let Some(tail) = tail.strip_prefix('/') {
-            if tail.starts_with(name) && tail[name.len()..].starts_with('>') {
-                return Some(at);
-            }
+        let at = from + tag_at(&xml[from..], "</", name)?;
+        if xml[at + 2 + name.len()..].starts_with('>') {
+            return Some(at);
         }
         from = at + 1;
     }
+}
+
+/// Where the first `name` right after `prefix` (`<` or `</`) starts, prefix included.
+/// A substring search for the name (SIMD) rather than a stop at every `<`: an answer
+/// has a few dozen tags and this scan runs once a level.
+fn tag_at(xml: &str, prefix: &str, name: &str) -> Option<usize> {
+    let bytes = xml.as_bytes();
+    memchr::memmem::find_iter(bytes, name.as_bytes())
+        .find(|&at| at >= prefix.len() && bytes[..at].ends_with(prefix.as_bytes()))
+        .map(|at| at - prefix.len())
 }
 
 /// The unescaped text of the first `<name>` element.
@@ -245,6 +248,12 @@ mod tests {
     fn names_are_matched_whole() {
         let xml = "<Ids>x</Ids><Id>y</Id><Id attr=\"1\">z</Id>";
         assert_eq!(elements(xml, "Id").collect::<Vec<_>>(), vec!["y", "z"]);
+        // A closing tag of a longer name, or a name in the text, does not end it.
+        let xml = "<Id>Id a</Ids>b</Id><Id/><Id>c</Id>";
+        assert_eq!(
+            elements(xml, "Id").collect::<Vec<_>>(),
+            vec!["Id a</Ids>b", "", "c"]
+        );
     }
 
     #[test]
