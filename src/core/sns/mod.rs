@@ -336,7 +336,10 @@ impl Publisher for SnsPublisher {
         };
         let client = slot
             .client
-            .get_or_init(|| build_client(&slot.config))
+            // Boxed: aws-config's loader is a future of about 11 KiB that runs once
+            // per configuration; unboxed, it would make every batch task that large,
+            // and each spawn copies the task whole.
+            .get_or_init(|| Box::pin(build_client(&slot.config)))
             .await
             .as_ref()
             .map_err(|e| redacted(e.clone()))?;

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::hmac;
-use chrono::{DateTime, Utc};
+
+use crate::core::event::format_timestamp;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const SERVICE: &str = "sns";
@@ -28,10 +29,18 @@ pub struct AmzDate {
 
 impl AmzDate {
     pub fn new(time: SystemTime) -> Self {
-        let time: DateTime<Utc> = time.into();
-        Self {
-            timestamp: time.format("%Y%m%dT%H%M%SZ").to_string(),
-        }
+        let ms = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        // The event timestamp's formatter, without its punctuation: chrono's
+        // strftime parses its pattern on every request.
+        let iso = format_timestamp(ms); // 2026-11-18T11:06:40.000Z
+        let mut timestamp: String = iso[..19]
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        timestamp.push('Z');
+        Self { timestamp }
     }
 
     fn day(&self) -> &str {
