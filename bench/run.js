@@ -110,7 +110,9 @@ async function main() {
   rows.push(['queued bytes/event beyond body', fmt(queued.addon?.beyondBodyBytes), fmt(queued['js-batch']?.beyondBodyBytes), 'n/a', `${fmt(queued['js-batch']?.beyondBodyBytes / queued.addon?.beyondBodyBytes, 1)}x`])
   const cpus = os.cpus()
   console.log(`rocketchat-sns-analytics benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus.length} x ${cpus[0]?.model?.trim()}, Node ${process.version}${SMOKE ? ' (SMOKE: tiny counts, figures meaningless)' : ''}`)
-  console.log(`stub SNS capacity alone: ${fmt(capacity.eventsPerSec)} events/s (${fmt(capacity.requestsPerSec)} PublishBatch/s)`)
+  console.log(
+    `stub SNS capacity alone: ${fmt(capacity.eventsPerStubCpuSec)} events per CPU-second of the stub (${fmt(capacity.stubCpuUsPerRequest)} us per PublishBatch); ${fmt(capacity.eventsPerSec)} events/s from a Node http load generator on the same 2 cores`,
+  )
   console.log(`${N} events per run (per-event Publish: ${N_PUBLISH}), ${ROUNDS} rounds alternating, medians; ${N_QUEUED} events queued with the endpoint down for memory\n`)
   console.log(table(rows, ['', 'addon', 'JS SDK batched', 'JS SDK Publish', 'batched / addon']))
   if (Object.keys(motoResults).length > 0) {
