@@ -156,7 +156,36 @@ describe('bad input', () => {
     [null, 'event', /must be an object, got null/],
     ['Chat Session', 'event', /must be an object, got a string/],
     [[1, 2], 'event', /must be an object, got an array/],
+    [{ toJSON: () => undefined }, 'event', /JSON\.stringify gave nothing/],
+    [{ toJSON: () => 'text' }, 'event', /must be a plain object/],
+    [
+      {
+        toJSON() {
+          throw new Error('boom')
+        },
+      },
+      'event',
+      /cannot be serialized \(Error: boom\)/,
+    ],
+    [
+      {
+        toJSON() {
+          // eslint-disable-next-line no-throw-literal
+          throw { toString: () => { throw new Error('no text either') } }
+        },
+      },
+      'event',
+      /cannot be serialized \(JSON\.stringify failed\)/,
+    ],
   ]
+  /** The case, for the assertion's message: a throwing toJSON must not throw here. */
+  const describeCase = (event) => {
+    try {
+      return JSON.stringify(event, (k, v) => (typeof v === 'bigint' ? String(v) : v))?.slice(0, 80)
+    } catch {
+      return String(Object.keys(event ?? {}))
+    }
+  }
 
   it('throws a TypeError naming the field, counts it, and loses nothing valid', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
@@ -172,7 +201,7 @@ describe('bad input', () => {
           assert.match(e.message, message)
           return true
         },
-        JSON.stringify(event, (k, v) => (typeof v === 'bigint' ? String(v) : v))?.slice(0, 80),
+        describeCase(event),
       )
     }
     {
@@ -301,6 +330,42 @@ describe('lifecycle and failures', () => {
     assert.deepEqual(errors.flatMap((e) => e.eventIds), ids.slice(5))
     const report = await dropping.close({ timeoutMs: 100 })
     assert.equal(report.failed, 5, 'held events fail at the close deadline')
+  })
+})
+
+describe('entry point', () => {
+  it('index.js exports what the binding does, with its AnalyticsLogger in front', () => {
+    const entry = require('..')
+    const binding = require('../binding.js')
+    const publicNames = Object.keys(binding).filter((name) => !name.startsWith('__'))
+    assert.deepEqual(Object.keys(entry).sort(), publicNames.sort())
+    for (const name of publicNames.filter((n) => n !== 'AnalyticsLogger')) assert.equal(entry[name], binding[name], name)
+    assert.ok(Object.getPrototypeOf(entry.AnalyticsLogger) === binding.AnalyticsLogger)
+  })
+
+  it('loggers in worker threads log through their own thread, alongside this one', async () => {
+    const { Worker } = require('node:worker_threads')
+    const { topicArn, queueUrl } = await ctx.topic()
+    const here = ctx.logger({ topicArn })
+    const options = { siteUrl: SITE_URL, endpoint: ctx.moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, topicArn, flushIntervalMs: 50 }
+    const script = `
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { AnalyticsLogger } = require(${JSON.stringify(require.resolve('..'))})
+      const logger = new AnalyticsLogger(workerData)
+      const ids = [1, 2, 3].map((n) => logger.log({ category: 'worker', action: 'a' + n }))
+      let error
+      try { logger.log({ category: 'worker' }) } catch (e) { error = e.code + ' ' + e.field }
+      logger.close().then((report) => parentPort.postMessage({ ids, error, report }))`
+    const ids = [here.log({ category: 'main', action: 'before' })]
+    const worker = new Worker(script, { eval: true, workerData: options })
+    const fromWorker = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
+    await worker.terminate()
+    ids.push(here.log({ category: 'main', action: 'after' }))
+    await here.flush()
+    assert.equal(fromWorker.error, 'ERR_INVALID_EVENT action')
+    assert.equal(fromWorker.report.delivered, 3)
+    const msgs = await ctx.drain(queueUrl, { expected: 5 })
+    assert.deepEqual(msgs.map((m) => m.attributes.eventId).sort(), [...ids, ...fromWorker.ids].sort())
   })
 })
 

@@ -19,4 +19,5 @@ profile_flag=""
 if [ "$profile" = "release" ]; then profile_flag="--release"; fi
 echo "building the addon ($profile; the first build takes a few minutes, later ones seconds)"
 # --no-dts-cache: the generated index.d.ts must depend on the source alone.
-CARGO_TERM_QUIET=true npx napi build --platform $profile_flag --no-dts-cache >/dev/null
+# --js binding.js: the generated loader; index.js is ours and wraps it.
+CARGO_TERM_QUIET=true npx napi build --platform $profile_flag --js binding.js --no-dts-cache >/dev/null

@@ -1,7 +1,7 @@
 //! `AnalyticsLogger`, the class JavaScript sees.
 
-use std::cell::RefCell;
 use std::ptr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use napi_derive::napi;
 
 use super::error::{self as js_error};
 use super::exit_hook;
+use super::fast_log;
 use super::options::{check_option_name, LoggerOptions};
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::config::millis;
@@ -24,15 +25,12 @@ use crate::core::sns::SnsPublisher;
 /// runtime. `log()` costs the JavaScript thread a few microseconds and never waits.
 #[napi]
 pub struct AnalyticsLogger {
-    logger: Logger,
+    logger: Rc<Logger>,
+    /// Its place in this thread's [`fast_log`] table, for `log()`'s fast path.
+    slot: u32,
     /// `JSON.stringify`: one call turns the caller's event into text inside V8,
     /// much cheaper than reading each property through N-API.
     stringify: FunctionRef<Unknown<'static>, Unknown<'static>>,
-}
-
-thread_local! {
-    /// Reused buffer for the event's JSON text, so `log()` does not allocate for it.
-    static JSON_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
 }
 
 #[napi]
@@ -52,10 +50,18 @@ impl AnalyticsLogger {
         let json = env.get_global()?.get_named_property::<Object>("JSON")?;
         let stringify =
             json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
+        let logger = Rc::new(logger);
         Ok(Self {
+            slot: fast_log::register(logger.clone()),
             logger,
             stringify: stringify.create_ref()?,
         })
+    }
+
+    /// Its slot for `__logJson` (index.js keeps it in a private field).
+    #[napi(js_name = "__slot", skip_typescript)]
+    pub fn slot(&self) -> u32 {
+        self.slot
     }
 
     /// Validates the event and queues it; returns its id (a UUIDv7, also its SNS
@@ -88,7 +94,7 @@ impl AnalyticsLogger {
             ));
         }
         let stringify = self.stringify.borrow_back(&env)?;
-        JSON_BUF.with(|shared_buf| {
+        fast_log::JSON_BUF.with(|shared_buf| {
             // A `toJSON` that calls log() re-enters here while the buffer is in use;
             // it gets a buffer of its own.
             let mut own_buf = Vec::new();
@@ -97,18 +103,10 @@ impl AnalyticsLogger {
                 Ok(b) => b,
                 Err(_) => &mut own_buf,
             };
-            stringify_into(&env, stringify.raw(), event.raw(), buf)
+            let text = call_stringify(&env, stringify.raw(), event.raw())
                 .inspect_err(|_| self.logger.count_invalid())?;
-            // JSON.stringify returns well-formed UTF-8 once lone surrogates are
-            // replaced, which napi_get_value_string_utf8 does.
-            let json = std::str::from_utf8(buf).map_err(|e| {
-                self.logger.count_invalid();
-                js_error::invalid_event(
-                    &env,
-                    "event",
-                    &format!("invalid analytics event: event is not valid text ({e})"),
-                )
-            })?;
+            let json = fast_log::copy_text(&env, text, buf)
+                .inspect_err(|_| self.logger.count_invalid())?;
             self.log_text(&env, json, app_id)
         })
     }
@@ -133,10 +131,11 @@ impl AnalyticsLogger {
     pub fn log_widget_event(&self, env: Env, body: Unknown) -> Result<String> {
         let stringify = self.stringify.borrow_back(&env)?;
         let mut buf = Vec::new();
-        stringify_into(&env, stringify.raw(), body.raw(), &mut buf)
+        let text = call_stringify(&env, stringify.raw(), body.raw())
             .inspect_err(|_| self.logger.count_invalid())?;
-        let json = String::from_utf8_lossy(&buf);
-        match self.logger.log_widget_json(&json) {
+        let json = fast_log::copy_text(&env, text, &mut buf)
+            .inspect_err(|_| self.logger.count_invalid())?;
+        match self.logger.log_widget_json(json) {
             Ok(id) => Ok(id_string(id)),
             Err(WidgetLogError::Widget(e)) => Err(js_error::invalid_widget_event(&env, &e)),
             Err(WidgetLogError::Log(e)) => Err(js_error::log_error(&env, &e)),
@@ -252,9 +251,15 @@ impl AnalyticsLogger {
     }
 }
 
+impl Drop for AnalyticsLogger {
+    fn drop(&mut self) {
+        fast_log::unregister(self.slot);
+    }
+}
+
 type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
 
-fn id_string(id: uuid::Uuid) -> String {
+pub(super) fn id_string(id: uuid::Uuid) -> String {
     let mut out = uuid::Uuid::encode_buffer();
     id.hyphenated().encode_lower(&mut out).to_owned()
 }
@@ -357,66 +362,27 @@ fn is_array(env: &Env, value: &Unknown) -> bool {
     is_array
 }
 
-/// Runs `JSON.stringify(event)` and copies the text into `buf`. An exception it
-/// throws (a BigInt, a cycle, a throwing `toJSON`) becomes ERR_INVALID_EVENT.
-fn stringify_into(
+/// Runs `JSON.stringify(event)`. An exception it throws (a BigInt, a cycle, a throwing
+/// `toJSON`) becomes ERR_INVALID_EVENT.
+fn call_stringify(
     env: &Env,
     stringify: sys::napi_value,
     event: sys::napi_value,
-    buf: &mut Vec<u8>,
-) -> Result<()> {
+) -> Result<sys::napi_value> {
     let raw = env.raw();
-    // SAFETY: every value belongs to this env and is used on its thread; statuses
-    // are checked, and the buffer is sized from the length napi reports.
+    // SAFETY: every value belongs to this env and is used on its thread; the status
+    // is checked.
     unsafe {
         let mut undefined = ptr::null_mut();
         sys::napi_get_undefined(raw, &mut undefined);
         let mut text = ptr::null_mut();
         let status = sys::napi_call_function(raw, undefined, stringify, 1, &event, &mut text);
         if status != sys::Status::napi_ok {
-            let why =
-                take_exception_message(raw).unwrap_or_else(|| "JSON.stringify failed".to_owned());
-            return Err(js_error::invalid_event(
-                env,
-                "event",
-                &format!("invalid analytics event: event cannot be serialized ({why})"),
-            ));
+            let why = take_exception_message(raw);
+            return Err(fast_log::unserializable(env, why.as_deref()));
         }
-        // One pass in the common case: copy straight into the buffer's capacity. Only a
-        // text that may not have fit (it filled the buffer) needs its length measured
-        // and a second copy.
-        buf.clear();
-        buf.reserve(4096);
-        let mut written = 0usize;
-        if sys::napi_get_value_string_utf8(
-            raw,
-            text,
-            buf.as_mut_ptr().cast(),
-            buf.capacity(),
-            &mut written,
-        ) != sys::Status::napi_ok
-        {
-            return Err(js_error::invalid_event(
-                env,
-                "event",
-                "invalid analytics event: event must be a plain object (JSON.stringify gave nothing)",
-            ));
-        }
-        if written + 1 >= buf.capacity() {
-            let mut len = 0usize;
-            sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
-            buf.reserve(len + 1);
-            sys::napi_get_value_string_utf8(
-                raw,
-                text,
-                buf.as_mut_ptr().cast(),
-                len + 1,
-                &mut written,
-            );
-        }
-        buf.set_len(written);
+        Ok(text)
     }
-    Ok(())
 }
 
 /// Clears the pending exception and returns its text, e.g.

@@ -4,6 +4,7 @@
 mod bridge;
 mod error;
 mod exit_hook;
+mod fast_log;
 mod logger;
 mod options;
 mod plan;
@@ -14,6 +15,7 @@ pub use bridge::{
     AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions, LivechatEventContextLike,
     LivechatRoomLike, LivechatTransferContextLike,
 };
+pub use fast_log::{log_json, reject_unserializable};
 pub use logger::AnalyticsLogger;
 pub use options::{
     AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,
