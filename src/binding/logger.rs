@@ -28,8 +28,10 @@ pub struct AnalyticsLogger {
     logger: Rc<Logger>,
     /// Its place in this thread's [`fast_log`] table, for `log()`'s fast path.
     slot: u32,
-    /// `JSON.stringify`: one call turns the caller's event into text inside V8,
-    /// much cheaper than reading each property through N-API.
+    /// `JSON.stringify`, for what reaches the binding's own `log()` (non-objects,
+    /// for their error), the bridge and the widget endpoint: one call turns the value
+    /// into text inside V8, much cheaper than reading each property through N-API.
+    /// index.js stringifies `log()`'s events in JavaScript instead (`fast_log.rs`).
     stringify: FunctionRef<Unknown<'static>, Unknown<'static>>,
 }
 
@@ -259,7 +261,7 @@ impl Drop for AnalyticsLogger {
 
 type Resolver = Box<dyn FnOnce(Env) -> Result<DeliveryReport>>;
 
-pub(super) fn id_string(id: uuid::Uuid) -> String {
+fn id_string(id: uuid::Uuid) -> String {
     let mut out = uuid::Uuid::encode_buffer();
     id.hyphenated().encode_lower(&mut out).to_owned()
 }
