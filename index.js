@@ -38,11 +38,12 @@ class AnalyticsLogger extends binding.AnalyticsLogger {
   }
 }
 
-module.exports = {
-  AnalyticsLogger,
-  AppsEngineBridge: binding.AppsEngineBridge,
-  builtinPlans: binding.builtinPlans,
-  generateTypes: binding.generateTypes,
-  optionsFromSettings: binding.optionsFromSettings,
-  settingsDefinitions: binding.settingsDefinitions,
-}
+// One assignment per name, not an object literal: Node finds a CommonJS module's named
+// exports for `import { AnalyticsLogger } from ...` by reading these lines
+// (cjs-module-lexer), and it does not see `name: value` entries.
+module.exports.AnalyticsLogger = AnalyticsLogger
+module.exports.AppsEngineBridge = binding.AppsEngineBridge
+module.exports.builtinPlans = binding.builtinPlans
+module.exports.generateTypes = binding.generateTypes
+module.exports.optionsFromSettings = binding.optionsFromSettings
+module.exports.settingsDefinitions = binding.settingsDefinitions

@@ -343,6 +343,14 @@ describe('entry point', () => {
     assert.ok(Object.getPrototypeOf(entry.AnalyticsLogger) === binding.AnalyticsLogger)
   })
 
+  it('every export can be imported by name from an ES module', () => {
+    const { execFileSync } = require('node:child_process')
+    const names = Object.keys(require('..'))
+    const url = require('node:url').pathToFileURL(require.resolve('..')).href
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `import { ${names.join(', ')} } from ${JSON.stringify(url)}; console.log([${names.join(', ')}].map((x) => typeof x).join(' '))`], { encoding: 'utf8' })
+    assert.deepEqual(out.trim().split(' '), names.map((n) => typeof require('..')[n]))
+  })
+
   it('loggers in worker threads log through their own thread, alongside this one', async () => {
     const { Worker } = require('node:worker_threads')
     const { topicArn, queueUrl } = await ctx.topic()
