@@ -77,7 +77,7 @@ function answer(method, url, body) {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n')
-const REASONS = { 200: 'OK', 400: 'Bad Request', 501: 'Not Implemented' }
+const REASONS = { 200: 'OK', 501: 'Not Implemented' }
 
 // HTTP/1.1 over `net` rather than `node:http`: on a 2-core machine the stub shares the
 // cores with the logger being measured, and node:http's per-request machinery was
@@ -104,7 +104,9 @@ function serve(socket) {
       const body = pending.toString('latin1', start, start + length)
       pending = pending.subarray(start + length)
       const [status, type, out] = answer(method, url, body)
-      reply(status, type, out, /\r\nconnection:[ \t]*close/i.test(head))
+      const close = /\r\nconnection:[ \t]*close/i.test(head)
+      reply(status, type, out, close)
+      if (close) return
     }
   })
   socket.on('error', () => socket.destroy())
