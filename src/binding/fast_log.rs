@@ -22,10 +22,20 @@ use crate::core::logger::Logger;
 
 thread_local! {
     /// Reused buffer for an event's JSON text, so `log()` does not allocate for it.
-    pub(super) static JSON_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+    static JSON_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
     /// The loggers made on this thread, by slot. A JavaScript object lives on one
     /// thread (a worker has its own), so a table per thread needs no lock.
     static LOGGERS: RefCell<Vec<Option<Rc<Logger>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's reused JSON buffer, or with a buffer of its own when the
+/// shared one is in use: a `toJSON` run by the binding's own `log()` (which holds the
+/// buffer while it stringifies) can call `log()` again.
+pub(super) fn with_json_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    JSON_BUF.with(|shared_buf| match shared_buf.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Gives `logger` a slot in this thread's table.
@@ -71,14 +81,7 @@ fn logger_in(slot: u32) -> Result<Rc<Logger>> {
 #[napi(js_name = "__logJson", skip_typescript, catch_unwind)]
 pub fn log_json<'env>(env: &'env Env, slot: u32, text: Unknown) -> Result<JsString<'env>> {
     let logger = logger_in(slot)?;
-    JSON_BUF.with(|shared_buf| {
-        // Nothing here runs JavaScript, but a buffer of its own keeps a re-entry safe.
-        let mut own_buf = Vec::new();
-        let mut borrowed = shared_buf.try_borrow_mut();
-        let buf: &mut Vec<u8> = match borrowed.as_mut() {
-            Ok(b) => b,
-            Err(_) => &mut own_buf,
-        };
+    with_json_buf(|buf| {
         let json = copy_text(env, text.raw(), buf).inspect_err(|_| logger.count_invalid())?;
         match logger.log_json_for(json, None) {
             Ok(id) => {

@@ -96,15 +96,7 @@ impl AnalyticsLogger {
             ));
         }
         let stringify = self.stringify.borrow_back(&env)?;
-        fast_log::JSON_BUF.with(|shared_buf| {
-            // A `toJSON` that calls log() re-enters here while the buffer is in use;
-            // it gets a buffer of its own.
-            let mut own_buf = Vec::new();
-            let mut borrowed = shared_buf.try_borrow_mut();
-            let buf: &mut Vec<u8> = match borrowed.as_mut() {
-                Ok(b) => b,
-                Err(_) => &mut own_buf,
-            };
+        fast_log::with_json_buf(|buf| {
             let text = call_stringify(&env, stringify.raw(), event.raw())
                 .inspect_err(|_| self.logger.count_invalid())?;
             let json = fast_log::copy_text(&env, text, buf)
