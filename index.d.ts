@@ -25,6 +25,13 @@ export declare class AnalyticsLogger {
    * deduplication id). Never waits. Throws a `TypeError` with
    * `code: 'ERR_INVALID_EVENT'` and `field` for bad input, `ERR_LOGGER_CLOSED` after
    * `close()`, and `ERR_QUEUE_FULL` when the queue is full and `overflow` is `'reject'`.
+   *
+   * A value JSON cannot carry, anywhere in the event, is refused with its path in
+   * `field` rather than dropped or changed: a function, a symbol, a BigInt, `NaN`,
+   * `±Infinity`, `undefined` or a hole inside an array, a lone UTF-16 surrogate, a
+   * cycle, a getter or `toJSON` that throws. What JSON defines goes through as JSON
+   * carries it: a property whose value is `undefined` is left out, and a value with
+   * `toJSON` (a `Date`) becomes what `toJSON` returns, then is checked like any other.
    */
   log(event: AnalyticsEvent): string
   /**

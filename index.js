@@ -2,15 +2,18 @@
 // The package's entry: the generated loader (binding.js) with one class of ours in
 // front of it. Everything else is the binding's own; index.d.ts describes both.
 //
-// AnalyticsLogger.log() runs JSON.stringify here, in JavaScript, and hands the text to
-// a plain native function with the logger's slot. Calling a napi-rs class method
-// costs about 225 ns more than a function, and JSON.stringify called from Rust costs
-// about 375 ns more than here (src/binding/fast_log.rs has the figures). Errors are
-// the binding's, unchanged: anything that is not a plain object goes to the native
-// log() for its message.
+// AnalyticsLogger.log() runs the event serializer here, in JavaScript, and hands the
+// text to a plain native function with the logger's slot. Calling a napi-rs class
+// method costs about 225 ns more than a function, and JSON.stringify called from Rust
+// costs about 375 ns more than here (src/binding/fast_log.rs has the figures). The
+// serializer is the addon's own (src/binding/event_json.js): it refuses, with the
+// path, every value JSON.stringify would drop or change. Errors are the binding's:
+// a refusal goes back to it for its TypeError, and anything that is not a plain object
+// goes to the native log() for its message.
 const binding = require('./binding.js')
 
-const { __logJson: logJson, __rejectUnserializable: rejectUnserializable } = binding
+const { __logJson: logJson, __rejectEvent: rejectEvent } = binding
+const eventJson = binding.__eventJson()
 
 class AnalyticsLogger extends binding.AnalyticsLogger {
   #slot
@@ -22,19 +25,8 @@ class AnalyticsLogger extends binding.AnalyticsLogger {
 
   log(event) {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) return super.log(event)
-    let text
-    try {
-      text = JSON.stringify(event)
-    } catch (error) {
-      let why
-      try {
-        why = String(error)
-      } catch {
-        // An exception whose toString throws: no text to quote.
-      }
-      return rejectUnserializable(this.#slot, why)
-    }
-    return logJson(this.#slot, text)
+    const json = eventJson(event)
+    return typeof json === 'string' ? logJson(this.#slot, json) : rejectEvent(this.#slot, json)
   }
 }
 

@@ -1,25 +1,26 @@
 //! `AnalyticsLogger`, the class JavaScript sees.
 
-use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, Object, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use super::error::{self as js_error};
+use super::event_json::{self, Serialized};
 use super::exit_hook;
 use super::fast_log;
 use super::options::{check_option_name, LoggerOptions};
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::config::millis;
-use crate::core::error::InvalidOption;
+use crate::core::error::{InvalidOption, LogError};
 use crate::core::logger::{DeliveryReport as CoreReport, Logger, WidgetLogError};
 use crate::core::metrics::{AppResult, Counters};
 use crate::core::sns::SnsPublisher;
+use crate::core::widget::WidgetError;
 
 /// Batches analytics events and publishes them to Amazon SNS from a background
 /// runtime. `log()` costs the JavaScript thread a few microseconds and never waits.
@@ -28,11 +29,10 @@ pub struct AnalyticsLogger {
     logger: Rc<Logger>,
     /// Its place in this thread's [`fast_log`] table, for `log()`'s fast path.
     slot: u32,
-    /// `JSON.stringify`, for what reaches the binding's own `log()` (non-objects,
-    /// for their error), the bridge and the widget endpoint: one call turns the value
-    /// into text inside V8, much cheaper than reading each property through N-API.
-    /// index.js stringifies `log()`'s events in JavaScript instead (`fast_log.rs`).
-    stringify: FunctionRef<Unknown<'static>, Unknown<'static>>,
+    /// The event serializer (`event_json.rs`), for what reaches the binding's own
+    /// `log()` (non-objects, for their error), the bridge and the widget endpoint.
+    /// index.js runs the same serializer for `log()`'s events itself (`fast_log.rs`).
+    event_json: FunctionRef<Unknown<'static>, Unknown<'static>>,
 }
 
 #[napi]
@@ -49,14 +49,12 @@ impl AnalyticsLogger {
         let logger =
             Logger::try_start(config, publisher).map_err(|e| js_error::invalid_option(&env, &e))?;
         exit_hook::register(&env, logger.drain_handle())?;
-        let json = env.get_global()?.get_named_property::<Object>("JSON")?;
-        let stringify =
-            json.get_named_property::<Function<Unknown<'static>, Unknown<'static>>>("stringify")?;
+        let event_json = event_json::compile(&env)?.create_ref()?;
         let logger = Rc::new(logger);
         Ok(Self {
             slot: fast_log::register(logger.clone()),
             logger,
-            stringify: stringify.create_ref()?,
+            event_json,
         })
     }
 
@@ -70,6 +68,13 @@ impl AnalyticsLogger {
     /// deduplication id). Never waits. Throws a `TypeError` with
     /// `code: 'ERR_INVALID_EVENT'` and `field` for bad input, `ERR_LOGGER_CLOSED` after
     /// `close()`, and `ERR_QUEUE_FULL` when the queue is full and `overflow` is `'reject'`.
+    ///
+    /// A value JSON cannot carry, anywhere in the event, is refused with its path in
+    /// `field` rather than dropped or changed: a function, a symbol, a BigInt, `NaN`,
+    /// `±Infinity`, `undefined` or a hole inside an array, a lone UTF-16 surrogate, a
+    /// cycle, a getter or `toJSON` that throws. What JSON defines goes through as JSON
+    /// carries it: a property whose value is `undefined` is left out, and a value with
+    /// `toJSON` (a `Date`) becomes what `toJSON` returns, then is checked like any other.
     #[napi(catch_unwind, ts_args_type = "event: AnalyticsEvent")]
     pub fn log(&self, env: Env, event: Unknown) -> Result<String> {
         self.log_value(&env, event, None)
@@ -95,14 +100,33 @@ impl AnalyticsLogger {
                 ),
             ));
         }
-        let stringify = self.stringify.borrow_back(&env)?;
+        let text = match self.serialize(&env, event, None) {
+            Ok(Serialized::Text(text)) => text,
+            Ok(Serialized::Refused(refused)) => {
+                self.logger.count_invalid();
+                return Err(js_error::log_error(
+                    &env,
+                    &LogError::Invalid(refused.into_invalid_event()),
+                ));
+            }
+            Err(e) => {
+                self.logger.count_invalid();
+                return Err(e);
+            }
+        };
         fast_log::with_json_buf(|buf| {
-            let text = call_stringify(&env, stringify.raw(), event.raw())
-                .inspect_err(|_| self.logger.count_invalid())?;
             let json = fast_log::copy_text(&env, text, buf)
                 .inspect_err(|_| self.logger.count_invalid())?;
             self.log_text(&env, json, app_id)
         })
+    }
+
+    /// Runs the event serializer on `value` (`root` names it in errors). A throw of
+    /// the serializer itself, which would be a bug, becomes ERR_INVALID_EVENT.
+    fn serialize(&self, env: &Env, value: Unknown, root: Option<&str>) -> Result<Serialized> {
+        let serializer = self.event_json.borrow_back(env)?;
+        event_json::serialize(env, serializer.raw(), value.raw(), root)
+            .map_err(|why| fast_log::unserializable(env, why.as_deref()))
     }
 
     /// Logs an event given as JSON text; throws like `log()`.
@@ -123,10 +147,21 @@ impl AnalyticsLogger {
     /// checked the token and the room.
     #[napi(catch_unwind, ts_args_type = "body: unknown")]
     pub fn log_widget_event(&self, env: Env, body: Unknown) -> Result<String> {
-        let stringify = self.stringify.borrow_back(&env)?;
+        let text = match self.serialize(&env, body, Some("body")) {
+            Ok(Serialized::Text(text)) => text,
+            Ok(Serialized::Refused(refused)) => {
+                self.logger.count_invalid();
+                return Err(js_error::invalid_widget_event(
+                    &env,
+                    &WidgetError::refused(refused),
+                ));
+            }
+            Err(e) => {
+                self.logger.count_invalid();
+                return Err(e);
+            }
+        };
         let mut buf = Vec::new();
-        let text = call_stringify(&env, stringify.raw(), body.raw())
-            .inspect_err(|_| self.logger.count_invalid())?;
         let json = fast_log::copy_text(&env, text, &mut buf)
             .inspect_err(|_| self.logger.count_invalid())?;
         match self.logger.log_widget_json(json) {
@@ -354,51 +389,6 @@ fn is_array(env: &Env, value: &Unknown) -> bool {
     // SAFETY: a value of this env on its thread.
     unsafe { sys::napi_is_array(env.raw(), value.raw(), &mut is_array) };
     is_array
-}
-
-/// Runs `JSON.stringify(event)`. An exception it throws (a BigInt, a cycle, a throwing
-/// `toJSON`) becomes ERR_INVALID_EVENT.
-fn call_stringify(
-    env: &Env,
-    stringify: sys::napi_value,
-    event: sys::napi_value,
-) -> Result<sys::napi_value> {
-    let raw = env.raw();
-    // SAFETY: every value belongs to this env and is used on its thread; the status
-    // is checked.
-    unsafe {
-        let mut undefined = ptr::null_mut();
-        sys::napi_get_undefined(raw, &mut undefined);
-        let mut text = ptr::null_mut();
-        let status = sys::napi_call_function(raw, undefined, stringify, 1, &event, &mut text);
-        if status != sys::Status::napi_ok {
-            let why = take_exception_message(raw);
-            return Err(fast_log::unserializable(env, why.as_deref()));
-        }
-        Ok(text)
-    }
-}
-
-/// Clears the pending exception and returns its text, e.g.
-/// "TypeError: Do not know how to serialize a BigInt".
-unsafe fn take_exception_message(raw: sys::napi_env) -> Option<String> {
-    let mut exception = ptr::null_mut();
-    if sys::napi_get_and_clear_last_exception(raw, &mut exception) != sys::Status::napi_ok {
-        return None;
-    }
-    let mut text = ptr::null_mut();
-    if sys::napi_coerce_to_string(raw, exception, &mut text) != sys::Status::napi_ok {
-        let mut ignored = ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(raw, &mut ignored);
-        return None;
-    }
-    let mut len = 0usize;
-    sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
-    let mut bytes = vec![0u8; len + 1];
-    let mut written = 0usize;
-    sys::napi_get_value_string_utf8(raw, text, bytes.as_mut_ptr().cast(), len + 1, &mut written);
-    bytes.truncate(written);
-    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

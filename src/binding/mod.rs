@@ -3,6 +3,7 @@
 
 mod bridge;
 mod error;
+mod event_json;
 mod exit_hook;
 mod fast_log;
 mod logger;
@@ -15,7 +16,8 @@ pub use bridge::{
     AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions, LivechatEventContextLike,
     LivechatRoomLike, LivechatTransferContextLike,
 };
-pub use fast_log::{log_json, reject_unserializable};
+pub use event_json::event_json_function;
+pub use fast_log::{log_json, reject_event};
 pub use logger::AnalyticsLogger;
 pub use options::{
     AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,

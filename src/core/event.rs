@@ -111,6 +111,77 @@ pub const EVENT_KEYS: [&str; 8] = [
     "timestamp",
 ];
 
+/// What a property value may be, in the words of the error that refuses one.
+const PROPERTY_VALUE_EXPECTED: &str =
+    "must be a string, number, boolean, null or an array of those";
+/// What `properties` may be, likewise.
+const PROPERTIES_EXPECTED: &str =
+    "must be an object of string, number, boolean or null values (or arrays of them)";
+/// What `timestamp` may be, likewise.
+const TIMESTAMP_EXPECTED: &str = "must be a Date, an ISO-8601 string or epoch milliseconds";
+
+/// The error for a top-level key that is not an event field.
+fn unknown_field(key: &str) -> InvalidEvent {
+    InvalidEvent::new(
+        "event",
+        format!(
+            "has an unknown field `{key}`; the fields are {}",
+            EVENT_KEYS.join(", ")
+        ),
+    )
+}
+
+/// A value the binding refused before `JSON.stringify` could drop or change it
+/// (`src/binding/event_json.js` finds them): where it sits and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedValue {
+    /// `properties.f`, `properties.tags[2]`, or the root's own name (`event`).
+    pub path: String,
+    /// The top-level key it sits under; `None` for the root.
+    pub field: Option<String>,
+    /// 0 for the root, 1 for a top-level value, 2 for a property's value, and so on.
+    pub level: u32,
+    /// Whether it is an array element.
+    pub in_array: bool,
+    pub problem: ValueProblem,
+}
+
+/// What is wrong with a [`RefusedValue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueProblem {
+    /// A value JSON cannot carry, named as the error ends: `a function`, `NaN`,
+    /// `a circular reference to properties`.
+    Unrepresentable(String),
+    /// A whole reason, e.g. `cannot be read: its getter threw Error: boom`.
+    Unreadable(String),
+}
+
+impl RefusedValue {
+    /// The error `log()` throws for it, phrased as the field's own check would.
+    pub fn into_invalid_event(self) -> InvalidEvent {
+        let field = self.field.as_deref();
+        if let Some(key) = field.filter(|key| !EVENT_KEYS.contains(key)) {
+            return unknown_field(key);
+        }
+        let reason = match self.problem {
+            ValueProblem::Unreadable(reason) => reason,
+            ValueProblem::Unrepresentable(got) => {
+                let expected = match (field, self.level, self.in_array) {
+                    (None, _, _) => "must be a plain object",
+                    (Some("properties"), 1, _) => PROPERTIES_EXPECTED,
+                    (Some("properties"), 2, _) => PROPERTY_VALUE_EXPECTED,
+                    (Some("properties"), 3, true) => "must be a string, number, boolean or null",
+                    (Some("timestamp"), 1, _) => TIMESTAMP_EXPECTED,
+                    (Some(_), 1, _) => "must be a string",
+                    _ => "must be a string, number, boolean, null, array or object",
+                };
+                format!("{expected}, got {got}")
+            }
+        };
+        InvalidEvent::new(self.path, reason)
+    }
+}
+
 /// One event, checked field by field, borrowing from the caller's JSON text.
 #[derive(Debug)]
 pub struct ParsedEvent<'a> {
@@ -375,12 +446,7 @@ pub(crate) fn timestamp_value_ms(value: &Value<'_>) -> Result<i64, String> {
             }
             v as i64
         }
-        other => {
-            return Err(format!(
-                "must be a Date, an ISO-8601 string or epoch milliseconds, got {}",
-                other.kind()
-            ))
-        }
+        other => return Err(format!("{TIMESTAMP_EXPECTED}, got {}", other.kind())),
     };
     if !(0..=MAX_TIMESTAMP_MS).contains(&ms) {
         return Err(format!(
@@ -411,10 +477,7 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
         Some(other) => {
             return Err(InvalidEvent::new(
                 FIELD,
-                format!(
-                    "must be an object of string, number, boolean or null values (or arrays of them), got {}",
-                    other.kind()
-                ),
+                format!("{PROPERTIES_EXPECTED}, got {}", other.kind()),
             ))
         }
     };
@@ -437,7 +500,7 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
             return Err(InvalidEvent::new(
                 format!("{FIELD}.{key}"),
                 format!(
-                    "must be a string, number, boolean, null or an array of those, got {}",
+                    "{PROPERTY_VALUE_EXPECTED}, got {}",
                     match value {
                         Value::Array(_) => "an array with an object or array in it",
                         other => other.kind(),
@@ -462,13 +525,7 @@ pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEv
         )
     })?;
     if let Some(key) = fields.unknown {
-        return Err(InvalidEvent::new(
-            "event",
-            format!(
-                "has an unknown field `{key}`; the fields are {}",
-                EVENT_KEYS.join(", ")
-            ),
-        ));
+        return Err(unknown_field(&key));
     }
     Ok(ParsedEvent {
         category: required_str(fields.category, "category")?,
@@ -770,5 +827,80 @@ mod tests {
             assert_eq!(err.field, field, "{json}: {err}");
             assert!(err.to_string().contains(words), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn refused_values_are_named_as_their_field_would_name_them() {
+        let refused = |path: &str, field: Option<&str>, level, in_array, got: &str| {
+            RefusedValue {
+                path: path.into(),
+                field: field.map(Into::into),
+                level,
+                in_array,
+                problem: ValueProblem::Unrepresentable(got.into()),
+            }
+            .into_invalid_event()
+        };
+        let cases = [
+            (
+                refused("properties.f", Some("properties"), 2, false, "a function"),
+                "properties.f",
+                "properties.f must be a string, number, boolean, null or an array of those, got a function",
+            ),
+            (
+                refused("properties.l[1]", Some("properties"), 3, true, "NaN"),
+                "properties.l[1]",
+                "properties.l[1] must be a string, number, boolean or null, got NaN",
+            ),
+            (
+                refused("properties", Some("properties"), 1, false, "a symbol"),
+                "properties",
+                "properties must be an object of string, number, boolean or null values (or arrays of them), got a symbol",
+            ),
+            (
+                refused("timestamp", Some("timestamp"), 1, false, "a BigInt"),
+                "timestamp",
+                "timestamp must be a Date, an ISO-8601 string or epoch milliseconds, got a BigInt",
+            ),
+            (
+                refused("roomId", Some("roomId"), 1, false, "a function"),
+                "roomId",
+                "roomId must be a string, got a function",
+            ),
+            (
+                refused("properties.o.x", Some("properties"), 3, false, "Infinity"),
+                "properties.o.x",
+                "properties.o.x must be a string, number, boolean, null, array or object, got Infinity",
+            ),
+            (
+                refused("event", None, 0, false, "undefined"),
+                "event",
+                "event must be a plain object, got undefined",
+            ),
+            (
+                // JSON.stringify would drop it, and the unknown field would go unseen.
+                refused("propertes", Some("propertes"), 1, false, "a function"),
+                "event",
+                "event has an unknown field `propertes`",
+            ),
+        ];
+        for (error, field, message) in cases {
+            assert_eq!(error.field, field);
+            assert!(error.to_string().contains(message), "{error}");
+        }
+        let threw = RefusedValue {
+            path: "properties.d".into(),
+            field: Some("properties".into()),
+            level: 2,
+            in_array: false,
+            problem: ValueProblem::Unreadable(
+                "cannot be serialized: its toJSON() threw Error: boom".into(),
+            ),
+        }
+        .into_invalid_event();
+        assert_eq!(
+            threw.to_string(),
+            "invalid analytics event: properties.d cannot be serialized: its toJSON() threw Error: boom"
+        );
     }
 }

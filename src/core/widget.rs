@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 use super::error::InvalidEvent;
-use super::event::parse_event;
+use super::event::{parse_event, RefusedValue, ValueProblem};
 use super::plan::{PlanSource, TrackingPlan};
 
 /// Largest body accepted, as JSON text: a widget event is a few hundred bytes.
@@ -34,6 +34,18 @@ impl WidgetError {
             reason: reason.into(),
             too_large: false,
         }
+    }
+}
+
+impl WidgetError {
+    /// A body value the binding refused before `JSON.stringify` could drop or change
+    /// it (see [`RefusedValue`]).
+    pub fn refused(value: RefusedValue) -> Self {
+        let reason = match value.problem {
+            ValueProblem::Unrepresentable(got) => format!("must be a JSON value, got {got}"),
+            ValueProblem::Unreadable(reason) => reason,
+        };
+        Self::new(&value.path, reason)
     }
 }
 
