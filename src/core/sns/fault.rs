@@ -1,0 +1,331 @@
+//! What an SNS failure means for the delivery loop: every error aws-sdk-sns can give
+//! (a service error code and HTTP status, a timeout, a dispatch or credentials
+//! failure, an unreadable answer) mapped onto [`FaultKind`], in this one place.
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::operation::publish_batch::PublishBatchError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::date_time::{DateTime, Format};
+
+use crate::core::publisher::{FaultKind, PublishError};
+
+/// Error codes SNS and the AWS front end use to ask a client to slow down.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "Throttled",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "KMSThrottling",
+    "SlowDown",
+];
+
+/// Codes that mean "try again" whatever the HTTP status says.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "KMSNotFound",
+];
+
+/// Codes of credentials that expired in flight: the retry is signed with credentials
+/// the SDK's identity cache has refreshed, so they are transient.
+const EXPIRED_CREDENTIAL_CODES: &[&str] =
+    &["ExpiredToken", "ExpiredTokenException", "RequestExpired"];
+
+/// Codes AWS gives a request signed with a clock too far from its own (the same list
+/// as aws-runtime's `ServiceClockSkewClassifier`).
+const CLOCK_SKEW_CODES: &[&str] = &[
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "RequestTimeTooSkewed",
+    "AccessDeniedException",
+];
+
+/// AWS accepts a signature dated up to 5 minutes from its clock; a skew over this
+/// (aws-runtime's own threshold) explains a signature refusal, a smaller one does not.
+pub(super) const CLOCK_SKEW_THRESHOLD: Duration = Duration::from_secs(4 * 60);
+
+/// Classifies an answered request by its error code and HTTP status.
+pub fn classify(code: Option<&str>, status: Option<u16>) -> FaultKind {
+    match (code, status) {
+        (Some(c), _) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
+        (_, Some(429)) => FaultKind::Throttled,
+        (Some(c), _) if TRANSIENT_CODES.contains(&c) => FaultKind::Transient,
+        (Some(c), _) if EXPIRED_CREDENTIAL_CODES.contains(&c) => FaultKind::Transient,
+        (_, Some(s)) if s >= 500 => FaultKind::Transient,
+        (_, Some(408)) => FaultKind::Transient,
+        _ => FaultKind::Permanent,
+    }
+}
+
+/// How far the answer's `Date` header is from this host's clock, when it says.
+fn answer_skew(response: &HttpResponse, now: SystemTime) -> Option<Duration> {
+    let date = response.headers().get("date")?;
+    let server = SystemTime::try_from(DateTime::from_str(date, Format::HttpDate).ok()?).ok()?;
+    Some(match server.duration_since(now) {
+        Ok(ahead) => ahead,
+        Err(behind) => behind.duration(),
+    })
+}
+
+/// What the delivery loop makes of a failed PublishBatch, and whether SNS answered
+/// it at all (an answer carries a `Date` the client learns the clock skew from).
+pub(super) struct Failure {
+    pub error: PublishError,
+    pub answered: bool,
+}
+
+/// Maps an SDK error onto a [`PublishError`]. `now` is this host's clock, to tell a
+/// signature refused for clock skew (transient: the SDK client has learnt the skew
+/// from the answer and signs the retry with the service's time) from a wrong secret
+/// (permanent).
+pub(super) fn failure(err: SdkError<PublishBatchError, HttpResponse>, now: SystemTime) -> Failure {
+    let mut answered = false;
+    let (kind, code) = match &err {
+        SdkError::ConstructionFailure(_) => (FaultKind::Permanent, "ConstructionFailure".into()),
+        SdkError::TimeoutError(_) => (FaultKind::Transient, "Timeout".into()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (FaultKind::Transient, "Timeout".into()),
+        SdkError::DispatchFailure(d) if d.is_io() => (FaultKind::Transient, "NetworkError".into()),
+        // An expiring role or a metadata service hiccup can clear up.
+        SdkError::DispatchFailure(_) if in_chain::<CredentialsError>(&err) => {
+            (FaultKind::Transient, "CredentialsError".into())
+        }
+        SdkError::DispatchFailure(_) => (FaultKind::Transient, "DispatchFailure".into()),
+        SdkError::ResponseError(_) => {
+            answered = true;
+            (FaultKind::Transient, "ResponseError".into())
+        }
+        SdkError::ServiceError(s) => {
+            answered = true;
+            let code = s.err().code().map(str::to_owned);
+            let status = s.raw().status().as_u16();
+            let skewed = code
+                .as_deref()
+                .is_some_and(|c| CLOCK_SKEW_CODES.contains(&c))
+                && answer_skew(s.raw(), now).is_some_and(|skew| skew > CLOCK_SKEW_THRESHOLD);
+            let kind = if skewed {
+                FaultKind::Transient
+            } else {
+                classify(code.as_deref(), Some(status))
+            };
+            (kind, code.unwrap_or_else(|| format!("HTTP{status}")))
+        }
+        _ => (FaultKind::Transient, "Unknown".into()),
+    };
+    Failure {
+        error: PublishError {
+            kind,
+            code,
+            message: DisplayErrorContext(&err).to_string(),
+        },
+        answered,
+    }
+}
+
+/// Whether `err` or one of its sources is an `E`.
+fn in_chain<E: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<E>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn answer(status: u16, date_offset_secs: Option<i64>) -> HttpResponse {
+        let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        if let Some(offset) = date_offset_secs {
+            let date = DateTime::from_secs(NOW as i64 + offset)
+                .fmt(Format::HttpDate)
+                .unwrap();
+            response.headers_mut().insert("date", date);
+        }
+        response
+    }
+
+    fn service(
+        code: &str,
+        status: u16,
+        date_offset_secs: Option<i64>,
+    ) -> SdkError<PublishBatchError, HttpResponse> {
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("said SNS")
+            .build();
+        SdkError::service_error(
+            PublishBatchError::generic(meta),
+            answer(status, date_offset_secs),
+        )
+    }
+
+    #[test]
+    fn every_sdk_error_maps_to_a_fault_kind() {
+        use FaultKind::*;
+        let credentials: Box<dyn StdError + Send + Sync> = Box::new(CredentialsError::not_loaded(
+            "no providers in chain provided credentials",
+        ));
+        let cases: Vec<(
+            SdkError<PublishBatchError, HttpResponse>,
+            FaultKind,
+            &str,
+            bool,
+        )> = vec![
+            (
+                service("Throttling", 400, None),
+                Throttled,
+                "Throttling",
+                true,
+            ),
+            (
+                service("KMSThrottling", 400, None),
+                Throttled,
+                "KMSThrottling",
+                true,
+            ),
+            (service("Whatever", 429, None), Throttled, "Whatever", true),
+            (
+                service("InternalError", 500, None),
+                Transient,
+                "InternalError",
+                true,
+            ),
+            (
+                service("ServiceUnavailable", 400, None),
+                Transient,
+                "ServiceUnavailable",
+                true,
+            ),
+            (service("Odd", 503, None), Transient, "Odd", true),
+            (
+                service("ExpiredToken", 403, None),
+                Transient,
+                "ExpiredToken",
+                true,
+            ),
+            (service("NotFound", 404, None), Permanent, "NotFound", true),
+            (
+                service("AuthorizationError", 403, None),
+                Permanent,
+                "AuthorizationError",
+                true,
+            ),
+            (
+                service("InvalidParameter", 400, None),
+                Permanent,
+                "InvalidParameter",
+                true,
+            ),
+            // A wrong secret: the clocks agree.
+            (
+                service("SignatureDoesNotMatch", 403, Some(3)),
+                Permanent,
+                "SignatureDoesNotMatch",
+                true,
+            ),
+            (
+                service("SignatureDoesNotMatch", 403, None),
+                Permanent,
+                "SignatureDoesNotMatch",
+                true,
+            ),
+            // "Signature expired" from a host 10 minutes fast, or slow.
+            (
+                service("SignatureDoesNotMatch", 403, Some(-600)),
+                Transient,
+                "SignatureDoesNotMatch",
+                true,
+            ),
+            (
+                service("InvalidSignatureException", 400, Some(600)),
+                Transient,
+                "InvalidSignatureException",
+                true,
+            ),
+            (
+                service("RequestTimeTooSkewed", 403, Some(-3600)),
+                Transient,
+                "RequestTimeTooSkewed",
+                true,
+            ),
+            // Skew does not make an unrelated refusal transient.
+            (
+                service("AuthorizationError", 403, Some(-600)),
+                Permanent,
+                "AuthorizationError",
+                true,
+            ),
+            (
+                SdkError::timeout_error("attempt timed out"),
+                Transient,
+                "Timeout",
+                false,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout("connect".into())),
+                Transient,
+                "Timeout",
+                false,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::io("connection refused".into())),
+                Transient,
+                "NetworkError",
+                false,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other(credentials, None)),
+                Transient,
+                "CredentialsError",
+                false,
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::other("resolver".into(), None)),
+                Transient,
+                "DispatchFailure",
+                false,
+            ),
+            (
+                SdkError::response_error("truncated XML", answer(200, None)),
+                Transient,
+                "ResponseError",
+                true,
+            ),
+            (
+                SdkError::construction_failure("bad input"),
+                Permanent,
+                "ConstructionFailure",
+                false,
+            ),
+        ];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
+        for (err, kind, code, answered) in cases {
+            let what = format!("{err:?}");
+            let f = failure(err, now);
+            assert_eq!(f.error.kind, kind, "{what}");
+            assert_eq!(f.error.code, code, "{what}");
+            assert_eq!(f.answered, answered, "{what}");
+        }
+    }
+}
