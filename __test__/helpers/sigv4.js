@@ -1,0 +1,63 @@
+'use strict'
+// Starts sigv4_proxy.py (an independent SigV4 check, botocore's, in front of moto)
+// with moto's own Python, and runs the log-child fixture against it.
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const { ROOT } = require('./moto')
+
+const PYTHON = path.join(ROOT, '.venv-moto', 'bin', 'python')
+const PROXY = path.join(__dirname, 'sigv4_proxy.py')
+const LOG_CHILD = path.join(__dirname, '..', 'fixtures', 'log-child.js')
+
+/** Resolves to { endpoint, stats(), stop() }; `keys` maps access key ids to { secret, token?, denied? }. */
+function startSigv4Proxy(upstream, keys, region = 'us-east-1') {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [PROXY, upstream, JSON.stringify({ region, keys })], { stdio: ['ignore', 'pipe', 'inherit'] })
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`sigv4_proxy.py exited with ${code}`)))
+    child.stdout.once('data', (d) => {
+      const m = /listening (\d+)/.exec(String(d))
+      if (!m) return reject(new Error(`sigv4_proxy.py said ${d}`))
+      const endpoint = `http://127.0.0.1:${m[1]}`
+      resolve({
+        endpoint,
+        async stats() {
+          const res = await fetch(`${endpoint}/__sigv4/stats`)
+          return res.json()
+        },
+        stop() {
+          child.removeAllListeners('exit')
+          child.kill('SIGTERM')
+        },
+      })
+    })
+  })
+}
+
+/**
+ * Runs fixtures/log-child.js with `env` added (and `prefix`, e.g. faketime, before
+ * node) and resolves with its JSON line: { ids, report, errors, stats }.
+ */
+function runLogChild(env, { prefix = [], extraEnv = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const argv = [...prefix, process.execPath, LOG_CHILD]
+    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    // Not a speed check: a child that never ends is the failure being detected.
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`log-child did not exit within 120 s\n${stderr}`))
+    }, 120_000)
+    child.on('exit', (code) => {
+      clearTimeout(guard)
+      const line = stdout.trim().split('\n').pop()
+      if (code !== 0 || !line) return reject(new Error(`log-child exited with ${code}\n${stdout}\n${stderr}`))
+      resolve(JSON.parse(line))
+    })
+  })
+}
+
+module.exports = { startSigv4Proxy, runLogChild }
