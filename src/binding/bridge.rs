@@ -12,11 +12,11 @@ use napi_derive::napi;
 
 use super::error::{self as js_error, codes};
 use super::logger::AnalyticsLogger;
-use crate::core::apps::{
+use crate::core::rocketchat::{
     agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
     LivechatRoomRef, RateLimit, UserRef,
 };
-use crate::core::metrics::AppResult;
+use crate::core::telemetry::AppResult;
 
 /// The permission an app needs, as the Apps-Engine names permissions.
 pub const PERMISSION: &str = "analytics.write";

@@ -10,7 +10,7 @@ use std::ptr;
 use napi::{sys, Env, Error, Status};
 
 use crate::core::error::{InvalidOption, LogError, PlanRejection};
-use crate::core::widget::WidgetError;
+use crate::core::rocketchat::WidgetError;
 
 /// Codes on errors thrown synchronously.
 pub mod codes {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use napi::bindgen_prelude::JsObjectValue;
 use napi::{sys, Env, JsValue, Result};
 
-use crate::core::logger::{close_all_blocking, DrainHandle};
+use crate::core::delivery::{close_all_blocking, DrainHandle};
 
 thread_local! {
     /// Loggers created on this JavaScript thread. `None` until the listener is

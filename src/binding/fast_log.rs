@@ -20,8 +20,8 @@ use napi_derive::napi;
 
 use super::error::{self as js_error};
 use super::event_json;
+use crate::core::delivery::Logger;
 use crate::core::error::LogError;
-use crate::core::logger::Logger;
 
 thread_local! {
     /// Reused buffer for an event's JSON text, so `log()` does not allocate for it.

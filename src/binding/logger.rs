@@ -15,12 +15,12 @@ use super::exit_hook;
 use super::fast_log;
 use super::options::{check_option_name, LoggerOptions};
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
-use crate::core::config::millis;
+use crate::core::delivery::{DeliveryReport as CoreReport, Logger, WidgetLogError};
 use crate::core::error::{InvalidOption, LogError};
-use crate::core::logger::{DeliveryReport as CoreReport, Logger, WidgetLogError};
-use crate::core::metrics::{AppResult, Counters};
+use crate::core::options::millis;
+use crate::core::rocketchat::WidgetError;
 use crate::core::sns::SnsPublisher;
-use crate::core::widget::WidgetError;
+use crate::core::telemetry::{AppResult, Counters};
 
 /// Batches analytics events and publishes them to Amazon SNS from a background
 /// runtime. `log()` costs the JavaScript thread a few microseconds and never waits.

@@ -7,17 +7,17 @@ use std::sync::Arc;
 
 use napi_derive::napi;
 
-use crate::core::config::{
+use crate::core::encode::{agent_topics_from_json, Router, TopicTable};
+use crate::core::encode::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
+use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
+use crate::core::error::InvalidOption;
+use crate::core::options::RetryPolicy;
+use crate::core::options::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
     parse_topic_arn, whole_number, LoggerConfig, Overflow, SnsConfig, SpoolConfig,
     StaticCredentials,
 };
-use crate::core::encoder::{EncoderConfig, MessageGroup, Validation};
-use crate::core::error::InvalidOption;
-use crate::core::format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 use crate::core::plan::{PlanSource, TrackingPlan};
-use crate::core::retry::RetryPolicy;
-use crate::core::route::{agent_topics_from_json, Router, TopicTable};
 
 /// AWS credentials given explicitly instead of the AWS default provider chain.
 #[napi(object)]

@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::error as js_error;
 use super::options::LoggerOptions;
-use crate::core::settings::{definitions, options_from_settings, setting_for_option};
+use crate::core::rocketchat::{definitions, options_from_settings, setting_for_option};
 
 /// One setting, as `settingsRegistry.add(id, packageValue, options)` takes it.
 #[napi(object, object_from_js = false, object_to_js = false)]

@@ -117,8 +117,8 @@ impl From<&core::plan::Violation> for PlanViolation {
     }
 }
 
-impl From<core::stats::StatsSnapshot> for LoggerStats {
-    fn from(s: core::stats::StatsSnapshot) -> Self {
+impl From<core::telemetry::StatsSnapshot> for LoggerStats {
+    fn from(s: core::telemetry::StatsSnapshot) -> Self {
         Self {
             queued: s.queued as i64,
             in_flight: s.in_flight as i64,
@@ -156,8 +156,8 @@ pub struct DeliveryReport {
     pub spooled: i64,
 }
 
-impl From<core::logger::DeliveryReport> for DeliveryReport {
-    fn from(r: core::logger::DeliveryReport) -> Self {
+impl From<core::delivery::DeliveryReport> for DeliveryReport {
+    fn from(r: core::delivery::DeliveryReport) -> Self {
         Self {
             delivered: r.delivered as i64,
             failed: r.failed as i64,

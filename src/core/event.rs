@@ -2,7 +2,7 @@
 //! a single pass into a [`ParsedEvent`] that borrows from that text, and the queued
 //! form it becomes ([`EncodedEvent`]). Runs on the caller's thread inside `log()`, so
 //! it allocates little. What happens in between (plan check, routing, body format) is
-//! `encoder.rs`'s business.
+//! `encode/`'s business.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -11,7 +11,7 @@ use chrono::DateTime;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use uuid::Uuid;
 
-use super::error::InvalidEvent;
+use crate::core::error::InvalidEvent;
 
 /// SNS's limit for one message, body and message attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;

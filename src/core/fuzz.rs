@@ -11,11 +11,11 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::encoder::{EncodeError, EncoderConfig, MessageGroup, Validation};
-use super::event::{EVENT_KEYS, MAX_MESSAGE_BYTES};
-use super::format::{BodyFormat, CiaoFields};
 use super::plan::PlanSource;
 use super::testing::encoder;
+use crate::core::encode::{BodyFormat, CiaoFields};
+use crate::core::encode::{EncodeError, EncoderConfig, MessageGroup, Validation};
+use crate::core::event::{EVENT_KEYS, MAX_MESSAGE_BYTES};
 
 pub fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")

@@ -1,28 +1,25 @@
 //! The pure core: everything here is plain Rust with no napi types, so `cargo test`
 //! exercises validation, batching, retry and the delivery loop without Node.
+//!
+//! One folder per stage of the pipeline, in the order an event goes through them:
+//! `options` (what the logger is told), `encode` (an event read, checked, routed and
+//! formatted on the caller's thread), `plan` (tracking plans), `delivery` (the logger
+//! handle, the delivery loop and its retries), `spool` (the disk queue), `sns` (the
+//! publisher), `telemetry` (stats and metrics) and `rocketchat` (the Apps-Engine,
+//! widget and settings adapters). Imports run one way; `scripts/check-module-cycles.py`
+//! checks that no two modules import each other.
 
-pub mod apps;
-pub mod batch;
-pub mod config;
-pub mod deliver;
-pub mod encoder;
+mod arn;
+pub mod delivery;
+pub mod encode;
 pub mod error;
 pub mod event;
-pub mod format;
-pub mod lanes;
-pub mod logger;
-pub mod metrics;
-pub mod pipeline;
+pub mod options;
 pub mod plan;
-pub mod publisher;
-pub mod retry;
-pub mod route;
-pub mod runtime;
-pub mod settings;
+pub mod rocketchat;
 pub mod sns;
 pub mod spool;
-pub mod stats;
-pub mod widget;
+pub mod telemetry;
 
 #[cfg(test)]
 mod fuzz;

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::encoder::{EncoderConfig, MessageGroup, Validation};
-use super::event::EncodedEvent;
-use super::format::BodyFormat;
-use super::publisher::{
+use crate::core::delivery::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
-use super::route::Router;
+use crate::core::encode::BodyFormat;
+use crate::core::encode::Router;
+use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
+use crate::core::event::EncodedEvent;
 
 /// A valid event whose `properties.pad` makes the body about `len` bytes long.
 pub fn event_with_body_len(len: usize) -> EncodedEvent {
@@ -75,7 +75,7 @@ pub struct FakePublisher {
     /// Requests in flight now, and the most ever at once.
     pub concurrency: Arc<Mutex<(usize, usize)>>,
     /// Every `reconfigure` call.
-    pub reconfigured: Arc<Mutex<Vec<super::config::SnsConfig>>>,
+    pub reconfigured: Arc<Mutex<Vec<crate::core::options::SnsConfig>>>,
 }
 
 impl FakePublisher {
@@ -141,7 +141,7 @@ impl Publisher for FakePublisher {
         result
     }
 
-    fn reconfigure(&self, config: &super::config::SnsConfig) {
+    fn reconfigure(&self, config: &crate::core::options::SnsConfig) {
         self.reconfigured.lock().unwrap().push(config.clone());
     }
 }
@@ -152,7 +152,11 @@ fn accept(ids: &[String], failed: &[usize], sender_fault: bool) -> BatchResponse
         if failed.contains(&i) {
             response.failed.push(EntryFailure {
                 id: id.clone(),
-                sender_fault,
+                kind: if sender_fault {
+                    FaultKind::Permanent
+                } else {
+                    FaultKind::Transient
+                },
                 code: if sender_fault {
                     "InvalidParameter"
                 } else {
@@ -168,10 +172,10 @@ fn accept(ids: &[String], failed: &[usize], sender_fault: bool) -> BatchResponse
     response
 }
 
-use super::config::{LoggerConfig, Overflow, SnsConfig};
 use super::error::DeliveryError;
-use super::logger::{DeliveryReport, Logger};
-use super::retry::RetryPolicy;
+use crate::core::delivery::{DeliveryReport, Logger};
+use crate::core::options::RetryPolicy;
+use crate::core::options::{LoggerConfig, Overflow, SnsConfig};
 
 /// A config for tests: a tiny retry backoff, no flush timer to race with.
 pub fn test_config(fifo: bool) -> LoggerConfig {
@@ -278,7 +282,7 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// A config with a spool in `dir`: tiny window, fast sync.
 pub fn spooled_config(fifo: bool, dir: &std::path::Path) -> LoggerConfig {
     let mut config = test_config(fifo);
-    config.spool = Some(super::config::SpoolConfig {
+    config.spool = Some(crate::core::options::SpoolConfig {
         dir: dir.to_path_buf(),
         max_bytes: 64 << 20,
         sync_interval: Duration::from_millis(5),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 
 use super::{EventSpec, EventTypes, PropertySpec, PropertyType, TrackingPlan};
-use crate::core::config::parse_topic_arn;
+use crate::core::arn::parse_topic_arn;
 
 /// The plans that ship with the addon, by name, as YAML.
 const BUILTINS: [(&str, &str); 2] = [

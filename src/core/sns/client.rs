@@ -20,7 +20,7 @@ use aws_config::{AppName, BehaviorVersion, Region};
 use aws_sdk_sns::config::Credentials;
 use aws_sdk_sns::Client;
 
-use crate::core::config::SnsConfig;
+use crate::core::options::SnsConfig;
 
 /// Time allowed to open a connection, separate from the whole attempt's timeout so
 /// that an unreachable endpoint is retried quickly.

@@ -11,7 +11,7 @@ use aws_sdk_sns::operation::publish_batch::PublishBatchError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::date_time::{DateTime, Format};
 
-use crate::core::publisher::{FaultKind, PublishError};
+use crate::core::delivery::{FaultKind, PublishError};
 
 /// Error codes SNS and the AWS front end use to ask a client to slow down.
 const THROTTLING_CODES: &[&str] = &[
@@ -65,6 +65,19 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> FaultKind {
         (_, Some(s)) if s >= 500 => FaultKind::Transient,
         (_, Some(408)) => FaultKind::Transient,
         _ => FaultKind::Permanent,
+    }
+}
+
+/// What retrying one failed entry of an answered PublishBatch would do: never for a
+/// sender fault (the entry itself is wrong), after a pause for throttling, and
+/// otherwise as any transient fault (SNS failed the entry on its side).
+pub(super) fn entry_kind(sender_fault: bool, code: &str) -> FaultKind {
+    if sender_fault {
+        FaultKind::Permanent
+    } else if classify(Some(code), None) == FaultKind::Throttled {
+        FaultKind::Throttled
+    } else {
+        FaultKind::Transient
     }
 }
 
@@ -178,6 +191,15 @@ mod tests {
             PublishBatchError::generic(meta),
             answer(status, date_offset_secs),
         )
+    }
+
+    #[test]
+    fn failed_entries_are_retried_unless_the_sender_is_at_fault() {
+        assert_eq!(entry_kind(true, "InvalidParameter"), FaultKind::Permanent);
+        assert_eq!(entry_kind(true, "InternalError"), FaultKind::Permanent);
+        assert_eq!(entry_kind(false, "InternalError"), FaultKind::Transient);
+        assert_eq!(entry_kind(false, "Throttling"), FaultKind::Throttled);
+        assert_eq!(entry_kind(false, "SomethingNew"), FaultKind::Transient);
     }
 
     #[test]

@@ -30,11 +30,11 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_sdk_sns::Client;
 use tokio::sync::OnceCell;
 
-use super::config::SnsConfig;
-use super::event::{EncodedEvent, APP_ATTRIBUTE, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
-use super::publisher::{
+use crate::core::delivery::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
+use crate::core::event::{EncodedEvent, APP_ATTRIBUTE, ATTRIBUTE_NAMES, ATTRIBUTE_TYPE};
+use crate::core::options::SnsConfig;
 pub use fault::classify;
 pub use redact::redact;
 
@@ -147,7 +147,7 @@ async fn send(
                     .iter()
                     .map(|f| EntryFailure {
                         id: f.id().to_owned(),
-                        sender_fault: f.sender_fault(),
+                        kind: fault::entry_kind(f.sender_fault(), f.code()),
                         code: f.code().to_owned(),
                         message: f.message().unwrap_or_default().to_owned(),
                     })

@@ -1,7 +1,7 @@
 //! Error text with every credential taken out, before it reaches `onError`, logs
 //! and support tickets.
 
-use crate::core::config::SnsConfig;
+use crate::core::options::SnsConfig;
 
 /// Error text with every credential taken out: the configured keys and the
 /// environment's, and whatever follows `Credential=`, `Signature=` or
@@ -56,7 +56,7 @@ mod tests {
             region: None,
             arn_region: "us-east-1".into(),
             endpoint: None,
-            credentials: Some(crate::core::config::StaticCredentials {
+            credentials: Some(crate::core::options::StaticCredentials {
                 access_key_id: "AKIAQWERTYUIOPASDFGH".into(),
                 secret_access_key: "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".into(),
                 session_token: Some("FwoGZXIvYXdzEXAMPLE".into()),

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use record::{read_at, write_ack, write_event, Read, Record, SpooledEvent, SEGMENT_HEADER};
 
-use super::event::EncodedEvent;
+use crate::core::event::EncodedEvent;
 
 /// A segment is closed and a new one started past this size.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 8 << 20;

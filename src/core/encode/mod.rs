@@ -2,15 +2,19 @@
 //! against the tracking plan, pick the topic and message group, write the body in the
 //! chosen format, and check the SNS size limit.
 
+mod format;
+mod route;
+
+pub use format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
+pub use route::{agent_topics_from_json, Router, Topic, TopicTable};
+
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::error::{InvalidEvent, PlanRejection};
-use super::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
-use super::format::BodyFormat;
-use super::plan::{TrackingPlan, Violation};
-use super::route::Router;
+use crate::core::error::{InvalidEvent, PlanRejection};
+use crate::core::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
+use crate::core::plan::{TrackingPlan, Violation};
 
 /// What a plan violation does (`validation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

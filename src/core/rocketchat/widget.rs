@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use super::error::InvalidEvent;
-use super::event::{parse_event, RefusedValue, ValueProblem};
-use super::plan::{PlanSource, TrackingPlan};
+use crate::core::error::InvalidEvent;
+use crate::core::event::{parse_event, RefusedValue, ValueProblem};
+use crate::core::plan::{PlanSource, TrackingPlan};
 
 /// Largest body accepted, as JSON text: a widget event is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;

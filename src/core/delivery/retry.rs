@@ -1,31 +1,12 @@
-//! Capped exponential backoff with full jitter, bounded by a total time budget.
+//! Capped exponential backoff with full jitter, bounded by a total time budget: how
+//! the delivery loop spaces its retries under a [`RetryPolicy`] (an option, so it is
+//! defined with the options).
 
 use std::time::Duration;
 
 use rand::Rng;
 
-/// When and how long to retry transient failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Cap of the first backoff; each retry doubles it.
-    pub initial_backoff: Duration,
-    /// No backoff is longer than this.
-    pub max_backoff: Duration,
-    /// Time from an event's first attempt after which it is given up as failed.
-    pub budget: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
-            // Well inside SNS FIFO's five-minute deduplication window, so a retry of
-            // a request whose answer was lost can never be delivered twice.
-            budget: Duration::from_secs(120),
-        }
-    }
-}
+use crate::core::options::RetryPolicy;
 
 impl RetryPolicy {
     /// The ceiling of the backoff before retry number `retry` (0-based).

@@ -2,9 +2,9 @@
 //! `rc`, the SNS Logger body of the seed (sns-logger-payload-and-events.txt), and
 //! `ciao`, the older flat body of the Ciao analytics design (sns-analytics-design.txt).
 
-use super::error::InvalidEvent;
-use super::event::{write_json_str, write_timestamp, EventType, ParsedEvent, Value};
-use super::plan::EventSpec;
+use crate::core::error::InvalidEvent;
+use crate::core::event::{write_json_str, write_timestamp, EventType, ParsedEvent, Value};
+use crate::core::plan::EventSpec;
 
 /// At most this many properties fit a `ciao` body: `event_detail_1..4`.
 pub const CIAO_DETAILS: usize = 4;

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::event::EncodedEvent;
+use crate::core::event::EncodedEvent;
 
 /// SNS PublishBatch takes at most ten entries per request.
 pub const MAX_EVENTS: usize = 10;

@@ -1,20 +1,19 @@
 //! Sending one batch until each of its events is settled (delivered, or failed for
 //! good) or left to the spool: the retry logic, apart from the loop that schedules
-//! batches (`pipeline.rs`).
+//! batches (`worker.rs`).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::error::{codes, DeliveryError};
-use super::event::EncodedEvent;
-use super::logger::Shared;
-use super::publisher::{BatchRequest, FaultKind, Publisher};
-use super::retry::RetryPolicy;
-use super::route::Topic;
-use super::sns::classify;
-use super::stats::Stats;
+use super::publisher::{BatchRequest, BatchResponse, FaultKind, Publisher};
+use super::shared::Shared;
+use crate::core::encode::Topic;
+use crate::core::error::{codes, DeliveryError};
+use crate::core::event::EncodedEvent;
+use crate::core::options::RetryPolicy;
+use crate::core::telemetry::Stats;
 
 /// What every request of one logger has in common.
 pub(crate) struct RequestContext {
@@ -58,6 +57,58 @@ async fn shutdown_deadline(mut deadline: watch::Receiver<Option<Instant>>) {
             }
         }
     }
+}
+
+/// What one answered PublishBatch means for the entries that were sent.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct SortedAnswer {
+    /// Accepted by SNS.
+    pub delivered: Vec<usize>,
+    /// To send again: failed transiently, or missing from the answer.
+    pub retry: Vec<usize>,
+    /// Refused for good, with the message to report.
+    pub failed: Vec<(usize, String)>,
+    /// SNS asked to slow down for at least one entry.
+    pub throttled: bool,
+    /// The first reason an entry is sent again, for reports.
+    pub first_error: String,
+}
+
+/// Sorts the entries `sent` (indices into `ids`, the event ids) by SNS's answer, in
+/// their order, using the fault kind the transport gave each failed entry.
+pub(super) fn sort_answer(
+    sent: &[usize],
+    ids: &[String],
+    response: &BatchResponse,
+) -> SortedAnswer {
+    let mut sorted = SortedAnswer::default();
+    let note = |sorted: &mut SortedAnswer, why: String| {
+        if sorted.first_error.is_empty() {
+            sorted.first_error = why;
+        }
+    };
+    for &i in sent {
+        let id = &ids[i];
+        if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
+            match f.kind {
+                FaultKind::Permanent => sorted.failed.push((
+                    i,
+                    format!("SNS refused the message: {}: {}", f.code, f.message),
+                )),
+                kind => {
+                    sorted.throttled |= kind == FaultKind::Throttled;
+                    note(&mut sorted, format!("{}: {}", f.code, f.message));
+                    sorted.retry.push(i);
+                }
+            }
+        } else if response.successful.iter().any(|s| s == id) {
+            sorted.delivered.push(i);
+        } else {
+            note(&mut sorted, "SNS answered without this entry".to_owned());
+            sorted.retry.push(i);
+        }
+    }
+    sorted
 }
 
 /// Sends one batch: retries the entries SNS failed without a sender fault (never the
@@ -137,7 +188,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             r = publisher.publish_batch(request) => Some(r),
         };
         let last_error: String;
-        let mut throttled = false;
+        let throttled: bool;
         match outcome {
             None => {
                 cut_off(
@@ -148,37 +199,23 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 break;
             }
             Some(Ok(response)) => {
-                let mut again = Vec::new();
-                let mut errors = Vec::new();
-                for &i in &todo {
-                    let id = &id_strings[i];
-                    if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
-                        if f.sender_fault {
-                            failures.push((
-                                i,
-                                Failure {
-                                    code: codes::PUBLISH_FAILED,
-                                    message: format!(
-                                        "SNS refused the message: {}: {}",
-                                        f.code, f.message
-                                    ),
-                                },
-                            ));
-                        } else {
-                            throttled |= classify(Some(&f.code), None) == FaultKind::Throttled;
-                            errors.push(format!("{}: {}", f.code, f.message));
-                            again.push(i);
-                        }
-                    } else if response.successful.iter().any(|s| s == id) {
-                        settled[i] = true;
-                        delivered += 1;
-                    } else {
-                        errors.push("SNS answered without this entry".to_owned());
-                        again.push(i);
-                    }
+                let sorted = sort_answer(&todo, &id_strings, &response);
+                for i in sorted.delivered {
+                    settled[i] = true;
+                    delivered += 1;
                 }
-                todo = again;
-                last_error = errors.into_iter().next().unwrap_or_default();
+                for (i, message) in sorted.failed {
+                    failures.push((
+                        i,
+                        Failure {
+                            code: codes::PUBLISH_FAILED,
+                            message,
+                        },
+                    ));
+                }
+                throttled = sorted.throttled;
+                todo = sorted.retry;
+                last_error = sorted.first_error;
             }
             Some(Err(e)) if e.kind == FaultKind::Permanent => {
                 for i in todo.drain(..) {
@@ -279,4 +316,60 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         shared.report(DeliveryError::new(code, message, event_ids));
     }
     settled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::delivery::EntryFailure;
+
+    fn failure(id: &str, kind: FaultKind, code: &str) -> EntryFailure {
+        EntryFailure {
+            id: id.into(),
+            kind,
+            code: code.into(),
+            message: "said SNS".into(),
+        }
+    }
+
+    #[test]
+    fn an_answer_sorts_entries_into_delivered_retry_and_failed() {
+        let ids: Vec<String> = ["a", "b", "c", "d", "e", "f"].map(String::from).into();
+        let response = BatchResponse {
+            successful: vec!["a".into(), "e".into()],
+            failed: vec![
+                failure("b", FaultKind::Permanent, "InvalidParameter"),
+                failure("c", FaultKind::Transient, "InternalError"),
+                failure("d", FaultKind::Throttled, "Throttling"),
+            ],
+        };
+        // "f" is missing from the answer; "x" was not sent this time.
+        let sorted = sort_answer(&[0, 1, 2, 3, 4, 5], &ids, &response);
+        assert_eq!(sorted.delivered, vec![0, 4]);
+        assert_eq!(sorted.retry, vec![2, 3, 5]);
+        assert_eq!(
+            sorted.failed,
+            vec![(
+                1,
+                "SNS refused the message: InvalidParameter: said SNS".to_owned()
+            )]
+        );
+        assert!(sorted.throttled);
+        assert_eq!(sorted.first_error, "InternalError: said SNS");
+    }
+
+    #[test]
+    fn only_the_entries_sent_are_sorted() {
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let response = BatchResponse {
+            successful: vec!["c".into()],
+            failed: vec![],
+        };
+        let sorted = sort_answer(&[2], &ids, &response);
+        assert_eq!(sorted.delivered, vec![2]);
+        assert!(sorted.retry.is_empty() && sorted.failed.is_empty() && !sorted.throttled);
+        let none = sort_answer(&[0], &ids, &response);
+        assert_eq!(none.retry, vec![0]);
+        assert_eq!(none.first_error, "SNS answered without this entry");
+    }
 }

@@ -5,9 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::encoder::{EncoderConfig, MessageGroup, Validation};
-use super::error::InvalidOption;
-use super::retry::RetryPolicy;
+pub use crate::core::arn::{parse_topic_arn, TopicArn};
+use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
+use crate::core::error::InvalidOption;
 
 /// What `log()` does when the memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,29 @@ pub struct SpoolConfig {
     pub sync_interval: Duration,
 }
 
+/// When and how long to retry transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Cap of the first backoff; each retry doubles it.
+    pub initial_backoff: Duration,
+    /// No backoff is longer than this.
+    pub max_backoff: Duration,
+    /// Time from an event's first attempt after which it is given up as failed.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            // Well inside SNS FIFO's five-minute deduplication window, so a retry of
+            // a request whose answer was lost can never be delivered twice.
+            budget: Duration::from_secs(120),
+        }
+    }
+}
+
 /// Everything a logger needs, validated and defaulted.
 #[derive(Debug, Clone)]
 pub struct LoggerConfig {
@@ -153,57 +176,6 @@ pub mod defaults {
     pub const SPOOL_SYNC_MS: u64 = 50;
     /// The `ciao` body's `source_component`.
     pub const SOURCE_COMPONENT: &str = "Rocket.Chat";
-}
-
-/// The parts of an SNS topic ARN the logger uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicArn {
-    pub region: String,
-    pub fifo: bool,
-}
-
-/// `arn:<partition>:sns:<region>:<12-digit account>:<name>`, name 1–256 characters of
-/// letters, digits, `-` and `_`, FIFO names ending in `.fifo`.
-pub fn parse_topic_arn(arn: &str) -> Result<TopicArn, InvalidOption> {
-    let bad = |why: &str| {
-        InvalidOption::new(
-            "topicArn",
-            format!("must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:analytics.fifo ({why}), got {arn:?}"),
-        )
-    };
-    let parts: Vec<&str> = arn.split(':').collect();
-    let [arn_lit, partition, service, region, account, name] = parts[..] else {
-        return Err(bad("six ':'-separated parts"));
-    };
-    if arn_lit != "arn" || !partition.starts_with("aws") || service != "sns" {
-        return Err(bad("it must start with arn:aws:sns:"));
-    }
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(bad("the region is missing or malformed"));
-    }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("the account id must be 12 digits"));
-    }
-    let fifo = name.ends_with(".fifo");
-    let stem = name.strip_suffix(".fifo").unwrap_or(name);
-    if stem.is_empty()
-        || name.len() > 256
-        || !stem
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(bad(
-            "the topic name must be 1-256 letters, digits, '-' or '_'",
-        ));
-    }
-    Ok(TopicArn {
-        region: region.to_owned(),
-        fifo,
-    })
 }
 
 /// `siteUrl` becomes the MessageGroupId: 1–128 printable ASCII characters.
@@ -285,37 +257,6 @@ pub fn millis(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topic_arns() {
-        let t = parse_topic_arn("arn:aws:sns:us-east-1:123456789012:rc-analytics.fifo").unwrap();
-        assert_eq!(
-            t,
-            TopicArn {
-                region: "us-east-1".into(),
-                fifo: true
-            }
-        );
-        assert!(
-            !parse_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:rc_events")
-                .unwrap()
-                .fifo
-        );
-        for bad in [
-            "",
-            "rc-analytics",
-            "arn:aws:sqs:us-east-1:123456789012:q",
-            "arn:aws:sns:us-east-1:1234:t",
-            "arn:aws:sns::123456789012:t",
-            "arn:aws:sns:us-east-1:123456789012:",
-            "arn:aws:sns:us-east-1:123456789012:.fifo",
-            "arn:aws:sns:us-east-1:123456789012:bad name",
-        ] {
-            let err = parse_topic_arn(bad).unwrap_err();
-            assert_eq!(err.option, "topicArn", "{bad}");
-            assert!(err.to_string().contains("topicArn"));
-        }
-    }
 
     #[test]
     fn numbers_must_be_whole_and_in_range() {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use super::plan::VIOLATION_KINDS;
 use super::stats::StatsSnapshot;
+use crate::core::plan::VIOLATION_KINDS;
 
 /// What an app's call to the bridge came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -13,19 +13,19 @@ use tokio::task::{Id as TaskId, JoinSet};
 use uuid::Uuid;
 
 use super::batch::QueuedEvent;
-use super::config::{LoggerConfig, Overflow, SpoolConfig};
 use super::deliver::{deliver_batch, BatchTarget, RequestContext};
-use super::encoder::MessageGroup;
-use super::error::{codes, DeliveryError};
-use super::event::EncodedEvent;
 use super::lanes::{LaneKey, Lanes};
-use super::logger::{Control, DeliveryReport, ReportFn, Shared};
-use super::plan::Violation;
 use super::publisher::Publisher;
-use super::route::{Topic, TopicTable};
-use super::spool::record::SpooledEvent;
-use super::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
-use super::stats::Stats;
+use super::shared::{Control, DeliveryReport, ReportFn, Shared};
+use crate::core::encode::MessageGroup;
+use crate::core::encode::{Topic, TopicTable};
+use crate::core::error::{codes, DeliveryError};
+use crate::core::event::EncodedEvent;
+use crate::core::options::{LoggerConfig, Overflow, SpoolConfig};
+use crate::core::plan::Violation;
+use crate::core::spool::record::SpooledEvent;
+use crate::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
+use crate::core::telemetry::Stats;
 
 /// What the loop remembers of a batch in flight, to free its lane, to acknowledge its
 /// events in the spool, and to settle it if its task dies.
@@ -922,10 +922,10 @@ mod tests {
     use std::collections::HashSet;
     use std::time::Duration;
 
-    use crate::core::config::Overflow;
+    use crate::core::delivery::FaultKind;
+    use crate::core::delivery::Logger;
     use crate::core::error::{codes, LogError};
-    use crate::core::logger::Logger;
-    use crate::core::publisher::FaultKind;
+    use crate::core::options::Overflow;
     use crate::core::testing::*;
 
     fn delivered_order(fake: &FakePublisher, skip_failed: &HashSet<(usize, usize)>) -> Vec<String> {
@@ -1265,7 +1265,7 @@ mod tests {
 
     #[test]
     fn batches_never_mix_topics_and_each_topic_keeps_its_order() {
-        use crate::core::route::Router;
+        use crate::core::encode::Router;
         let fake =
             FakePublisher::with_script((0..4).map(|_| Script::Slow(Duration::from_millis(5))));
         let mut config = test_config(true);
@@ -1329,7 +1329,7 @@ mod tests {
 
     #[test]
     fn room_groups_keep_each_room_in_order_and_rooms_in_parallel() {
-        use crate::core::encoder::MessageGroup;
+        use crate::core::encode::MessageGroup;
         let fake =
             FakePublisher::with_script((0..40).map(|_| Script::Slow(Duration::from_millis(5))));
         let mut config = test_config(true);
@@ -1362,7 +1362,7 @@ mod tests {
 
     #[test]
     fn warn_publishes_and_reports_each_violation_once() {
-        use crate::core::encoder::Validation;
+        use crate::core::encode::Validation;
         use crate::core::plan::PlanSource;
         let fake = FakePublisher::default();
         let mut config = test_config(true);
@@ -1510,7 +1510,7 @@ mod tests {
 
     #[test]
     fn reconfigure_moves_new_events_and_keeps_queued_ones() {
-        use crate::core::route::Router;
+        use crate::core::encode::Router;
         let fake =
             FakePublisher::with_script((0..6).map(|_| Script::Slow(Duration::from_millis(10))));
         let logger = Logger::start(test_config(true), fake.clone());
@@ -1558,7 +1558,7 @@ mod tests {
         let logger =
             Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default()).unwrap();
         let mut config = spooled_config(true, other.path());
-        config.encoder.router = crate::core::route::Router::new(
+        config.encoder.router = crate::core::encode::Router::new(
             logger.topic_table(),
             "arn:aws:sns:us-east-1:123456789012:test.fifo",
             &[],

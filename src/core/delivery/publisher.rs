@@ -3,8 +3,8 @@
 
 use std::future::Future;
 
-use super::config::SnsConfig;
-use super::event::EncodedEvent;
+use crate::core::event::EncodedEvent;
+use crate::core::options::SnsConfig;
 
 /// One PublishBatch call: the entries are sent in order as one request.
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +28,10 @@ pub struct BatchResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryFailure {
     pub id: String,
-    /// True when the entry itself is wrong: retrying it cannot help.
-    pub sender_fault: bool,
+    /// What retrying it would do, as the transport judges it: `Permanent` when the
+    /// entry itself is wrong (SNS's `SenderFault`), `Throttled` when SNS asked to
+    /// slow down, `Transient` otherwise.
+    pub kind: FaultKind,
     pub code: String,
     pub message: String,
 }

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::config::{LoggerConfig, Overflow};
-use super::encoder::{EncodeError, EncoderConfig};
-use super::error::InvalidOption;
-use super::error::{DeliveryError, LogError};
-use super::event::EncodedEvent;
-use super::metrics::LabelledCounters;
-use super::pipeline::Worker;
-use super::plan::Violation;
-use super::widget::WidgetError;
+use super::shared::{Control, DeliveryReport, ErrorSink, ReportFn, Shared};
+use super::worker::Worker;
+use crate::core::encode::{EncodeError, EncoderConfig};
+use crate::core::error::InvalidOption;
+use crate::core::error::{DeliveryError, LogError};
+use crate::core::event::EncodedEvent;
+use crate::core::options::{LoggerConfig, Overflow};
+use crate::core::plan::Violation;
+use crate::core::rocketchat::WidgetError;
+use crate::core::telemetry::LabelledCounters;
 
 /// Why a widget body was not logged.
 #[derive(Debug)]
@@ -29,126 +30,8 @@ pub enum WidgetLogError {
 }
 use super::publisher::Publisher;
 use super::runtime;
-use super::spool::SpoolLock;
-use super::stats::{Stats, StatsSnapshot};
-
-/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub delivered: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    /// Events still held (logged after the call, or left when `close()` timed out).
-    pub pending: u64,
-    /// With `spoolDir`: events kept on disk for the next logger on the folder
-    /// (`close()` timed out, or SNS was unavailable).
-    pub spooled: u64,
-}
-
-impl DeliveryReport {
-    pub(crate) fn from_stats(s: StatsSnapshot) -> Self {
-        Self {
-            delivered: s.delivered,
-            failed: s.failed,
-            dropped: s.dropped,
-            pending: s.queued + s.in_flight,
-            spooled: s.spooled,
-        }
-    }
-}
-
-/// Called once with the report when a flush or close settles.
-pub type ReportFn = Box<dyn FnOnce(DeliveryReport) + Send>;
-/// Receives every background failure; must not block.
-pub type ErrorSink = Arc<dyn Fn(&DeliveryError) + Send + Sync>;
-
-/// Requests to the delivery loop other than events. They travel apart from events so
-/// that the event path stays free of wake-ups; the loop drains the event channel before
-/// acting on one, which keeps "every event logged before flush()" exact.
-pub(crate) enum Control {
-    Flush(ReportFn),
-    Close {
-        deadline: Instant,
-        reply: ReportFn,
-    },
-    /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
-    Dropped(Uuid),
-    /// `reconfigure()`: the delivery loop's share of the new options.
-    Reconfigure(Box<LoggerConfig>),
-    /// A published event broke the plan (`validation: 'warn'`), to be reported once
-    /// per kind, event and path.
-    Violations {
-        id: Uuid,
-        event: String,
-        violations: Vec<Violation>,
-    },
-}
-
-/// State shared between the caller's side and the delivery loop.
-pub(crate) struct Shared {
-    pub stats: Stats,
-    /// Wakes the delivery loop.
-    pub wake: Notify,
-    /// Events sent to the loop and not yet put into a batch. Signed: the loop may
-    /// count an event out before `log()` has counted it in.
-    pub undispatched: AtomicI64,
-    /// Set by the loop while it could start a batch if events came: only then is
-    /// waking it worth a system call. With every in-flight slot taken, it wakes when
-    /// a batch finishes and takes all waiting events at once.
-    pub wants_events: AtomicBool,
-    pub closed: AtomicBool,
-    pub control: mpsc::UnboundedSender<Control>,
-    /// The shutdown deadline, once `close()` has set one; batches in flight watch it.
-    pub deadline: watch::Sender<Option<Instant>>,
-    /// SNS asked to slow down: no request starts before this (microseconds since
-    /// `epoch`), whichever batch was throttled.
-    pause_until_us: AtomicU64,
-    epoch: Instant,
-    /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
-    shutdown_timeout_ms: AtomicU64,
-    error_sinks: Mutex<Vec<ErrorSink>>,
-    /// Counters by topic, reason and app, for `metrics()`.
-    pub labels: LabelledCounters,
-    /// Turns of the delivery loop, for tests that check it sleeps when blocked.
-    #[cfg(test)]
-    pub loop_turns: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    /// Holds every request of this logger back for `d`.
-    pub fn pause_for(&self, d: Duration) {
-        let until = (Instant::now() + d).duration_since(self.epoch).as_micros() as u64;
-        self.pause_until_us.fetch_max(until, Ordering::AcqRel);
-    }
-
-    /// When requests may start again, if they are held back now.
-    pub fn paused_until(&self) -> Option<Instant> {
-        let until = self.epoch + Duration::from_micros(self.pause_until_us.load(Ordering::Acquire));
-        (until > Instant::now()).then_some(until)
-    }
-
-    /// Hands a background failure to every `onError` callback.
-    pub fn report(&self, error: DeliveryError) {
-        let sinks = match self.error_sinks.lock() {
-            Ok(sinks) => sinks.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        for sink in sinks {
-            sink(&error);
-        }
-    }
-
-    /// Asks the loop to close; hands `reply` back if the loop has already ended.
-    fn close(&self, deadline: Instant, reply: ReportFn) -> Result<(), ReportFn> {
-        self.closed.store(true, Ordering::Release);
-        let sent = self.control.send(Control::Close { deadline, reply });
-        self.wake.notify_one();
-        match sent {
-            Err(mpsc::error::SendError(Control::Close { reply, .. })) => Err(reply),
-            _ => Ok(()),
-        }
-    }
-}
+use crate::core::spool::SpoolLock;
+use crate::core::telemetry::{Stats, StatsSnapshot};
 
 /// A handle the host's exit hook keeps to drain loggers it does not own.
 #[derive(Clone)]
@@ -206,7 +89,7 @@ pub struct Logger {
     events: std_mpsc::Sender<EncodedEvent>,
     shared: Arc<Shared>,
     caller: RefCell<Arc<CallerSide>>,
-    spool: Option<super::config::SpoolConfig>,
+    spool: Option<crate::core::options::SpoolConfig>,
 }
 
 impl Logger {
@@ -270,7 +153,7 @@ impl Logger {
                 if e.is_panic() {
                     shared.closed.store(true, Ordering::Release);
                     shared.report(DeliveryError::new(
-                        super::error::codes::INTERNAL,
+                        crate::core::error::codes::INTERNAL,
                         "the delivery loop stopped on a bug; events still held are lost \
                          and log() now throws ERR_LOGGER_CLOSED",
                         Vec::new(),
@@ -426,7 +309,7 @@ impl Logger {
 
     /// The Prometheus text exposition of this logger's counters.
     pub fn metrics(&self) -> String {
-        super::metrics::render(
+        crate::core::telemetry::render(
             &self.stats(),
             &self.shared.labels.snapshot(),
             self.spool.is_some(),
@@ -439,11 +322,11 @@ impl Logger {
     /// visitor token.
     pub fn log_widget_json(&self, json: &str) -> Result<Uuid, WidgetLogError> {
         let caller = self.caller.borrow().clone();
-        let plan: &super::plan::TrackingPlan = match caller.encoder.plan.as_deref() {
+        let plan: &crate::core::plan::TrackingPlan = match caller.encoder.plan.as_deref() {
             Some(p) if p.events.iter().any(|e| e.widget) => p,
-            _ => super::widget::default_widget_plan(),
+            _ => crate::core::rocketchat::default_widget_plan(),
         };
-        let event = super::widget::widget_event(json, plan).map_err(|e| {
+        let event = crate::core::rocketchat::widget_event(json, plan).map_err(|e| {
             Stats::add(&self.shared.stats.invalid, 1);
             WidgetLogError::Widget(e)
         })?;
@@ -472,7 +355,7 @@ impl Logger {
 
     /// The topic table new options must build their router on, so that queued
     /// events keep their topics.
-    pub fn topic_table(&self) -> Arc<super::route::TopicTable> {
+    pub fn topic_table(&self) -> Arc<crate::core::encode::TopicTable> {
         self.caller.borrow().encoder.router.table().clone()
     }
 

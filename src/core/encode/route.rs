@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::config::parse_topic_arn;
-use super::error::InvalidOption;
+use crate::core::arn::parse_topic_arn;
+use crate::core::error::InvalidOption;
 
 /// One topic a logger publishes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,21 @@
+//! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
+//! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
+//! the queue into batches (`lanes.rs`, `batch.rs`) and sends each through a
+//! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), on the shared
+//! runtime (`runtime.rs`).
+
+mod batch;
+mod deliver;
+mod lanes;
+mod logger;
+mod publisher;
+mod retry;
+mod runtime;
+mod shared;
+mod worker;
+
+pub use logger::{close_all_blocking, DrainHandle, Logger, WidgetLogError};
+pub use publisher::{
+    BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
+};
+pub use shared::{DeliveryReport, ErrorSink, ReportFn};

@@ -1,0 +1,134 @@
+//! What the caller's side of a logger and its delivery loop share: the state both
+//! read (`Shared`), the control messages from one to the other (`Control`), and the
+//! report a flush or close settles with. A leaf of `delivery/`: the logger, the
+//! worker and `deliver.rs` import it, and it imports none of them.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Notify};
+use uuid::Uuid;
+
+use crate::core::error::DeliveryError;
+use crate::core::options::LoggerConfig;
+use crate::core::plan::Violation;
+use crate::core::telemetry::{LabelledCounters, Stats, StatsSnapshot};
+
+/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// Events still held (logged after the call, or left when `close()` timed out).
+    pub pending: u64,
+    /// With `spoolDir`: events kept on disk for the next logger on the folder
+    /// (`close()` timed out, or SNS was unavailable).
+    pub spooled: u64,
+}
+
+impl DeliveryReport {
+    pub(crate) fn from_stats(s: StatsSnapshot) -> Self {
+        Self {
+            delivered: s.delivered,
+            failed: s.failed,
+            dropped: s.dropped,
+            pending: s.queued + s.in_flight,
+            spooled: s.spooled,
+        }
+    }
+}
+
+/// Called once with the report when a flush or close settles.
+pub type ReportFn = Box<dyn FnOnce(DeliveryReport) + Send>;
+/// Receives every background failure; must not block.
+pub type ErrorSink = Arc<dyn Fn(&DeliveryError) + Send + Sync>;
+
+/// Requests to the delivery loop other than events. They travel apart from events so
+/// that the event path stays free of wake-ups; the loop drains the event channel before
+/// acting on one, which keeps "every event logged before flush()" exact.
+pub(crate) enum Control {
+    Flush(ReportFn),
+    Close {
+        deadline: Instant,
+        reply: ReportFn,
+    },
+    /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
+    Dropped(Uuid),
+    /// `reconfigure()`: the delivery loop's share of the new options.
+    Reconfigure(Box<LoggerConfig>),
+    /// A published event broke the plan (`validation: 'warn'`), to be reported once
+    /// per kind, event and path.
+    Violations {
+        id: Uuid,
+        event: String,
+        violations: Vec<Violation>,
+    },
+}
+
+/// State shared between the caller's side and the delivery loop.
+pub(crate) struct Shared {
+    pub stats: Stats,
+    /// Wakes the delivery loop.
+    pub wake: Notify,
+    /// Events sent to the loop and not yet put into a batch. Signed: the loop may
+    /// count an event out before `log()` has counted it in.
+    pub undispatched: AtomicI64,
+    /// Set by the loop while it could start a batch if events came: only then is
+    /// waking it worth a system call. With every in-flight slot taken, it wakes when
+    /// a batch finishes and takes all waiting events at once.
+    pub wants_events: AtomicBool,
+    pub closed: AtomicBool,
+    pub control: mpsc::UnboundedSender<Control>,
+    /// The shutdown deadline, once `close()` has set one; batches in flight watch it.
+    pub deadline: watch::Sender<Option<Instant>>,
+    /// SNS asked to slow down: no request starts before this (microseconds since
+    /// `epoch`), whichever batch was throttled.
+    pub(super) pause_until_us: AtomicU64,
+    pub(super) epoch: Instant,
+    /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
+    pub(super) shutdown_timeout_ms: AtomicU64,
+    pub(super) error_sinks: Mutex<Vec<ErrorSink>>,
+    /// Counters by topic, reason and app, for `metrics()`.
+    pub labels: LabelledCounters,
+    /// Turns of the delivery loop, for tests that check it sleeps when blocked.
+    #[cfg(test)]
+    pub loop_turns: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    /// Holds every request of this logger back for `d`.
+    pub fn pause_for(&self, d: Duration) {
+        let until = (Instant::now() + d).duration_since(self.epoch).as_micros() as u64;
+        self.pause_until_us.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// When requests may start again, if they are held back now.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let until = self.epoch + Duration::from_micros(self.pause_until_us.load(Ordering::Acquire));
+        (until > Instant::now()).then_some(until)
+    }
+
+    /// Hands a background failure to every `onError` callback.
+    pub fn report(&self, error: DeliveryError) {
+        let sinks = match self.error_sinks.lock() {
+            Ok(sinks) => sinks.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for sink in sinks {
+            sink(&error);
+        }
+    }
+
+    /// Asks the loop to close; hands `reply` back if the loop has already ended.
+    pub(super) fn close(&self, deadline: Instant, reply: ReportFn) -> Result<(), ReportFn> {
+        self.closed.store(true, Ordering::Release);
+        let sent = self.control.send(Control::Close { deadline, reply });
+        self.wake.notify_one();
+        match sent {
+            Err(mpsc::error::SendError(Control::Close { reply, .. })) => Err(reply),
+            _ => Ok(()),
+        }
+    }
+}
