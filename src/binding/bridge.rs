@@ -10,8 +10,9 @@ use napi::bindgen_prelude::{FunctionRef, JsObjectValue, Object, Reference, Unkno
 use napi::{sys, Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
-use super::error::{self as js_error, codes};
+use super::error::{self as js_error};
 use super::logger::AnalyticsLogger;
+use crate::core::error::ErrorCode;
 use crate::core::rocketchat::{
     agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
     LivechatRoomRef, RateLimit, UserRef,
@@ -329,7 +330,7 @@ impl AppsEngineBridge {
         if let Err(why) = check_app_id(&app) {
             return reject_with(
                 env,
-                js_error::app_error(env, true, codes::INVALID_APP_ID, &why, &app),
+                js_error::app_error(env, true, ErrorCode::InvalidAppId, &why, &app),
             );
         }
         match self.permitted(env, &app) {
@@ -339,7 +340,7 @@ impl AppsEngineBridge {
                 let message = format!("app {app} lacks the {PERMISSION} permission");
                 return reject_with(
                     env,
-                    js_error::app_error(env, false, codes::PERMISSION_DENIED, &message, &app),
+                    js_error::app_error(env, false, ErrorCode::PermissionDenied, &message, &app),
                 );
             }
             Err(_) => return reject_pending(env),
@@ -350,7 +351,7 @@ impl AppsEngineBridge {
                 format!("app {app} is over its analytics rate limit (appRateLimit); event dropped");
             return reject_with(
                 env,
-                js_error::app_error(env, false, codes::RATE_LIMITED, &message, &app),
+                js_error::app_error(env, false, ErrorCode::RateLimited, &message, &app),
             );
         }
         match log(self, env, &app) {

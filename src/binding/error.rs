@@ -9,23 +9,8 @@ use std::ptr;
 
 use napi::{sys, Env, Error, Status};
 
-use crate::core::error::{InvalidOption, LogError, PlanRejection};
+use crate::core::error::{ErrorCode, InvalidOption, LogError, PlanRejection};
 use crate::core::rocketchat::WidgetError;
-
-/// Codes on errors thrown synchronously.
-pub mod codes {
-    pub const INVALID_EVENT: &str = "ERR_INVALID_EVENT";
-    pub const INVALID_OPTION: &str = "ERR_INVALID_OPTION";
-    pub const LOGGER_CLOSED: &str = "ERR_LOGGER_CLOSED";
-    pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
-    pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
-    pub const INVALID_PLAN: &str = "ERR_INVALID_PLAN";
-    pub const EVENT_TOO_LARGE: &str = "ERR_EVENT_TOO_LARGE";
-    pub const INVALID_SETTING: &str = "ERR_INVALID_SETTING";
-    pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    pub const INVALID_APP_ID: &str = "ERR_INVALID_APP_ID";
-}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -69,7 +54,13 @@ type Decorate<'a> = &'a dyn Fn(sys::napi_env, sys::napi_value);
 
 /// Throws `new <kind>(message)` with `code` and, when given, `field`, and returns the
 /// error napi-rs expects when an exception is already pending.
-fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, &str)>) -> Error {
+fn throw(
+    env: &Env,
+    kind: Kind,
+    code: ErrorCode,
+    message: &str,
+    field: Option<(&str, &str)>,
+) -> Error {
     throw_with(env, kind, code, message, &|raw, error| {
         if let Some((name, value)) = field {
             // SAFETY: called by throw_with with its live env and error object.
@@ -78,7 +69,13 @@ fn throw(env: &Env, kind: Kind, code: &str, message: &str, field: Option<(&str, 
     })
 }
 
-fn throw_with(env: &Env, kind: Kind, code: &str, message: &str, decorate: Decorate<'_>) -> Error {
+fn throw_with(
+    env: &Env,
+    kind: Kind,
+    code: ErrorCode,
+    message: &str,
+    decorate: Decorate<'_>,
+) -> Error {
     match build(env, kind, code, message, decorate) {
         Some(error) => {
             // SAFETY: a value of this env, thrown on its thread.
@@ -94,7 +91,7 @@ fn throw_with(env: &Env, kind: Kind, code: &str, message: &str, decorate: Decora
 fn build(
     env: &Env,
     kind: Kind,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     decorate: Decorate<'_>,
 ) -> Option<sys::napi_value> {
@@ -102,7 +99,7 @@ fn build(
     // SAFETY: called on the JavaScript thread with a live env, as every #[napi]
     // method is; each napi call's status is checked.
     unsafe {
-        let js_code = js_string(raw, code);
+        let js_code = js_string(raw, code.as_str());
         let js_msg = js_string(raw, message);
         let mut error = ptr::null_mut();
         let ok = !js_code.is_null()
@@ -123,7 +120,7 @@ fn build(
 pub fn app_error(
     env: &Env,
     type_error: bool,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     app_id: &str,
 ) -> Option<sys::napi_value> {
@@ -142,7 +139,7 @@ pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
     throw(
         env,
         Kind::TypeError,
-        codes::INVALID_OPTION,
+        ErrorCode::InvalidOption,
         &e.to_string(),
         Some(("option", &e.option)),
     )
@@ -151,9 +148,9 @@ pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
 /// A widget body the endpoint must refuse.
 pub fn invalid_widget_event(env: &Env, e: &WidgetError) -> Error {
     let code = if e.too_large {
-        codes::EVENT_TOO_LARGE
+        ErrorCode::EventTooLarge
     } else {
-        codes::INVALID_EVENT
+        ErrorCode::InvalidEvent
     };
     throw(
         env,
@@ -169,7 +166,7 @@ pub fn invalid_setting(env: &Env, setting: &str, message: &str) -> Error {
     throw(
         env,
         Kind::TypeError,
-        codes::INVALID_SETTING,
+        ErrorCode::InvalidSetting,
         message,
         Some(("setting", setting)),
     )
@@ -177,14 +174,14 @@ pub fn invalid_setting(env: &Env, setting: &str, message: &str) -> Error {
 
 /// A tracking plan that cannot be loaded, outside a logger's options.
 pub fn invalid_plan(env: &Env, why: &str) -> Error {
-    throw(env, Kind::TypeError, codes::INVALID_PLAN, why, None)
+    throw(env, Kind::TypeError, ErrorCode::InvalidPlan, why, None)
 }
 
 pub fn invalid_event(env: &Env, field: &str, message: &str) -> Error {
     throw(
         env,
         Kind::TypeError,
-        codes::INVALID_EVENT,
+        ErrorCode::InvalidEvent,
         message,
         Some(("field", field)),
     )
@@ -194,9 +191,15 @@ pub fn log_error(env: &Env, e: &LogError) -> Error {
     match e {
         LogError::Invalid(invalid) => invalid_event(env, &invalid.field, &invalid.to_string()),
         LogError::Plan(rejection) => plan_violation(env, rejection),
-        LogError::Closed => throw(env, Kind::Error, codes::LOGGER_CLOSED, &e.to_string(), None),
+        LogError::Closed => throw(
+            env,
+            Kind::Error,
+            ErrorCode::LoggerClosed,
+            &e.to_string(),
+            None,
+        ),
         LogError::QueueFull { .. } | LogError::SpoolFull { .. } => {
-            throw(env, Kind::Error, codes::QUEUE_FULL, &e.to_string(), None)
+            throw(env, Kind::Error, ErrorCode::QueueFull, &e.to_string(), None)
         }
     }
 }
@@ -205,7 +208,7 @@ pub fn closed(env: &Env, what: &str) -> Error {
     throw(
         env,
         Kind::Error,
-        codes::LOGGER_CLOSED,
+        ErrorCode::LoggerClosed,
         &format!("AnalyticsLogger is closed: {what} is not possible after close()"),
         None,
     )
@@ -218,7 +221,7 @@ pub fn plan_violation(env: &Env, r: &PlanRejection) -> Error {
     throw_with(
         env,
         Kind::TypeError,
-        codes::TRACKING_PLAN,
+        ErrorCode::TrackingPlan,
         &r.to_string(),
         &|raw, error| {
             // SAFETY: called by throw_with with its live env and error object.

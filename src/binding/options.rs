@@ -11,6 +11,7 @@ use crate::core::encode::{agent_topics_from_json, Router, TopicTable};
 use crate::core::encode::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
+use crate::core::event::MAX_MESSAGE_BYTES;
 use crate::core::options::RetryPolicy;
 use crate::core::options::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
@@ -389,21 +390,21 @@ impl LoggerOptions {
             initial_backoff: millis(
                 "retryInitialBackoffMs",
                 self.retry_initial_backoff_ms,
-                100,
+                defaults::RETRY_INITIAL_BACKOFF_MS,
                 1,
                 HOUR_MS,
             )?,
             max_backoff: millis(
                 "retryMaxBackoffMs",
                 self.retry_max_backoff_ms,
-                10_000,
+                defaults::RETRY_MAX_BACKOFF_MS,
                 1,
                 HOUR_MS,
             )?,
             budget: millis(
                 "retryBudgetMs",
                 self.retry_budget_ms,
-                120_000,
+                defaults::RETRY_BUDGET_MS,
                 0,
                 24 * HOUR_MS,
             )?,
@@ -504,7 +505,8 @@ impl LoggerOptions {
                 "maxQueueBytes",
                 self.max_queue_bytes,
                 defaults::MAX_QUEUE_BYTES,
-                262_144,
+                // At least one message of the largest size SNS takes.
+                MAX_MESSAGE_BYTES as u64,
                 1 << 50,
             )? as usize,
             overflow,

@@ -185,7 +185,7 @@ pub struct DeliveryError {
 impl From<&core::error::DeliveryError> for DeliveryError {
     fn from(e: &core::error::DeliveryError) -> Self {
         Self {
-            code: e.code.to_owned(),
+            code: e.code.as_str().to_owned(),
             message: e.message.clone(),
             event_ids: e.event_ids.clone(),
             violations: (!e.violations.is_empty())

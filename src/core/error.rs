@@ -138,7 +138,7 @@ impl std::error::Error for PlanRejection {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryError {
     /// Stable machine-readable code, e.g. `ERR_PUBLISH_FAILED`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The ids (as returned by `log()`) of the events this failure concerns.
     pub event_ids: Vec<String>,
@@ -147,7 +147,7 @@ pub struct DeliveryError {
 }
 
 impl DeliveryError {
-    pub fn new(code: &'static str, message: impl Into<String>, event_ids: Vec<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>, event_ids: Vec<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -157,25 +157,79 @@ impl DeliveryError {
     }
 }
 
-/// Codes carried by [`DeliveryError::code`].
-pub mod codes {
+/// Every error code this library gives JavaScript: on thrown errors (`code`), on
+/// `onError`'s `DeliveryError`s, and as the `reason` label of the failure metrics.
+/// One list, so that a code is spelt in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    // Thrown synchronously.
+    /// A bad event (`field` names it).
+    InvalidEvent,
+    /// A bad option (`option` names it).
+    InvalidOption,
+    /// `log()` or `reconfigure()` after `close()`.
+    LoggerClosed,
+    /// The queue (or the spool) is full and `overflow` is `reject`; in `onError`, the
+    /// events named were dropped per `overflow`.
+    QueueFull,
+    /// The event breaks the tracking plan (thrown with `validation: 'strict'`; in
+    /// `onError` with `'warn'`, once per kind, event and path).
+    TrackingPlan,
+    /// A tracking plan that cannot be loaded.
+    InvalidPlan,
+    /// A widget body over its size limit (HTTP 413).
+    EventTooLarge,
+    /// A Rocket.Chat setting with a value the logger cannot use.
+    InvalidSetting,
+    /// An Apps-Engine app without the `analytics.write` permission.
+    PermissionDenied,
+    /// An Apps-Engine app over its rate limit.
+    RateLimited,
+    /// A malformed Apps-Engine app id.
+    InvalidAppId,
+    // Reported through `onError`.
     /// SNS refused the events for good (a sender fault, or a non-retryable error).
-    pub const PUBLISH_FAILED: &str = "ERR_PUBLISH_FAILED";
+    PublishFailed,
     /// Transient failures went on until the retry budget ran out.
-    pub const RETRIES_EXHAUSTED: &str = "ERR_RETRIES_EXHAUSTED";
-    /// The memory queue was full; the events named were dropped per `overflow`.
-    pub const QUEUE_FULL: &str = "ERR_QUEUE_FULL";
+    RetriesExhausted,
     /// `close()` or the host's exit reached its deadline before these were delivered.
-    pub const SHUTDOWN_TIMEOUT: &str = "ERR_SHUTDOWN_TIMEOUT";
-    /// `validation: 'warn'`: a published event broke the tracking plan (reported once
-    /// per kind, event and path).
-    pub const TRACKING_PLAN: &str = "ERR_TRACKING_PLAN";
+    ShutdownTimeout,
     /// With `spoolDir`: SNS has failed these events past the retry budget; they stay in
     /// the spool and are retried until it answers (reported once per batch).
-    pub const DELIVERY_DELAYED: &str = "ERR_DELIVERY_DELAYED";
+    DeliveryDelayed,
     /// The spool folder could not be read or written; the message says what happened
     /// to the events.
-    pub const SPOOL: &str = "ERR_SPOOL";
+    Spool,
     /// A bug in this library: the delivery loop stopped unexpectedly.
-    pub const INTERNAL: &str = "ERR_INTERNAL";
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidEvent => "ERR_INVALID_EVENT",
+            ErrorCode::InvalidOption => "ERR_INVALID_OPTION",
+            ErrorCode::LoggerClosed => "ERR_LOGGER_CLOSED",
+            ErrorCode::QueueFull => "ERR_QUEUE_FULL",
+            ErrorCode::TrackingPlan => "ERR_TRACKING_PLAN",
+            ErrorCode::InvalidPlan => "ERR_INVALID_PLAN",
+            ErrorCode::EventTooLarge => "ERR_EVENT_TOO_LARGE",
+            ErrorCode::InvalidSetting => "ERR_INVALID_SETTING",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::InvalidAppId => "ERR_INVALID_APP_ID",
+            ErrorCode::PublishFailed => "ERR_PUBLISH_FAILED",
+            ErrorCode::RetriesExhausted => "ERR_RETRIES_EXHAUSTED",
+            ErrorCode::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
+            ErrorCode::DeliveryDelayed => "ERR_DELIVERY_DELAYED",
+            ErrorCode::Spool => "ERR_SPOOL",
+            ErrorCode::Internal => "ERR_INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -3,12 +3,13 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::core::event::EncodedEvent;
+use crate::core::event::{EncodedEvent, MAX_MESSAGE_BYTES};
 
 /// SNS PublishBatch takes at most ten entries per request.
 pub const MAX_EVENTS: usize = 10;
-/// SNS PublishBatch takes at most 256 KiB of messages (with attributes) per request.
-pub const MAX_BYTES: usize = 262_144;
+/// SNS PublishBatch takes at most 256 KiB of messages (with attributes) per request:
+/// the same cap as one message, so one event always fits a batch of its own.
+pub const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
 
 /// An event in the logger's queue, numbered in `log()` order so that `flush()` can tell
 /// which events it waits for.

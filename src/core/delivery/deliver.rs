@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::publisher::{BatchRequest, BatchResponse, FaultKind, Publisher};
 use super::shared::Shared;
 use crate::core::encode::Topic;
-use crate::core::error::{codes, DeliveryError};
+use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::RetryPolicy;
 use crate::core::telemetry::Stats;
@@ -35,7 +35,7 @@ pub(crate) struct BatchTarget {
 
 /// Why an event of a batch ended up failed.
 struct Failure {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
@@ -150,7 +150,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 failures.push((
                     i,
                     Failure {
-                        code: codes::SHUTDOWN_TIMEOUT,
+                        code: ErrorCode::ShutdownTimeout,
                         message: why.clone(),
                     },
                 ));
@@ -208,7 +208,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                     failures.push((
                         i,
                         Failure {
-                            code: codes::PUBLISH_FAILED,
+                            code: ErrorCode::PublishFailed,
                             message,
                         },
                     ));
@@ -222,7 +222,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                     failures.push((
                         i,
                         Failure {
-                            code: codes::PUBLISH_FAILED,
+                            code: ErrorCode::PublishFailed,
                             message: format!("SNS refused the request: {e}"),
                         },
                     ));
@@ -249,7 +249,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                     failures.push((
                         i,
                         Failure {
-                            code: codes::RETRIES_EXHAUSTED,
+                            code: ErrorCode::RetriesExhausted,
                             message: format!(
                                 "gave up after {retry} attempts over {} ms; last error: {last_error}",
                                 started.elapsed().as_millis()
@@ -262,7 +262,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             if !delayed_reported {
                 delayed_reported = true;
                 shared.report(DeliveryError::new(
-                    codes::DELIVERY_DELAYED,
+                    ErrorCode::DeliveryDelayed,
                     format!(
                         "SNS has failed these events for {} ms (last error: {last_error}); they stay \
                          in the spool and are retried until SNS answers",
@@ -300,7 +300,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     stats.release(n, bytes);
 
     // One report per distinct failure, naming all its events.
-    let mut grouped: Vec<(&'static str, String, Vec<String>)> = Vec::new();
+    let mut grouped: Vec<(ErrorCode, String, Vec<String>)> = Vec::new();
     for (i, failure) in failures {
         settled[i] = true;
         let id = std::mem::take(&mut id_strings[i]);

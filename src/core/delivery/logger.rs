@@ -17,7 +17,7 @@ use crate::core::encode::{EncodeError, EncoderConfig};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
 use crate::core::event::EncodedEvent;
-use crate::core::options::{LoggerConfig, Overflow};
+use crate::core::options::{Limits, LoggerConfig, Overflow};
 use crate::core::plan::Violation;
 use crate::core::rocketchat::WidgetError;
 use crate::core::telemetry::LabelledCounters;
@@ -56,8 +56,7 @@ struct CallerSide {
     encoder: EncoderConfig,
     /// What `log()` checks the held counters against: the memory queue's limits, or
     /// with a spool, the spool's.
-    max_held_events: u64,
-    max_held_bytes: u64,
+    held: Limits,
     overflow: Overflow,
     max_batch_size: i64,
     shutdown_timeout: Duration,
@@ -67,14 +66,7 @@ impl CallerSide {
     fn new(config: &LoggerConfig) -> Self {
         CallerSide {
             encoder: config.encoder.clone(),
-            max_held_events: match config.spool {
-                Some(_) => u64::MAX,
-                None => config.max_queue_events as u64,
-            },
-            max_held_bytes: match &config.spool {
-                Some(spool) => spool.max_bytes,
-                None => config.max_queue_bytes as u64,
-            },
+            held: config.held_limits(config.spool.is_some()),
             overflow: config.overflow,
             max_batch_size: config.max_batch_size as i64,
             shutdown_timeout: config.shutdown_timeout,
@@ -153,7 +145,7 @@ impl Logger {
                 if e.is_panic() {
                     shared.closed.store(true, Ordering::Release);
                     shared.report(DeliveryError::new(
-                        crate::core::error::codes::INTERNAL,
+                        crate::core::error::ErrorCode::Internal,
                         "the delivery loop stopped on a bug; events still held are lost \
                          and log() now throws ERR_LOGGER_CLOSED",
                         Vec::new(),
@@ -229,7 +221,7 @@ impl Logger {
         let bytes = event.queued_bytes() as u64;
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let full = held > caller.max_held_events || held_bytes > caller.max_held_bytes;
+        let full = held > caller.held.events || held_bytes > caller.held.bytes;
         if full && caller.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
             stats.release(1, bytes as usize);
@@ -237,12 +229,12 @@ impl Logger {
             if caller.overflow == Overflow::Reject {
                 return Err(if self.spool.is_some() {
                     LogError::SpoolFull {
-                        max_bytes: caller.max_held_bytes,
+                        max_bytes: caller.held.bytes,
                     }
                 } else {
                     LogError::QueueFull {
-                        max_events: caller.max_held_events as usize,
-                        max_bytes: caller.max_held_bytes as usize,
+                        max_events: caller.held.events as usize,
+                        max_bytes: caller.held.bytes as usize,
                     }
                 });
             }

@@ -19,9 +19,9 @@ use super::publisher::Publisher;
 use super::shared::{Control, DeliveryReport, ReportFn, Shared};
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{Topic, TopicTable};
-use crate::core::error::{codes, DeliveryError};
+use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
-use crate::core::options::{LoggerConfig, Overflow, SpoolConfig};
+use crate::core::options::{Limits, LoggerConfig, Overflow, SpoolConfig};
 use crate::core::plan::Violation;
 use crate::core::spool::record::SpooledEvent;
 use crate::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
@@ -72,11 +72,11 @@ pub(crate) struct Worker<P> {
     many_lanes: bool,
     /// The memory queue's limits: all that is held without a spool, the window over
     /// it with one.
-    max_queue_events: u64,
-    max_queue_bytes: u64,
+    /// The memory queue's limits; with a spool, the window of events kept in memory.
+    memory: Limits,
     /// What `log()` checks against (the spool's limit with a spool).
-    max_held_events: u64,
-    max_held_bytes: u64,
+    /// What may be held before `overflow` applies ([`LoggerConfig::held_limits`]).
+    held: Limits,
     overflow: Overflow,
     shutdown_timeout: Duration,
     /// Events taken from the channel, not yet in a batch, with when the loop saw them.
@@ -129,18 +129,13 @@ impl<P: Publisher> Worker<P> {
                 written_since_sync: false,
                 sync_running: Arc::new(AtomicBool::new(false)),
             });
+        let memory = config.memory_limits();
+        let held = config.held_limits(config.spool.is_some());
         let context = RequestContext {
             subject: config.subject,
             site_group: config.encoder.site_url.clone(),
             retry: config.retry,
             spooled: spooling.is_some(),
-        };
-        let (max_held_events, max_held_bytes) = match &config.spool {
-            Some(s) => (u64::MAX, s.max_bytes),
-            None => (
-                config.max_queue_events as u64,
-                config.max_queue_bytes as u64,
-            ),
         };
         Worker {
             publisher: Arc::new(publisher),
@@ -156,10 +151,8 @@ impl<P: Publisher> Worker<P> {
             // `Lanes`), so that its messages reach the topic in log() order.
             max_in_flight: config.max_concurrent_batches,
             many_lanes,
-            max_queue_events: config.max_queue_events as u64,
-            max_queue_bytes: config.max_queue_bytes as u64,
-            max_held_events,
-            max_held_bytes,
+            memory,
+            held,
             overflow: config.overflow,
             shutdown_timeout: config.shutdown_timeout,
             pending: Lanes::default(),
@@ -280,7 +273,7 @@ impl<P: Publisher> Worker<P> {
             Err(e) => {
                 let dir = spooling.config.dir.display().to_string();
                 self.shared.report(DeliveryError::new(
-                    codes::SPOOL,
+                    ErrorCode::Spool,
                     format!(
                         "the spool {dir} cannot be read ({e}); events are kept in memory only, up to \
                          maxQueueEvents and maxQueueBytes"
@@ -288,8 +281,7 @@ impl<P: Publisher> Worker<P> {
                     Vec::new(),
                 ));
                 self.spooling = None;
-                self.max_held_events = self.max_queue_events;
-                self.max_held_bytes = self.max_queue_bytes;
+                self.held = self.memory;
                 self.context = Arc::new(RequestContext {
                     subject: self.context.subject.clone(),
                     site_group: self.context.site_group.clone(),
@@ -332,15 +324,15 @@ impl<P: Publisher> Worker<P> {
             .map(|s| s.config.dir.display().to_string())
             .unwrap_or_default();
         self.shared.report(DeliveryError::new(
-            codes::SPOOL,
+            ErrorCode::Spool,
             format!("writing the spool {dir} failed while {what}: {e}"),
             Vec::new(),
         ));
     }
 
     fn window_full(&self, bytes: usize) -> bool {
-        self.window_events >= self.max_queue_events
-            || self.window_bytes + bytes as u64 > self.max_queue_bytes
+        self.window_events >= self.memory.events
+            || self.window_bytes + bytes as u64 > self.memory.bytes
     }
 
     fn push_pending(&mut self, event: EncodedEvent, seq: u64, seen: Instant, segment: u32) {
@@ -426,8 +418,8 @@ impl<P: Publisher> Worker<P> {
         if !self.has_backlog() || self.deadline_passed {
             return;
         }
-        let room = self.max_queue_events.saturating_sub(self.window_events) as usize;
-        let room_bytes = self.max_queue_bytes.saturating_sub(self.window_bytes);
+        let room = self.memory.events.saturating_sub(self.window_events) as usize;
+        let room_bytes = self.memory.bytes.saturating_sub(self.window_bytes);
         if room == 0 || room_bytes == 0 {
             return;
         }
@@ -563,8 +555,8 @@ impl<P: Publisher> Worker<P> {
     fn evict_oldest(&mut self) {
         let shared = self.shared.clone();
         let stats = &shared.stats;
-        while stats.held_events.load(Ordering::Relaxed) > self.max_held_events
-            || stats.held_bytes.load(Ordering::Relaxed) > self.max_held_bytes
+        while stats.held_events.load(Ordering::Relaxed) > self.held.events
+            || stats.held_bytes.load(Ordering::Relaxed) > self.held.bytes
         {
             let (event, segment) = if let Some(oldest) = self.pending.pop_oldest() {
                 self.window_events -= 1;
@@ -622,12 +614,8 @@ impl<P: Publisher> Worker<P> {
         self.max_batch_size = config.max_batch_size;
         self.flush_interval = config.flush_interval;
         self.max_in_flight = config.max_concurrent_batches;
-        self.max_queue_events = config.max_queue_events as u64;
-        self.max_queue_bytes = config.max_queue_bytes as u64;
-        (self.max_held_events, self.max_held_bytes) = match (&config.spool, &self.spooling) {
-            (Some(s), Some(_)) => (u64::MAX, s.max_bytes),
-            _ => (self.max_queue_events, self.max_queue_bytes),
-        };
+        self.memory = config.memory_limits();
+        self.held = config.held_limits(self.spooling.is_some());
         if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool) {
             spooling.config = s;
         }
@@ -663,7 +651,7 @@ impl<P: Publisher> Worker<P> {
             .collect::<Vec<_>>()
             .join("; ");
         self.shared.report(DeliveryError {
-            code: codes::TRACKING_PLAN,
+            code: ErrorCode::TrackingPlan,
             message: format!(
                 "analytics event {event} was published but violates the tracking plan \
                  (reported once per kind, event and path): {message}"
@@ -764,7 +752,7 @@ impl<P: Publisher> Worker<P> {
                     let topic = self.topic(meta.lane.topic).arn.clone();
                     self.shared
                         .labels
-                        .failed(&topic, codes::INTERNAL, meta.ids.len());
+                        .failed(&topic, ErrorCode::Internal, meta.ids.len());
                 }
                 let stats = &self.shared.stats;
                 let n = meta.ids.len();
@@ -774,7 +762,7 @@ impl<P: Publisher> Worker<P> {
                     Stats::add(&stats.failed, n);
                 }
                 self.shared.report(DeliveryError::new(
-                    codes::INTERNAL,
+                    ErrorCode::Internal,
                     format!(
                         "a delivery task stopped unexpectedly: {e}{}",
                         if kept {
@@ -819,10 +807,10 @@ impl<P: Publisher> Worker<P> {
             let topic = self.topic(q.event.topic).arn.clone();
             self.shared
                 .labels
-                .failed(&topic, codes::SHUTDOWN_TIMEOUT, 1);
+                .failed(&topic, ErrorCode::ShutdownTimeout, 1);
         }
         self.shared.report(DeliveryError::new(
-            codes::SHUTDOWN_TIMEOUT,
+            ErrorCode::ShutdownTimeout,
             format!("{n} events were still queued when the shutdown deadline passed"),
             drained.iter().map(|q| q.event.id_string()).collect(),
         ));
@@ -834,15 +822,15 @@ impl<P: Publisher> Worker<P> {
         }
         let ids = std::mem::take(&mut self.dropped_ids);
         let limits = if self.spooling.is_some() {
-            format!("maxSpoolBytes {}", self.max_held_bytes)
+            format!("maxSpoolBytes {}", self.held.bytes)
         } else {
             format!(
                 "maxQueueEvents {}, maxQueueBytes {}",
-                self.max_queue_events, self.max_queue_bytes
+                self.memory.events, self.memory.bytes
             )
         };
         self.shared.report(DeliveryError::new(
-            codes::QUEUE_FULL,
+            ErrorCode::QueueFull,
             format!(
                 "the queue was full ({limits}); {} events dropped per overflow",
                 ids.len()
@@ -924,7 +912,7 @@ mod tests {
 
     use crate::core::delivery::FaultKind;
     use crate::core::delivery::Logger;
-    use crate::core::error::{codes, LogError};
+    use crate::core::error::{ErrorCode, LogError};
     use crate::core::options::Overflow;
     use crate::core::testing::*;
 
@@ -1027,7 +1015,7 @@ mod tests {
         assert_eq!(fake.requests().len(), 1);
         let errors = errors.lock().unwrap();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].code, codes::PUBLISH_FAILED);
+        assert_eq!(errors[0].code, ErrorCode::PublishFailed);
         assert_eq!(errors[0].event_ids, vec![ids[0].clone()]);
         assert!(
             errors[0].message.contains("InvalidParameter"),
@@ -1070,7 +1058,7 @@ mod tests {
         assert_eq!((report.delivered, report.failed), (0, 4));
         let errors = errors.lock().unwrap();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].code, codes::RETRIES_EXHAUSTED);
+        assert_eq!(errors[0].code, ErrorCode::RetriesExhausted);
         assert_eq!(errors[0].event_ids, ids);
         assert!(
             errors[0].message.contains("last error"),
@@ -1089,7 +1077,7 @@ mod tests {
         let report = flush_wait(&logger);
         assert_eq!((report.delivered, report.failed), (0, 3));
         assert_eq!(fake.requests().len(), 1);
-        assert_eq!(errors.lock().unwrap()[0].code, codes::PUBLISH_FAILED);
+        assert_eq!(errors.lock().unwrap()[0].code, ErrorCode::PublishFailed);
         // The logger goes on: later events are delivered.
         log_n(&logger, 2);
         assert_eq!(flush_wait(&logger).delivered, 2);
@@ -1123,8 +1111,12 @@ mod tests {
             logger.log_json(r#"{"category":"c","action":"a"}"#),
             Err(LogError::Closed)
         );
-        let codes_seen: HashSet<&str> = errors.lock().unwrap().iter().map(|e| e.code).collect();
-        assert_eq!(codes_seen, [codes::SHUTDOWN_TIMEOUT].into_iter().collect());
+        let codes_seen: HashSet<ErrorCode> =
+            errors.lock().unwrap().iter().map(|e| e.code).collect();
+        assert_eq!(
+            codes_seen,
+            [ErrorCode::ShutdownTimeout].into_iter().collect()
+        );
         // Closing again answers at once.
         assert_eq!(close_wait(&logger, None).failed, 15);
     }
@@ -1159,7 +1151,7 @@ mod tests {
         let ids = log_n(&logger, 3);
         let report = flush_wait(&logger);
         assert_eq!((report.delivered, report.failed, report.pending), (0, 3, 0));
-        assert_eq!(errors.lock().unwrap()[0].code, codes::INTERNAL);
+        assert_eq!(errors.lock().unwrap()[0].code, ErrorCode::Internal);
         assert_eq!(reported_ids(&errors), ids);
         log_n(&logger, 2);
         assert_eq!(flush_wait(&logger).delivered, 2, "the logger goes on");
@@ -1217,7 +1209,7 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .all(|e| e.code == codes::QUEUE_FULL));
+            .all(|e| e.code == ErrorCode::QueueFull));
     }
 
     #[test]
@@ -1384,7 +1376,7 @@ mod tests {
         assert_eq!(flush_wait(&logger).delivered, 3, "warn publishes");
         wait_until("reports", || errors.lock().unwrap().len() == 2);
         let errors = errors.lock().unwrap();
-        assert_eq!(errors[0].code, codes::TRACKING_PLAN);
+        assert_eq!(errors[0].code, ErrorCode::TrackingPlan);
         assert_eq!(errors[0].event_ids, [first.hyphenated().to_string()]);
         assert_eq!(errors[0].violations[0].path, "properties.close_method");
         assert_eq!(errors[1].violations[0].kind.as_str(), "missingProperty");
@@ -1433,7 +1425,7 @@ mod tests {
         let errors = errors.lock().unwrap();
         assert!(!errors.is_empty());
         assert!(
-            errors.iter().all(|e| e.code == codes::DELIVERY_DELAYED),
+            errors.iter().all(|e| e.code == ErrorCode::DeliveryDelayed),
             "{errors:?}"
         );
         assert_eq!(logger.stats().spooled, 0);

@@ -131,13 +131,19 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
-            // Well inside SNS FIFO's five-minute deduplication window, so a retry of
-            // a request whose answer was lost can never be delivered twice.
-            budget: Duration::from_secs(120),
+            initial_backoff: Duration::from_millis(defaults::RETRY_INITIAL_BACKOFF_MS),
+            max_backoff: Duration::from_millis(defaults::RETRY_MAX_BACKOFF_MS),
+            budget: Duration::from_millis(defaults::RETRY_BUDGET_MS),
         }
     }
+}
+
+/// How much a logger holds (queued, in flight, or in its spool) before `overflow`
+/// applies. One rule, used by `log()` and the delivery loop alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub events: u64,
+    pub bytes: u64,
 }
 
 /// Everything a logger needs, validated and defaulted.
@@ -162,6 +168,28 @@ pub struct LoggerConfig {
     pub spool: Option<SpoolConfig>,
 }
 
+impl LoggerConfig {
+    /// The memory queue's limits: `maxQueueEvents` and `maxQueueBytes`.
+    pub fn memory_limits(&self) -> Limits {
+        Limits {
+            events: self.max_queue_events as u64,
+            bytes: self.max_queue_bytes as u64,
+        }
+    }
+
+    /// What may be held: with a working spool, `maxSpoolBytes` of events on disk (the
+    /// memory queue is then only a window onto it); otherwise the memory queue's limits.
+    pub fn held_limits(&self, spool_working: bool) -> Limits {
+        match (&self.spool, spool_working) {
+            (Some(spool), true) => Limits {
+                events: u64::MAX,
+                bytes: spool.max_bytes,
+            },
+            _ => self.memory_limits(),
+        }
+    }
+}
+
 /// Defaults, in one place so the README and `index.d.ts` can quote them.
 pub mod defaults {
     pub const SUBJECT: &str = "RC";
@@ -174,6 +202,11 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
     pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
     pub const SPOOL_SYNC_MS: u64 = 50;
+    pub const RETRY_INITIAL_BACKOFF_MS: u64 = 100;
+    pub const RETRY_MAX_BACKOFF_MS: u64 = 10_000;
+    /// Well inside SNS FIFO's five-minute deduplication window, so that a retry of a
+    /// request whose answer was lost can never be delivered twice.
+    pub const RETRY_BUDGET_MS: u64 = 120_000;
     /// The `ciao` body's `source_component`.
     pub const SOURCE_COMPONENT: &str = "Rocket.Chat";
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use super::stats::StatsSnapshot;
+use crate::core::error::ErrorCode;
 use crate::core::plan::VIOLATION_KINDS;
 
 /// What an app's call to the bridge came to.
@@ -64,11 +65,11 @@ impl LabelledCounters {
         }
     }
 
-    pub fn failed(&self, topic: &str, reason: &str, n: usize) {
+    pub fn failed(&self, topic: &str, reason: ErrorCode, n: usize) {
         if n > 0 {
             self.with(|c| {
                 *c.failed
-                    .entry((topic.to_owned(), reason.to_owned()))
+                    .entry((topic.to_owned(), reason.as_str().to_owned()))
                     .or_default() += n as u64
             });
         }
@@ -259,7 +260,7 @@ mod tests {
         c.delivered("arn:aws:sns:us-east-1:123456789012:t.fifo", 7);
         c.failed(
             "arn:aws:sns:us-east-1:123456789012:t.fifo",
-            "ERR_PUBLISH_FAILED",
+            ErrorCode::PublishFailed,
             2,
         );
         c.app("app-\"1\"", AppResult::Logged);
