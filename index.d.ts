@@ -180,7 +180,11 @@ export interface AppsEngineBridgeOptions {
   appRateLimit?: AppRateLimitOptions
 }
 
-/** AWS credentials given explicitly instead of the AWS default provider chain. */
+/**
+ * AWS credentials given explicitly instead of the AWS default provider chain. An AWS
+ * SDK credential object is accepted as it is: its `expiration`, `credentialScope`,
+ * `accountId` and `$source` are not used.
+ */
 export interface AwsCredentials {
   accessKeyId: string
   secretAccessKey: string

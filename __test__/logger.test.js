@@ -233,7 +233,8 @@ describe('options', () => {
   const base = { topicArn: 'arn:aws:sns:us-east-1:123456789012:rc.fifo', siteUrl: SITE_URL }
   const cases = [
     [{ ...base, topicArn: 'rc-analytics' }, 'topicArn', /SNS topic ARN/],
-    [{ siteUrl: SITE_URL }, 'topicArn', /Missing field `topicArn`/],
+    [{ siteUrl: SITE_URL }, 'topicArn', /topicArn: is required/],
+    [{ ...base, maxBatchSize: NaN }, 'maxBatchSize', /got NaN/],
     [{ ...base, siteUrl: 'has spaces' }, 'siteUrl', /MessageGroupId/],
     [{ ...base, maxBatchSize: 11 }, 'maxBatchSize', /from 1 to 10/],
     [{ ...base, maxBatchSize: 2.5 }, 'maxBatchSize', /whole number/],
@@ -244,7 +245,7 @@ describe('options', () => {
     [{ ...base, subject: 'two\nlines' }, 'subject', /printable ASCII/],
     [{ ...base, credentials: { accessKeyId: 'AKIA', secretAccessKey: '' } }, 'credentials.secretAccessKey', /non-empty/],
     [{ ...base, credentials: { accessKeyId: 5, secretAccessKey: 'x' } }, 'credentials.accessKeyId', /accessKeyId/],
-    [{ ...base, flushInterval: 100 }, 'flushInterval', /is not an option/],
+    [{ ...base, flushInterval: 100 }, 'flushInterval', /unknown field `flushInterval`, expected one of `topicArn`/],
     [{ ...base, retryInitialBackoffMs: 500, retryMaxBackoffMs: 100 }, 'retryMaxBackoffMs', /at least retryInitialBackoffMs/],
     [undefined, 'options', /must be an object/],
   ]

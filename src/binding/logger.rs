@@ -4,7 +4,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, Object, Unknown};
+use napi::bindgen_prelude::{Function, FunctionRef, Object, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, JsValue, Result, ValueType};
 use napi_derive::napi;
@@ -13,11 +13,10 @@ use super::error::{self as js_error};
 use super::event_json::{self, Serialized};
 use super::exit_hook;
 use super::fast_log;
-use super::options::{check_option_name, LoggerOptions};
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::delivery::{DeliveryReport as CoreReport, Logger, WidgetLogError};
 use crate::core::error::{InvalidOption, LogError};
-use crate::core::options::millis;
+use crate::core::options::{millis, Options};
 use crate::core::rocketchat::WidgetError;
 use crate::core::sns::SnsPublisher;
 use crate::core::telemetry::{AppResult, Counters};
@@ -309,8 +308,9 @@ fn app_counts(c: &Counters) -> std::collections::HashMap<String, AppCounts> {
     out
 }
 
-/// The options object, checked for its type and for misspelt names, converted.
-fn read_options(env: &Env, options: Unknown) -> Result<LoggerOptions> {
+/// The options object, read into the core's [`Options`] (which names the option at
+/// fault, misspelt names included).
+fn read_options(env: &Env, options: Unknown) -> Result<Options> {
     let kind = options.get_type()?;
     if kind != ValueType::Object || is_array(env, &options) {
         return Err(js_error::invalid_option(
@@ -323,51 +323,8 @@ fn read_options(env: &Env, options: Unknown) -> Result<LoggerOptions> {
     }
     // SAFETY: checked to be an object just above.
     let object: Object = unsafe { options.cast()? };
-    for name in Object::keys(&object)? {
-        check_option_name(&name).map_err(|e| js_error::invalid_option(env, &e))?;
-    }
-    // SAFETY: a value of this env, converted on its thread.
-    unsafe { LoggerOptions::from_napi_value(env.raw(), options.raw()) }
-        .map_err(|e| js_error::invalid_option(env, &option_error(&e.reason)))
-}
-
-/// Turns napi-rs's conversion error ("Failed to convert ... into rust type `f64` on
-/// LoggerOptions.maxBatchSize", "... on AwsCredentials.accessKeyId on
-/// LoggerOptions.credentials", "Missing field `topicArn`") into an [`InvalidOption`]
-/// with the option's JavaScript name.
-fn option_error(reason: &str) -> InvalidOption {
-    let word_after = |marker: &str| {
-        reason.find(marker).map(|i| {
-            reason[i + marker.len()..]
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        })
-    };
-    let missing = word_after("Missing field `");
-    let in_credentials = reason.contains("LoggerOptions.credentials");
-    let option = if let Some(field) = word_after("AwsCredentials.") {
-        format!("credentials.{field}")
-    } else if let Some(field) = missing.clone() {
-        if in_credentials {
-            format!("credentials.{field}")
-        } else {
-            field
-        }
-    } else {
-        word_after("LoggerOptions.").unwrap_or_else(|| "options".to_owned())
-    };
-    let expected = if missing.is_some() {
-        "is required"
-    } else if reason.contains("`f64`") {
-        "must be a number"
-    } else if reason.contains("`String`") {
-        "must be a string"
-    } else {
-        "has the wrong type"
-    };
-    InvalidOption::new(option, format!("{expected} ({reason})"))
+    Options::deserialize_from(&mut napi::De::new(&object), |e| e.reason)
+        .map_err(|e| js_error::invalid_option(env, &e))
 }
 
 fn type_name(kind: ValueType) -> &'static str {
@@ -389,37 +346,4 @@ fn is_array(env: &Env, value: &Unknown) -> bool {
     // SAFETY: a value of this env on its thread.
     unsafe { sys::napi_is_array(env.raw(), value.raw(), &mut is_array) };
     is_array
-}
-
-#[cfg(test)]
-mod tests {
-    use super::option_error;
-
-    #[test]
-    fn napi_conversion_errors_name_the_js_option() {
-        let cases = [
-            (
-                "Failed to convert napi value String into rust type `f64` on LoggerOptions.maxBatchSize",
-                "maxBatchSize",
-                "must be a number",
-            ),
-            (
-                "Failed to convert JavaScript value `Number 5 ` into rust type `String` on AwsCredentials.accessKeyId on LoggerOptions.credentials",
-                "credentials.accessKeyId",
-                "must be a string",
-            ),
-            (
-                "Missing field `accessKeyId` on LoggerOptions.credentials",
-                "credentials.accessKeyId",
-                "is required",
-            ),
-            ("Missing field `topicArn`", "topicArn", "is required"),
-            ("something else entirely", "options", "wrong type"),
-        ];
-        for (reason, option, words) in cases {
-            let e = option_error(reason);
-            assert_eq!(e.option, option, "{reason}");
-            assert!(e.reason.contains(words), "{reason}: {}", e.reason);
-        }
-    }
 }

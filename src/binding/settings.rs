@@ -1,12 +1,12 @@
 //! Rocket.Chat admin settings: their definitions for the server's `settingsRegistry`
 //! and their values as logger options.
 
-use napi::bindgen_prelude::{FromNapiValue, Function, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, Function, Unknown};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
 use super::error as js_error;
-use super::options::LoggerOptions;
+use crate::core::options::Options;
 use crate::core::rocketchat::{definitions, options_from_settings, setting_for_option};
 
 /// One setting, as `settingsRegistry.add(id, packageValue, options)` takes it.
@@ -82,13 +82,7 @@ pub fn options_from_settings_js<'env>(
         return Ok(None);
     };
     // Check them as the logger will, and name the setting behind any error.
-    // SAFETY: a value created for this env and read back on its thread.
-    let checked = unsafe {
-        let raw = serde_json::Value::to_napi_value(env.raw(), options.clone())?;
-        LoggerOptions::from_napi_value(env.raw(), raw)
-    }
-    .map_err(|e| crate::core::error::InvalidOption::new("options", e.reason))
-    .and_then(|o| o.into_config().map(|_| ()));
+    let checked = Options::from_json(options.clone()).and_then(|o| o.into_config().map(|_| ()));
     if let Err(e) = checked {
         let setting = setting_for_option(&e.option).unwrap_or("SNS_Analytics_Topic_ARN");
         return Err(js_error::invalid_setting(

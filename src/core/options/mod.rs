@@ -5,9 +5,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod input;
+
 pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
+pub use input::{Credentials, Options};
 
 /// What `log()` does when the memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
