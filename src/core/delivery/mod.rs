@@ -19,3 +19,6 @@ pub use publisher::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
 pub use shared::{DeliveryReport, ErrorSink, ReportFn};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+//! `Logger`-level tests of the delivery loop, against the scripted publisher of
+//! `core::testing`, by subject.
+
+mod lifecycle;
+mod order;
+mod overflow;
+mod reconfigure;
+mod retry;
+mod spool;

@@ -1,0 +1,439 @@
+//! The delivery loop: one task per logger on the shared runtime. It takes events
+//! from `log()`, writes them to the spool (if any), cuts them into PublishBatch
+//! requests per topic and message group, keeps FIFO order, and answers `flush()` and
+//! `close()`. Sending a batch and its retries is `deliver.rs`'s business; the spool
+//! (`spooling.rs`), batches in flight (`in_flight.rs`) and reports (`reports.rs`)
+//! have files of their own.
+
+mod in_flight;
+mod reports;
+mod spooling;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::core::delivery::batch::QueuedEvent;
+use crate::core::delivery::deliver::RequestContext;
+use crate::core::delivery::lanes::{LaneKey, Lanes};
+use crate::core::delivery::publisher::Publisher;
+use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
+use crate::core::encode::MessageGroup;
+use crate::core::encode::{Topic, TopicTable};
+use crate::core::event::EncodedEvent;
+use crate::core::options::{Limits, LoggerConfig, Overflow};
+use crate::core::spool::SpoolLock;
+use crate::core::telemetry::Stats;
+use in_flight::InFlight;
+use reports::Reports;
+use spooling::Spooling;
+
+pub(crate) struct Worker<P> {
+    publisher: Arc<P>,
+    context: Arc<RequestContext>,
+    shared: Arc<Shared>,
+    events: std_mpsc::Receiver<EncodedEvent>,
+    control: mpsc::UnboundedReceiver<Control>,
+    topics: Arc<TopicTable>,
+    /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
+    topic_cache: Vec<Topic>,
+    max_batch_size: usize,
+    flush_interval: Duration,
+    max_in_flight: usize,
+    /// More than one lane may exist (several topics, or a group per room): a busy
+    /// lane does not mean new events would wait.
+    many_lanes: bool,
+    /// The memory queue's limits; with a spool, the window of events kept in memory.
+    memory: Limits,
+    /// What may be held before `overflow` applies ([`LoggerConfig::held_limits`]).
+    held: Limits,
+    overflow: Overflow,
+    shutdown_timeout: Duration,
+    /// Events taken from the channel, not yet in a batch, with when the loop saw them.
+    pending: Lanes,
+    /// Events in memory: pending and in flight.
+    window_events: u64,
+    window_bytes: u64,
+    next_seq: u64,
+    in_flight: InFlight,
+    /// `flush()` calls waiting for every event below their sequence number.
+    flush_waiters: Vec<(u64, ReportFn)>,
+    close_waiters: Vec<ReportFn>,
+    closing: Option<Instant>,
+    /// The close deadline has passed: what is left stays in the spool.
+    deadline_passed: bool,
+    /// Send partial batches now, up to this sequence number (exclusive).
+    force_below: u64,
+    /// `log()` has dropped its sender: the logger object is gone.
+    orphaned: bool,
+    reports: Reports,
+    spooling: Option<Spooling>,
+}
+
+impl<P: Publisher> Worker<P> {
+    pub(crate) fn new(
+        config: LoggerConfig,
+        publisher: P,
+        shared: Arc<Shared>,
+        events: std_mpsc::Receiver<EncodedEvent>,
+        control: mpsc::UnboundedReceiver<Control>,
+        spool_lock: Option<SpoolLock>,
+    ) -> Self {
+        let topics = config.encoder.router.table().clone();
+        let many_lanes = config.encoder.message_group == MessageGroup::Room;
+        let spooling = config
+            .spool
+            .clone()
+            .zip(spool_lock)
+            .map(|(config, lock)| Spooling {
+                config,
+                lock: Some(lock),
+                spool: None,
+                backlog_first_seq: 0,
+                last_tick: Instant::now(),
+                written_since_sync: false,
+                sync_running: Arc::new(AtomicBool::new(false)),
+            });
+        let memory = config.memory_limits();
+        let held = config.held_limits(config.spool.is_some());
+        let context = RequestContext {
+            subject: config.subject,
+            site_group: config.encoder.site_url.clone(),
+            retry: config.retry,
+            spooled: spooling.is_some(),
+        };
+        Worker {
+            publisher: Arc::new(publisher),
+            context: Arc::new(context),
+            shared,
+            events,
+            control,
+            topic_cache: topics.snapshot(),
+            topics,
+            max_batch_size: config.max_batch_size,
+            flush_interval: config.flush_interval,
+            // Each FIFO message group also has at most one batch in flight (see
+            // `Lanes`), so that its messages reach the topic in log() order.
+            max_in_flight: config.max_concurrent_batches,
+            many_lanes,
+            memory,
+            held,
+            overflow: config.overflow,
+            shutdown_timeout: config.shutdown_timeout,
+            pending: Lanes::default(),
+            window_events: 0,
+            window_bytes: 0,
+            next_seq: 0,
+            in_flight: InFlight::default(),
+            flush_waiters: Vec::new(),
+            close_waiters: Vec::new(),
+            closing: None,
+            deadline_passed: false,
+            force_below: 0,
+            orphaned: false,
+            reports: Reports::default(),
+            spooling,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        self.open_spool().await;
+        loop {
+            #[cfg(test)]
+            self.shared.loop_turns.fetch_add(1, Ordering::Relaxed);
+            self.take_events();
+            while let Ok(control) = self.control.try_recv() {
+                self.on_control(control);
+            }
+            self.refill();
+            self.dispatch(Instant::now());
+            self.write_spool();
+            self.report_drops();
+            self.answer_flushes();
+            if self.finished() {
+                break;
+            }
+            // Ask for event wake-ups only while a batch could start. Then look once
+            // more: an event counted before the flag was set would not wake us.
+            let room = self.in_flight.tasks.len() < self.max_in_flight
+                && (self.many_lanes || self.topic_cache.len() > 1 || self.pending.any_free());
+            self.shared.wants_events.store(room, Ordering::SeqCst);
+            if room && self.shared.undispatched.load(Ordering::SeqCst) > self.pending.len() as i64 {
+                continue;
+            }
+            // Timers only for what they can change: a due partial batch waits for a
+            // free slot anyway, and once nothing is queued the close deadline is the
+            // in-flight batches' own business. (A timer already past would spin.)
+            let flush_at = if room {
+                self.pending.next_due(self.flush_interval)
+            } else {
+                None
+            };
+            let close_at = self.closing.filter(|_| {
+                !self.deadline_passed && (!self.pending.is_empty() || self.has_backlog())
+            });
+            let tick_at = self.spool_tick_at();
+            tokio::select! {
+                Some(joined) = self.in_flight.tasks.join_next_with_id(), if !self.in_flight.tasks.is_empty() => {
+                    self.settle(joined);
+                }
+                Some(control) = self.control.recv() => self.on_control(control),
+                _ = self.shared.wake.notified() => {}
+                _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
+                _ = sleep_until_opt(close_at), if close_at.is_some() => self.give_up_pending(),
+                _ = sleep_until_opt(tick_at), if tick_at.is_some() => self.spool_tick(),
+            }
+        }
+        // Refuse further requests (their senders answer them at once), and answer the
+        // ones that raced with the end instead of dropping them unanswered.
+        self.control.close();
+        while let Ok(control) = self.control.try_recv() {
+            match control {
+                Control::Flush(reply) => self.flush_waiters.push((0, reply)),
+                Control::Close { reply, .. } => self.close_waiters.push(reply),
+                Control::Dropped(id) => self.reports.dropped_ids.push(id.hyphenated().to_string()),
+                Control::Violations {
+                    id,
+                    event,
+                    violations,
+                } => self.report_violations(id, event, violations),
+                Control::Reconfigure(_) => {}
+            }
+        }
+        self.report_drops();
+        self.close_spool().await;
+        // Dropping the loop answers every waiter (see `Drop`).
+    }
+
+    /// Topic `i`, from the loop's copy of the table (refreshed when it lacks `i`).
+    /// Borrowed, not cloned: it is looked up for every event.
+    fn topic(&mut self, i: u16) -> &Topic {
+        static UNKNOWN: Topic = Topic {
+            arn: String::new(),
+            fifo: false,
+        };
+        if self.topic_cache.len() <= i as usize {
+            self.topic_cache = self.topics.snapshot();
+        }
+        self.topic_cache.get(i as usize).unwrap_or(&UNKNOWN)
+    }
+
+    fn window_full(&self, bytes: usize) -> bool {
+        self.window_events >= self.memory.events
+            || self.window_bytes + bytes as u64 > self.memory.bytes
+    }
+
+    fn push_pending(&mut self, event: EncodedEvent, seq: u64, seen: Instant, segment: u32) {
+        let ordered = self.topic(event.topic).fifo;
+        let key = LaneKey {
+            topic: event.topic,
+            group: event.group.clone(),
+        };
+        self.window_events += 1;
+        self.window_bytes += event.queued_bytes() as u64;
+        self.pending.push(
+            key,
+            ordered,
+            QueuedEvent {
+                seq,
+                seen,
+                event,
+                segment,
+            },
+        );
+    }
+
+    fn take_events(&mut self) {
+        let now = Instant::now();
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => self.take_event(event, now),
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => {
+                    if !self.orphaned {
+                        self.orphaned = true;
+                        self.start_closing(Instant::now() + self.shutdown_timeout);
+                    }
+                    break;
+                }
+            }
+        }
+        if self.overflow == Overflow::DropOldest {
+            self.evict_oldest();
+        }
+    }
+
+    /// One event from `log()`: into the spool, then into memory unless events wait on
+    /// disk (the window is full, or older events are still there).
+    fn take_event(&mut self, event: EncodedEvent, now: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.spool().is_none() {
+            self.push_pending(event, seq, now, 0);
+            return;
+        }
+        let full = self.window_full(event.queued_bytes());
+        self.topic(event.topic);
+        let arn = self
+            .topic_cache
+            .get(event.topic as usize)
+            .map_or("", |t| t.arn.as_str());
+        let spooling = self.spooling.as_mut().expect("checked above");
+        let spool = spooling.spool.as_mut().expect("checked above");
+        if full && !spool.has_backlog() {
+            if let Err(e) = spool.begin_spill() {
+                self.spool_failed("spilling events to disk", e);
+                self.push_pending(event, seq, now, 0);
+                return;
+            }
+            spooling.backlog_first_seq = seq;
+        }
+        let segment = spool.append(&event, arn);
+        self.shared
+            .stats
+            .spooled
+            .store(spool.live_events(), Ordering::Relaxed);
+        if spool.has_backlog() {
+            // On disk only; read back in order when the window has room.
+            self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.push_pending(event, seq, now, segment);
+        }
+    }
+
+    /// `overflow: 'dropOldest'`: `log()` admitted the newest events past the limits;
+    /// make room by dropping the oldest ones not yet sent.
+    fn evict_oldest(&mut self) {
+        let shared = self.shared.clone();
+        let stats = &shared.stats;
+        while stats.held_events.load(Ordering::Relaxed) > self.held.events
+            || stats.held_bytes.load(Ordering::Relaxed) > self.held.bytes
+        {
+            let (event, segment) = if let Some(oldest) = self.pending.pop_oldest() {
+                self.window_events -= 1;
+                self.window_bytes -= oldest.event.queued_bytes() as u64;
+                self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+                (oldest.event, oldest.segment)
+            } else {
+                let Some(Ok(mut read)) = self.spool().map(|s| s.read_backlog(1, 1)) else {
+                    break;
+                };
+                let Some((spooled, segment)) = read.pop() else {
+                    break;
+                };
+                if let Some(s) = self.spooling.as_mut() {
+                    s.backlog_first_seq += 1;
+                }
+                (self.unspool(spooled), segment)
+            };
+            stats.release(1, event.queued_bytes());
+            Stats::add(&stats.dropped, 1);
+            self.reports.dropped_ids.push(event.id_string());
+            self.ack(&[(event.id, segment)]);
+        }
+    }
+
+    fn on_control(&mut self, control: Control) {
+        match control {
+            Control::Flush(reply) => {
+                // Everything log() sent before this flush is in the channel by now.
+                self.take_events();
+                self.force_below = self.force_below.max(self.next_seq);
+                self.flush_waiters.push((self.next_seq, reply));
+            }
+            Control::Close { deadline, reply } => {
+                self.take_events();
+                self.close_waiters.push(reply);
+                self.start_closing(deadline);
+            }
+            Control::Dropped(id) => self.reports.dropped_ids.push(id.hyphenated().to_string()),
+            Control::Violations {
+                id,
+                event,
+                violations,
+            } => self.report_violations(id, event, violations),
+            Control::Reconfigure(config) => self.reconfigure(*config),
+        }
+    }
+
+    /// New options from `reconfigure()`. Events already queued or in flight keep their
+    /// topic and group; batches in flight finish with the client they started with.
+    fn reconfigure(&mut self, config: LoggerConfig) {
+        self.publisher.reconfigure(&config.sns);
+        self.topic_cache = self.topics.snapshot();
+        self.many_lanes = config.encoder.message_group == MessageGroup::Room;
+        self.max_batch_size = config.max_batch_size;
+        self.flush_interval = config.flush_interval;
+        self.max_in_flight = config.max_concurrent_batches;
+        self.memory = config.memory_limits();
+        self.held = config.held_limits(self.spooling.is_some());
+        if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool) {
+            spooling.config = s;
+        }
+        self.overflow = config.overflow;
+        self.shutdown_timeout = config.shutdown_timeout;
+        self.context = Arc::new(RequestContext {
+            subject: config.subject,
+            site_group: config.encoder.site_url,
+            retry: config.retry,
+            spooled: self.context.spooled,
+        });
+    }
+
+    fn start_closing(&mut self, deadline: Instant) {
+        let deadline = self.closing.map_or(deadline, |d| d.min(deadline));
+        self.closing = Some(deadline);
+        self.force_below = u64::MAX;
+        self.shared.deadline.send_replace(Some(deadline));
+    }
+
+    /// Starts as many batches as the topic allows: full ones always, partial ones when
+    /// the oldest event has waited `flushIntervalMs` or a flush/close asks for them.
+    fn dispatch(&mut self, now: Instant) {
+        while self.in_flight.tasks.len() < self.max_in_flight {
+            let Some((lane, batch)) = self.pending.take_ready(
+                now,
+                self.flush_interval,
+                self.force_below,
+                self.max_batch_size,
+            ) else {
+                break;
+            };
+            self.start_batch(lane, batch);
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.closing.is_some()
+            && self.pending.is_empty()
+            && self.in_flight.tasks.is_empty()
+            && (self.deadline_passed || !self.has_backlog())
+    }
+}
+
+impl<P> Drop for Worker<P> {
+    /// Answers every waiting `flush()` and `close()` with the totals as they stand:
+    /// at the normal end of the loop, and also if it panicked, so that no promise is
+    /// left pending forever.
+    fn drop(&mut self) {
+        // Release the spool folder (its lock) first: whoever awaited close() may open
+        // a new logger on it at once.
+        self.spooling = None;
+        self.control.close();
+        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
+        for (_, reply) in self.flush_waiters.drain(..) {
+            reply(report);
+        }
+        for reply in self.close_waiters.drain(..) {
+            reply(report);
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}

@@ -1,0 +1,143 @@
+//! What the loop reports through `onError` and answers `flush()` with: plan
+//! violations (once each), dropped events, events given up at the close deadline.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use uuid::Uuid;
+
+use crate::core::delivery::publisher::Publisher;
+use crate::core::delivery::shared::DeliveryReport;
+use crate::core::error::{DeliveryError, ErrorCode};
+use crate::core::plan::Violation;
+use crate::core::telemetry::Stats;
+
+use super::Worker;
+
+/// What is waiting to be reported, and what was already.
+#[derive(Default)]
+pub(super) struct Reports {
+    /// Events `log()` or the loop dropped per `overflow`, for the next report.
+    pub(super) dropped_ids: Vec<String>,
+    /// Violations already reported, so that each is reported once.
+    pub(super) violations_seen: HashSet<(&'static str, String, String)>,
+}
+
+/// Distinct (kind, event, path) triples `validation: 'warn'` reports; past this many,
+/// new ones are only counted, so hostile input cannot grow memory without bound.
+const MAX_REPORTED_VIOLATIONS: usize = 10_000;
+
+impl<P: Publisher> Worker<P> {
+    /// `validation: 'warn'`: reports what is new of an event's violations.
+    pub(super) fn report_violations(
+        &mut self,
+        id: Uuid,
+        event: String,
+        violations: Vec<Violation>,
+    ) {
+        let fresh: Vec<Violation> = violations
+            .into_iter()
+            .filter(|v| {
+                self.reports.violations_seen.len() < MAX_REPORTED_VIOLATIONS
+                    && self.reports.violations_seen.insert((
+                        v.kind.as_str(),
+                        event.clone(),
+                        v.path.clone(),
+                    ))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let message = fresh
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.shared.report(DeliveryError {
+            code: ErrorCode::TrackingPlan,
+            message: format!(
+                "analytics event {event} was published but violates the tracking plan \
+                 (reported once per kind, event and path): {message}"
+            ),
+            event_ids: vec![id.hyphenated().to_string()],
+            violations: fresh,
+        });
+    }
+
+    /// The close deadline passed: events never sent are failed now (with a spool, left
+    /// there for the next logger); batches in flight see the same deadline and give up
+    /// on their own.
+    pub(super) fn give_up_pending(&mut self) {
+        self.deadline_passed = true;
+        let spooled = self.spool().is_some();
+        if self.pending.is_empty() {
+            return;
+        }
+        let stats = &self.shared.stats;
+        let drained = self.pending.drain();
+        let n = drained.len();
+        let bytes: usize = drained.iter().map(|q| q.event.queued_bytes()).sum();
+        self.window_events -= n as u64;
+        self.window_bytes -= bytes as u64;
+        self.shared
+            .undispatched
+            .fetch_sub(n as i64, Ordering::AcqRel);
+        stats.release(n, bytes);
+        if spooled {
+            return;
+        }
+        Stats::add(&stats.failed, n);
+        for q in &drained {
+            let topic = self.topic(q.event.topic).arn.clone();
+            self.shared
+                .labels
+                .failed(&topic, ErrorCode::ShutdownTimeout, 1);
+        }
+        self.shared.report(DeliveryError::new(
+            ErrorCode::ShutdownTimeout,
+            format!("{n} events were still queued when the shutdown deadline passed"),
+            drained.iter().map(|q| q.event.id_string()).collect(),
+        ));
+    }
+
+    pub(super) fn report_drops(&mut self) {
+        if self.reports.dropped_ids.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.reports.dropped_ids);
+        let limits = if self.spooling.is_some() {
+            format!("maxSpoolBytes {}", self.held.bytes)
+        } else {
+            format!(
+                "maxQueueEvents {}, maxQueueBytes {}",
+                self.memory.events, self.memory.bytes
+            )
+        };
+        self.shared.report(DeliveryError::new(
+            ErrorCode::QueueFull,
+            format!(
+                "the queue was full ({limits}); {} events dropped per overflow",
+                ids.len()
+            ),
+            ids,
+        ));
+    }
+
+    pub(super) fn answer_flushes(&mut self) {
+        if self.flush_waiters.is_empty() {
+            return;
+        }
+        let lowest = self.lowest_unsettled();
+        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
+        let mut i = 0;
+        while i < self.flush_waiters.len() {
+            if self.flush_waiters[i].0 <= lowest {
+                let (_, reply) = self.flush_waiters.swap_remove(i);
+                reply(report);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
