@@ -3,15 +3,15 @@
 //! a permission check per call, a token bucket per app, the app's id on every event.
 
 use std::cell::RefCell;
-use std::ptr;
 use std::time::Instant;
 
 use napi::bindgen_prelude::{FunctionRef, JsObjectValue, Object, Reference, Unknown};
-use napi::{sys, Env, JsValue, Result, ValueType};
+use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use super::error::{self as js_error};
 use super::logger::AnalyticsLogger;
+use super::napi_raw;
 use crate::core::error::ErrorCode;
 use crate::core::rocketchat::{
     agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
@@ -116,19 +116,17 @@ impl AppsEngineBridge {
     ) -> Result<Self> {
         let mut has_permission = None;
         let mut limit = RateLimit::default();
-        if let Some(options) =
-            options.filter(|o| o.get_type().is_ok_and(|t| t == ValueType::Object))
-        {
-            // SAFETY: checked to be an object.
-            let object: Object = unsafe { options.cast()? };
+        if let Some(object) = match options {
+            Some(options) => napi_raw::as_object(&env, options)?,
+            None => None,
+        } {
             let check: Unknown = object.get_named_property("hasPermission")?;
             match check.get_type()? {
                 ValueType::Undefined | ValueType::Null => {}
                 ValueType::Function => {
-                    // SAFETY: checked to be a function.
-                    let f: napi::bindgen_prelude::Function<Unknown<'static>, Unknown<'static>> =
-                        unsafe { check.cast()? };
-                    has_permission = Some(f.create_ref()?);
+                    if let Some(f) = napi_raw::as_function(check)? {
+                        has_permission = Some(f.create_ref()?);
+                    }
                 }
                 _ => {
                     return Err(js_error::invalid_option(
@@ -141,9 +139,7 @@ impl AppsEngineBridge {
                 }
             }
             let rate: Unknown = object.get_named_property("appRateLimit")?;
-            if rate.get_type()? == ValueType::Object {
-                // SAFETY: checked to be an object.
-                let rate: Object = unsafe { rate.cast()? };
+            if let Some(rate) = napi_raw::as_object(&env, rate)? {
                 if let Some(v) = number_property(&env, &rate, "eventsPerSecond")? {
                     limit.events_per_second = v;
                 }
@@ -371,43 +367,23 @@ impl AppsEngineBridge {
             return Ok(true);
         };
         let f = check.borrow_back(env)?;
-        let raw = env.raw();
-        // SAFETY: values of this env, called on its thread; statuses checked.
-        unsafe {
-            let args = [
-                js_error::js_str(raw, app),
-                js_error::js_str(raw, PERMISSION),
-            ];
-            let mut undefined = ptr::null_mut();
-            sys::napi_get_undefined(raw, &mut undefined);
-            let mut result = ptr::null_mut();
-            if sys::napi_call_function(raw, undefined, f.raw(), 2, args.as_ptr(), &mut result)
-                != sys::Status::napi_ok
-            {
-                return Err(napi::Error::new(
-                    napi::Status::PendingException,
-                    String::new(),
-                ));
-            }
-            let mut truthy = ptr::null_mut();
-            sys::napi_coerce_to_bool(raw, result, &mut truthy);
-            let mut out = false;
-            sys::napi_get_value_bool(raw, truthy, &mut out);
-            Ok(out)
-        }
+        let f = napi_raw::unknown(env, &f.coerce_to_object()?);
+        let app = env.create_string(app)?.to_unknown();
+        let permission = env.create_string(PERMISSION)?.to_unknown();
+        // What it throws stays pending and becomes the rejection (reject_pending).
+        let answer = napi_raw::call_method(env, None, &f, &[&app, &permission])?;
+        napi_raw::truthy(env, &answer)
     }
 }
 
 fn object<'a>(env: &Env, value: Unknown<'a>, what: &str) -> Result<Object<'a>> {
-    if value.get_type()? != ValueType::Object {
-        return Err(js_error::invalid_event(
+    napi_raw::as_object(env, value)?.ok_or_else(|| {
+        js_error::invalid_event(
             env,
             what,
             &format!("invalid analytics event: {what} must be an object"),
-        ));
-    }
-    // SAFETY: checked to be an object.
-    unsafe { value.cast() }
+        )
+    })
 }
 
 fn string_property(env: &Env, object: &Object, name: &str, what: &str) -> Result<String> {
@@ -432,15 +408,11 @@ fn read_room(env: &Env, room: Unknown) -> Result<LivechatRoomRef> {
         _ => None,
     };
     let served: Unknown = room.get_named_property("servedBy")?;
-    let served_by = match served.get_type()? {
-        ValueType::Object => {
-            // SAFETY: checked to be an object.
-            let served: Object = unsafe { served.cast()? };
-            Some(UserRef {
-                id: string_property(env, &served, "id", "room.servedBy.id")?,
-            })
-        }
-        _ => None,
+    let served_by = match napi_raw::as_object(env, served)? {
+        Some(served) => Some(UserRef {
+            id: string_property(env, &served, "id", "room.servedBy.id")?,
+        }),
+        None => None,
     };
     Ok(LivechatRoomRef {
         id: string_property(env, &room, "id", "room.id")?,
@@ -449,44 +421,20 @@ fn read_room(env: &Env, room: Unknown) -> Result<LivechatRoomRef> {
     })
 }
 
-fn promise<'env>(
-    env: &'env Env,
-    settle: impl FnOnce(sys::napi_deferred) -> sys::napi_status,
-) -> Result<Object<'env>> {
-    let raw = env.raw();
-    let mut deferred = ptr::null_mut();
-    let mut promise = ptr::null_mut();
-    // SAFETY: a fresh promise of this env, settled at once on its thread.
-    unsafe {
-        napi::check_status!(sys::napi_create_promise(raw, &mut deferred, &mut promise))?;
-        napi::check_status!(settle(deferred))?;
-        Ok(Object::from_raw(raw, promise))
-    }
-}
-
 fn resolve<'env>(env: &'env Env, id: &str) -> Result<Object<'env>> {
-    let raw = env.raw();
-    // SAFETY: values of this env on its thread.
-    promise(env, |d| unsafe {
-        sys::napi_resolve_deferred(raw, d, js_error::js_str(raw, id))
-    })
+    napi_raw::resolved(env, id)
 }
 
-fn reject_with<'env>(env: &'env Env, error: Option<sys::napi_value>) -> Result<Object<'env>> {
-    let raw = env.raw();
+fn reject_with<'env>(env: &'env Env, error: Option<Object<'env>>) -> Result<Object<'env>> {
     let error = error.ok_or_else(|| napi::Error::from_reason("cannot create the rejection"))?;
-    // SAFETY: values of this env on its thread.
-    promise(env, |d| unsafe { sys::napi_reject_deferred(raw, d, error) })
+    napi_raw::rejected(env, &napi_raw::unknown(env, &error))
 }
 
 /// Rejects with the exception a failed call left pending (and clears it).
 fn reject_pending<'env>(env: &'env Env) -> Result<Object<'env>> {
-    let raw = env.raw();
-    let mut exception = ptr::null_mut();
-    // SAFETY: this env on its thread; with no pending exception this yields undefined.
-    unsafe { sys::napi_get_and_clear_last_exception(raw, &mut exception) };
-    // SAFETY: values of this env on its thread.
-    promise(env, |d| unsafe {
-        sys::napi_reject_deferred(raw, d, exception)
-    })
+    let reason = match napi_raw::take_exception(env) {
+        Some(exception) => exception,
+        None => napi_raw::undefined(env)?,
+    };
+    napi_raw::rejected(env, &reason)
 }

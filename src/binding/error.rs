@@ -4,53 +4,23 @@
 //! for bad input with our own codes, so they are built here and thrown directly,
 //! leaving a `PendingException` for napi-rs to pass through.
 
-use std::ffi::CString;
-use std::ptr;
+use napi::bindgen_prelude::{JsObjectValue, Object};
+use napi::{Env, Error, Status};
 
-use napi::{sys, Env, Error, Status};
-
+use super::napi_raw::{self, ErrorKind as Kind};
 use crate::core::error::{ErrorCode, InvalidOption, LogError, PlanRejection};
 use crate::core::rocketchat::WidgetError;
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Error,
-    TypeError,
-}
+/// Extra properties of a thrown error. A property that cannot be set is left out:
+/// the error is thrown all the same.
+type Decorate<'a> = &'a dyn Fn(&Env, &mut Object);
 
-/// Creates a JavaScript string; null on failure (checked by the caller's napi calls).
-///
-/// # Safety
-/// `raw` must be the live env of the calling JavaScript thread.
-unsafe fn js_string(raw: sys::napi_env, value: &str) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    sys::napi_create_string_utf8(raw, value.as_ptr().cast(), value.len() as isize, &mut out);
-    out
-}
-
-/// Sets `object[name] = value`, ignoring failure (the error is still thrown).
-///
-/// # Safety
-/// As [`js_string`]; `object` and `value` are values of that env.
-unsafe fn set(raw: sys::napi_env, object: sys::napi_value, name: &str, value: sys::napi_value) {
-    if value.is_null() {
-        return;
-    }
-    if let Ok(name) = CString::new(name) {
-        sys::napi_set_named_property(raw, object, name.as_ptr(), value);
+/// Sets a string property, ignoring failure (see [`Decorate`]).
+fn set_str(env: &Env, object: &mut Object, name: &str, value: &str) {
+    if let Ok(value) = env.create_string(value) {
+        let _ = object.set_named_property(name, value);
     }
 }
-
-/// A JavaScript string for the binding's raw calls; null on failure.
-///
-/// # Safety
-/// `raw` must be the live env of the calling JavaScript thread.
-pub unsafe fn js_str(raw: sys::napi_env, value: &str) -> sys::napi_value {
-    js_string(raw, value)
-}
-
-/// Extra properties of a thrown error.
-type Decorate<'a> = &'a dyn Fn(sys::napi_env, sys::napi_value);
 
 /// Throws `new <kind>(message)` with `code` and, when given, `field`, and returns the
 /// error napi-rs expects when an exception is already pending.
@@ -61,10 +31,9 @@ fn throw(
     message: &str,
     field: Option<(&str, &str)>,
 ) -> Error {
-    throw_with(env, kind, code, message, &|raw, error| {
+    throw_with(env, kind, code, message, &|env, error| {
         if let Some((name, value)) = field {
-            // SAFETY: called by throw_with with its live env and error object.
-            unsafe { set(raw, error, name, js_string(raw, value)) };
+            set_str(env, error, name, value);
         }
     })
 }
@@ -77,61 +46,40 @@ fn throw_with(
     decorate: Decorate<'_>,
 ) -> Error {
     match build(env, kind, code, message, decorate) {
-        Some(error) => {
-            // SAFETY: a value of this env, thrown on its thread.
-            unsafe { sys::napi_throw(env.raw(), error) };
-            Error::new(Status::PendingException, String::new())
-        }
+        Some(error) => napi_raw::throw(env, &error),
         None => Error::new(Status::GenericFailure, format!("{code}: {message}")),
     }
 }
 
 /// `new <kind>(message)` with `code` and whatever `decorate` adds, not thrown; `None`
 /// if the engine refuses.
-fn build(
-    env: &Env,
+fn build<'env>(
+    env: &'env Env,
     kind: Kind,
     code: ErrorCode,
     message: &str,
     decorate: Decorate<'_>,
-) -> Option<sys::napi_value> {
-    let raw = env.raw();
-    // SAFETY: called on the JavaScript thread with a live env, as every #[napi]
-    // method is; each napi call's status is checked.
-    unsafe {
-        let js_code = js_string(raw, code.as_str());
-        let js_msg = js_string(raw, message);
-        let mut error = ptr::null_mut();
-        let ok = !js_code.is_null()
-            && !js_msg.is_null()
-            && match kind {
-                Kind::Error => sys::napi_create_error(raw, js_code, js_msg, &mut error),
-                Kind::TypeError => sys::napi_create_type_error(raw, js_code, js_msg, &mut error),
-            } == sys::Status::napi_ok;
-        if !ok {
-            return None;
-        }
-        decorate(raw, error);
-        Some(error)
-    }
+) -> Option<Object<'env>> {
+    let mut error = napi_raw::new_error(env, kind, code.as_str(), message)?;
+    decorate(env, &mut error);
+    Some(error)
 }
 
 /// An `Error` (or `TypeError`) with `code` and `appId`, to reject a bridge call with.
-pub fn app_error(
-    env: &Env,
+pub fn app_error<'env>(
+    env: &'env Env,
     type_error: bool,
     code: ErrorCode,
     message: &str,
     app_id: &str,
-) -> Option<sys::napi_value> {
+) -> Option<Object<'env>> {
     let kind = if type_error {
         Kind::TypeError
     } else {
         Kind::Error
     };
-    build(env, kind, code, message, &|raw, error| {
-        // SAFETY: called by build with its live env and error object.
-        unsafe { set(raw, error, "appId", js_string(raw, app_id)) };
+    build(env, kind, code, message, &|env, error| {
+        set_str(env, error, "appId", app_id)
     })
 }
 
@@ -223,32 +171,24 @@ pub fn plan_violation(env: &Env, r: &PlanRejection) -> Error {
         Kind::TypeError,
         ErrorCode::TrackingPlan,
         &r.to_string(),
-        &|raw, error| {
-            // SAFETY: called by throw_with with its live env and error object.
-            unsafe {
-                set(raw, error, "plan", js_string(raw, &r.plan));
-                set(raw, error, "event", js_string(raw, &r.event));
-                if let Some(first) = r.violations.first() {
-                    set(raw, error, "field", js_string(raw, &first.path));
-                }
-                let mut list = ptr::null_mut();
-                if sys::napi_create_array_with_length(raw, r.violations.len(), &mut list)
-                    != sys::Status::napi_ok
-                {
-                    return;
-                }
-                for (i, v) in r.violations.iter().enumerate() {
-                    let mut item = ptr::null_mut();
-                    if sys::napi_create_object(raw, &mut item) != sys::Status::napi_ok {
-                        return;
-                    }
-                    set(raw, item, "kind", js_string(raw, v.kind.as_str()));
-                    set(raw, item, "path", js_string(raw, &v.path));
-                    set(raw, item, "message", js_string(raw, &v.message));
-                    sys::napi_set_element(raw, list, i as u32, item);
-                }
-                set(raw, error, "violations", list);
+        &|env, error| {
+            set_str(env, error, "plan", &r.plan);
+            set_str(env, error, "event", &r.event);
+            if let Some(first) = r.violations.first() {
+                set_str(env, error, "field", &first.path);
             }
+            let list: Vec<Object> = r
+                .violations
+                .iter()
+                .filter_map(|v| {
+                    let mut item = Object::new(env).ok()?;
+                    set_str(env, &mut item, "kind", v.kind.as_str());
+                    set_str(env, &mut item, "path", &v.path);
+                    set_str(env, &mut item, "message", &v.message);
+                    Some(item)
+                })
+                .collect();
+            let _ = error.set_named_property("violations", list);
         },
     )
 }

@@ -9,12 +9,11 @@
 //! endpoint, non-objects given to `log()`), and index.js takes the same function
 //! from `__eventJson()` for `log()`'s fast path.
 
-use std::ptr;
-
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
-use napi::{sys, Env, JsValue, Result, ValueType};
+use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
+use super::napi_raw;
 use crate::core::event::{RefusedValue, ValueProblem};
 
 /// The script; it evaluates to `eventJson(value, rootName)`.
@@ -35,56 +34,40 @@ pub fn event_json_function(env: &Env) -> Result<EventJsonFn<'_>> {
 }
 
 /// What the serializer made of a value.
-pub(super) enum Serialized {
-    /// Its JSON text (a JavaScript string of this env).
-    Text(sys::napi_value),
+pub(super) enum Serialized<'env> {
+    /// Its JSON text (a JavaScript string).
+    Text(Unknown<'env>),
     Refused(RefusedValue),
 }
 
 /// Runs the serializer on `value`; `root` names the value itself in errors (`event`
 /// when `None`). Errs only if the serializer itself threw, with that exception's text.
-pub(super) fn serialize(
-    env: &Env,
-    serializer: sys::napi_value,
-    value: sys::napi_value,
+pub(super) fn serialize<'env>(
+    env: &'env Env,
+    serializer: &Unknown<'env>,
+    value: &Unknown<'env>,
     root: Option<&str>,
-) -> std::result::Result<Serialized, Option<String>> {
-    let raw = env.raw();
-    // SAFETY: every value belongs to this env and is used on its thread; statuses are
-    // checked.
-    let result = unsafe {
-        let mut undefined = ptr::null_mut();
-        sys::napi_get_undefined(raw, &mut undefined);
-        let mut args = [value, ptr::null_mut()];
-        let argc = match root {
-            Some(name) => {
-                args[1] = super::error::js_str(raw, name);
-                2
-            }
-            None => 1,
-        };
-        let mut result = ptr::null_mut();
-        if sys::napi_call_function(raw, undefined, serializer, argc, args.as_ptr(), &mut result)
-            != sys::Status::napi_ok
-        {
-            return Err(take_exception_message(raw));
+) -> std::result::Result<Serialized<'env>, Option<String>> {
+    let result = match root {
+        Some(name) => {
+            let name = env
+                .create_string(name)
+                .map_err(|e| Some(e.reason))?
+                .to_unknown();
+            napi_raw::call(env, serializer, &[value, &name])?
         }
-        result
+        None => napi_raw::call(env, serializer, &[value])?,
     };
-    // SAFETY: the serializer's result, a value of this env.
-    let result = unsafe { Unknown::from_raw_unchecked(raw, result) };
     match result.get_type() {
-        Ok(ValueType::String) => Ok(Serialized::Text(result.raw())),
-        Ok(ValueType::Object) => {
-            // SAFETY: checked to be an object.
-            let refusal: Object = unsafe { result.cast() }.map_err(|e| Some(e.reason))?;
-            read_refusal(&refusal)
+        Ok(ValueType::String) => Ok(Serialized::Text(result)),
+        _ => match napi_raw::as_object(env, result).map_err(|e| Some(e.reason))? {
+            Some(refusal) => read_refusal(&refusal)
                 .map(Serialized::Refused)
-                .map_err(|e| Some(e.reason))
-        }
-        _ => Err(Some(
-            "the serializer returned neither text nor a refusal".into(),
-        )),
+                .map_err(|e| Some(e.reason)),
+            None => Err(Some(
+                "the serializer returned neither text nor a refusal".into(),
+            )),
+        },
     }
 }
 
@@ -105,29 +88,4 @@ pub(super) fn read_refusal(refusal: &Object) -> Result<RefusedValue> {
             ),
         },
     })
-}
-
-/// Clears the pending exception and returns its text, e.g. "RangeError: Maximum
-/// call stack size exceeded".
-///
-/// # Safety
-/// `raw` must be the live env of the calling JavaScript thread.
-unsafe fn take_exception_message(raw: sys::napi_env) -> Option<String> {
-    let mut exception = ptr::null_mut();
-    if sys::napi_get_and_clear_last_exception(raw, &mut exception) != sys::Status::napi_ok {
-        return None;
-    }
-    let mut text = ptr::null_mut();
-    if sys::napi_coerce_to_string(raw, exception, &mut text) != sys::Status::napi_ok {
-        let mut ignored = ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(raw, &mut ignored);
-        return None;
-    }
-    let mut len = 0usize;
-    sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
-    let mut bytes = vec![0u8; len + 1];
-    let mut written = 0usize;
-    sys::napi_get_value_string_utf8(raw, text, bytes.as_mut_ptr().cast(), len + 1, &mut written);
-    bytes.truncate(written);
-    String::from_utf8(bytes).ok()
 }

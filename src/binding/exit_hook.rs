@@ -7,11 +7,11 @@
 //! `shutdownTimeoutMs`, while the background runtime delivers.
 
 use std::cell::RefCell;
-use std::ptr;
 use std::time::Instant;
 
+use super::napi_raw;
 use napi::bindgen_prelude::JsObjectValue;
-use napi::{sys, Env, JsValue, Result};
+use napi::{Env, JsValue, Result};
 
 use crate::core::delivery::{close_all_blocking, DrainHandle};
 
@@ -47,22 +47,11 @@ fn install(env: &Env) -> Result<()> {
         .get_global()?
         .get_named_property::<napi::bindgen_prelude::Object>("process")?;
     let on = process.get_named_property::<napi::bindgen_prelude::Unknown>("on")?;
-    let event = env.create_string("exit")?;
-    let args = [event.raw(), listener.raw()];
-    let mut result = ptr::null_mut();
-    // SAFETY: all values come from this env on its own thread; `process.on` is a
-    // plain method call whose status we check.
-    let status = unsafe {
-        sys::napi_call_function(
-            env.raw(),
-            process.raw(),
-            on.raw(),
-            2,
-            args.as_ptr(),
-            &mut result,
-        )
-    };
-    if status != sys::Status::napi_ok {
+    let event = env.create_string("exit")?.to_unknown();
+    let listener = listener.to_unknown();
+    let installed = napi_raw::call_method(env, Some(&process), &on, &[&event, &listener]);
+    if installed.is_err() {
+        napi_raw::take_exception(env);
         return Err(napi::Error::new(
             napi::Status::GenericFailure,
             "cannot install the process 'exit' listener that delivers queued analytics events",

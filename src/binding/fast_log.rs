@@ -11,15 +11,15 @@
 //! 1,215 ns against 839 ns in JavaScript.
 
 use std::cell::RefCell;
-use std::ptr;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{Object, Unknown};
-use napi::{sys, Env, JsString, JsValue, Result, Status};
+use napi::{Env, JsString, Result, Status};
 use napi_derive::napi;
 
 use super::error::{self as js_error};
 use super::event_json;
+use super::napi_raw;
 use crate::core::delivery::Logger;
 use crate::core::error::LogError;
 
@@ -85,7 +85,7 @@ fn logger_in(slot: u32) -> Result<Rc<Logger>> {
 pub fn log_json<'env>(env: &'env Env, slot: u32, text: Unknown) -> Result<JsString<'env>> {
     let logger = logger_in(slot)?;
     with_json_buf(|buf| {
-        let json = copy_text(env, text.raw(), buf).inspect_err(|_| logger.count_invalid())?;
+        let json = copy_text(env, &text, buf).inspect_err(|_| logger.count_invalid())?;
         match logger.log_json_for(json, None) {
             Ok(id) => {
                 let mut hyphenated = uuid::Uuid::encode_buffer();
@@ -125,51 +125,16 @@ pub(super) fn unserializable(env: &Env, why: Option<&str>) -> napi::Error {
 
 /// Copies the serializer's JSON text into `buf` as UTF-8 and returns it as text. Not a
 /// string is ERR_INVALID_EVENT.
-pub(super) fn copy_text<'b>(
-    env: &Env,
-    text: sys::napi_value,
-    buf: &'b mut Vec<u8>,
-) -> Result<&'b str> {
-    let raw = env.raw();
-    // SAFETY: `text` belongs to this env and is used on its thread; statuses are
-    // checked, and the buffer is sized from the length napi reports.
-    unsafe {
-        // One pass in the common case: copy straight into the buffer's capacity. Only a
-        // text that may not have fit (it filled the buffer) needs its length measured
-        // and a second copy.
-        buf.clear();
-        buf.reserve(4096);
-        let mut written = 0usize;
-        if sys::napi_get_value_string_utf8(
-            raw,
-            text,
-            buf.as_mut_ptr().cast(),
-            buf.capacity(),
-            &mut written,
-        ) != sys::Status::napi_ok
-        {
-            return Err(js_error::invalid_event(
-                env,
-                "event",
-                "invalid analytics event: event must be a plain object (it has no JSON text)",
-            ));
-        }
-        if written + 1 >= buf.capacity() {
-            let mut len = 0usize;
-            sys::napi_get_value_string_utf8(raw, text, ptr::null_mut(), 0, &mut len);
-            buf.reserve(len + 1);
-            sys::napi_get_value_string_utf8(
-                raw,
-                text,
-                buf.as_mut_ptr().cast(),
-                len + 1,
-                &mut written,
-            );
-        }
-        buf.set_len(written);
+pub(super) fn copy_text<'b>(env: &Env, text: &Unknown, buf: &'b mut Vec<u8>) -> Result<&'b str> {
+    if napi_raw::copy_utf8(env, text, buf).is_err() {
+        return Err(js_error::invalid_event(
+            env,
+            "event",
+            "invalid analytics event: event must be a plain object (it has no JSON text)",
+        ));
     }
-    // napi_get_value_string_utf8 replaces lone surrogates, so this holds; checked all
-    // the same, since the core takes `&str`.
+    // N-API replaces lone surrogates, so this holds; checked all the same, since the
+    // core takes `&str`.
     std::str::from_utf8(buf).map_err(|e| {
         js_error::invalid_event(
             env,

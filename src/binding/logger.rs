@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::{Function, FunctionRef, Object, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{sys, Env, JsValue, Result, ValueType};
+use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use super::error::{self as js_error};
 use super::event_json::{self, Serialized};
 use super::exit_hook;
 use super::fast_log;
+use super::napi_raw;
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::delivery::{DeliveryReport as CoreReport, Logger, WidgetLogError};
 use crate::core::error::{InvalidOption, LogError};
@@ -88,7 +89,7 @@ impl AnalyticsLogger {
     ) -> Result<String> {
         let env = *env;
         let kind = event.get_type()?;
-        if kind != ValueType::Object || is_array(&env, &event) {
+        if kind != ValueType::Object || napi_raw::is_array(&env, &event) {
             self.logger.count_invalid();
             return Err(js_error::invalid_event(
                 &env,
@@ -114,7 +115,7 @@ impl AnalyticsLogger {
             }
         };
         fast_log::with_json_buf(|buf| {
-            let json = fast_log::copy_text(&env, text, buf)
+            let json = fast_log::copy_text(&env, &text, buf)
                 .inspect_err(|_| self.logger.count_invalid())?;
             self.log_text(&env, json, app_id)
         })
@@ -122,9 +123,15 @@ impl AnalyticsLogger {
 
     /// Runs the event serializer on `value` (`root` names it in errors). A throw of
     /// the serializer itself, which would be a bug, becomes ERR_INVALID_EVENT.
-    fn serialize(&self, env: &Env, value: Unknown, root: Option<&str>) -> Result<Serialized> {
+    fn serialize<'env>(
+        &self,
+        env: &'env Env,
+        value: Unknown<'env>,
+        root: Option<&str>,
+    ) -> Result<Serialized<'env>> {
         let serializer = self.event_json.borrow_back(env)?;
-        event_json::serialize(env, serializer.raw(), value.raw(), root)
+        let serializer = napi_raw::unknown(env, &serializer.coerce_to_object()?);
+        event_json::serialize(env, &serializer, &value, root)
             .map_err(|why| fast_log::unserializable(env, why.as_deref()))
     }
 
@@ -161,7 +168,7 @@ impl AnalyticsLogger {
             }
         };
         let mut buf = Vec::new();
-        let json = fast_log::copy_text(&env, text, &mut buf)
+        let json = fast_log::copy_text(&env, &text, &mut buf)
             .inspect_err(|_| self.logger.count_invalid())?;
         match self.logger.log_widget_json(json) {
             Ok(id) => Ok(id_string(id)),
@@ -312,7 +319,7 @@ fn app_counts(c: &Counters) -> std::collections::HashMap<String, AppCounts> {
 /// fault, misspelt names included).
 fn read_options(env: &Env, options: Unknown) -> Result<Options> {
     let kind = options.get_type()?;
-    if kind != ValueType::Object || is_array(env, &options) {
+    let Some(object) = napi_raw::as_object(env, options)? else {
         return Err(js_error::invalid_option(
             env,
             &InvalidOption::new(
@@ -320,9 +327,7 @@ fn read_options(env: &Env, options: Unknown) -> Result<Options> {
                 format!("must be an object, got {}", type_name(kind)),
             ),
         ));
-    }
-    // SAFETY: checked to be an object just above.
-    let object: Object = unsafe { options.cast()? };
+    };
     Options::deserialize_from(&mut napi::De::new(&object), |e| e.reason)
         .map_err(|e| js_error::invalid_option(env, &e))
 }
@@ -339,11 +344,4 @@ fn type_name(kind: ValueType) -> &'static str {
         ValueType::BigInt => "a bigint",
         _ => "an array",
     }
-}
-
-fn is_array(env: &Env, value: &Unknown) -> bool {
-    let mut is_array = false;
-    // SAFETY: a value of this env on its thread.
-    unsafe { sys::napi_is_array(env.raw(), value.raw(), &mut is_array) };
-    is_array
 }

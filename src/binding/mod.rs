@@ -7,6 +7,7 @@ mod event_json;
 mod exit_hook;
 mod fast_log;
 mod logger;
+mod napi_raw;
 mod options;
 mod plan;
 mod settings;

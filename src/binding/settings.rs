@@ -1,11 +1,12 @@
 //! Rocket.Chat admin settings: their definitions for the server's `settingsRegistry`
 //! and their values as logger options.
 
-use napi::bindgen_prelude::{FromNapiValue, Function, Unknown};
-use napi::{Env, JsValue, Result};
+use napi::bindgen_prelude::{Function, Unknown};
+use napi::{Env, Result};
 use napi_derive::napi;
 
 use super::error as js_error;
+use super::napi_raw;
 use crate::core::options::Options;
 use crate::core::rocketchat::{definitions, options_from_settings, setting_for_option};
 
@@ -61,8 +62,7 @@ pub fn options_from_settings_js<'env>(
                 if v.get_type()? == napi::ValueType::Undefined {
                     return Ok(serde_json::Value::Null);
                 }
-                // SAFETY: a value of this env on its thread.
-                unsafe { serde_json::Value::from_napi_value(env.raw(), v.raw()) }
+                napi_raw::from_js::<serde_json::Value>(env, v)
             }) {
                 Ok(v) => v,
                 Err(e) => {
