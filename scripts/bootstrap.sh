@@ -6,10 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x node_modules/.bin/napi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # `npm install` installs the locked versions. Not `npm ci`: it insists that every
-  # optional platform package of @napi-rs/cli's helpers be in the lock, and the
-  # registry reachable here does not list them all, so the lock cannot have them.
-  npm install --no-audit --no-fund --loglevel=error
+  # Exactly the lock, as CI systems (Rocket.Chat's included) install.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 bash scripts/setup-moto.sh
 
