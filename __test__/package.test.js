@@ -1,0 +1,67 @@
+'use strict'
+// The package as an app gets it: `npm run package`'s tarballs (packed here from the
+// current build with --no-build) installed into a clean temporary app by `npm install`,
+// then required by name (CommonJS) and imported by name (ES module), each logging to
+// the local emulator.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { useMoto } = require('./helpers/setup')
+const { ROOT, REGION, CREDENTIALS } = require('./helpers/moto')
+
+const ctx = useMoto()
+
+describe('the packed package in a clean app', () => {
+  let work
+  let app
+  let tarballs
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-sns-analytics-app-'))
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.js'), '--no-build', '--out', path.join(work, 'dist')], { encoding: 'utf8' })
+    tarballs = JSON.parse(out.trim().split('\n').pop())
+    app = path.join(work, 'app')
+    fs.mkdirSync(app)
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'clean-app', private: true }))
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], { cwd: app, encoding: 'utf8' })
+  })
+  after(() => fs.rmSync(work, { recursive: true, force: true }))
+
+  it('lists every platform package of napi.targets as an optional dependency, at its version', () => {
+    const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'package.json'), 'utf8'))
+    const root = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+    assert.equal(Object.keys(installed.optionalDependencies).length, root.napi.targets.length)
+    for (const [name, version] of Object.entries(installed.optionalDependencies)) {
+      assert.match(name, /^rocketchat-sns-analytics-(linux|darwin|win32)-/)
+      assert.equal(version, root.version)
+    }
+    assert.equal(installed.devDependencies, undefined)
+    assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'src')), 'no sources in the package')
+  })
+
+  for (const [kind, file, source] of [
+    ['require()d by name (CommonJS)', 'use.cjs', "const { AnalyticsLogger } = require('rocketchat-sns-analytics')"],
+    ['import-ed by name (ES module)', 'use.mjs', "import { AnalyticsLogger } from 'rocketchat-sns-analytics'"],
+  ]) {
+    it(`is ${kind} and logs to the emulator`, async () => {
+      const { topicArn, queueUrl } = await ctx.topic()
+      fs.writeFileSync(
+        path.join(app, file),
+        `${source}
+const logger = new AnalyticsLogger(JSON.parse(process.env.OPTIONS))
+const id = logger.log({ category: 'Window', action: 'opened', properties: { via: ${JSON.stringify(file)} } })
+logger.close().then((report) => console.log(JSON.stringify({ id, report })))
+`,
+      )
+      const options = { topicArn, siteUrl: 'https://chat.example.com', endpoint: ctx.moto.endpoint, region: REGION, credentials: CREDENTIALS }
+      const out = execFileSync(process.execPath, [file], { cwd: app, encoding: 'utf8', env: { ...process.env, OPTIONS: JSON.stringify(options) } })
+      const { id, report } = JSON.parse(out.trim().split('\n').pop())
+      assert.equal(report.delivered, 1)
+      const [msg] = await ctx.drain(queueUrl, { expected: 1 })
+      assert.equal(msg.attributes.eventId, id)
+      assert.equal(msg.json.properties.via, file)
+    })
+  }
+})
