@@ -264,6 +264,19 @@ describe('options', () => {
     })
   }
 
+  it('takes every option index.d.ts declares (the core type and the declared one agree)', () => {
+    const dts = require('node:fs').readFileSync(require.resolve('../index.d.ts'), 'utf8')
+    const body = /export interface LoggerOptions \{([\s\S]*?)\n\}/.exec(dts)[1]
+    const names = [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])
+    assert.ok(names.length >= 30, names.join(' '))
+    for (const name of names) {
+      if (name === 'topicArn' || name === 'siteUrl') continue
+      // undefined is "not given": accepted for every option the core knows.
+      const logger = new AnalyticsLogger({ ...base, [name]: undefined })
+      logger.close()
+    }
+  })
+
   it('never shows credentials in errors or inspection', () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
     try {

@@ -150,7 +150,7 @@ describe('an independent SigV4 check (botocore) accepts every request', () => {
     })
   }
 
-  it('a host whose clock is 10 minutes fast delivers every event, with one request refused', { skip: !fs.existsSync(LIBFAKETIME) && 'libfaketime is missing (scripts/setup-faketime.sh)' }, async () => {
+  it('a host whose clock is 10 minutes fast delivers every event, with one request refused', { skip: !fs.existsSync(LIBFAKETIME) && 'libfaketime is missing (npm test installs Debian\'s faketime)' }, async () => {
     // A standard topic: its batches go out side by side (a FIFO group's go one by one).
     const { topicArn, queueUrl } = await ctx.topic()
     const { result, refused, verified } = await counted(() =>

@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bash scripts/setup-chromium.sh
-bash scripts/setup-faketime.sh
+bash scripts/setup-debian.sh chromium /usr/bin/chromium "the browser test (playwright-core drives it)"
+bash scripts/setup-debian.sh faketime /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 "the clock-skew test"
 source scripts/cargo-env.sh
 
 echo "== cargo test (core, no Node; property tests over hostile input, bounded by PROPTEST_CASES)"

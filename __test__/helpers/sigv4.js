@@ -4,6 +4,7 @@
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { ROOT } = require('./moto')
+const { runChild } = require('./exit-child')
 
 const PYTHON = path.join(ROOT, '.venv-moto', 'bin', 'python')
 const PROXY = path.join(__dirname, 'sigv4_proxy.py')
@@ -35,29 +36,14 @@ function startSigv4Proxy(upstream, keys, region = 'us-east-1') {
 }
 
 /**
- * Runs fixtures/log-child.js with `env` added (and `prefix`, e.g. faketime, before
- * node) and resolves with its JSON line: { ids, report, errors, stats }.
+ * Runs fixtures/log-child.js with `env` and `extraEnv` added (e.g. libfaketime's) and
+ * resolves with its JSON line: { ids, report, errors, stats, now }.
  */
-function runLogChild(env, { prefix = [], extraEnv = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const argv = [...prefix, process.execPath, LOG_CHILD]
-    const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    // Not a speed check: a child that never ends is the failure being detected.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`log-child did not exit within 120 s\n${stderr}`))
-    }, 120_000)
-    child.on('exit', (code) => {
-      clearTimeout(guard)
-      const line = stdout.trim().split('\n').pop()
-      if (code !== 0 || !line) return reject(new Error(`log-child exited with ${code}\n${stdout}\n${stderr}`))
-      resolve(JSON.parse(line))
-    })
-  })
+async function runLogChild(env, { extraEnv = {} } = {}) {
+  const { code, stdout, stderr } = await runChild([process.execPath, LOG_CHILD], { ...env, ...extraEnv }, { limitMs: 120_000, what: 'log-child' })
+  const line = stdout.trim().split('\n').pop()
+  if (code !== 0 || !line) throw new Error(`log-child exited with ${code}\n${stdout}\n${stderr}`)
+  return JSON.parse(line)
 }
 
 module.exports = { startSigv4Proxy, runLogChild }
