@@ -41,6 +41,15 @@ describe('the packed package in a clean app', () => {
     assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'src')), 'no sources in the package')
   })
 
+  it('exports the Rocket.Chat side as rocketchat-sns-analytics/rocketchat, in both module systems', () => {
+    const cjs = "const rc = require('rocketchat-sns-analytics/rocketchat'); console.log(typeof rc.registerOmnichannelCallbacks, typeof rc.registerPrometheusMetrics)"
+    const esm = "import { registerOmnichannelCallbacks, registerPrometheusMetrics } from 'rocketchat-sns-analytics/rocketchat'; console.log(typeof registerOmnichannelCallbacks, typeof registerPrometheusMetrics)"
+    for (const [flag, source] of [['--input-type=commonjs', cjs], ['--input-type=module', esm]]) {
+      const out = execFileSync(process.execPath, [flag, '-e', source], { cwd: app, encoding: 'utf8' })
+      assert.equal(out.trim(), 'function function')
+    }
+  })
+
   for (const [kind, file, source] of [
     ['require()d by name (CommonJS)', 'use.cjs', "const { AnalyticsLogger } = require('rocketchat-sns-analytics')"],
     ['import-ed by name (ES module)', 'use.mjs', "import { AnalyticsLogger } from 'rocketchat-sns-analytics'"],

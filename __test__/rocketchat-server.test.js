@@ -1,0 +1,138 @@
+'use strict'
+// rocketchat-sns-analytics/rocketchat against moto: the omnichannel callbacks on a
+// stand-in for Rocket.Chat's `callbacks` that follows apps/meteor/lib/callbacks.ts
+// (priority order, an id added once, chained hooks passing each callback's return
+// value on, `?? item` when it returns nothing), and the metrics on a real prom-client
+// registry.
+const { describe, it } = require('node:test')
+const assert = require('node:assert/strict')
+const client = require('prom-client')
+const { useMoto } = require('./helpers/setup')
+const { AppsEngineBridge } = require('..')
+const { registerOmnichannelCallbacks, registerPrometheusMetrics } = require('../rocketchat')
+
+const ctx = useMoto()
+
+/** Rocket.Chat's Callbacks, as far as these hooks use it (apps/meteor/lib/callbacks.ts). */
+class CallbacksStandIn {
+  priority = { HIGH: -1000, MEDIUM: 0, LOW: 1000 }
+  #hooks = new Map()
+
+  add(hook, callback, priority = this.priority.MEDIUM, id = String(Math.random())) {
+    const list = this.#hooks.get(hook) ?? []
+    if (list.some((c) => c.id === id)) return
+    list.push({ callback, priority, id })
+    list.sort((a, b) => a.priority - b.priority)
+    this.#hooks.set(hook, list)
+  }
+
+  /** callbacks.run: each callback gets the previous one's result (or the item). */
+  async run(hook, item, constant) {
+    for (const { callback } of this.#hooks.get(hook) ?? []) item = (await callback(item, constant)) ?? item
+    return item
+  }
+
+  count(hook) {
+    return (this.#hooks.get(hook) ?? []).length
+  }
+}
+
+const room = (overrides) => ({ _id: 'be61e543dfe6:wqbFXoeX2kdSZhSyi', t: 'l', v: { _id: 'visitor1', token: 'visitor-token-secret' }, ...overrides })
+
+describe('registerOmnichannelCallbacks', () => {
+  it("logs the catalog's events from Rocket.Chat's own hooks and hands every payload on unchanged", async () => {
+    const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+    const controller = { logger: ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' }) }
+    const callbacks = new CallbacksStandIn()
+    const seenByNext = []
+    callbacks.add('livechat.newRoom', (r) => {
+      seenByNext.push(r)
+    }, callbacks.priority.LOW + 1, 'after-us')
+    registerOmnichannelCallbacks(callbacks, controller)
+    registerOmnichannelCallbacks(callbacks, controller) // an id is added once
+    assert.equal(callbacks.count('livechat.closeRoom'), 1)
+
+    const started = room()
+    assert.equal(await callbacks.run('livechat.newRoom', started), started)
+    assert.equal(seenByNext[0], started, 'the next callback gets the room itself')
+    await callbacks.run('livechat.afterTakeInquiry', { _id: 'inq1', rid: started._id }, { agentId: 'agent7', username: 'ana' })
+    const forward = { rid: started._id, servedBy: { _id: 'agent8', ts: new Date() }, oldServedBy: { _id: 'agent7', ts: new Date() } }
+    assert.equal(await callbacks.run('livechat.afterForwardChatToAgent', forward), forward)
+    const toDepartment = { rid: started._id, newDepartmentId: 'd2', oldDepartmentId: 'd1' }
+    assert.equal(await callbacks.run('livechat.afterForwardChatToDepartment', toDepartment), toDepartment)
+    const closed = { room: room({ closer: 'visitor' }), options: {} }
+    assert.equal(await callbacks.run('livechat.closeRoom', closed), closed)
+    await callbacks.run('livechat.closeRoom', { room: room({ closer: 'user' }), options: {} })
+
+    await controller.logger.flush()
+    const msgs = await ctx.drain(queueUrl, { expected: 6 })
+    assert.deepEqual(
+      msgs.map((m) => [m.json.category, m.json.action, m.json.eventType, m.json.properties]),
+      [
+        ['Chat Session', 'started', 'session', {}],
+        ['Agent Transfer', 'assigned', 'session', { agent_id: 'agent7' }],
+        ['Agent Transfer', 'successful', 'session', { transfer_type: 'agent' }],
+        ['Agent Transfer', 'successful', 'session', { transfer_type: 'department' }],
+        ['Chat Session', 'closed', 'customerAction', { close_method: 'chat window' }],
+        ['Chat Session', 'closed', 'session', { close_method: 'agent' }],
+      ],
+    )
+    for (const m of msgs) {
+      assert.equal(m.json.roomId, started._id)
+      assert.ok(!m.body.includes('visitor-token-secret'), 'the visitor token never leaves')
+    }
+  })
+
+  it('never throws into Rocket.Chat: switched off, odd payloads, refused events', async () => {
+    const callbacks = new CallbacksStandIn()
+    const controller = { logger: null }
+    const errors = []
+    registerOmnichannelCallbacks(callbacks, controller, { onError: (e) => errors.push(e) })
+    const off = room()
+    assert.equal(await callbacks.run('livechat.newRoom', off), off, 'switched off: handed on, nothing logged')
+    for (const odd of [undefined, null, 'x', {}, { room: 5 }]) {
+      for (const hook of ['livechat.newRoom', 'livechat.closeRoom', 'livechat.afterTakeInquiry', 'livechat.afterForwardChatToAgent']) {
+        assert.equal(await callbacks.run(hook, odd), odd)
+      }
+    }
+    // Switched on with a closed logger: log() throws ERR_LOGGER_CLOSED, which goes to onError.
+    const { topicArn } = await ctx.topic()
+    controller.logger = ctx.logger({ topicArn })
+    await controller.logger.close()
+    const r = room()
+    assert.equal(await callbacks.run('livechat.newRoom', r), r)
+    assert.deepEqual(errors.map((e) => e.code), ['ERR_LOGGER_CLOSED'])
+  })
+})
+
+describe('registerPrometheusMetrics', () => {
+  it("puts the logger's counters on a real prom-client registry, read at scrape time, per app", async () => {
+    const { topicArn } = await ctx.topic()
+    const controller = { logger: null }
+    const registry = new client.Registry()
+    registerPrometheusMetrics(controller, registry)
+    const value = async (name, labels = {}) => {
+      const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === `rocketchat_sns_analytics_${name}`)
+      const sample = metric.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+      return sample ? sample.value : undefined
+    }
+    assert.equal(await value('events_delivered_total'), 0, 'switched off: 0')
+
+    controller.logger = ctx.logger({ topicArn })
+    for (let i = 0; i < 3; i++) controller.logger.log({ category: 'c', action: 'a' })
+    assert.throws(() => controller.logger.log({ category: 'c' }))
+    const bridge = new AppsEngineBridge(controller.logger, { hasPermission: (appId) => appId !== 'evil-app' })
+    await bridge.doLogEvent({ category: 'c', action: 'from-app' }, 'good-app')
+    await bridge.doLogEvent({ category: 'c', action: 'from-app' }, 'evil-app').catch(() => {})
+    await controller.logger.flush()
+
+    assert.equal(await value('events_delivered_total'), 4)
+    assert.equal(await value('events_invalid_total'), 1)
+    assert.equal(await value('events_queued'), 0)
+    assert.equal(await value('app_events_total', { app: 'good-app', result: 'logged' }), 1)
+    assert.equal(await value('app_events_total', { app: 'evil-app', result: 'permission_denied' }), 1)
+    const text = await registry.metrics()
+    assert.match(text, /# TYPE rocketchat_sns_analytics_events_delivered_total counter/)
+    assert.match(text, /rocketchat_sns_analytics_app_events_total\{app="good-app",result="logged"\} 1/)
+  })
+})

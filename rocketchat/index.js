@@ -1,0 +1,162 @@
+'use strict'
+// rocketchat-sns-analytics/rocketchat: the Rocket.Chat server's side, taking
+// Rocket.Chat's own objects as arguments so that it can be tested without a server.
+//
+// Every Rocket.Chat API used here was read in the RocketChat/Rocket.Chat monorepo;
+// each function names the file. (Issue 16 tracks what is still to come: the settings
+// binding, the widget route for API.v1.post, the Apps-Engine bridge in TypeScript.)
+//
+// A `controller` is `{ logger }`, where `logger` is an AnalyticsLogger or null while
+// analytics are switched off; an AnalyticsLogger itself is accepted too.
+
+const PREFIX = 'rocketchat_sns_analytics_'
+
+/** The logger behind a controller (or the logger itself); null when switched off. */
+function loggerOf(source) {
+  if (source && typeof source.stats === 'function') return source
+  return (source && source.logger) || null
+}
+
+// The Chat Session/closed close_method of `room.closer` (IOmnichannelRoom['closer'] in
+// @rocket.chat/core-typings, packages/core-typings/src/IRoom.ts: 'user' | 'visitor';
+// the Apps-Engine's ILivechatRoom adds 'bot'), as the built-in plan rocketchat-livechat
+// names the methods.
+const CLOSE_METHOD = { visitor: 'chat window', user: 'agent', bot: 'df_bot' }
+
+/** The catalog event for one hook's payload, or null when there is none to log. */
+const HOOKS = {
+  // ChainedCallbackSignatures['livechat.newRoom']: (room: IOmnichannelRoom) => IOmnichannelRoom
+  'livechat.newRoom': (room) => room && room._id && { category: 'Chat Session', action: 'started', roomId: room._id },
+  // EventLikeCallbackSignatures['livechat.closeRoom']: (params: { room: IOmnichannelRoom; options }) => void
+  'livechat.closeRoom': (params) => {
+    const room = params && params.room
+    if (!room || !room._id) return null
+    const method = CLOSE_METHOD[room.closer] || 'agent'
+    return {
+      category: 'Chat Session',
+      action: 'closed',
+      roomId: room._id,
+      eventType: method === 'chat window' ? 'customerAction' : 'session',
+      properties: { close_method: method },
+    }
+  },
+  // EventLikeCallbackSignatures['livechat.afterTakeInquiry']:
+  //   (inq: InquiryWithAgentInfo, agent: { agentId: string; username: string }) => void
+  'livechat.afterTakeInquiry': (inquiry, agent) =>
+    inquiry && inquiry.rid && agent && agent.agentId && { category: 'Agent Transfer', action: 'assigned', roomId: inquiry.rid, properties: { agent_id: agent.agentId } },
+  // ChainedCallbackSignatures['livechat.afterForwardChatToAgent']: (params: { rid, servedBy, oldServedBy }) => params
+  'livechat.afterForwardChatToAgent': (params) =>
+    params && params.rid && { category: 'Agent Transfer', action: 'successful', roomId: params.rid, properties: { transfer_type: 'agent' } },
+  // ChainedCallbackSignatures['livechat.afterForwardChatToDepartment']: (params: { rid, newDepartmentId, oldDepartmentId }) => params
+  'livechat.afterForwardChatToDepartment': (params) =>
+    params && params.rid && { category: 'Agent Transfer', action: 'successful', roomId: params.rid, properties: { transfer_type: 'department' } },
+}
+
+/**
+ * Registers on Rocket.Chat's own omnichannel hooks (apps/meteor/lib/callbacks.ts:
+ * `callbacks.add(hook, callback, priority, id)`, `callbacks.priority.LOW`; an id
+ * already added is ignored, so registering twice is harmless). Each callback logs the
+ * catalog's event for the payload, hands the payload on unchanged (the chained hooks
+ * pass their return value to the next callback), and never throws into Rocket.Chat:
+ * a refused event goes to `onError`, or to the console when there is none. The
+ * visitor's token is never read.
+ */
+function registerOmnichannelCallbacks(callbacks, controller, { onError } = {}) {
+  const report = onError || ((e) => console.warn(`[rocketchat-sns-analytics] ${e.code || 'error'}: ${e.message}`))
+  for (const [hook, toEvent] of Object.entries(HOOKS)) {
+    callbacks.add(
+      hook,
+      (item, constant) => {
+        try {
+          const logger = loggerOf(controller)
+          const event = logger && toEvent(item, constant)
+          if (event) logger.log(event)
+        } catch (e) {
+          try {
+            report(e)
+          } catch {
+            // An onError that throws must not reach Rocket.Chat either.
+          }
+        }
+        return item
+      },
+      callbacks.priority.LOW,
+      `rocketchat-sns-analytics:${hook}`,
+    )
+  }
+}
+
+/**
+ * Puts the logger's counters and gauges on a prom-client `Registry` (Rocket.Chat's
+ * metrics are prom-client: apps/meteor/app/metrics/server/lib/metrics.ts) as
+ * collectors that read `stats()` at scrape time, with per-app counts as labels. The
+ * prom-client module is the host's own by default (`require('prom-client')`), so that
+ * the metrics belong to the registry's prom-client. While the controller's logger is
+ * null (switched off), every value is 0.
+ */
+function registerPrometheusMetrics(source, registry, client = require('prom-client')) {
+  const stats = () => {
+    const logger = loggerOf(source)
+    return logger ? logger.stats() : null
+  }
+  const total = (name, help, read) =>
+    new client.Counter({
+      name: PREFIX + name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = stats()
+        this.reset()
+        this.inc(s ? read(s) : 0)
+      },
+    })
+  const gauge = (name, help, read) =>
+    new client.Gauge({
+      name: PREFIX + name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = stats()
+        this.set(s ? read(s) : 0)
+      },
+    })
+  total('events_delivered_total', 'Events SNS accepted.', (s) => s.delivered)
+  total('events_failed_total', 'Events given up: refused by SNS, out of retry budget, or cut off at shutdown.', (s) => s.failed)
+  total('events_dropped_total', 'Events discarded because the queue was full (overflow).', (s) => s.dropped)
+  total('events_invalid_total', 'Events log() refused as invalid, tracking-plan rejections included.', (s) => s.invalid)
+  total('events_retried_total', 'Entries sent again after a transient failure.', (s) => s.retried)
+  total('batches_sent_total', 'PublishBatch requests sent, retries included.', (s) => s.batchesSent)
+  gauge('events_queued', 'Events accepted by log(), waiting to be sent.', (s) => s.queued)
+  gauge('events_in_flight', 'Events in a PublishBatch request not yet answered, or waiting for a retry.', (s) => s.inFlight)
+  gauge('events_spooled', 'With spoolDir: unsettled events kept in the spool.', (s) => s.spooled)
+  new client.Counter({
+    name: `${PREFIX}plan_violations_total`,
+    help: 'Tracking-plan violations found, by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const s = stats()
+      this.reset()
+      for (const [kind, n] of Object.entries((s && s.violations) || {})) this.inc({ kind }, n)
+    },
+  })
+  new client.Counter({
+    name: `${PREFIX}app_events_total`,
+    help: 'Apps-Engine bridge calls, by app id and result.',
+    labelNames: ['app', 'result'],
+    registers: [registry],
+    collect() {
+      const s = stats()
+      this.reset()
+      for (const [app, counts] of Object.entries((s && s.apps) || {})) {
+        this.inc({ app, result: 'logged' }, counts.logged)
+        this.inc({ app, result: 'permission_denied' }, counts.permissionDenied)
+        this.inc({ app, result: 'rate_limited' }, counts.rateLimited)
+        this.inc({ app, result: 'invalid' }, counts.invalid)
+      }
+    },
+  })
+}
+
+module.exports.registerOmnichannelCallbacks = registerOmnichannelCallbacks
+module.exports.registerPrometheusMetrics = registerPrometheusMetrics
