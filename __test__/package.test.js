@@ -42,11 +42,11 @@ describe('the packed package in a clean app', () => {
   })
 
   it('exports the Rocket.Chat side as rocketchat-sns-analytics/rocketchat, in both module systems', () => {
-    const cjs = "const rc = require('rocketchat-sns-analytics/rocketchat'); console.log(typeof rc.registerOmnichannelCallbacks, typeof rc.registerPrometheusMetrics)"
-    const esm = "import { registerOmnichannelCallbacks, registerPrometheusMetrics } from 'rocketchat-sns-analytics/rocketchat'; console.log(typeof registerOmnichannelCallbacks, typeof registerPrometheusMetrics)"
+    const cjs = "const rc = require('rocketchat-sns-analytics/rocketchat'); console.log(typeof rc.bindSettings, typeof rc.registerOmnichannelCallbacks, typeof rc.registerPrometheusMetrics)"
+    const esm = "import { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics } from 'rocketchat-sns-analytics/rocketchat'; console.log(typeof bindSettings, typeof registerOmnichannelCallbacks, typeof registerPrometheusMetrics)"
     for (const [flag, source] of [['--input-type=commonjs', cjs], ['--input-type=module', esm]]) {
       const out = execFileSync(process.execPath, [flag, '-e', source], { cwd: app, encoding: 'utf8' })
-      assert.equal(out.trim(), 'function function')
+      assert.equal(out.trim(), 'function function function')
     }
   })
 

@@ -9,7 +9,10 @@ const assert = require('node:assert/strict')
 const client = require('prom-client')
 const { useMoto } = require('./helpers/setup')
 const { AppsEngineBridge } = require('..')
-const { registerOmnichannelCallbacks, registerPrometheusMetrics } = require('../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics } = require('../rocketchat')
+const { settingsDefinitions } = require('..')
+const { waitFor } = require('./helpers/setup')
+const moto = require('./helpers/moto')
 
 const ctx = useMoto()
 
@@ -136,3 +139,79 @@ describe('registerPrometheusMetrics', () => {
     assert.match(text, /rocketchat_sns_analytics_app_events_total\{app="good-app",result="logged"\} 1/)
   })
 })
+
+/**
+ * Rocket.Chat's cached settings, as far as bindSettings uses them
+ * (apps/meteor/app/settings/server/CachedSettings.ts): watchMultiple calls back at once
+ * with the values when every id is known, then after each change (debounced there,
+ * later here too), and returns a function that stops it.
+ */
+class CachedSettingsStandIn {
+  #store = new Map()
+  #watchers = new Set()
+
+  constructor(values) {
+    for (const { id, packageValue } of settingsDefinitions().settings) this.#store.set(id, packageValue)
+    this.#store.set('Site_Url', 'https://chat.example.com')
+    for (const [id, value] of Object.entries(values)) this.#store.set(id, value)
+  }
+
+  set(id, value) {
+    this.#store.set(id, value)
+    for (const w of this.#watchers) setImmediate(() => this.#watchers.has(w) && w.callback(w.ids.map((i) => this.#store.get(i))))
+  }
+
+  watchMultiple(ids, callback) {
+    const watcher = { ids, callback }
+    if (ids.every((id) => this.#store.has(id))) callback(ids.map((id) => this.#store.get(id)))
+    this.#watchers.add(watcher)
+    return () => this.#watchers.delete(watcher)
+  }
+
+  get watching() {
+    return this.#watchers.size
+  }
+}
+
+describe('bindSettings', () => {
+  it('creates the logger when the switch goes on, reconfigures it on a change, closes it when it goes off', async () => {
+    const first = await ctx.topic({ fifo: true })
+    const second = await ctx.topic({ fifo: true })
+    const settings = new CachedSettingsStandIn({
+      SNS_Analytics_Topic_ARN: first.topicArn,
+      SNS_Analytics_Endpoint: ctx.moto.endpoint,
+      SNS_Analytics_Region: moto.REGION,
+      SNS_Analytics_Access_Key_Id: moto.CREDENTIALS.accessKeyId,
+      SNS_Analytics_Secret_Access_Key: moto.CREDENTIALS.secretAccessKey,
+    })
+    const errors = []
+    const controller = bindSettings(settings, { onError: (e) => errors.push(e) })
+    assert.equal(controller.logger, null, 'off by default')
+
+    settings.set('SNS_Analytics_Enabled', true)
+    await waitFor('the logger', () => controller.logger)
+    const logger = controller.logger
+    const before = logger.log({ category: 'Window', action: 'opened', eventType: 'customerAction', properties: { session_id: 's1' } })
+
+    settings.set('SNS_Analytics_Topic_ARN', second.topicArn)
+    settings.set('SNS_Analytics_Max_Batch_Size', 'eleven')
+    await waitFor('the bad value reported', () => errors.length > 0)
+    assert.equal(errors[0].code, 'ERR_INVALID_SETTING')
+    assert.equal(errors[0].setting, 'SNS_Analytics_Max_Batch_Size')
+    assert.equal(controller.logger, logger, 'the running logger stays')
+    settings.set('SNS_Analytics_Max_Batch_Size', 10)
+    await new Promise((r) => setImmediate(r))
+    const after = logger.log({ category: 'Window', action: 'opened', eventType: 'customerAction', properties: { session_id: 's2' } })
+
+    settings.set('SNS_Analytics_Enabled', false)
+    await waitFor('the logger closed', () => controller.logger === null && logger.closed)
+    const inFirst = await ctx.drain(first.queueUrl, { expected: 1 })
+    const inSecond = await ctx.drain(second.queueUrl, { expected: 1 })
+    assert.deepEqual(inFirst.map((m) => m.attributes.eventId), [before], 'queued before the change: its topic')
+    assert.deepEqual(inSecond.map((m) => m.attributes.eventId), [after], 'logged after the change: the new topic')
+
+    await controller.close()
+    assert.equal(settings.watching, 0, 'close() stops following the settings')
+  })
+})
+

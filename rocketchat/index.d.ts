@@ -5,6 +5,33 @@ export interface AnalyticsController {
   readonly logger: AnalyticsLogger | null
 }
 
+/** What `bindSettings` returns. */
+export interface SettingsController extends AnalyticsController {
+  /** Stops following the settings and closes the logger, delivering what it holds. */
+  close(): Promise<import('../index').DeliveryReport | null>
+}
+
+/**
+ * The part of Rocket.Chat's cached settings used here
+ * (apps/meteor/app/settings/server/CachedSettings.ts).
+ */
+export interface RocketChatSettings {
+  watchMultiple(ids: string[], callback: (values: unknown[]) => void): () => void
+}
+
+/**
+ * Keeps a logger in step with the `SNS_Analytics_*` settings: none while
+ * `SNS_Analytics_Enabled` is off, created when it is turned on, reconfigured on a
+ * change (nothing queued lost), closed when it is turned off. A bad value goes to
+ * `onError` with `setting`; the logger keeps its last good configuration. The
+ * logger's background failures (`DeliveryError`s) go to `onError` too. `siteUrl`
+ * defaults to the server's `Site_Url` setting.
+ */
+export declare function bindSettings(
+  settings: RocketChatSettings,
+  options?: { siteUrl?: string; onError?: (error: Error & { setting?: string; option?: string; code?: string }) => void },
+): SettingsController
+
 /**
  * The part of Rocket.Chat's `callbacks` (apps/meteor/lib/callbacks.ts) used here:
  * `add(hook, callback, priority, id)` and `priority.LOW`.

@@ -3,13 +3,80 @@
 // Rocket.Chat's own objects as arguments so that it can be tested without a server.
 //
 // Every Rocket.Chat API used here was read in the RocketChat/Rocket.Chat monorepo;
-// each function names the file. (Issue 16 tracks what is still to come: the settings
-// binding, the widget route for API.v1.post, the Apps-Engine bridge in TypeScript.)
+// each function names the file. (Issue 16 tracks what is still to come: the settings'
+// enableQuery and sections, the widget route for API.v1.post, the Apps-Engine bridge
+// in TypeScript.)
 //
 // A `controller` is `{ logger }`, where `logger` is an AnalyticsLogger or null while
 // analytics are switched off; an AnalyticsLogger itself is accepted too.
 
 const PREFIX = 'rocketchat_sns_analytics_'
+
+/** The server's own site URL setting, the default `siteUrl`. */
+const SITE_URL_SETTING = 'Site_Url'
+
+/**
+ * Follows Rocket.Chat's cached settings and keeps a logger in step with them:
+ * `settings.watchMultiple(ids, callback(values))` (apps/meteor/app/settings/server/
+ * CachedSettings.ts: called with the values at once when they are all known, then,
+ * debounced, on every change; returns a function that stops the watch).
+ *
+ * Returns a controller `{ logger, close() }`. `logger` is null while
+ * `SNS_Analytics_Enabled` is off; turning it on creates the logger, a change
+ * reconfigures it (nothing queued is lost or sent twice), and turning it off closes
+ * it, delivering what it holds. A bad value is reported through `onError` with the
+ * setting's id (`ERR_INVALID_SETTING`, `setting`), and the running logger keeps its
+ * last good configuration; the logger's background failures go to `onError` too.
+ * `close()` stops following the settings and closes the logger.
+ */
+function bindSettings(settings, { siteUrl, onError } = {}) {
+  const { AnalyticsLogger, settingsDefinitions, optionsFromSettings } = require('..')
+  const report = onError || ((e) => console.warn(`[rocketchat-sns-analytics] ${e.setting || e.option || e.code}: ${e.message}`))
+  const ids = [...settingsDefinitions().settings.map((s) => s.id), SITE_URL_SETTING]
+  const controller = {
+    logger: null,
+    async close() {
+      stop()
+      const logger = controller.logger
+      controller.logger = null
+      return logger ? logger.close() : null
+    },
+  }
+  const apply = (values) => {
+    const get = (id) => values[ids.indexOf(id)]
+    let options
+    try {
+      options = optionsFromSettings(get, siteUrl ?? get(SITE_URL_SETTING))
+    } catch (e) {
+      return report(e)
+    }
+    const running = controller.logger
+    if (!options) {
+      controller.logger = null
+      if (running) running.close().catch(report)
+      return undefined
+    }
+    try {
+      if (running) {
+        running.reconfigure(options)
+      } else {
+        controller.logger = new AnalyticsLogger(options)
+        controller.logger.onError(report)
+      }
+    } catch (e) {
+      report(e)
+    }
+    return undefined
+  }
+  const stop = settings.watchMultiple(ids, (values) => {
+    try {
+      apply(values)
+    } catch (e) {
+      report(e)
+    }
+  })
+  return controller
+}
 
 /** The logger behind a controller (or the logger itself); null when switched off. */
 function loggerOf(source) {
@@ -158,5 +225,6 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
   })
 }
 
+module.exports.bindSettings = bindSettings
 module.exports.registerOmnichannelCallbacks = registerOmnichannelCallbacks
 module.exports.registerPrometheusMetrics = registerPrometheusMetrics
