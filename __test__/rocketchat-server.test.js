@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const client = require('prom-client')
 const { useMoto } = require('./helpers/setup')
 const { AppsEngineBridge } = require('..')
-const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics } = require('../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, registerSettings } = require('../rocketchat')
 const { settingsDefinitions } = require('..')
 const { waitFor } = require('./helpers/setup')
 const moto = require('./helpers/moto')
@@ -212,6 +212,54 @@ describe('bindSettings', () => {
 
     await controller.close()
     assert.equal(settings.watching, 0, 'close() stops following the settings')
+  })
+})
+
+describe('registerSettings', () => {
+  /** SettingsRegistry.addGroup's callback context (apps/meteor/app/settings/server/SettingsRegistry.ts). */
+  class SettingsRegistryStandIn {
+    added = []
+    async addGroup(group, cb) {
+      const registry = this
+      await cb.call({
+        async section(section, sectionCb) {
+          await sectionCb.call({
+            async add(id, value, options) {
+              registry.added.push({ group, section, id, value, options })
+            },
+          })
+        },
+        async add(id, value, options) {
+          registry.added.push({ group, section: undefined, id, value, options })
+        },
+      })
+    }
+  }
+
+  it('adds every setting in its section, all but the switch waiting for it, with an English label and description', async () => {
+    const registry = new SettingsRegistryStandIn()
+    await registerSettings(registry)
+    const defs = settingsDefinitions().settings
+    assert.equal(registry.added.length, defs.length)
+    const i18n = require('../rocketchat/i18n/en.i18n.json')
+    for (const s of registry.added) {
+      assert.equal(s.group, 'SNS_Analytics')
+      assert.ok(s.section, `${s.id} is in a section`)
+      assert.equal(s.options.section, undefined, 'the section comes from this.section, not an option')
+      if (s.id === 'SNS_Analytics_Enabled') assert.equal(s.options.enableQuery, undefined)
+      else assert.deepEqual(s.options.enableQuery, { _id: 'SNS_Analytics_Enabled', value: true })
+      assert.ok(i18n[s.options.i18nLabel], `a label for ${s.id}`)
+      assert.ok(i18n[s.options.i18nDescription], `a description for ${s.id}`)
+    }
+    assert.deepEqual(
+      [...new Set(registry.added.map((s) => s.section))],
+      [...new Set(defs.map((s) => s.options.section))],
+    )
+  })
+
+  it('ships the i18n fragment that scripts/i18n.js writes', () => {
+    const { execFileSync } = require('node:child_process')
+    execFileSync(process.execPath, [require.resolve('../scripts/i18n.js'), '--check'])
   })
 })
 

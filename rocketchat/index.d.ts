@@ -11,6 +11,22 @@ export interface SettingsController extends AnalyticsController {
   close(): Promise<import('../index').DeliveryReport | null>
 }
 
+/** The part of Rocket.Chat's settings registry used here (SettingsRegistry.ts). */
+export interface RocketChatSettingsRegistry {
+  addGroup(
+    id: string,
+    cb: (this: {
+      section(name: string, cb: (this: { add(id: string, value: unknown, options: object): Promise<void> }) => Promise<void>): Promise<void>
+    }) => Promise<void>,
+  ): Promise<void>
+}
+
+/**
+ * Adds the SNS_Analytics group to Rocket.Chat's settings registry, a section at a
+ * time, every setting but the switch with `enableQuery` on `SNS_Analytics_Enabled`.
+ */
+export declare function registerSettings(settingsRegistry: RocketChatSettingsRegistry): Promise<void>
+
 /**
  * The part of Rocket.Chat's cached settings used here
  * (apps/meteor/app/settings/server/CachedSettings.ts).

@@ -3,9 +3,8 @@
 // Rocket.Chat's own objects as arguments so that it can be tested without a server.
 //
 // Every Rocket.Chat API used here was read in the RocketChat/Rocket.Chat monorepo;
-// each function names the file. (Issue 16 tracks what is still to come: the settings'
-// enableQuery and sections, the widget route for API.v1.post, the Apps-Engine bridge
-// in TypeScript.)
+// each function names the file. (Issue 16 tracks what is still to come: the widget
+// route for API.v1.post and the Apps-Engine bridge in TypeScript.)
 //
 // A `controller` is `{ logger }`, where `logger` is an AnalyticsLogger or null while
 // analytics are switched off; an AnalyticsLogger itself is accepted too.
@@ -14,6 +13,32 @@ const PREFIX = 'rocketchat_sns_analytics_'
 
 /** The server's own site URL setting, the default `siteUrl`. */
 const SITE_URL_SETTING = 'Site_Url'
+
+/**
+ * Adds the SNS_Analytics settings group to Rocket.Chat's settings registry, a section
+ * at a time: `settingsRegistry.addGroup(group, async function () { await
+ * this.section(name, async function () { await this.add(id, value, options) }) })`
+ * (apps/meteor/app/settings/server/SettingsRegistry.ts). Every setting but the switch
+ * carries `enableQuery: { _id: 'SNS_Analytics_Enabled', value: true }`; the labels
+ * are i18n keys, whose English is in rocketchat/i18n/en.i18n.json.
+ */
+async function registerSettings(settingsRegistry) {
+  const { settingsDefinitions } = require('..')
+  const { group, settings } = settingsDefinitions()
+  const sections = new Map()
+  for (const s of settings) {
+    const { section, ...options } = s.options
+    if (!sections.has(section)) sections.set(section, [])
+    sections.get(section).push({ id: s.id, packageValue: s.packageValue, options })
+  }
+  await settingsRegistry.addGroup(group, async function addGroup() {
+    for (const [section, list] of sections) {
+      await this.section(section, async function addSection() {
+        for (const s of list) await this.add(s.id, s.packageValue, s.options)
+      })
+    }
+  })
+}
 
 /**
  * Follows Rocket.Chat's cached settings and keeps a logger in step with them:
@@ -226,5 +251,6 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
 }
 
 module.exports.bindSettings = bindSettings
+module.exports.registerSettings = registerSettings
 module.exports.registerOmnichannelCallbacks = registerOmnichannelCallbacks
 module.exports.registerPrometheusMetrics = registerPrometheusMetrics

@@ -7,6 +7,9 @@ use serde_json::{json, Map, Value};
 /// The settings group.
 pub const GROUP: &str = "SNS_Analytics";
 
+/// The switch: every other setting is enabled in the admin only while it is on.
+pub const ENABLED: &str = "SNS_Analytics_Enabled";
+
 /// How a setting is edited in the admin UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -86,7 +89,7 @@ use SettingKind::*;
 
 /// Every setting, in the order the admin page shows them.
 pub const SETTINGS: &[SettingDef] = &[
-    def("SNS_Analytics_Enabled", Boolean, D::Bool(false), "General", None, "Publish analytics events to Amazon SNS."),
+    def(ENABLED, Boolean, D::Bool(false), "General", None, "Publish analytics events to Amazon SNS."),
     def("SNS_Analytics_Topic_ARN", Text, D::Str(""), "General", Some("topicArn"), "The SNS topic ARN; a name ending in .fifo is a FIFO topic."),
     def("SNS_Analytics_Site_Url", Text, D::Str(""), "General", Some("siteUrl"), "The MessageGroupId on FIFO topics. Empty: the server's Site_Url."),
     def("SNS_Analytics_Dialogflow_Agent_Id", Text, D::Str(""), "General", Some("dialogflowAgentId"), "Added to events that carry no Dialogflow agent id."),
@@ -143,6 +146,10 @@ pub fn definitions() -> Value {
             });
             if let (Value::Object(o), Value::Object(e)) = (&mut options, extra) {
                 o.extend(e);
+                if s.id != ENABLED {
+                    // Rocket.Chat's settings greys a setting out until the query holds.
+                    o.insert("enableQuery".into(), json!({ "_id": ENABLED, "value": true }));
+                }
             }
             json!({
                 "id": s.id,
@@ -307,6 +314,24 @@ mod tests {
             |id| map.get(id).cloned().unwrap_or(Value::Null),
             Some("https://chat.example.com"),
         )
+    }
+
+    #[test]
+    fn every_setting_but_the_switch_waits_for_it() {
+        let defs = definitions();
+        for s in defs["settings"].as_array().unwrap() {
+            let query = &s["options"]["enableQuery"];
+            if s["id"] == ENABLED {
+                assert!(query.is_null());
+            } else {
+                assert_eq!(
+                    query,
+                    &json!({ "_id": ENABLED, "value": true }),
+                    "{}",
+                    s["id"]
+                );
+            }
+        }
     }
 
     #[test]
