@@ -9,7 +9,8 @@ const assert = require('node:assert/strict')
 const client = require('prom-client')
 const { useMoto } = require('./helpers/setup')
 const { AppsEngineBridge } = require('..')
-const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, registerSettings } = require('../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, registerSettings, widgetEventRoute, widgetEventSchema, WIDGET_ROUTE } = require('../rocketchat')
+const Ajv = require('ajv')
 const { settingsDefinitions } = require('..')
 const { waitFor } = require('./helpers/setup')
 const moto = require('./helpers/moto')
@@ -260,6 +261,78 @@ describe('registerSettings', () => {
   it('ships the i18n fragment that scripts/i18n.js writes', () => {
     const { execFileSync } = require('node:child_process')
     execFileSync(process.execPath, [require.resolve('../scripts/i18n.js'), '--check'])
+  })
+})
+
+describe('widgetEventRoute', () => {
+  /**
+   * The router as far as the route uses it: API.v1.post(path, options, action); a body
+   * the `body` validator refuses, or an action that throws, answers 400 (failure), as
+   * apps/meteor/app/api/server/api.ts does; success and failure wrap a result.
+   */
+  function routerStandIn() {
+    const routes = new Map()
+    const API = {
+      v1: {
+        post: (path, options, action) => routes.set(path, { options, action }),
+        success: (result = {}) => ({ statusCode: 200, body: { ...result, success: true } }),
+        failure: (error, errorType) => ({ statusCode: 400, body: { success: false, error, ...(errorType && { errorType }) } }),
+      },
+    }
+    const call = async (path, body) => {
+      const { options, action } = routes.get(path)
+      if (!options.body(body)) return API.v1.failure(options.body.errors.map((e) => `${e.instancePath} ${e.message}`).join('; '), 'error-invalid-params')
+      try {
+        return await action.call({ bodyParams: body })
+      } catch (e) {
+        return API.v1.failure(e.message)
+      }
+    }
+    return { API, call, routes }
+  }
+
+  it("answers as Rocket.Chat's routes answer, and logs only a known visitor's event in their room", async () => {
+    const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+    const controller = { logger: ctx.logger({ topicArn }) }
+    const { API, call, routes } = routerStandIn()
+    const visitors = new Map([['visitor-token', { _id: 'v1', token: 'visitor-token' }]])
+    const rooms = new Map([['visitor-token/be61:room', { _id: 'be61:room', v: { token: 'visitor-token' } }]])
+    const validate = new Ajv().compile(widgetEventSchema)
+    API.v1.post(
+      ...widgetEventRoute({
+        API,
+        controller,
+        validate,
+        findGuest: async (token) => visitors.get(token) ?? null,
+        findRoom: async (token, rid) => rooms.get(`${token}/${rid}`) ?? null,
+      }),
+    )
+    assert.deepEqual([...routes.keys()], [WIDGET_ROUTE])
+    assert.deepEqual(routes.get(WIDGET_ROUTE).options.rateLimiterOptions, { numRequestsAllowed: 60, intervalTimeInMS: 60_000 })
+    assert.doesNotMatch(WIDGET_ROUTE, /analytics\/dashboards/)
+
+    const event = { token: 'visitor-token', rid: 'be61:room', tabId: 'tab-1', category: 'Window', action: 'opened', properties: { session_id: 's-1' } }
+    const ok = await call(WIDGET_ROUTE, event)
+    assert.equal(ok.statusCode, 200)
+    const cases = [
+      [{ ...event, extra: 1 }, 'error-invalid-params'],
+      [{ ...event, token: '' }, 'error-invalid-params'],
+      [{ ...event, token: 'stranger' }, 'invalid-token'],
+      [{ ...event, rid: 'someone-elses-room' }, 'error-invalid-room'],
+      [{ ...event, category: 'Chat Session', action: 'started' }, 'error-invalid-event'],
+    ]
+    for (const [body, error] of cases) {
+      const answer = await call(WIDGET_ROUTE, body)
+      assert.equal(answer.statusCode, 400, JSON.stringify(body))
+      assert.ok([answer.body.error, answer.body.errorType].includes(error), `${JSON.stringify(answer.body)} should be ${error}`)
+    }
+    controller.logger = null
+    assert.equal((await call(WIDGET_ROUTE, event)).body.error, 'error-analytics-disabled')
+
+    const [msg] = await ctx.drain(queueUrl, { expected: 1 })
+    assert.equal(msg.attributes.eventId, ok.body.id)
+    assert.equal(msg.json.eventType, 'customerAction')
+    assert.ok(!msg.body.includes('visitor-token'), 'the token never leaves')
   })
 })
 

@@ -86,3 +86,25 @@ export declare function registerPrometheusMetrics(
   registry: PromRegistry,
   client?: unknown,
 ): void
+
+/** `'livechat/widget-events'`: widget telemetry, apart from livechat/analytics/dashboards/*. */
+export declare const WIDGET_ROUTE: string
+
+/** The widget route's body as a JSON Schema for ajv. */
+export declare const widgetEventSchema: object
+
+/**
+ * The arguments of `API.v1.post(path, options, action)` for the widget's route: the
+ * body checked by `validate` (ajv), the visitor authenticated with `findGuest(token)`
+ * and `findRoom(token, rid)`, the event logged with `logWidgetEvent`. Failures answer
+ * `API.v1.failure('error-...')` (400); an unknown token throws `invalid-token`.
+ */
+export declare function widgetEventRoute(params: {
+  API: { v1: { success(result?: object): unknown; failure(result?: string, errorType?: string): unknown } }
+  controller: AnalyticsController | AnalyticsLogger
+  validate: (body: unknown) => boolean
+  findGuest(token: string): Promise<unknown | null>
+  findRoom(token: string, rid?: string): Promise<unknown | null>
+  rateLimit?: { numRequestsAllowed: number; intervalTimeInMS: number }
+}): [string, { authRequired: false; body: (body: unknown) => boolean; rateLimiterOptions: { numRequestsAllowed: number; intervalTimeInMS: number } }, (this: { bodyParams: any }) => Promise<unknown>]
+

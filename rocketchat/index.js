@@ -3,8 +3,8 @@
 // Rocket.Chat's own objects as arguments so that it can be tested without a server.
 //
 // Every Rocket.Chat API used here was read in the RocketChat/Rocket.Chat monorepo;
-// each function names the file. (Issue 16 tracks what is still to come: the widget
-// route for API.v1.post and the Apps-Engine bridge in TypeScript.)
+// each function names the file. (Issue 16 tracks what is still to come: the
+// Apps-Engine bridge in TypeScript.)
 //
 // A `controller` is `{ logger }`, where `logger` is an AnalyticsLogger or null while
 // analytics are switched off; an AnalyticsLogger itself is accepted too.
@@ -250,6 +250,65 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
   })
 }
 
+/** The widget's route: widget telemetry, apart from livechat/analytics/dashboards/*. */
+const WIDGET_ROUTE = 'livechat/widget-events'
+
+/**
+ * The body of the widget's route, a JSON Schema for ajv (Rocket.Chat compiles its
+ * routes' bodies with ajv: `body: ajv.compile(schema)`). The visitor's token and the
+ * room are required; the event's checks against the plan are the logger's.
+ */
+const widgetEventSchema = {
+  type: 'object',
+  properties: {
+    token: { type: 'string', minLength: 1 },
+    rid: { type: 'string', minLength: 1 },
+    tabId: { type: 'string' },
+    category: { type: 'string', minLength: 1 },
+    action: { type: 'string', minLength: 1 },
+    properties: { type: 'object' },
+  },
+  required: ['token', 'rid', 'category', 'action'],
+  additionalProperties: false,
+}
+
+/**
+ * The widget's route for Rocket.Chat's router, as the arguments of
+ * `API.v1.post(path, options, action)` (apps/meteor/app/api/server/api.ts; the
+ * pattern of apps/meteor/app/api/server/v1/videoConference.ts: `body` an ajv
+ * validator, `rateLimiterOptions: { numRequestsAllowed, intervalTimeInMS }`, the action
+ * reading `this.bodyParams` and answering `API.v1.success(...)` or
+ * `API.v1.failure('error-...')`). The visitor authenticates with the body's token, as
+ * the livechat routes do (apps/meteor/app/livechat/server/api/lib/livechat.ts:
+ * `findGuest(token)`, `findRoom(token, rid)`; an unknown token throws
+ * `invalid-token`, as apps/meteor/app/livechat/server/api/v1/room.ts does).
+ *
+ *   API.v1.post(...widgetEventRoute({ API, controller, validate: ajv.compile(widgetEventSchema), findGuest, findRoom }))
+ */
+function widgetEventRoute({ API, controller, validate, findGuest, findRoom, rateLimit = { numRequestsAllowed: 60, intervalTimeInMS: 60_000 } }) {
+  return [
+    WIDGET_ROUTE,
+    { authRequired: false, body: validate, rateLimiterOptions: rateLimit },
+    async function action() {
+      const { token, rid } = this.bodyParams
+      const guest = await findGuest(token)
+      if (!guest) throw new Error('invalid-token')
+      const room = await findRoom(token, rid)
+      if (!room) return API.v1.failure('error-invalid-room')
+      const logger = loggerOf(controller)
+      if (!logger) return API.v1.failure('error-analytics-disabled')
+      try {
+        return API.v1.success({ id: logger.logWidgetEvent(this.bodyParams) })
+      } catch (e) {
+        return API.v1.failure(e.code === 'ERR_EVENT_TOO_LARGE' ? 'error-event-too-large' : 'error-invalid-event', e.field)
+      }
+    },
+  ]
+}
+
+module.exports.WIDGET_ROUTE = WIDGET_ROUTE
+module.exports.widgetEventSchema = widgetEventSchema
+module.exports.widgetEventRoute = widgetEventRoute
 module.exports.bindSettings = bindSettings
 module.exports.registerSettings = registerSettings
 module.exports.registerOmnichannelCallbacks = registerOmnichannelCallbacks
