@@ -1,9 +1,11 @@
 'use strict'
-// End to end through a real browser: headless Chromium loads the reference
-// integration's widget page (examples/rocketchat), opens a tab, clicks the survey
-// link, downloads a transcript and closes the chat; the events are read back from
-// SQS. Then hostile requests (bad token, unknown room, oversized body, unknown keys,
-// a flood) get the right status and nothing more reaches SNS.
+// End to end through a real browser: headless Chromium loads the example's widget page
+// (examples/rocketchat: this package's Rocket.Chat entry points, with stand-ins for
+// Rocket.Chat's settings, callbacks and router that follow their real semantics),
+// opens a tab, clicks the survey link, downloads a transcript and closes the chat; the
+// events are read back from SQS. Then hostile requests (bad token, unknown room,
+// oversized body, unknown keys, a flood) are answered as Rocket.Chat's router answers
+// them, and nothing more reaches SNS.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -39,7 +41,7 @@ describe('the reference integration in a real browser', () => {
         SNS_Analytics_Flush_Interval_Ms: 50,
       }),
     )
-    server = await example.start({ settingsFile, ipLimit: { perSecond: 5, burst: 20 } })
+    server = await example.start({ settingsFile, rateLimit: { numRequestsAllowed: 20, intervalTimeInMS: 60_000 } })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
   })
   after(async () => {
@@ -47,7 +49,7 @@ describe('the reference integration in a real browser', () => {
     if (server) await server.close()
   })
 
-  it('delivers what the visitor does in the widget, and the app bridge event, to SQS', async () => {
+  it("delivers what the visitor does in the widget, and the server's own room start, to SQS", async () => {
     const page = await browser.newPage({ acceptDownloads: true })
     await page.goto(server.url)
     await page.waitForSelector('#status[data-ready="true"]')
@@ -62,7 +64,7 @@ describe('the reference integration in a real browser', () => {
     await page.waitForSelector('#status[data-sent="4"]')
     await page.close()
 
-    await server.logger.flush()
+    await server.controller.logger.flush()
     const msgs = await ctx.drain(topic.queueUrl, { expected: 5 })
     const got = msgs.map((m) => `${m.json.category}/${m.json.action}`)
     assert.deepEqual(got, ['Chat Session/started', 'Window/opened', 'Survey/link_clicked', 'Transcript Download/selected', 'Chat Session/closed'])
@@ -71,9 +73,9 @@ describe('the reference integration in a real browser', () => {
       assert.equal(m.groupId, `https://chat.example.com/${rid}`, 'one ordered group per conversation')
     }
     const [started, ...widget] = msgs
-    assert.equal(started.attributes.appId, example.DIALOGFLOW_APP_ID, 'logged by the app, through the bridge')
+    assert.equal(started.json.eventType, 'session', "logged by the server's livechat.newRoom callback")
     assert.ok(widget.every((m) => m.json.eventType === 'customerAction' && m.json.tabId.length > 0))
-    assert.ok(widget.every((m) => m.attributes.appId === undefined))
+    assert.ok(msgs.every((m) => m.attributes.appId === undefined))
     assert.equal(widget[3].json.properties.close_method, 'chat window')
   })
 
@@ -84,38 +86,43 @@ describe('the reference integration in a real browser', () => {
     const rid = await page.textContent('#room')
     const token = await page.evaluate(() => sessionStorage.getItem('visitorToken'))
     await page.close()
-    await server.logger.flush()
+    await server.controller.logger.flush()
     await ctx.drain(topic.queueUrl, { expected: 2 }) // the room's start and its tab opening
 
     const post = (body, raw) =>
-      fetch(`${server.url}/api/v1/livechat/analytics.event`, {
+      fetch(`${server.url}/api/v1/livechat/widget-events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: raw ?? JSON.stringify(body),
       })
     const event = { token, rid, category: 'Survey', action: 'link_clicked' }
+    // As Rocket.Chat's router answers: 400 with the error for every refusal (an unknown
+    // token throws invalid-token, as the livechat routes do), 413 from the body limit.
     const cases = [
-      [{ ...event, token: 'not-the-visitor' }, 401],
-      [{ ...event, rid: 'no:such-room' }, 404],
-      [{ ...event, isAdmin: true }, 400],
-      [{ ...event, category: 'Escalation', action: 'failed' }, 400],
-      [{ ...event, properties: { injected: 'x' } }, 400],
-      [{ ...event, tabId: 'x'.repeat(9000) }, 413],
-      [null, 413, JSON.stringify({ ...event, pad: 'x'.repeat(20_000) })],
-      [null, 400, '{not json'],
+      [{ ...event, token: 'not-the-visitor' }, 400, 'invalid-token'],
+      [{ ...event, rid: 'no:such-room' }, 400, 'error-invalid-room'],
+      [{ ...event, isAdmin: true }, 400, 'error-invalid-params'],
+      [{ ...event, category: 'Escalation', action: 'failed' }, 400, 'error-invalid-event'],
+      [{ ...event, properties: { injected: 'x' } }, 400, 'error-invalid-event'],
+      [{ ...event, tabId: 'x'.repeat(9000) }, 400, 'error-event-too-large'],
+      [null, 413, 'body too large', JSON.stringify({ ...event, pad: 'x'.repeat(20_000) })],
+      [null, 400, 'error-invalid-json', '{not json'],
     ]
-    for (const [body, status, raw] of cases) {
+    for (const [body, status, error, raw] of cases) {
       const res = await post(body, raw)
-      assert.equal(res.status, status, `${raw ? raw.slice(0, 40) : JSON.stringify(body).slice(0, 80)} -> ${res.status} ${await res.text()}`)
+      const answer = await res.json()
+      const what = `${raw ? raw.slice(0, 40) : JSON.stringify(body).slice(0, 80)} -> ${res.status} ${JSON.stringify(answer)}`
+      assert.equal(res.status, status, what)
+      assert.ok([answer.error, answer.errorType].includes(error), what)
     }
-    // A flood from one address: the per-IP bucket answers 429 long before the 200th.
+    // A flood from one address: the route's rateLimiterOptions answer 429.
     const statuses = []
     for (let i = 0; i < 60; i++) statuses.push((await post({ ...event, token: 'bad' })).status)
     assert.ok(statuses.includes(429), `statuses: ${[...new Set(statuses)]}`)
-    await server.logger.flush()
+    await server.controller.logger.flush()
     const leaked = await ctx.drain(topic.queueUrl, { quietMs: 1000 })
     assert.deepEqual(leaked.map((m) => m.body), [], 'nothing hostile reached SNS')
     const metrics = await (await fetch(`${server.url}/metrics`)).text()
-    assert.match(metrics, /rocketchat_sns_analytics_events_invalid_total\{reason="invalid_event"\} [1-9]/)
+    assert.match(metrics, /^rocketchat_sns_analytics_events_invalid_total [1-9]/m)
   })
 })

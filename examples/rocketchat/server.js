@@ -1,41 +1,136 @@
 'use strict'
-// A small stand-in for the Rocket.Chat server, wired the way Rocket.Chat wires
-// rocketchat-sns-analytics: settings read by id (here from a JSON file, watched for
-// changes as the admin page would change them), the Apps-Engine bridge an app logs
-// through, the Livechat widget's analytics endpoint with its checks, and /metrics.
+// rocketchat-sns-analytics/rocketchat wired into a small server. It is not Rocket.Chat:
+// Rocket.Chat's objects are stand-ins here, each following the real one's semantics
+// as read in the RocketChat/Rocket.Chat monorepo:
+//   settings   CachedSettings (apps/meteor/app/settings/server/CachedSettings.ts):
+//              watchMultiple calls back with the values at once, then, debounced, on
+//              every change. Here the values come from a JSON file an admin edits.
+//   callbacks  apps/meteor/lib/callbacks.ts: add(hook, fn, priority, id) with an id
+//              added once, run() passing each callback's result (or the item) on.
+//   API.v1     the router (apps/meteor/app/api/server/api.ts): post(path, { body,
+//              rateLimiterOptions }, action), the body checked by its ajv validator,
+//              success() and failure() (400), a thrown error answered as a failure.
+//   findGuest, findRoom  apps/meteor/app/livechat/server/api/lib/livechat.ts, over
+//              the rooms this server keeps in memory.
+// The package's entry points are the real ones: bindSettings, registerOmnichannelCallbacks,
+// registerPrometheusMetrics and widgetEventRoute.
 //
 //   node examples/rocketchat/server.js [settings.json] [port]
 //
 // Routes:
 //   GET  /                                   the widget page (public/)
-//   POST /api/v1/livechat/room               { token } -> { rid }: a visitor's room
-//   POST /api/v1/livechat/analytics.event    the widget's events -> logWidgetEvent
+//   POST /api/v1/livechat/room               { token } -> { rid }: a visitor's room (runs livechat.newRoom)
+//   POST /api/v1/livechat/widget-events      the widget's events (widgetEventRoute)
 //   GET  /api/v1/livechat/transcript         ?rid=&token= -> the transcript as text
-//   GET  /metrics                            Prometheus text
+//   GET  /metrics                            prom-client's exposition
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const { AnalyticsLogger, AppsEngineBridge, optionsFromSettings } = require('../..')
+const Ajv = require('ajv')
+const client = require('prom-client')
+const { settingsDefinitions } = require('../..')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, widgetEventRoute, widgetEventSchema } = require('../../rocketchat')
 
-/** The id of the (pretend) Dialogflow app that reports rooms starting. */
-const DIALOGFLOW_APP_ID = '21b7d3ba-031b-41d9-8ff2-fbbfa081ae90'
+/** The largest request body read, as a body parser's limit. */
 const MAX_BODY_BYTES = 16 * 1024
 
-/** A token bucket per client address: the widget endpoint is public. */
-function ipRateLimiter({ perSecond, burst }) {
-  const buckets = new Map()
-  return (ip) => {
-    const now = Date.now()
-    const b = buckets.get(ip) ?? { tokens: burst, at: now }
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond)
-    b.at = now
-    buckets.set(ip, b)
-    if (buckets.size > 100_000) buckets.delete(buckets.keys().next().value)
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
+/** CachedSettings' watchMultiple over a JSON file of settings by id. */
+function fileSettings(file, siteUrl) {
+  const store = new Map(settingsDefinitions().settings.map((s) => [s.id, s.packageValue]))
+  store.set('Site_Url', siteUrl)
+  const load = () => {
+    const changed = []
+    for (const [id, value] of Object.entries(JSON.parse(fs.readFileSync(file, 'utf8')))) {
+      if (store.get(id) !== value) changed.push(id)
+      store.set(id, value)
+    }
+    return changed
   }
+  load()
+  const watchers = new Set()
+  fs.watchFile(file, { interval: 200 }, () => {
+    let changed
+    try {
+      changed = load()
+    } catch {
+      return // a half-written file: the next change reads it whole
+    }
+    for (const w of watchers) if (changed.some((id) => w.ids.includes(id))) w.schedule()
+  }).unref?.()
+  return {
+    watchMultiple(ids, callback) {
+      let timer
+      const w = { ids, schedule: () => (clearTimeout(timer), (timer = setTimeout(() => callback(ids.map((id) => store.get(id))), 100))) }
+      if (ids.every((id) => store.has(id))) callback(ids.map((id) => store.get(id)))
+      watchers.add(w)
+      return () => (clearTimeout(timer), watchers.delete(w))
+    },
+    close: () => fs.unwatchFile(file),
+  }
+}
+
+/** apps/meteor/lib/callbacks.ts, as far as the hooks used here go. */
+function createCallbacks() {
+  const hooks = new Map()
+  return {
+    priority: { HIGH: -1000, MEDIUM: 0, LOW: 1000 },
+    add(hook, callback, priority = 0, id = crypto.randomUUID()) {
+      const list = hooks.get(hook) ?? []
+      if (list.some((c) => c.id === id)) return
+      list.push({ callback, priority, id })
+      list.sort((a, b) => a.priority - b.priority)
+      hooks.set(hook, list)
+    },
+    async run(hook, item, constant) {
+      for (const { callback } of hooks.get(hook) ?? []) item = (await callback(item, constant)) ?? item
+      return item
+    },
+  }
+}
+
+/** The router's API.v1, as far as the routes here use it, served over node:http. */
+function createRouter() {
+  const routes = new Map()
+  const limits = new Map()
+  const allowed = (path, ip, { numRequestsAllowed, intervalTimeInMS }) => {
+    const key = `${path} ${ip}`
+    const now = Date.now()
+    const window = limits.get(key)
+    if (!window || now - window.start > intervalTimeInMS) {
+      limits.set(key, { start: now, count: 1 })
+      return true
+    }
+    window.count++
+    return window.count <= numRequestsAllowed
+  }
+  const v1 = {
+    post: (path, options, action) => routes.set(path, { options, action }),
+    success: (result = {}) => ({ statusCode: 200, body: { ...result, success: true } }),
+    failure: (error, errorType) => ({ statusCode: 400, body: { success: false, error, ...(errorType && { errorType }) } }),
+  }
+  async function handle(path, bodyText, ip) {
+    const route = routes.get(path)
+    if (!route) return { statusCode: 404, body: { success: false, error: 'not found' } }
+    if (route.options.rateLimiterOptions && !allowed(path, ip, route.options.rateLimiterOptions)) {
+      return { statusCode: 429, body: { success: false, error: 'error-too-many-requests' } }
+    }
+    let bodyParams
+    try {
+      bodyParams = JSON.parse(bodyText)
+    } catch {
+      return v1.failure('error-invalid-json')
+    }
+    if (route.options.body && !route.options.body(bodyParams)) {
+      return v1.failure(route.options.body.errors.map((e) => `${e.instancePath} ${e.message}`).join('; '), 'error-invalid-params')
+    }
+    try {
+      return await route.action.call({ bodyParams })
+    } catch (e) {
+      return v1.failure(e.message)
+    }
+  }
+  return { API: { v1 }, handle }
 }
 
 function readBody(req) {
@@ -47,10 +142,7 @@ function readBody(req) {
       // Past the limit, keep reading (and dropping) so that the 413 reaches the client.
       if (size <= MAX_BODY_BYTES) chunks.push(c)
     })
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) reject(Object.assign(new Error('body too large'), { status: 413 }))
-      else resolve(Buffer.concat(chunks).toString())
-    })
+    req.on('end', () => (size > MAX_BODY_BYTES ? reject(Object.assign(new Error('body too large'), { status: 413 })) : resolve(Buffer.concat(chunks).toString())))
     req.on('error', reject)
   })
 }
@@ -60,37 +152,36 @@ function send(res, status, body, type = 'application/json') {
   res.end(type === 'application/json' ? JSON.stringify(body) : body)
 }
 
-/**
- * Starts the server. `settingsFile` holds the SNS_Analytics_* settings by id, as
- * Rocket.Chat's settings collection would.
- */
-async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'https://chat.example.com', ipLimit = { perSecond: 20, burst: 40 } }) {
-  const readSettings = () => JSON.parse(fs.readFileSync(settingsFile, 'utf8'))
-  let settings = readSettings()
-  const get = (id) => settings[id]
+/** Starts the server; `settingsFile` holds the SNS_Analytics_* settings by id. */
+async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'https://chat.example.com', rateLimit = { numRequestsAllowed: 40, intervalTimeInMS: 10_000 } }) {
+  const settings = fileSettings(settingsFile, siteUrl)
+  const callbacks = createCallbacks()
+  const { API, handle } = createRouter()
+  const registry = new client.Registry()
+  const report = (e) => console.warn(`[analytics] ${e.setting || e.code || ''}: ${e.message}`)
 
-  // Rocket.Chat: settingsRegistry.addGroup(...) with settingsDefinitions(), then:
-  const options = optionsFromSettings(get, siteUrl)
-  const logger = options ? new AnalyticsLogger(options) : null
-  logger?.onError((e) => console.warn(`[analytics] ${e.code}: ${e.message}`))
-  // Rocket.Chat: AppAnalyticsBridge.logEvent delegates to this, with the app's permissions.
-  const bridge = logger && new AppsEngineBridge(logger, { hasPermission: (appId, permission) => appId === DIALOGFLOW_APP_ID && permission === 'analytics.write' })
+  const controller = bindSettings(settings, { onError: report })
+  registerOmnichannelCallbacks(callbacks, controller, { onError: report })
+  registerPrometheusMetrics(controller, registry)
 
-  // An admin changes a setting: the logger follows, nothing queued is lost.
-  fs.watchFile(settingsFile, { interval: 200 }, () => {
-    try {
-      settings = readSettings()
-      const next = optionsFromSettings(get, siteUrl)
-      if (logger && next) logger.reconfigure(next)
-    } catch (e) {
-      console.warn(`[analytics] settings not applied: ${e.setting ?? ''} ${e.message}`)
-    }
-  }).unref?.()
+  const rooms = new Map() // rid -> IOmnichannelRoom-like, with its visitor's token and a transcript
+  const findGuest = async (token) => ([...rooms.values()].some((r) => r.v.token === token) ? { token } : null)
+  const findRoom = async (token, rid) => {
+    const room = rooms.get(rid)
+    return room && room.v.token === token ? room : null
+  }
+  API.v1.post(...widgetEventRoute({ API, controller, validate: new Ajv().compile(widgetEventSchema), findGuest, findRoom, rateLimit }))
+  API.v1.post('livechat/room', {}, async function action() {
+    const { token } = this.bodyParams
+    if (typeof token !== 'string' || token.length < 8) return API.v1.failure('error-invalid-token')
+    const rid = `${crypto.randomBytes(6).toString('hex')}:${crypto.randomBytes(8).toString('hex')}`
+    const room = { _id: rid, t: 'l', v: { token }, transcript: ['Bot: Hello! How can I help?'] }
+    rooms.set(rid, room)
+    await callbacks.run('livechat.newRoom', room)
+    return API.v1.success({ rid })
+  })
 
-  const rooms = new Map() // rid -> { token, transcript }
-  const allowed = ipRateLimiter(ipLimit)
   const publicDir = path.join(__dirname, 'public')
-
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://localhost')
     try {
@@ -98,46 +189,16 @@ async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'ht
         const file = url.pathname === '/' ? 'index.html' : 'widget.js'
         return send(res, 200, fs.readFileSync(path.join(publicDir, file)), file.endsWith('.js') ? 'text/javascript' : 'text/html')
       }
-      if (req.method === 'GET' && url.pathname === '/metrics') {
-        return send(res, 200, logger ? logger.metrics() : '', 'text/plain; version=0.0.4')
-      }
-      if (req.method === 'POST' && url.pathname === '/api/v1/livechat/room') {
-        const { token } = JSON.parse(await readBody(req))
-        if (typeof token !== 'string' || token.length < 8) return send(res, 400, { success: false, error: 'token required' })
-        const rid = `${crypto.randomBytes(6).toString('hex')}:${crypto.randomBytes(8).toString('hex')}`
-        rooms.set(rid, { token, transcript: ['Bot: Hello! How can I help?'] })
-        // What the Dialogflow app does on IPostLivechatRoomStarted, through the bridge.
-        await bridge?.roomStarted({ id: rid, closer: 'visitor' }, DIALOGFLOW_APP_ID)
-        return send(res, 200, { success: true, rid })
-      }
+      if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, await registry.metrics(), registry.contentType)
       if (req.method === 'GET' && url.pathname === '/api/v1/livechat/transcript') {
-        const room = rooms.get(url.searchParams.get('rid'))
-        if (!room || room.token !== url.searchParams.get('token')) return send(res, 404, { success: false })
+        const room = await findRoom(url.searchParams.get('token'), url.searchParams.get('rid'))
+        if (!room) return send(res, 404, { success: false })
         res.writeHead(200, { 'content-type': 'text/plain', 'content-disposition': 'attachment; filename="transcript.txt"' })
         return res.end(room.transcript.join('\n'))
       }
-      if (req.method === 'POST' && url.pathname === '/api/v1/livechat/analytics.event') {
-        // Public endpoint: limit per address before reading anything.
-        if (!allowed(req.socket.remoteAddress)) return send(res, 429, { success: false, error: 'too many requests' })
-        if (!logger) return send(res, 404, { success: false, error: 'analytics disabled' })
-        let body
-        try {
-          body = JSON.parse(await readBody(req))
-        } catch (e) {
-          return send(res, e.status ?? 400, { success: false, error: e.status ? 'body too large' : 'body is not JSON' })
-        }
-        if (typeof body !== 'object' || body === null) return send(res, 400, { success: false, error: 'body must be an object' })
-        // The visitor's token and room, as Rocket.Chat's livechat routes check them.
-        const room = typeof body.rid === 'string' ? rooms.get(body.rid) : undefined
-        if (!room) return send(res, 404, { success: false, error: 'unknown room' })
-        if (typeof body.token !== 'string' || body.token !== room.token) return send(res, 401, { success: false, error: 'invalid visitor token' })
-        try {
-          const eventId = logger.logWidgetEvent(body)
-          return send(res, 200, { success: true, eventId })
-        } catch (e) {
-          const status = e.code === 'ERR_EVENT_TOO_LARGE' ? 413 : e.code === 'ERR_INVALID_EVENT' ? 400 : 503
-          return send(res, status, { success: false, error: e.message, field: e.field })
-        }
+      if (req.method === 'POST' && url.pathname.startsWith('/api/v1/')) {
+        const answer = await handle(url.pathname.slice('/api/v1/'.length), await readBody(req), req.socket.remoteAddress)
+        return send(res, answer.statusCode, answer.body)
       }
       return send(res, 404, { success: false, error: 'not found' })
     } catch (e) {
@@ -148,18 +209,19 @@ async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'ht
   const address = server.address()
   return {
     url: `http://${address.address}:${address.port}`,
-    logger,
+    controller,
+    callbacks,
     rooms,
     async close() {
-      fs.unwatchFile(settingsFile)
+      settings.close()
       await new Promise((resolve) => server.close(resolve))
       server.closeAllConnections?.()
-      if (logger) await logger.close()
+      await controller.close()
     },
   }
 }
 
-module.exports = { start, DIALOGFLOW_APP_ID }
+module.exports = { start }
 
 if (require.main === module) {
   const settingsFile = process.argv[2] || path.join(__dirname, 'settings.example.json')

@@ -14,7 +14,7 @@
   document.getElementById('room').textContent = rid
 
   async function track(category, action, properties) {
-    const res = await fetch('/api/v1/livechat/analytics.event', {
+    const res = await fetch('/api/v1/livechat/widget-events', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token, rid, tabId, category, action, properties }),
@@ -25,7 +25,7 @@
     sent++
     status.textContent = `${sent} events sent (last: ${category}/${action})`
     status.dataset.sent = String(sent)
-    return body.eventId
+    return body.id
   }
 
   document.getElementById('survey').addEventListener('click', (e) => {
