@@ -60,6 +60,7 @@ describe('registerOmnichannelCallbacks', () => {
     assert.equal(await callbacks.run('livechat.newRoom', started), started)
     assert.equal(seenByNext[0], started, 'the next callback gets the room itself')
     await callbacks.run('livechat.afterTakeInquiry', { _id: 'inq1', rid: started._id }, { agentId: 'agent7', username: 'ana' })
+    await callbacks.run('livechat:afterReturnRoomAsInquiry', { room: room({ servedBy: { _id: 'agent7', username: 'ana', ts: new Date() } }) })
     const forward = { rid: started._id, servedBy: { _id: 'agent8', ts: new Date() }, oldServedBy: { _id: 'agent7', ts: new Date() } }
     assert.equal(await callbacks.run('livechat.afterForwardChatToAgent', forward), forward)
     const toDepartment = { rid: started._id, newDepartmentId: 'd2', oldDepartmentId: 'd1' }
@@ -69,12 +70,13 @@ describe('registerOmnichannelCallbacks', () => {
     await callbacks.run('livechat.closeRoom', { room: room({ closer: 'user' }), options: {} })
 
     await controller.logger.flush()
-    const msgs = await ctx.drain(queueUrl, { expected: 6 })
+    const msgs = await ctx.drain(queueUrl, { expected: 7 })
     assert.deepEqual(
       msgs.map((m) => [m.json.category, m.json.action, m.json.eventType, m.json.properties]),
       [
         ['Chat Session', 'started', 'session', {}],
         ['Agent Transfer', 'assigned', 'session', { agent_id: 'agent7' }],
+        ['Agent Transfer', 'unassigned', 'session', { agent_id: 'agent7' }],
         ['Agent Transfer', 'successful', 'session', { transfer_type: 'agent' }],
         ['Agent Transfer', 'successful', 'session', { transfer_type: 'department' }],
         ['Chat Session', 'closed', 'customerAction', { close_method: 'chat window' }],

@@ -59,7 +59,8 @@ export interface RocketChatCallbacks {
 
 /**
  * Registers on Rocket.Chat's omnichannel hooks (`livechat.newRoom`,
- * `livechat.closeRoom`, `livechat.afterTakeInquiry`, `livechat.afterForwardChatToAgent`,
+ * `livechat.closeRoom`, `livechat.afterTakeInquiry`, `livechat:afterReturnRoomAsInquiry`,
+ * `livechat.afterForwardChatToAgent`,
  * `livechat.afterForwardChatToDepartment`) and logs the catalog's Chat Session and
  * Agent Transfer events. Payloads are handed on unchanged; nothing is thrown into
  * Rocket.Chat: a refused event goes to `onError` (default: the console).

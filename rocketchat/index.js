@@ -3,8 +3,8 @@
 // Rocket.Chat's own objects as arguments so that it can be tested without a server.
 //
 // Every Rocket.Chat API used here was read in the RocketChat/Rocket.Chat monorepo;
-// each function names the file. (Issue 16 tracks what is still to come: the
-// Apps-Engine bridge in TypeScript.)
+// each function names the file. The Apps-Engine's side is TypeScript for a Rocket.Chat
+// pull request, in rocketchat/apps-engine/.
 //
 // A `controller` is `{ logger }`, where `logger` is an AnalyticsLogger or null while
 // analytics are switched off; an AnalyticsLogger itself is accepted too.
@@ -136,6 +136,13 @@ const HOOKS = {
   //   (inq: InquiryWithAgentInfo, agent: { agentId: string; username: string }) => void
   'livechat.afterTakeInquiry': (inquiry, agent) =>
     inquiry && inquiry.rid && agent && agent.agentId && { category: 'Agent Transfer', action: 'assigned', roomId: inquiry.rid, properties: { agent_id: agent.agentId } },
+  // EventLikeCallbackSignatures['livechat:afterReturnRoomAsInquiry']: (params: { room: IRoom }) => void
+  // The room goes back to the queue: its agent is unassigned (when the room says who).
+  'livechat:afterReturnRoomAsInquiry': (params) => {
+    const room = params && params.room
+    const agent = room && room.servedBy && room.servedBy._id
+    return room && room._id && agent ? { category: 'Agent Transfer', action: 'unassigned', roomId: room._id, properties: { agent_id: agent } } : null
+  },
   // ChainedCallbackSignatures['livechat.afterForwardChatToAgent']: (params: { rid, servedBy, oldServedBy }) => params
   'livechat.afterForwardChatToAgent': (params) =>
     params && params.rid && { category: 'Agent Transfer', action: 'successful', roomId: params.rid, properties: { transfer_type: 'agent' } },
@@ -274,7 +281,8 @@ const widgetEventSchema = {
 
 /**
  * The widget's route for Rocket.Chat's router, as the arguments of
- * `API.v1.post(path, options, action)` (apps/meteor/app/api/server/api.ts; the
+ * `API.v1.post(path, options, action)` (apps/meteor/app/api/server/api.ts and
+ * ApiClass.ts: `success(result)`, `failure(result, errorType)` answering 400; the
  * pattern of apps/meteor/app/api/server/v1/videoConference.ts: `body` an ajv
  * validator, `rateLimiterOptions: { numRequestsAllowed, intervalTimeInMS }`, the action
  * reading `this.bodyParams` and answering `API.v1.success(...)` or
