@@ -245,15 +245,18 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         retry += 1;
         if Instant::now() + backoff > give_up_at {
             if !context.spooled {
+                // One message for all: failures are reported grouped by message, and a
+                // clock read per entry could split one batch across a millisecond.
+                let message = format!(
+                    "gave up after {retry} attempts over {} ms; last error: {last_error}",
+                    started.elapsed().as_millis()
+                );
                 for i in todo.drain(..) {
                     failures.push((
                         i,
                         Failure {
                             code: ErrorCode::RetriesExhausted,
-                            message: format!(
-                                "gave up after {retry} attempts over {} ms; last error: {last_error}",
-                                started.elapsed().as_millis()
-                            ),
+                            message: message.clone(),
                         },
                     ));
                 }

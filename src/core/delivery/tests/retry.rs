@@ -79,7 +79,7 @@ fn the_retry_budget_bounds_an_outage() {
     let report = flush_wait(&logger);
     assert_eq!((report.delivered, report.failed), (0, 4));
     let errors = errors.lock().unwrap();
-    assert_eq!(errors.len(), 1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].code, ErrorCode::RetriesExhausted);
     assert_eq!(errors[0].event_ids, ids);
     assert!(
