@@ -124,6 +124,20 @@ describe('an independent SigV4 check (botocore) accepts every request', () => {
     }
   })
 
+  it('the Credentials setting "default chain" signs with the chain, not the stored keys', async () => {
+    const { topicArn } = await ctx.topic()
+    const stored = { SNS_Analytics_Access_Key_Id: KEYS.denied.id, SNS_Analytics_Secret_Access_Key: KEYS.denied.secret }
+    const env = { ...NO_AMBIENT_CREDENTIALS, ENDPOINT: proxy.endpoint, TOPIC_ARN: topicArn, EVENTS: '10', CLOSE_TIMEOUT_MS: '60000', AWS_ACCESS_KEY_ID: KEYS.env.id, AWS_SECRET_ACCESS_KEY: KEYS.env.secret }
+    // The stored keys win while "access key" is chosen (the default): this caller is denied.
+    const keys = await counted(() => runLogChild({ ...env, SETTINGS: JSON.stringify(stored) }))
+    assert.deepEqual(Object.keys(keys.refused), ['AuthorizationError'])
+    assert.equal(keys.result.report.failed, 10)
+    const chain = await counted(() => runLogChild({ ...env, SETTINGS: JSON.stringify({ ...stored, SNS_Analytics_Credentials: 'default_chain' }) }))
+    assert.deepEqual(chain.refused, {})
+    assert.deepEqual(chain.result.errors, [])
+    assert.equal(chain.result.report.delivered, 10)
+  })
+
   for (const [what, credentials, code] of [
     ['a wrong secret', { accessKeyId: KEYS.options.id, secretAccessKey: 'not-the-secret-0123456789abcdefTEST' }, 'SignatureDoesNotMatch'],
     ['a caller without permission', { accessKeyId: KEYS.denied.id, secretAccessKey: KEYS.denied.secret }, 'AuthorizationError'],

@@ -17,7 +17,7 @@ function fragment() {
   for (const s of settings) {
     out[s.options.i18nLabel] = words(s.id, group)
     out[s.options.i18nDescription] = s.description
-    for (const v of s.options.values || []) out[v.i18nLabel] = v.key
+    for (const v of s.options.values || []) out[v.i18nLabel] = v.key.replace(/_/g, ' ')
   }
   return `${JSON.stringify(out, null, 2)}\n`
 }

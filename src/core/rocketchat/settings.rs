@@ -10,6 +10,16 @@ pub const GROUP: &str = "SNS_Analytics";
 /// The switch: every other setting is enabled in the admin only while it is on.
 pub const ENABLED: &str = "SNS_Analytics_Enabled";
 
+/// Where the credentials come from. Rocket.Chat's admin shows a secret setting masked,
+/// so an admin cannot be relied on to clear the stored keys by emptying their fields;
+/// this switch makes the AWS default credential chain a choice that needs no clearing.
+pub const CREDENTIALS: &str = "SNS_Analytics_Credentials";
+
+/// [`CREDENTIALS`]' values: the key settings (the chain while they are empty), or the
+/// chain alone, whatever keys are stored.
+pub const CREDENTIALS_FROM_KEYS: &str = "access_key";
+pub const CREDENTIALS_FROM_CHAIN: &str = "default_chain";
+
 /// How a setting is edited in the admin UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -33,7 +43,7 @@ pub struct SettingDef {
     pub default: DefaultValue,
     pub section: &'static str,
     /// The option it sets (`credentials.accessKeyId` for a nested one); `None` for
-    /// the enabled switch.
+    /// the two switches, [`ENABLED`] and [`CREDENTIALS`], which steer the others.
     pub option: Option<&'static str>,
     /// Credentials: never sent to clients, masked, left out of exports.
     pub secret: bool,
@@ -95,6 +105,7 @@ pub const SETTINGS: &[SettingDef] = &[
     def("SNS_Analytics_Dialogflow_Agent_Id", Text, D::Str(""), "General", Some("dialogflowAgentId"), "Added to events that carry no Dialogflow agent id."),
     def("SNS_Analytics_Region", Text, D::Str(""), "Connection", Some("region"), "AWS region. Empty: AWS_REGION, the profile, then the topic ARN's region."),
     def("SNS_Analytics_Endpoint", Text, D::Str(""), "Connection", Some("endpoint"), "SNS endpoint URL. Empty: AWS's."),
+    def(CREDENTIALS, Select(&[CREDENTIALS_FROM_KEYS, CREDENTIALS_FROM_CHAIN]), D::Str(CREDENTIALS_FROM_KEYS), "Connection", None, "access key: the keys below, or the AWS default credential chain while they are empty. default chain: the chain alone (environment, profile, instance role); stored keys are ignored."),
     def("SNS_Analytics_Access_Key_Id", Text, D::Str(""), "Connection", Some("credentials.accessKeyId"), "Empty: the AWS default credential chain (environment, instance role).").secret(),
     def("SNS_Analytics_Secret_Access_Key", Password, D::Str(""), "Connection", Some("credentials.secretAccessKey"), "The secret of the access key."),
     def("SNS_Analytics_Session_Token", Password, D::Str(""), "Connection", Some("credentials.sessionToken"), "For temporary credentials only."),
@@ -219,6 +230,7 @@ pub fn options_from_settings(
         reason,
     };
     let mut options = Map::new();
+    let mut from_chain = false;
     for s in SETTINGS {
         // An unset setting has its package value, as Rocket.Chat's settings.get gives.
         let raw = match get(s.id) {
@@ -259,12 +271,19 @@ pub fn options_from_settings(
             (Text | Password, Value::String(t)) => Some(json!(t.trim())),
             (_, other) => return Err(err(s, format!("must be a string, got {other}"))),
         };
-        match (s.option, value) {
-            (None, Some(Value::Bool(false))) | (None, None) => return Ok(None),
-            (None, _) => {}
-            (Some(option), Some(v)) => set_option(&mut options, option, v),
-            (Some(_), None) => {}
+        if s.id == ENABLED && value != Some(json!(true)) {
+            return Ok(None);
         }
+        if s.id == CREDENTIALS {
+            from_chain = value.as_ref().and_then(Value::as_str) == Some(CREDENTIALS_FROM_CHAIN);
+        }
+        if let (Some(option), Some(v)) = (s.option, value) {
+            set_option(&mut options, option, v);
+        }
+    }
+    if from_chain {
+        // Stored keys, even half of a pair, are not used and so not an error.
+        options.remove("credentials");
     }
     if !options.contains_key("spoolDir") {
         // Its default must not turn into "maxSpoolBytes needs spoolDir".
@@ -388,6 +407,38 @@ mod tests {
         assert_eq!(o["maxBatchSize"], 5.0);
         assert!(o.get("region").is_none(), "empty means unset");
         assert_eq!(o["validation"], "warn");
+    }
+
+    #[test]
+    fn the_default_chain_ignores_stored_keys() {
+        let on = [
+            ("SNS_Analytics_Enabled", json!(true)),
+            (
+                "SNS_Analytics_Topic_ARN",
+                json!("arn:aws:sns:us-east-1:123456789012:t"),
+            ),
+        ];
+        let with = |extra: &[(&str, Value)]| from(&[&on[..], extra].concat());
+        let keys = [
+            ("SNS_Analytics_Access_Key_Id", json!("AKIA")),
+            ("SNS_Analytics_Secret_Access_Key", json!("s")),
+        ];
+        // The stored keys are used by default, and while "access key" is chosen.
+        for choice in [vec![], vec![(CREDENTIALS, json!(CREDENTIALS_FROM_KEYS))]] {
+            let o = with(&[&keys[..], &choice[..]].concat()).unwrap().unwrap();
+            assert_eq!(o["credentials"]["accessKeyId"], "AKIA");
+        }
+        let chain = (CREDENTIALS, json!(CREDENTIALS_FROM_CHAIN));
+        let o = with(&[&keys[..], std::slice::from_ref(&chain)].concat())
+            .unwrap()
+            .unwrap();
+        assert!(o.get("credentials").is_none(), "{o}");
+        // Half a stored pair is no error when it is not used.
+        let o = with(&[keys[0].clone(), chain]).unwrap().unwrap();
+        assert!(o.get("credentials").is_none(), "{o}");
+        let e = with(&[(CREDENTIALS, json!("role"))]).unwrap_err();
+        assert_eq!(e.setting, CREDENTIALS);
+        assert!(e.reason.contains("access_key, default_chain"), "{e}");
     }
 
     #[test]
