@@ -191,15 +191,14 @@ impl<P: Publisher> Worker<P> {
         self.control.close();
         while let Ok(control) = self.control.try_recv() {
             match control {
+                // Nothing is left to flush, close or reconfigure: just answer.
                 Control::Flush(reply) => self.flush_waiters.push((0, reply)),
                 Control::Close { reply, .. } => self.close_waiters.push(reply),
-                Control::Dropped(id) => self.reports.dropped_ids.push(id.hyphenated().to_string()),
-                Control::Violations {
-                    id,
-                    event,
-                    violations,
-                } => self.report_violations(id, event, violations),
                 Control::Reconfigure(_) => {}
+                // Reports are still made as the running loop makes them.
+                report @ (Control::Dropped(_) | Control::Violations { .. }) => {
+                    self.on_control(report)
+                }
             }
         }
         self.report_drops();
