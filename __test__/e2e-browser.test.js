@@ -1,9 +1,10 @@
 'use strict'
 // End to end through a real browser: headless Chromium loads the example's widget page
-// (examples/rocketchat: this package's Rocket.Chat entry points, with stand-ins for
-// Rocket.Chat's settings, callbacks and router that follow their real semantics),
-// opens a tab, clicks the survey link, downloads a transcript and closes the chat; the
-// events are read back from SQS. Then hostile requests (bad token, unknown room,
+// (examples/rocketchat: this package's Rocket.Chat entry points, on the stand-ins of
+// __test__/helpers/rocketchat/ for Rocket.Chat's callbacks, onNewRoom hook and typed
+// router in TEST_MODE, and the real @rocket.chat/rest-typings validators), opens a
+// tab, clicks the survey link, downloads a transcript and closes the chat; the events
+// are read back from SQS, the close once. Then hostile requests (bad token, unknown room,
 // oversized body, unknown keys, a flood) are answered as Rocket.Chat's router answers
 // them, and nothing more reaches SNS.
 const { describe, it, before, after } = require('node:test')
@@ -61,11 +62,14 @@ describe('the reference integration in a real browser', () => {
     assert.match(fs.readFileSync(await download.path(), 'utf8'), /Hello! How can I help\?/)
     await page.waitForSelector('#status[data-sent="3"]')
     await page.click('#close')
-    await page.waitForSelector('#status[data-sent="4"]')
+    await page.waitForSelector('#status[data-closed="true"]')
     await page.close()
+    assert.equal(server.rooms.get(rid).closer, 'visitor', 'the room was closed, and its livechat.closeRoom hook ran')
 
     await server.controller.logger.flush()
-    const msgs = await ctx.drain(topic.queueUrl, { expected: 5 })
+    // Five, not six: the close is logged once, by the widget, which saw it first.
+    const msgs = await ctx.drain(topic.queueUrl, { expected: 5, quietMs: 1000 })
+    assert.equal(msgs.length, 5)
     const got = msgs.map((m) => `${m.json.category}/${m.json.action}`)
     assert.deepEqual(got, ['Chat Session/started', 'Window/opened', 'Survey/link_clicked', 'Transcript Download/selected', 'Chat Session/closed'])
     for (const m of msgs) {
@@ -73,7 +77,7 @@ describe('the reference integration in a real browser', () => {
       assert.equal(m.groupId, `https://chat.example.com/${rid}`, 'one ordered group per conversation')
     }
     const [started, ...widget] = msgs
-    assert.equal(started.json.eventType, 'session', "logged by the server's livechat.newRoom callback")
+    assert.equal(started.json.eventType, 'session', "logged by the server's onNewRoom hook")
     assert.ok(widget.every((m) => m.json.eventType === 'customerAction' && m.json.tabId.length > 0))
     assert.ok(msgs.every((m) => m.attributes.appId === undefined))
     assert.equal(widget[3].json.properties.close_method, 'chat window')
@@ -96,17 +100,19 @@ describe('the reference integration in a real browser', () => {
         body: raw ?? JSON.stringify(body),
       })
     const event = { token, rid, category: 'Survey', action: 'link_clicked' }
-    // As Rocket.Chat's router answers: 400 with the error for every refusal (an unknown
-    // token throws invalid-token, as the livechat routes do), 413 from the body limit.
+    // As Rocket.Chat's typed router answers, in TEST_MODE: 400 in its error shape for
+    // every refusal (invalid-token and invalid-room as the livechat routes answer;
+    // invalid-params for a body the schema refuses, or one that does not parse), 413
+    // from the body limit.
     const cases = [
       [{ ...event, token: 'not-the-visitor' }, 400, 'invalid-token'],
-      [{ ...event, rid: 'no:such-room' }, 400, 'error-invalid-room'],
-      [{ ...event, isAdmin: true }, 400, 'error-invalid-params'],
+      [{ ...event, rid: 'no:such-room' }, 400, 'invalid-room'],
+      [{ ...event, isAdmin: true }, 400, 'invalid-params'],
       [{ ...event, category: 'Escalation', action: 'failed' }, 400, 'error-invalid-event'],
       [{ ...event, properties: { injected: 'x' } }, 400, 'error-invalid-event'],
       [{ ...event, tabId: 'x'.repeat(9000) }, 400, 'error-event-too-large'],
       [null, 413, 'body too large', JSON.stringify({ ...event, pad: 'x'.repeat(20_000) })],
-      [null, 400, 'error-invalid-json', '{not json'],
+      [null, 400, 'invalid-params', '{not json'],
     ]
     for (const [body, status, error, raw] of cases) {
       const res = await post(body, raw)

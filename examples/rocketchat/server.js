@@ -1,16 +1,20 @@
 'use strict'
 // rocketchat-sns-analytics/rocketchat wired into a small server. It is not Rocket.Chat:
-// Rocket.Chat's objects are stand-ins here, each following the real one's semantics
-// as read in the RocketChat/Rocket.Chat monorepo:
-//   settings   CachedSettings (apps/meteor/app/settings/server/CachedSettings.ts):
-//              watchMultiple calls back with the values at once, then, debounced, on
-//              every change. Here the values come from a JSON file an admin edits.
-//   callbacks  apps/meteor/lib/callbacks.ts: add(hook, fn, priority, id) with an id
-//              added once, run() passing each callback's result (or the item) on.
-//   API.v1     the router (apps/meteor/app/api/server/api.ts): post(path, { body,
-//              rateLimiterOptions }, action), the body checked by its ajv validator,
-//              success() and failure() (400), a thrown error answered as a failure.
-//   findGuest, findRoom  apps/meteor/app/livechat/server/api/lib/livechat.ts, over
+// Rocket.Chat's mechanisms are the test suite's stand-ins (__test__/helpers/rocketchat/),
+// each rebuilt from the monorepo file it cites, and its ajv and 400 validator are the
+// real @rocket.chat/rest-typings':
+//   settings   CachedSettings' watchMultiple (apps/meteor/server/settings/CachedSettings.ts):
+//              the values at once, then, debounced, on every change. Here the values
+//              come from a JSON file an admin edits.
+//   callbacks  Callbacks (apps/meteor/server/lib/callbacks/callbacksBase.ts), with
+//              livechat.closeRoom run when a room closes.
+//   onNewRoom  a makeFunction hook (packages/patch-injection), awaited when a room
+//              starts, as QueueManager.requestRoom does.
+//   API.v1     the typed router (packages/http-router's Router.ts, ApiClass.ts) in
+//              TEST_MODE, so every answer is checked against its route's response
+//              validators; the body limit (413) and a rate limit (429) are this
+//              server's, in front of it.
+//   findGuest, findRoom  apps/meteor/server/api/v1/omnichannel/lib/livechat.ts, over
 //              the rooms this server keeps in memory.
 // The package's entry points are the real ones: bindSettings, registerOmnichannelCallbacks,
 // registerPrometheusMetrics and widgetEventRoute.
@@ -19,7 +23,8 @@
 //
 // Routes:
 //   GET  /                                   the widget page (public/)
-//   POST /api/v1/livechat/room               { token } -> { rid }: a visitor's room (runs livechat.newRoom)
+//   POST /api/v1/livechat/room               { token } -> { rid }: a visitor's room (runs onNewRoom)
+//   POST /api/v1/livechat/room.close         { token, rid }: the visitor closes it (runs livechat.closeRoom)
 //   POST /api/v1/livechat/widget-events      the widget's events (widgetEventRoute)
 //   GET  /api/v1/livechat/transcript         ?rid=&token= -> the transcript as text
 //   GET  /metrics                            prom-client's exposition
@@ -27,10 +32,13 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const Ajv = require('ajv')
 const client = require('prom-client')
 const { settingsDefinitions } = require('../..')
-const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, widgetEventRoute, widgetEventSchema } = require('../../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, widgetEventRoute } = require('../../rocketchat')
+const { Callbacks } = require('../../__test__/helpers/rocketchat/callbacks')
+const { makeFunction } = require('../../__test__/helpers/rocketchat/patch-injection')
+const { createRouter } = require('../../__test__/helpers/rocketchat/router')
+const { loadRestTypings } = require('../../__test__/helpers/rocketchat/rest-typings')
 
 /** The largest request body read, as a body parser's limit. */
 const MAX_BODY_BYTES = 16 * 1024
@@ -70,67 +78,19 @@ function fileSettings(file, siteUrl) {
   }
 }
 
-/** apps/meteor/lib/callbacks.ts, as far as the hooks used here go. */
-function createCallbacks() {
-  const hooks = new Map()
-  return {
-    priority: { HIGH: -1000, MEDIUM: 0, LOW: 1000 },
-    add(hook, callback, priority = 0, id = crypto.randomUUID()) {
-      const list = hooks.get(hook) ?? []
-      if (list.some((c) => c.id === id)) return
-      list.push({ callback, priority, id })
-      list.sort((a, b) => a.priority - b.priority)
-      hooks.set(hook, list)
-    },
-    async run(hook, item, constant) {
-      for (const { callback } of hooks.get(hook) ?? []) item = (await callback(item, constant)) ?? item
-      return item
-    },
-  }
-}
-
-/** The router's API.v1, as far as the routes here use it, served over node:http. */
-function createRouter() {
-  const routes = new Map()
-  const limits = new Map()
-  const allowed = (path, ip, { numRequestsAllowed, intervalTimeInMS }) => {
-    const key = `${path} ${ip}`
+/** This server's rate limit, per route and client address, in front of the router. */
+function rateLimiter() {
+  const windows = new Map()
+  return (key, { numRequestsAllowed, intervalTimeInMS }) => {
     const now = Date.now()
-    const window = limits.get(key)
+    const window = windows.get(key)
     if (!window || now - window.start > intervalTimeInMS) {
-      limits.set(key, { start: now, count: 1 })
+      windows.set(key, { start: now, count: 1 })
       return true
     }
     window.count++
     return window.count <= numRequestsAllowed
   }
-  const v1 = {
-    post: (path, options, action) => routes.set(path, { options, action }),
-    success: (result = {}) => ({ statusCode: 200, body: { ...result, success: true } }),
-    failure: (error, errorType) => ({ statusCode: 400, body: { success: false, error, ...(errorType && { errorType }) } }),
-  }
-  async function handle(path, bodyText, ip) {
-    const route = routes.get(path)
-    if (!route) return { statusCode: 404, body: { success: false, error: 'not found' } }
-    if (route.options.rateLimiterOptions && !allowed(path, ip, route.options.rateLimiterOptions)) {
-      return { statusCode: 429, body: { success: false, error: 'error-too-many-requests' } }
-    }
-    let bodyParams
-    try {
-      bodyParams = JSON.parse(bodyText)
-    } catch {
-      return v1.failure('error-invalid-json')
-    }
-    if (route.options.body && !route.options.body(bodyParams)) {
-      return v1.failure(route.options.body.errors.map((e) => `${e.instancePath} ${e.message}`).join('; '), 'error-invalid-params')
-    }
-    try {
-      return await route.action.call({ bodyParams })
-    } catch (e) {
-      return v1.failure(e.message)
-    }
-  }
-  return { API: { v1 }, handle }
 }
 
 function readBody(req) {
@@ -154,14 +114,17 @@ function send(res, status, body, type = 'application/json') {
 
 /** Starts the server; `settingsFile` holds the SNS_Analytics_* settings by id. */
 async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'https://chat.example.com', rateLimit = { numRequestsAllowed: 40, intervalTimeInMS: 10_000 } }) {
+  const { ajv, validateBadRequestErrorResponse } = await loadRestTypings()
   const settings = fileSettings(settingsFile, siteUrl)
-  const callbacks = createCallbacks()
-  const { API, handle } = createRouter()
+  const callbacks = new Callbacks()
+  const onNewRoom = makeFunction(async () => {})
+  const { API, request, routes } = createRouter({ testMode: true })
+  const allowed = rateLimiter()
   const registry = new client.Registry()
   const report = (e) => console.warn(`[analytics] ${e.setting || e.code || ''}: ${e.message}`)
 
   const controller = bindSettings(settings, { onError: report })
-  registerOmnichannelCallbacks(callbacks, controller, { onError: report })
+  registerOmnichannelCallbacks(callbacks, controller, { onNewRoom, afterTakeInquiry: makeFunction(async () => {}), onError: report })
   registerPrometheusMetrics(controller, registry)
 
   const rooms = new Map() // rid -> IOmnichannelRoom-like, with its visitor's token and a transcript
@@ -170,16 +133,56 @@ async function start({ settingsFile, port = 0, host = '127.0.0.1', siteUrl = 'ht
     const room = rooms.get(rid)
     return room && room.v.token === token ? room : null
   }
-  API.v1.post(...widgetEventRoute({ API, controller, validate: new Ajv().compile(widgetEventSchema), findGuest, findRoom, rateLimit }))
-  API.v1.post('livechat/room', {}, async function action() {
-    const { token } = this.bodyParams
-    if (typeof token !== 'string' || token.length < 8) return API.v1.failure('error-invalid-token')
-    const rid = `${crypto.randomBytes(6).toString('hex')}:${crypto.randomBytes(8).toString('hex')}`
-    const room = { _id: rid, t: 'l', v: { token }, transcript: ['Bot: Hello! How can I help?'] }
-    rooms.set(rid, room)
-    await callbacks.run('livechat.newRoom', room)
-    return API.v1.success({ rid })
+  API.v1.post(...widgetEventRoute({ API, controller, ajv, validateBadRequestErrorResponse, findGuest, findRoom, rateLimit }))
+
+  const tokenSchema = { type: 'string', minLength: 8 }
+  const response = (properties) => ({
+    200: ajv.compile({ type: 'object', properties: { success: { type: 'boolean', enum: [true] }, ...properties }, required: ['success'], additionalProperties: false }),
+    400: validateBadRequestErrorResponse,
   })
+  API.v1.post(
+    'livechat/room',
+    { authRequired: false, body: ajv.compile({ type: 'object', properties: { token: tokenSchema }, required: ['token'], additionalProperties: false }), response: response({ rid: { type: 'string' } }) },
+    async function action() {
+      const { token } = this.bodyParams
+      const rid = `${crypto.randomBytes(6).toString('hex')}:${crypto.randomBytes(8).toString('hex')}`
+      const room = { _id: rid, t: 'l', open: true, v: { token }, transcript: ['Bot: Hello! How can I help?'] }
+      rooms.set(rid, room)
+      await onNewRoom(room)
+      return API.v1.success({ rid })
+    },
+  )
+  API.v1.post(
+    'livechat/room.close',
+    { authRequired: false, body: ajv.compile({ type: 'object', properties: { token: tokenSchema, rid: { type: 'string' } }, required: ['token', 'rid'], additionalProperties: false }), response: response({}) },
+    async function action() {
+      const { token, rid } = this.bodyParams
+      const room = await findRoom(token, rid)
+      if (!room) throw new Error('invalid-room')
+      if (room.open) {
+        // closeRoom.ts: the room is closed by the visitor, read back, then the hook runs.
+        delete room.open
+        Object.assign(room, { closer: 'visitor', closedBy: { _id: token }, closedAt: new Date() })
+        await callbacks.run('livechat.closeRoom', { room, options: {} })
+      }
+      return API.v1.success()
+    },
+  )
+
+  /** A POST under /api/v1/: the body limit, the rate limit, then the router. */
+  async function handle(route, bodyText, ip) {
+    const routeOptions = routes.get(`POST /v1/${route}`)?.options
+    if (routeOptions?.rateLimiterOptions && !allowed(`${route} ${ip}`, routeOptions.rateLimiterOptions)) {
+      return { statusCode: 429, body: { success: false, error: 'error-too-many-requests' } }
+    }
+    let bodyParams
+    try {
+      bodyParams = JSON.parse(bodyText)
+    } catch {
+      bodyParams = {} // Router.parseBodyParams: a body that does not parse is {}
+    }
+    return request('POST', `/v1/${route}`, bodyParams)
+  }
 
   const publicDir = path.join(__dirname, 'public')
   const server = http.createServer(async (req, res) => {

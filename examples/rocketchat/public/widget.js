@@ -42,7 +42,13 @@
     a.click()
     a.remove()
   })
-  document.getElementById('close').addEventListener('click', () => track('Chat Session', 'closed', { close_method: 'chat window' }))
+  // The visitor ends the chat: the event first (it carries this tab's id), then the
+  // room is closed, whose livechat.closeRoom hook finds the close already logged.
+  document.getElementById('close').addEventListener('click', async () => {
+    await track('Chat Session', 'closed', { close_method: 'chat window' })
+    await fetch('/api/v1/livechat/room.close', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, rid }) })
+    status.dataset.closed = 'true'
+  })
 
   await track('Window', 'opened', { session_id: token.slice(0, 16) })
   status.dataset.ready = 'true'
