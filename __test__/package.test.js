@@ -39,6 +39,8 @@ describe('the packed package in a clean app', () => {
     }
     assert.equal(installed.devDependencies, undefined)
     assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'src')), 'no sources in the package')
+    // The Rocket.Chat pull request in rocketchat/upstream/ is not package code.
+    assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'rocketchat')).sort(), ['i18n', 'index.d.ts', 'index.js'])
   })
 
   it('exports the Rocket.Chat side as rocketchat-sns-analytics/rocketchat, in both module systems', () => {

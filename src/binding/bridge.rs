@@ -171,7 +171,8 @@ impl AppsEngineBridge {
     /// Logs `event` for the app `appId`; resolves to the event id. Rejects with
     /// `code: 'PERMISSION_DENIED'` when `hasPermission(appId, 'analytics.write')` is
     /// false, `'RATE_LIMITED'` over the app's limit, `'ERR_INVALID_APP_ID'` for a
-    /// malformed id, and with `log()`'s errors for a bad event.
+    /// malformed id or the App runtime's placeholder `'APP_ID'` (the host substitutes
+    /// the App's real id for it), and with `log()`'s errors for a bad event.
     #[napi(
         catch_unwind,
         ts_args_type = "event: AnalyticsEvent, appId: string",

@@ -80,9 +80,21 @@ impl AppRateLimiter {
     }
 }
 
+/// What the App runtime sends where a bridge takes the caller's id
+/// (`bridgeCall(..., 'APP_ID')`); the host's `handleBridgeMessage` replaces it with the
+/// App's real id, so the App's own process never names who it is.
+const APP_ID_SENTINEL: &str = "APP_ID";
+
 /// An app id as the Apps-Engine gives it: a UUID in practice; here any 1-128
 /// printable ASCII characters, because it becomes a message attribute and a label.
+/// The runtime's placeholder is refused: reaching here unsubstituted, it would become
+/// one shared "app" whose events nobody could attribute.
 pub fn check_app_id(app_id: &str) -> Result<(), String> {
+    if app_id == APP_ID_SENTINEL {
+        return Err(format!(
+            "appId is the App runtime's placeholder {APP_ID_SENTINEL:?}, not an app id: the host's handleBridgeMessage substitutes the App's real id for it, so this call did not come through the host"
+        ));
+    }
     if app_id.is_empty() || app_id.len() > 128 || !app_id.bytes().all(|b| (33..=126).contains(&b)) {
         return Err(format!(
             "appId must be 1-128 printable ASCII characters, got {app_id:?}"
@@ -225,5 +237,15 @@ mod tests {
         );
         assert!(check_app_id("4b5c1e0a-31c2-4f3e-9b8e-000000000000").is_ok());
         assert!(check_app_id("has space").is_err());
+    }
+
+    #[test]
+    fn the_runtime_placeholder_is_not_an_app_id() {
+        let why = check_app_id("APP_ID").unwrap_err();
+        assert!(why.contains("placeholder \"APP_ID\""), "{why}");
+        assert!(why.contains("handleBridgeMessage"), "{why}");
+        // Only the exact literal: ids that merely contain it are ids.
+        assert!(check_app_id("APP_ID2").is_ok());
+        assert!(check_app_id("app_id").is_ok());
     }
 }
