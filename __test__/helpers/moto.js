@@ -114,14 +114,19 @@ async function topicWithQueue(moto, { fifo = false, name, raw = true } = {}) {
 }
 
 /**
- * Reads every message from the queue until `expected` have arrived (or nothing more
- * arrives for `quietMs`), deleting them. Returns [{ body, json, attributes, groupId, dedupId }].
+ * Reads every message from the queue until `expected` have arrived (or `timeoutMs`
+ * passes), or, without `expected`, until nothing more arrives for `quietMs`, deleting
+ * them. Returns [{ body, json, attributes, groupId, dedupId }].
  */
 async function drainQueue(moto, queueUrl, { expected = Infinity, quietMs = 1500, timeoutMs = 60000 } = {}) {
   const out = []
   const until = Date.now() + timeoutMs
   let lastNew = Date.now()
-  while (out.length < expected && Date.now() < until && Date.now() - lastNew < quietMs) {
+  // Short of a finite `expected`, wait until `timeoutMs`: on a loaded machine the first
+  // message can take longer than `quietMs`. `quietMs` ends a drain that expects nothing
+  // in particular (`expected` left out), once the queue has been quiet that long.
+  const quietEnds = expected === Infinity
+  while (out.length < expected && Date.now() < until && (!quietEnds || Date.now() - lastNew < quietMs)) {
     const { Messages = [] } = await moto.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
