@@ -118,6 +118,9 @@ pub struct SpoolConfig {
     pub max_bytes: u64,
     /// Longest an accepted event waits before it is written to the spool file.
     pub sync_interval: Duration,
+    /// Bytes of the dead-letter file (`<dir>/dead-letter/`); past it the oldest
+    /// records are dropped, reported and counted.
+    pub max_dead_letter_bytes: u64,
 }
 
 /// When and how long to retry transient failures.
@@ -205,6 +208,9 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
     pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
     pub const SPOOL_SYNC_MS: u64 = 50;
+    /// 64 MiB: entries refused for their own sake are rare, and this keeps at least
+    /// 256 of the largest messages SNS takes, or some 100,000 typical events.
+    pub const MAX_DEAD_LETTER_BYTES: u64 = 64 << 20;
     pub const RETRY_INITIAL_BACKOFF_MS: u64 = 100;
     pub const RETRY_MAX_BACKOFF_MS: u64 = 10_000;
     /// Well inside SNS FIFO's five-minute deduplication window, so that a retry of a
