@@ -9,6 +9,7 @@ mod deliver;
 mod lanes;
 mod logger;
 mod publisher;
+mod refusals;
 mod retry;
 mod runtime;
 mod shared;
