@@ -5,6 +5,7 @@
 //!
 //! - `record.rs`: the file format (checksummed, append-only) and its reader, which
 //!   skips what is damaged and keeps one record per event id.
+//! - `select.rs`: which records a command works on.
 //! - `store.rs`: the file on disk, bounded by `maxDeadLetterBytes` (the oldest records
 //!   are dropped past it), locked for each operation so that the command line can
 //!   work on it while a logger appends.
@@ -12,7 +13,9 @@
 //! Replaying drives a logger, so it lives with the loggers (`delivery/replay.rs`).
 
 mod record;
+mod select;
 mod store;
 
 pub use record::{scan, write_file, write_record, DeadLetter, Scan, FILE_HEADER, MAX_REASON_BYTES};
-pub use store::{Appended, DeadLetterStore, ReplayLock, DIR_NAME};
+pub use select::Selection;
+pub use store::{Appended, DeadLetterStore, Purged, ReplayLock, DIR_NAME};

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 use super::record::{scan, write_file, write_record, DeadLetter, Scan, FILE_HEADER};
+use super::select::Selection;
 
 /// The dead-letter folder's name inside `spoolDir`.
 pub const DIR_NAME: &str = "dead-letter";
@@ -39,6 +40,14 @@ pub struct Appended {
     pub dropped: Vec<Uuid>,
     /// Damaged stretches the rewrite that dropped them found (and left out).
     pub damaged: u64,
+}
+
+/// What a purge removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub removed: Vec<Uuid>,
+    /// Records left in the store.
+    pub remaining: usize,
 }
 
 /// Held for the length of a replay: a second replay of the same store, which could
@@ -179,6 +188,25 @@ impl DeadLetterStore {
             found.damaged_bytes = 0;
         }
         Ok(found)
+    }
+
+    /// Removes the records `selection` matches (every record, for an empty one).
+    pub fn purge(&self, selection: &Selection) -> io::Result<Purged> {
+        let mut removed = Vec::new();
+        let after = self.rewrite(|letters| {
+            letters.retain(|l| {
+                let matched = selection.matches(l);
+                if matched {
+                    removed.push(l.id);
+                }
+                !matched
+            });
+            !removed.is_empty()
+        })?;
+        Ok(Purged {
+            removed,
+            remaining: after.letters.len(),
+        })
     }
 
     /// Replaces the file with `letters` (removes it when there are none), durably.
@@ -347,6 +375,31 @@ mod tests {
         let mut got = ids(&found.letters);
         got.sort_unstable();
         assert_eq!(got, (0..80).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_purge_removes_what_matches() {
+        let spool = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+        let mut other = letter(2);
+        other.code = "KMSDisabled".into();
+        store.append(&[letter(1), other, letter(3)]).unwrap();
+        let by_code = Selection {
+            codes: vec!["KMSDisabled".into()],
+            ..Selection::default()
+        };
+        let purged = store.purge(&by_code).unwrap();
+        assert_eq!((ids_of(&purged.removed), purged.remaining), (vec![2], 2));
+        let all = store.purge(&Selection::default()).unwrap();
+        assert_eq!((ids_of(&all.removed), all.remaining), (vec![1, 3], 0));
+        assert_eq!(
+            store.purge(&Selection::default()).unwrap(),
+            Purged::default()
+        );
+    }
+
+    fn ids_of(ids: &[Uuid]) -> Vec<u8> {
+        ids.iter().map(|id| id.as_bytes()[0]).collect()
     }
 
     #[test]

@@ -98,15 +98,7 @@ impl Options {
     where
         D: serde::Deserializer<'de>,
     {
-        serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let option = if path.is_empty() || path == "." {
-                "options".to_owned()
-            } else {
-                path
-            };
-            InvalidOption::new(option, describe(e.into_inner()))
-        })
+        deserialize_named(deserializer, describe)
     }
 
     /// Reads options from JSON (the admin settings' values).
@@ -115,7 +107,28 @@ impl Options {
     }
 }
 
-const HOUR_MS: u64 = 3_600_000;
+/// Reads an options type, naming the option at fault by its path (`options` for the
+/// object itself).
+pub(super) fn deserialize_named<'de, T, D>(
+    deserializer: D,
+    describe: impl FnOnce(D::Error) -> String,
+) -> Result<T, InvalidOption>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let option = if path.is_empty() || path == "." {
+            "options".to_owned()
+        } else {
+            path
+        };
+        InvalidOption::new(option, describe(e.into_inner()))
+    })
+}
+
+pub(super) const HOUR_MS: u64 = 3_600_000;
 
 fn load_plan(source: serde_json::Value) -> Result<TrackingPlan, InvalidOption> {
     let source = match source {
