@@ -12,7 +12,9 @@ pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
 pub use input::{Credentials, Options};
-pub use replay::{ReplayOptions, DEFAULT_REPLAY_GROUP, DEFAULT_REPLAY_TIMEOUT_MS};
+pub use replay::{
+    ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP, DEFAULT_REPLAY_TIMEOUT_MS,
+};
 
 /// What `log()` does when the memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::input::{deserialize_named, HOUR_MS};
 use super::{check_site_url, millis, parse_topic_arn, Credentials, Options};
+use crate::core::deadletter::Selection;
 use crate::core::error::InvalidOption;
 
 /// The `MessageGroupId` of a record that has none (it was sent to a standard topic)
@@ -111,6 +112,48 @@ impl ReplayOptions {
     }
 }
 
+/// Which records a dead-letter command works on, as given: `{ ids, codes }`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectionOptions {
+    pub ids: Option<Vec<String>>,
+    pub codes: Option<Vec<String>>,
+}
+
+impl SelectionOptions {
+    pub fn deserialize_from<'de, D>(
+        deserializer: D,
+        describe: impl FnOnce(D::Error) -> String,
+    ) -> Result<Self, InvalidOption>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        deserialize_named(deserializer, describe)
+    }
+
+    /// The selection; a malformed event id is named by its place (`ids[2]`).
+    pub fn into_selection(self) -> Result<Selection, InvalidOption> {
+        let ids = self
+            .ids
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                uuid::Uuid::parse_str(id).map_err(|_| {
+                    InvalidOption::new(
+                        format!("ids[{i}]"),
+                        format!("must be an event id (a UUID, as log() returns), got {id:?}"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Selection {
+            ids,
+            codes: self.codes.unwrap_or_default(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +200,22 @@ mod tests {
             assert_eq!(e.option, option, "{json}");
             assert!(e.reason.contains(words), "{json}: {e}");
         }
+    }
+
+    #[test]
+    fn a_selection_names_a_bad_id_by_its_place() {
+        let read = |json| {
+            SelectionOptions::deserialize_from(json, |e: serde_json::Error| e.to_string())
+                .and_then(SelectionOptions::into_selection)
+        };
+        let id = "0190a4b2-7c1d-7000-8000-000000000001";
+        let s = read(serde_json::json!({ "ids": [id], "codes": ["InvalidParameter"] })).unwrap();
+        assert_eq!(s.ids[0].to_string(), id);
+        assert_eq!(s.codes, ["InvalidParameter"]);
+        let e = read(serde_json::json!({ "ids": [id, "nope"] })).unwrap_err();
+        assert_eq!(e.option, "ids[1]");
+        let e = read(serde_json::json!({ "code": ["x"] })).unwrap_err();
+        assert_eq!(e.option, "code");
     }
 
     #[test]
