@@ -413,6 +413,63 @@ mod tests {
         store.lock_for_replay().unwrap();
     }
 
+    /// Writes the fuzz target's seed corpus (`fuzz/corpus/dead_letter_reader/`): real
+    /// files this store wrote, whole, merged, compacted, torn and appended after a tear.
+    /// `DEAD_LETTER_SEEDS=fuzz/corpus/dead_letter_reader cargo test write_fuzz_seeds -- --ignored`
+    #[test]
+    #[ignore = "writes the fuzz seed corpus when asked"]
+    fn write_fuzz_seeds() {
+        let out = PathBuf::from(std::env::var("DEAD_LETTER_SEEDS").expect("DEAD_LETTER_SEEDS"));
+        fs::create_dir_all(&out).unwrap();
+        let seed = |name: &str, write: &dyn Fn(&DeadLetterStore)| {
+            let spool = tempfile::tempdir().unwrap();
+            let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+            write(&store);
+            fs::copy(store.dir().join(FILE_NAME), out.join(name)).unwrap();
+        };
+        seed("one-record", &|s| {
+            s.append(&[letter(1)]).unwrap();
+        });
+        seed("several-appends", &|s| {
+            for n in 0..6 {
+                s.append(&[letter(n)]).unwrap();
+            }
+        });
+        seed("a-large-message", &|s| {
+            let mut l = letter(7);
+            l.message = format!(r#"{{"pad":"{}","s":"\u2028ü"}}"#, "x🙂".repeat(600));
+            l.reason = "é".repeat(300);
+            s.append(&[l]).unwrap();
+        });
+        seed("same-id-twice", &|s| {
+            s.append(&[letter(2), letter(3)]).unwrap();
+            let mut again = letter(2);
+            again.last_attempt_ms += 60_000;
+            again.code = "KMSOptInRequired".into();
+            s.append(&[again]).unwrap();
+        });
+        seed("torn-then-appended", &|s| {
+            s.append(&[letter(4), letter(5)]).unwrap();
+            let path = s.dir().join(FILE_NAME);
+            let len = fs::metadata(&path).unwrap().len();
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(len - 9)
+                .unwrap();
+            s.append(&[letter(6)]).unwrap();
+        });
+        let spool = tempfile::tempdir().unwrap();
+        let mut one = Vec::new();
+        let record = write_record(&mut one, &letter(0)) as u64;
+        let store = DeadLetterStore::in_spool(spool.path(), FILE_HEADER.len() as u64 + 4 * record);
+        for n in 0..7 {
+            store.append(&[letter(n)]).unwrap();
+        }
+        fs::copy(store.dir().join(FILE_NAME), out.join("compacted")).unwrap();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(32)))]
 
