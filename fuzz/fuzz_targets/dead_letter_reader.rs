@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(found.damaged_bytes <= data.len() as u64);
     assert_eq!(found.damaged == 0, found.damaged_bytes == 0);
     let mut ids = std::collections::HashSet::new();
-    assert!(found.letters.iter().all(|l| ids.insert(l.id)), "one record per id");
+    assert!(
+        found.letters.iter().all(|l| ids.insert(l.id)),
+        "one record per id"
+    );
     let again = scan(&write_file(&found.letters));
     assert_eq!(again.damaged, 0);
     assert_eq!(again.letters, found.letters);

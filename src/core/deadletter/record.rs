@@ -318,15 +318,16 @@ pub(crate) mod tests {
     pub(crate) fn letter(n: u8) -> DeadLetter {
         DeadLetter {
             id: Uuid::from_bytes([n; 16]),
-            event_type: if n % 2 == 0 {
+            event_type: if n.is_multiple_of(2) {
                 EventType::CustomerAction
             } else {
                 EventType::Session
             },
             topic_arn: "arn:aws:sns:us-east-1:123456789012:t.fifo".into(),
-            message_group_id: (n % 3 != 0).then(|| format!("https://chat.example.com/r{n}")),
+            message_group_id: (!n.is_multiple_of(3))
+                .then(|| format!("https://chat.example.com/r{n}")),
             subject: "RC".into(),
-            app_id: (n % 4 == 0).then(|| format!("app-{n}")),
+            app_id: n.is_multiple_of(4).then(|| format!("app-{n}")),
             category: "Chat Session".into(),
             action: "closed".into(),
             message: format!(r#"{{"n":{n},"s":"ünï \u2028 🙂"}}"#),

@@ -16,7 +16,7 @@ pub struct Selection {
 impl Selection {
     pub fn matches(&self, letter: &DeadLetter) -> bool {
         (self.ids.is_empty() || self.ids.contains(&letter.id))
-            && (self.codes.is_empty() || self.codes.iter().any(|c| *c == letter.code))
+            && (self.codes.is_empty() || self.codes.contains(&letter.code))
     }
 
     /// No criterion: every record.

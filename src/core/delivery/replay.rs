@@ -82,6 +82,9 @@ impl From<std::io::Error> for ReplayError {
 /// Grace past the close deadline for the loop to answer, before giving up on knowing.
 const ANSWER_GRACE: Duration = Duration::from_secs(30);
 
+/// Subject and region: what one replay logger's records have in common.
+type GroupKey = (String, String);
+
 /// What one logger made of its records.
 struct Outcome {
     delivered: Vec<Uuid>,
@@ -124,7 +127,7 @@ pub fn replay_dead_letters<P: Publisher>(
     };
 
     // One logger per subject and region: a logger has one of each.
-    let mut groups: Vec<((String, String), Vec<(DeadLetter, String)>)> = Vec::new();
+    let mut groups: Vec<(GroupKey, Vec<(DeadLetter, String)>)> = Vec::new();
     let mut failed: Vec<(Uuid, String)> = Vec::new();
     for letter in selected {
         let target = options
