@@ -204,12 +204,138 @@ export interface CloseOptions {
   timeoutMs?: number
 }
 
+/**
+ * One record of the dead-letter store: an event SNS refused for good for its own
+ * sake, with what it takes to publish it again identically.
+ */
+export interface DeadLetter {
+  /**
+   * The event id, as `log()` returned it: also its FIFO `MessageDeduplicationId`,
+   * kept by a replay.
+   */
+  id: string
+  topicArn: string
+  /** The FIFO `MessageGroupId` it was sent with; absent on a standard topic. */
+  messageGroupId?: string
+  subject: string
+  /** The SNS message exactly as it was published. */
+  message: string
+  /**
+   * Its message attributes (`eventId`, `category`, `action`, `eventType`, and
+   * `appId` for events an Apps-Engine app logged), all of data type `String`.
+   */
+  attributes: Record<string, string>
+  /** The AWS error code of the last refusal, e.g. `'InvalidParameter'`. */
+  code: string
+  /** The AWS error message of the last refusal. */
+  reason: string
+  /** SNS said the fault was the sender's. */
+  senderFault: boolean
+  /** PublishBatch requests that carried it, replays included. */
+  attempts: number
+  /** When the first request that carried it was sent, in epoch milliseconds. */
+  firstAttemptMs: number
+  /** When it was last refused, in epoch milliseconds. */
+  lastAttemptMs: number
+}
+
+/** What `listDeadLetters()` found. */
+export interface DeadLetterList {
+  /** One per event id, oldest first. */
+  records: Array<DeadLetter>
+  /** Damaged stretches of the file that were skipped (a torn write, a bad disk). */
+  damaged: number
+}
+
+/** A record not sent for another reason (an outage, the timeout): it stays as it was. */
+export interface DeadLetterNotSent {
+  id: string
+  reason: string
+}
+
+/** What `purgeDeadLetters()` removed. */
+export interface DeadLetterPurgeReport {
+  removed: Array<string>
+  /** Records in the store afterwards. */
+  remaining: number
+}
+
+/** A record SNS refused again: it stays in the store, its attempts added up. */
+export interface DeadLetterRefusedAgain {
+  id: string
+  code: string
+  reason: string
+}
+
+/**
+ * Options of `replayDeadLetters()`. SNS is reached as a logger reaches it: `region`,
+ * `endpoint` and `credentials` default to the AWS environment and profile.
+ */
+export interface DeadLetterReplayOptions {
+  /**
+   * Publish every record to this topic instead of its own (in the same region as
+   * every other record of the replay). Default: each record's topic.
+   */
+  topicArn?: string
+  /**
+   * The `MessageGroupId` of records that have none (sent to a standard topic)
+   * replayed to a FIFO topic. Default `'dead-letter-replay'`.
+   */
+  messageGroupId?: string
+  /** AWS region. Default: `AWS_REGION`, the profile, then the topic ARN's region. */
+  region?: string
+  /**
+   * SNS endpoint URL. Default: `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL`, then the
+   * regional endpoint.
+   */
+  endpoint?: string
+  /** Default: the AWS default provider chain. */
+  credentials?: AwsCredentials
+  /** Time allowed for one HTTP request to SNS, in ms. Default 10000. */
+  requestTimeoutMs?: number
+  /** As the logger's: transient failures are retried this long. Default 120000. */
+  retryBudgetMs?: number
+  retryInitialBackoffMs?: number
+  retryMaxBackoffMs?: number
+  /**
+   * How long the replay keeps trying before leaving what is left in the store, in
+   * ms (0-3600000). Default 60000.
+   */
+  timeoutMs?: number
+}
+
+/** What `replayDeadLetters()` did. `selected = delivered + refused + failed`. */
+export interface DeadLetterReplayReport {
+  /** Records the selection matched. */
+  selected: number
+  /** Ids SNS accepted; their records were removed from the store. */
+  delivered: Array<string>
+  /** Refused again for good: kept, once each. */
+  refused: Array<DeadLetterRefusedAgain>
+  /** Not sent: kept as they were. */
+  failed: Array<DeadLetterNotSent>
+  /** Records in the store afterwards. */
+  remaining: number
+  /** Damaged stretches of the file that were skipped. */
+  damaged: number
+}
+
+/** Which records a dead-letter call works on; every record when empty or absent. */
+export interface DeadLetterSelection {
+  /** Only these event ids. */
+  ids?: Array<string>
+  /** Only records refused with one of these AWS codes. */
+  codes?: Array<string>
+}
+
 /** A failure in the background, passed to `onError` callbacks. */
 export interface DeliveryError {
   /**
    * `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
-   * `ERR_SHUTDOWN_TIMEOUT`, `ERR_TRACKING_PLAN` (an event published despite
-   * violations, `validation: 'warn'`) or `ERR_INTERNAL`.
+   * `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
+   * `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
+   * (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
+   * despite violations, `validation: 'warn'`) or `ERR_INTERNAL`.
    */
   code: string
   message: string
@@ -217,6 +343,12 @@ export interface DeliveryError {
   eventIds: Array<string>
   /** For `ERR_TRACKING_PLAN`: the violations not reported before. */
   violations?: Array<PlanViolation>
+  /**
+   * For `ERR_PUBLISH_FAILED` on entries SNS refused for their own sake when no
+   * dead-letter store kept them (no `spoolDir`, or it could not be written): each
+   * event as it was sent, so that the host can keep it.
+   */
+  entries?: Array<RefusedEntry>
 }
 
 /** What `flush()` and `close()` resolve with: the logger's totals when they settled. */
@@ -237,6 +369,12 @@ export interface DeliveryReport {
  * `code: 'ERR_INVALID_PLAN'` saying where the plan is wrong.
  */
 export declare function generateTypes(plan: string): string
+
+/**
+ * The records of `spoolDir`'s dead-letter store, oldest first. Rejects with
+ * `ERR_SPOOL` (and `path`) when the folder cannot be read.
+ */
+export declare function listDeadLetters(spoolDir: string): Promise<DeadLetterList>
 
 /** The Apps-Engine's `ILivechatEventContext` (agent assigned and unassigned). */
 export interface LivechatEventContextLike {
@@ -385,6 +523,15 @@ export interface LoggerOptions {
    * (1-60000): a crash of the process loses at most this much. Default 50.
    */
   spoolSyncMs?: number
+  /**
+   * With `spoolDir`: bytes the dead-letter store (`<spoolDir>/dead-letter/`) may
+   * take. An entry SNS refuses for good for its own sake (a sender fault such as
+   * `InvalidParameter`) is kept there with its message byte for byte, to list and
+   * replay with `npx rocketchat-sns-analytics dead-letter <spoolDir> ...`. Past this
+   * size the oldest records are dropped, reported (`ERR_DEAD_LETTER_FULL`, with
+   * their ids) and counted (`stats().deadLetterDropped`). Default 67108864 (64 MiB).
+   */
+  maxDeadLetterBytes?: number
 }
 
 /** Counters of one logger. Every number only grows, except `queued` and `inFlight`. */
@@ -395,10 +542,26 @@ export interface LoggerStats {
   inFlight: number
   /** Accepted by SNS. */
   delivered: number
-  /** Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline. */
+  /**
+   * Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline.
+   * Events kept in the dead-letter store are counted in `deadLettered` instead.
+   */
   failed: number
   /** Discarded because the queue was full (see `overflow`). */
   dropped: number
+  /**
+   * With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
+   * the entry, e.g. `InvalidParameter`) and kept in the dead-letter store
+   * (`<spoolDir>/dead-letter/`), to list and replay with
+   * `npx rocketchat-sns-analytics dead-letter <spoolDir> list|replay`.
+   */
+  deadLettered: number
+  /**
+   * With `spoolDir`: records dropped from the dead-letter store, oldest first, to
+   * keep it within `maxDeadLetterBytes` (each was counted in `deadLettered`, and
+   * reported with `ERR_DEAD_LETTER_FULL`).
+   */
+  deadLetterDropped: number
   /** Entries sent again after a transient failure. */
   retried: number
   /** PublishBatch requests sent, retries included. */
@@ -475,6 +638,44 @@ export interface PlanViolation {
   /** What is wrong and what the plan allows. */
   message: string
 }
+
+/**
+ * Removes the records `selection` matches (every record without one) from
+ * `spoolDir`'s dead-letter store. Rejects with `ERR_INVALID_OPTION` for a bad
+ * selection and `ERR_SPOOL` when the store cannot be written.
+ */
+export declare function purgeDeadLetters(spoolDir: string, selection?: DeadLetterSelection): Promise<DeadLetterPurgeReport>
+
+/**
+ * An event SNS refused for good, as it was sent: what it takes to publish it again
+ * identically.
+ */
+export interface RefusedEntry {
+  /** The event id, also its FIFO `MessageDeduplicationId`. */
+  id: string
+  topicArn: string
+  /** The FIFO `MessageGroupId` it was sent with; absent on a standard topic. */
+  messageGroupId?: string
+  subject: string
+  /** The SNS message exactly as published. */
+  message: string
+  /** Its message attributes (data type `String`). */
+  attributes: Record<string, string>
+  /** The AWS error code, e.g. `'InvalidParameter'`. */
+  code: string
+  /** The AWS error message. */
+  reason: string
+}
+
+/**
+ * Publishes the records `selection` matches again, through a logger, exactly as they
+ * were sent: the same id (so FIFO deduplication holds), message, attributes, message
+ * group and subject, to their own topic or `options.topicArn`. What SNS accepts
+ * leaves the store; what it refuses again stays, once; what cannot be sent stays as
+ * it was. One replay of a store at a time. Rejects with `ERR_INVALID_OPTION` (and
+ * `option`) for bad options or selection, `ERR_SPOOL` when the store cannot be used.
+ */
+export declare function replayDeadLetters(spoolDir: string, options?: DeadLetterReplayOptions, selection?: DeadLetterSelection): Promise<DeadLetterReplayReport>
 
 /** One setting, as `settingsRegistry.add(id, packageValue, options)` takes it. */
 export interface SettingDefinition {

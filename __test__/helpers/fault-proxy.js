@@ -42,26 +42,37 @@ function dropMembers(form, drop) {
   }
   const kept = [...members.keys()].sort((a, b) => a - b)
   const droppedIds = []
+  const dropped = []
   let next = 1
   for (const n of kept) {
     const fields = members.get(n)
     if (drop.includes(n)) {
       droppedIds.push(fields.find(([f]) => f === 'Id')[1])
+      dropped.push(Object.fromEntries(fields))
       continue
     }
     for (const [f, v] of fields) out.append(`PublishBatchRequestEntries.member.${next}.${f}`, v)
     next++
   }
-  return { body: out.toString(), droppedIds, count: kept.length }
+  return { body: out.toString(), droppedIds, dropped, count: kept.length }
 }
 
-function failedXml(ids) {
+/** `Failed[]` members: by default a transient InternalError; a fault may give its own. */
+function failedXml(ids, { code = 'InternalError', message = 'injected partial failure', senderFault = false } = {}) {
   return ids
     .map(
       (id) =>
-        `<member><Id>${id}</Id><Code>InternalError</Code><Message>injected partial failure</Message><SenderFault>false</SenderFault></member>`,
+        `<member><Id>${id}</Id><Code>${code}</Code><Message>${message}</Message><SenderFault>${senderFault}</SenderFault></member>`,
     )
     .join('')
+}
+
+function allFailedXml(failed) {
+  return `<?xml version="1.0"?>
+<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <PublishBatchResult><Successful/><Failed>${failed}</Failed></PublishBatchResult>
+  <ResponseMetadata><RequestId>injected-partial</RequestId></ResponseMetadata>
+</PublishBatchResponse>`
 }
 
 /** A 403 whose message repeats the request's signature, as SignatureDoesNotMatch does. */
@@ -77,7 +88,9 @@ function echoAuthXml(req) {
 function startFaultProxy(target) {
   const faults = []
   let outage = null
-  const seen = { publishBatch: 0, injected: 0, entriesSent: 0 }
+  // `refused`: the entries a 'partial' fault failed, as the client sent them (Id,
+  // Message, MessageGroupId, MessageAttributes.entry.N.*).
+  const seen = { publishBatch: 0, injected: 0, entriesSent: 0, refused: [] }
   const sockets = new Set()
   const forward = (req, body) =>
     new Promise((resolve, reject) => {
@@ -143,13 +156,20 @@ function startFaultProxy(target) {
           return req.socket.destroy()
         }
         case 'partial': {
-          // Entries at 1-based positions `fault.members` fail; the rest go to moto.
-          const { body: rest, droppedIds, count } = dropMembers(form, fault.members)
+          // Entries at 1-based positions `fault.members` fail (with `fault.code`,
+          // `fault.message` and `fault.senderFault` if given); the rest go to moto.
+          const { body: rest, droppedIds, dropped, count } = dropMembers(form, fault.members)
           seen.entriesSent += count - droppedIds.length
+          seen.refused.push(...dropped)
+          const failed = failedXml(droppedIds, fault)
+          if (droppedIds.length === count) {
+            // Nothing left for moto, which refuses an empty batch: answer as SNS would.
+            return reply(200, allFailedXml(failed))
+          }
           const up = await forward(req, rest)
           const text = up.body.includes('<Failed/>') || up.body.includes('<Failed />')
-            ? up.body.replace(/<Failed\s*\/>/, `<Failed>${failedXml(droppedIds)}</Failed>`)
-            : up.body.replace('<Failed>', `<Failed>${failedXml(droppedIds)}`)
+            ? up.body.replace(/<Failed\s*\/>/, `<Failed>${failed}</Failed>`)
+            : up.body.replace('<Failed>', `<Failed>${failed}`)
           return reply(up.status, text)
         }
         default:

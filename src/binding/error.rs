@@ -83,6 +83,31 @@ pub fn app_error<'env>(
     })
 }
 
+/// An error to settle a promise with later, from a deferred's resolver: it carries
+/// the error object itself, so the promise rejects with our `code` and `property`.
+pub fn rejection(
+    env: &Env,
+    type_error: bool,
+    code: ErrorCode,
+    message: &str,
+    property: Option<(&str, &str)>,
+) -> Error {
+    let kind = if type_error {
+        Kind::TypeError
+    } else {
+        Kind::Error
+    };
+    let built = build(env, kind, code, message, &|env, error| {
+        if let Some((name, value)) = property {
+            set_str(env, error, name, value);
+        }
+    });
+    match built {
+        Some(error) => Error::from(napi_raw::unknown(env, &error)),
+        None => Error::new(Status::GenericFailure, format!("{code}: {message}")),
+    }
+}
+
 pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
     throw(
         env,

@@ -2,6 +2,7 @@
 //! nothing else. Only this module uses napi types.
 
 mod bridge;
+mod deadletter;
 mod error;
 mod event_json;
 mod exit_hook;
@@ -17,6 +18,11 @@ pub use bridge::{
     AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions, LivechatEventContextLike,
     LivechatRoomLike, LivechatTransferContextLike,
 };
+pub use deadletter::{
+    list_dead_letters, purge_dead_letters, replay_dead_letters_js, DeadLetter, DeadLetterList,
+    DeadLetterNotSent, DeadLetterPurgeReport, DeadLetterRefusedAgain, DeadLetterReplayOptions,
+    DeadLetterReplayReport, DeadLetterSelection,
+};
 pub use event_json::event_json_function;
 pub use fast_log::{log_json, reject_event};
 pub use logger::AnalyticsLogger;
@@ -28,5 +34,5 @@ pub use plan::{builtin_plans, generate_types};
 pub use settings::{options_from_settings_js, settings_definitions, SettingDefinition};
 pub use types::{
     AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats, PlanViolation,
-    ViolationCounts,
+    RefusedEntry, ViolationCounts,
 };

@@ -119,6 +119,13 @@ pub struct LoggerOptions {
     /// Longest an accepted event waits before it is written to the spool file, in ms
     /// (1-60000): a crash of the process loses at most this much. Default 50.
     pub spool_sync_ms: Option<f64>,
+    /// With `spoolDir`: bytes the dead-letter store (`<spoolDir>/dead-letter/`) may
+    /// take. An entry SNS refuses for good for its own sake (a sender fault such as
+    /// `InvalidParameter`) is kept there with its message byte for byte, to list and
+    /// replay with `npx rocketchat-sns-analytics dead-letter <spoolDir> ...`. Past this
+    /// size the oldest records are dropped, reported (`ERR_DEAD_LETTER_FULL`, with
+    /// their ids) and counted (`stats().deadLetterDropped`). Default 67108864 (64 MiB).
+    pub max_dead_letter_bytes: Option<f64>,
 }
 
 /// A tracking plan given in code; the same shape as a plan file.

@@ -45,9 +45,19 @@ pub struct LoggerStats {
     /// Accepted by SNS.
     pub delivered: i64,
     /// Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline.
+    /// Events kept in the dead-letter store are counted in `deadLettered` instead.
     pub failed: i64,
     /// Discarded because the queue was full (see `overflow`).
     pub dropped: i64,
+    /// With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
+    /// the entry, e.g. `InvalidParameter`) and kept in the dead-letter store
+    /// (`<spoolDir>/dead-letter/`), to list and replay with
+    /// `npx rocketchat-sns-analytics dead-letter <spoolDir> list|replay`.
+    pub dead_lettered: i64,
+    /// With `spoolDir`: records dropped from the dead-letter store, oldest first, to
+    /// keep it within `maxDeadLetterBytes` (each was counted in `deadLettered`, and
+    /// reported with `ERR_DEAD_LETTER_FULL`).
+    pub dead_letter_dropped: i64,
     /// Entries sent again after a transient failure.
     pub retried: i64,
     /// PublishBatch requests sent, retries included.
@@ -125,6 +135,8 @@ impl From<core::telemetry::StatsSnapshot> for LoggerStats {
             delivered: s.delivered as i64,
             failed: s.failed as i64,
             dropped: s.dropped as i64,
+            dead_lettered: s.dead_lettered as i64,
+            dead_letter_dropped: s.dead_letter_dropped as i64,
             retried: s.retried as i64,
             batches_sent: s.batches_sent as i64,
             invalid: s.invalid as i64,
@@ -168,18 +180,59 @@ impl From<core::delivery::DeliveryReport> for DeliveryReport {
     }
 }
 
+/// An event SNS refused for good, as it was sent: what it takes to publish it again
+/// identically.
+#[napi(object)]
+pub struct RefusedEntry {
+    /// The event id, also its FIFO `MessageDeduplicationId`.
+    pub id: String,
+    pub topic_arn: String,
+    /// The FIFO `MessageGroupId` it was sent with; absent on a standard topic.
+    pub message_group_id: Option<String>,
+    pub subject: String,
+    /// The SNS message exactly as published.
+    pub message: String,
+    /// Its message attributes (data type `String`).
+    pub attributes: std::collections::HashMap<String, String>,
+    /// The AWS error code, e.g. `'InvalidParameter'`.
+    pub code: String,
+    /// The AWS error message.
+    pub reason: String,
+}
+
+impl From<&core::error::RefusedEntry> for RefusedEntry {
+    fn from(e: &core::error::RefusedEntry) -> Self {
+        Self {
+            id: e.id.clone(),
+            topic_arn: e.topic_arn.clone(),
+            message_group_id: e.message_group_id.clone(),
+            subject: e.subject.clone(),
+            message: e.message.clone(),
+            attributes: e.attributes.iter().cloned().collect(),
+            code: e.code.clone(),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
 /// A failure in the background, passed to `onError` callbacks.
 #[napi(object)]
 pub struct DeliveryError {
     /// `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
-    /// `ERR_SHUTDOWN_TIMEOUT`, `ERR_TRACKING_PLAN` (an event published despite
-    /// violations, `validation: 'warn'`) or `ERR_INTERNAL`.
+    /// `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
+    /// `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
+    /// (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
+    /// despite violations, `validation: 'warn'`) or `ERR_INTERNAL`.
     pub code: String,
     pub message: String,
     /// Ids (as returned by `log()`) of the events concerned.
     pub event_ids: Vec<String>,
     /// For `ERR_TRACKING_PLAN`: the violations not reported before.
     pub violations: Option<Vec<PlanViolation>>,
+    /// For `ERR_PUBLISH_FAILED` on entries SNS refused for their own sake when no
+    /// dead-letter store kept them (no `spoolDir`, or it could not be written): each
+    /// event as it was sent, so that the host can keep it.
+    pub entries: Option<Vec<RefusedEntry>>,
 }
 
 impl From<&core::error::DeliveryError> for DeliveryError {
@@ -190,6 +243,8 @@ impl From<&core::error::DeliveryError> for DeliveryError {
             event_ids: e.event_ids.clone(),
             violations: (!e.violations.is_empty())
                 .then(|| e.violations.iter().map(PlanViolation::from).collect()),
+            entries: (!e.entries.is_empty())
+                .then(|| e.entries.iter().map(RefusedEntry::from).collect()),
         }
     }
 }

@@ -144,6 +144,26 @@ pub struct DeliveryError {
     pub event_ids: Vec<String>,
     /// For `ERR_TRACKING_PLAN` (`validation: 'warn'`): what the event broke.
     pub violations: Vec<Violation>,
+    /// For `ERR_PUBLISH_FAILED` on entries SNS refused for their own sake, when no
+    /// dead-letter store kept them: each event as it was sent, so the host can.
+    pub entries: Vec<RefusedEntry>,
+}
+
+/// An event SNS refused for good, with what it takes to publish it again identically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedEntry {
+    pub id: String,
+    pub topic_arn: String,
+    /// The FIFO `MessageGroupId` it was sent with; `None` on a standard topic.
+    pub message_group_id: Option<String>,
+    pub subject: String,
+    /// The SNS message exactly as published.
+    pub message: String,
+    /// Its message attributes (all of data type String), in the order sent.
+    pub attributes: Vec<(String, String)>,
+    /// The AWS error code and message.
+    pub code: String,
+    pub reason: String,
 }
 
 impl DeliveryError {
@@ -153,6 +173,7 @@ impl DeliveryError {
             message: message.into(),
             event_ids,
             violations: Vec::new(),
+            entries: Vec::new(),
         }
     }
 }
@@ -200,6 +221,12 @@ pub enum ErrorCode {
     /// The spool folder could not be read or written; the message says what happened
     /// to the events.
     Spool,
+    /// With `spoolDir`: SNS refused these events for good for their own sake; they
+    /// are kept in the dead-letter store, to be listed and replayed.
+    DeadLettered,
+    /// The dead-letter store passed `maxDeadLetterBytes`: these oldest records were
+    /// dropped from it.
+    DeadLetterFull,
     /// A bug in this library: the delivery loop stopped unexpectedly.
     Internal,
 }
@@ -223,6 +250,8 @@ impl ErrorCode {
             ErrorCode::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
             ErrorCode::DeliveryDelayed => "ERR_DELIVERY_DELAYED",
             ErrorCode::Spool => "ERR_SPOOL",
+            ErrorCode::DeadLettered => "ERR_DEAD_LETTERED",
+            ErrorCode::DeadLetterFull => "ERR_DEAD_LETTER_FULL",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

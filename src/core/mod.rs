@@ -4,12 +4,13 @@
 //! One folder per stage of the pipeline, in the order an event goes through them:
 //! `options` (what the logger is told), `encode` (an event read, checked, routed and
 //! formatted on the caller's thread), `plan` (tracking plans), `delivery` (the logger
-//! handle, the delivery loop and its retries), `spool` (the disk queue), `sns` (the
+//! handle, the delivery loop and its retries), `spool` (the disk queue), `deadletter` (events SNS refused for good), `sns` (the
 //! publisher), `telemetry` (stats and metrics) and `rocketchat` (the Apps-Engine,
 //! widget and settings adapters). Imports run one way; `scripts/check-module-cycles.py`
 //! checks that no two modules import each other.
 
 mod arn;
+pub mod deadletter;
 pub mod delivery;
 pub mod encode;
 pub mod error;

@@ -164,6 +164,7 @@ fn accept(ids: &[String], failed: &[usize], sender_fault: bool) -> BatchResponse
                 }
                 .into(),
                 message: "scripted entry failure".into(),
+                sender_fault,
             });
         } else {
             response.successful.push(id.clone());
@@ -286,6 +287,7 @@ pub fn spooled_config(fifo: bool, dir: &std::path::Path) -> LoggerConfig {
         dir: dir.to_path_buf(),
         max_bytes: 64 << 20,
         sync_interval: Duration::from_millis(5),
+        max_dead_letter_bytes: 64 << 20,
     });
     config
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::publisher::{BatchRequest, BatchResponse, FaultKind, Publisher};
+use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, Publisher};
+use super::refusals::{keep_refused, Refused, Sent};
 use super::shared::Shared;
 use crate::core::encode::Topic;
 use crate::core::error::{DeliveryError, ErrorCode};
@@ -66,8 +67,8 @@ pub(super) struct SortedAnswer {
     pub delivered: Vec<usize>,
     /// To send again: failed transiently, or missing from the answer.
     pub retry: Vec<usize>,
-    /// Refused for good, with the message to report.
-    pub failed: Vec<(usize, String)>,
+    /// Refused for good for their own sake, with SNS's word on each.
+    pub refused: Vec<(usize, EntryFailure)>,
     /// SNS asked to slow down for at least one entry.
     pub throttled: bool,
     /// The first reason an entry is sent again, for reports.
@@ -91,10 +92,7 @@ pub(super) fn sort_answer(
         let id = &ids[i];
         if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
             match f.kind {
-                FaultKind::Permanent => sorted.failed.push((
-                    i,
-                    format!("SNS refused the message: {}: {}", f.code, f.message),
-                )),
+                FaultKind::Permanent => sorted.refused.push((i, f.clone())),
                 kind => {
                     sorted.throttled |= kind == FaultKind::Throttled;
                     note(&mut sorted, format!("{}: {}", f.code, f.message));
@@ -139,6 +137,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     let mut settled = vec![false; events.len()];
     let mut delivered = 0usize;
     let mut failures: Vec<(usize, Failure)> = Vec::new();
+    let mut refused: Vec<Refused> = Vec::new();
     let mut retry = 0u32;
     let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
     // Events a shutdown deadline left unsent: failed, or kept by the spool.
@@ -204,15 +203,12 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                     settled[i] = true;
                     delivered += 1;
                 }
-                for (i, message) in sorted.failed {
-                    failures.push((
-                        i,
-                        Failure {
-                            code: ErrorCode::PublishFailed,
-                            message,
-                        },
-                    ));
-                }
+                // Every request so far carried it: `todo` only ever shrinks.
+                refused.extend(sorted.refused.into_iter().map(|(index, failure)| Refused {
+                    index,
+                    failure,
+                    attempts: retry + 1,
+                }));
                 throttled = sorted.throttled;
                 todo = sorted.retry;
                 last_error = sorted.first_error;
@@ -291,6 +287,17 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::add(&stats.retried, todo.len());
     }
 
+    for r in &refused {
+        settled[r.index] = true;
+    }
+    let sent = Sent {
+        subject: &context.subject,
+        topic_arn: &target.topic.arn,
+        message_group_id,
+        started,
+    };
+    keep_refused(&shared, &sent, &events, refused).await;
+
     let n = events.len();
     let bytes: usize = events.iter().map(EncodedEvent::queued_bytes).sum();
     shared.labels.delivered(&target.topic.arn, delivered);
@@ -324,7 +331,6 @@ pub(crate) async fn deliver_batch<P: Publisher>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::delivery::EntryFailure;
 
     fn failure(id: &str, kind: FaultKind, code: &str) -> EntryFailure {
         EntryFailure {
@@ -332,6 +338,7 @@ mod tests {
             kind,
             code: code.into(),
             message: "said SNS".into(),
+            sender_fault: kind == FaultKind::Permanent,
         }
     }
 
@@ -351,11 +358,8 @@ mod tests {
         assert_eq!(sorted.delivered, vec![0, 4]);
         assert_eq!(sorted.retry, vec![2, 3, 5]);
         assert_eq!(
-            sorted.failed,
-            vec![(
-                1,
-                "SNS refused the message: InvalidParameter: said SNS".to_owned()
-            )]
+            sorted.refused,
+            vec![(1, failure("b", FaultKind::Permanent, "InvalidParameter"))]
         );
         assert!(sorted.throttled);
         assert_eq!(sorted.first_error, "InternalError: said SNS");
@@ -370,7 +374,7 @@ mod tests {
         };
         let sorted = sort_answer(&[2], &ids, &response);
         assert_eq!(sorted.delivered, vec![2]);
-        assert!(sorted.retry.is_empty() && sorted.failed.is_empty() && !sorted.throttled);
+        assert!(sorted.retry.is_empty() && sorted.refused.is_empty() && !sorted.throttled);
         let none = sort_answer(&[0], &ids, &response);
         assert_eq!(none.retry, vec![0]);
         assert_eq!(none.first_error, "SNS answered without this entry");

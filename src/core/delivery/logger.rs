@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::shared::{Control, DeliveryReport, ErrorSink, ReportFn, Shared};
+use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shared};
 use super::worker::Worker;
+use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::encode::{EncodeError, EncoderConfig};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
@@ -97,6 +98,31 @@ impl Logger {
         config: LoggerConfig,
         publisher: P,
     ) -> Result<Logger, InvalidOption> {
+        let refusals = match &config.spool {
+            Some(spool) => Refusals::Store(Arc::new(DeadLetterStore::in_spool(
+                &spool.dir,
+                spool.max_dead_letter_bytes,
+            ))),
+            None => Refusals::Report,
+        };
+        Self::start_with(config, publisher, refusals)
+    }
+
+    /// A logger for a dead-letter replay ([`Logger::log_again`]): the entries SNS
+    /// refuses again for their own sake are kept for [`Logger::take_refused`] instead
+    /// of being stored or reported.
+    pub(crate) fn start_replaying<P: Publisher>(
+        config: LoggerConfig,
+        publisher: P,
+    ) -> Result<Logger, InvalidOption> {
+        Self::start_with(config, publisher, Refusals::Collect(Mutex::new(Vec::new())))
+    }
+
+    fn start_with<P: Publisher>(
+        config: LoggerConfig,
+        publisher: P,
+        refusals: Refusals,
+    ) -> Result<Logger, InvalidOption> {
         let spool_lock = match &config.spool {
             Some(spool) => Some(SpoolLock::acquire(&spool.dir).map_err(|e| {
                 InvalidOption::new("spoolDir", format!("{} {e}", spool.dir.display()))
@@ -119,6 +145,7 @@ impl Logger {
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
             error_sinks: Mutex::new(Vec::new()),
             labels: LabelledCounters::default(),
+            refusals,
             #[cfg(test)]
             loop_turns: Default::default(),
         });
@@ -207,6 +234,53 @@ impl Logger {
             violations: encoded.violations,
         });
         Ok(id)
+    }
+
+    /// Queues a dead letter again, exactly as it was sent before: its id (the FIFO
+    /// deduplication id), message and attributes, and its message group, to
+    /// `topic_arn`, past every check `log()` makes (they passed when it was logged).
+    pub(crate) fn log_again(&self, letter: &DeadLetter, topic_arn: &str) -> Result<Uuid, LogError> {
+        if self.is_closed() {
+            return Err(LogError::Closed);
+        }
+        let caller = self.caller.borrow();
+        let fifo = topic_arn.ends_with(".fifo");
+        let topic = caller
+            .encoder
+            .router
+            .table()
+            .intern(topic_arn, fifo)
+            .ok_or_else(|| {
+                LogError::Invalid(crate::core::error::InvalidEvent::new(
+                    "topicArn",
+                    "is one topic too many for one logger",
+                ))
+            })?;
+        // Batches are cut per topic and group; a record without a group (it was sent
+        // to a standard topic) takes the logger's, if the topic is FIFO now.
+        self.enqueue(
+            &caller,
+            EncodedEvent {
+                id: letter.id,
+                body: letter.message.as_str().into(),
+                category: letter.category.as_str().into(),
+                action: letter.action.as_str().into(),
+                event_type: letter.event_type,
+                topic,
+                group: letter.message_group_id.as_deref().map(Into::into),
+                app_id: letter.app_id.as_deref().map(Into::into),
+            },
+        )
+    }
+
+    /// What SNS refused again, for good, since the last call ([`Logger::start_replaying`]).
+    pub(crate) fn take_refused(&self) -> Vec<DeadLetter> {
+        match &self.shared.refusals {
+            Refusals::Collect(kept) => {
+                std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()))
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn count_violations(&self, violations: &[Violation]) {
@@ -378,6 +452,9 @@ impl Logger {
             config.shutdown_timeout.as_millis() as u64,
             Ordering::Relaxed,
         );
+        if let (Refusals::Store(store), Some(spool)) = (&self.shared.refusals, &config.spool) {
+            store.set_max_bytes(spool.max_dead_letter_bytes);
+        }
         let caller = Arc::new(CallerSide::new(&config));
         if self
             .shared

@@ -2,13 +2,17 @@
 //! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
 //! the queue into batches (`lanes.rs`, `batch.rs`) and sends each through a
 //! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), on the shared
-//! runtime (`runtime.rs`).
+//! runtime (`runtime.rs`). Entries SNS refuses for their own sake are kept
+//! (`refusals.rs`), and replayed from the dead-letter store through a logger
+//! (`replay.rs`).
 
 mod batch;
 mod deliver;
 mod lanes;
 mod logger;
 mod publisher;
+mod refusals;
+mod replay;
 mod retry;
 mod runtime;
 mod shared;
@@ -18,6 +22,7 @@ pub use logger::{close_all_blocking, DrainHandle, Logger, WidgetLogError};
 pub use publisher::{
     BatchRequest, BatchResponse, EntryFailure, FaultKind, PublishError, Publisher,
 };
+pub use replay::{replay_dead_letters, RefusedAgain, ReplayError, ReplayReport};
 pub use shared::{DeliveryReport, ErrorSink, ReportFn};
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct EntryFailure {
     pub kind: FaultKind,
     pub code: String,
     pub message: String,
+    /// SNS's `SenderFault`, as it said it (kept with a dead letter).
+    pub sender_fault: bool,
 }
 
 /// How a failed request should be treated.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
+use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::error::DeliveryError;
 use crate::core::options::LoggerConfig;
 use crate::core::plan::Violation;
@@ -67,6 +68,16 @@ pub(crate) enum Control {
     },
 }
 
+/// Where the entries SNS refuses for good for their own sake go (`refusals.rs`).
+pub(crate) enum Refusals {
+    /// Without a spool: reported with their messages, so the host can keep them.
+    Report,
+    /// With a spool: into its dead-letter store, durably, before the spool settles them.
+    Store(Arc<DeadLetterStore>),
+    /// A replay's logger: handed back to the replay, whose store already holds them.
+    Collect(Mutex<Vec<DeadLetter>>),
+}
+
 /// State shared between the caller's side and the delivery loop.
 pub(crate) struct Shared {
     pub stats: Stats,
@@ -92,6 +103,7 @@ pub(crate) struct Shared {
     pub(super) error_sinks: Mutex<Vec<ErrorSink>>,
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
+    pub refusals: Refusals,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
     pub loop_turns: std::sync::atomic::AtomicU64,

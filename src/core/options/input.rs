@@ -84,6 +84,7 @@ pub struct Options {
     pub spool_dir: Option<String>,
     pub max_spool_bytes: Option<f64>,
     pub spool_sync_ms: Option<f64>,
+    pub max_dead_letter_bytes: Option<f64>,
 }
 
 impl Options {
@@ -97,15 +98,7 @@ impl Options {
     where
         D: serde::Deserializer<'de>,
     {
-        serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let option = if path.is_empty() || path == "." {
-                "options".to_owned()
-            } else {
-                path
-            };
-            InvalidOption::new(option, describe(e.into_inner()))
-        })
+        deserialize_named(deserializer, describe)
     }
 
     /// Reads options from JSON (the admin settings' values).
@@ -114,7 +107,28 @@ impl Options {
     }
 }
 
-const HOUR_MS: u64 = 3_600_000;
+/// Reads an options type, naming the option at fault by its path (`options` for the
+/// object itself).
+pub(super) fn deserialize_named<'de, T, D>(
+    deserializer: D,
+    describe: impl FnOnce(D::Error) -> String,
+) -> Result<T, InvalidOption>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let option = if path.is_empty() || path == "." {
+            "options".to_owned()
+        } else {
+            path
+        };
+        InvalidOption::new(option, describe(e.into_inner()))
+    })
+}
+
+pub(super) const HOUR_MS: u64 = 3_600_000;
 
 fn load_plan(source: serde_json::Value) -> Result<TrackingPlan, InvalidOption> {
     let source = match source {
@@ -342,12 +356,21 @@ impl Options {
                         1,
                         60_000,
                     )?,
+                    max_dead_letter_bytes: whole_number(
+                        "maxDeadLetterBytes",
+                        self.max_dead_letter_bytes,
+                        defaults::MAX_DEAD_LETTER_BYTES,
+                        // Room for a few records of the largest message SNS takes.
+                        1 << 20,
+                        1 << 50,
+                    )?,
                 })
             }
             None => {
                 for (option, set) in [
                     ("maxSpoolBytes", self.max_spool_bytes.is_some()),
                     ("spoolSyncMs", self.spool_sync_ms.is_some()),
+                    ("maxDeadLetterBytes", self.max_dead_letter_bytes.is_some()),
                 ] {
                     if set {
                         return Err(InvalidOption::new(option, "needs spoolDir"));
@@ -640,6 +663,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_dead_letter_bound_is_a_spool_option() {
+        let mut o = minimal();
+        o.spool_dir = Some("/tmp/rc-spool".into());
+        let spool = o.clone().into_config().unwrap().spool.unwrap();
+        assert_eq!(spool.max_dead_letter_bytes, defaults::MAX_DEAD_LETTER_BYTES);
+        o.max_dead_letter_bytes = Some(2_000_000.0);
+        let spool = o.clone().into_config().unwrap().spool.unwrap();
+        assert_eq!(spool.max_dead_letter_bytes, 2_000_000);
+        o.max_dead_letter_bytes = Some(1000.0);
+        let e = o.into_config().unwrap_err();
+        assert_eq!(e.option, "maxDeadLetterBytes");
+        assert!(e.reason.contains("from 1048576"), "{e}");
+        let mut o = minimal();
+        o.max_dead_letter_bytes = Some(2_000_000.0);
+        let e = o.into_config().unwrap_err();
+        assert_eq!(
+            (e.option.as_str(), e.reason.as_str()),
+            ("maxDeadLetterBytes", "needs spoolDir")
+        );
+    }
+
     mod hostile {
         use super::*;
         use proptest::prelude::*;
@@ -706,7 +751,7 @@ mod tests {
                     ".{0,40}"
                 ],
                 prop_oneof![Just("https://chat.example.com".to_owned()), ".{0,40}"],
-                proptest::collection::vec(number(), 12),
+                proptest::collection::vec(number(), 13),
                 proptest::collection::vec(text(), 10),
                 proptest::collection::vec(json(), 2),
             )
@@ -728,6 +773,7 @@ mod tests {
             o.shutdown_timeout_ms = n[9];
             o.max_spool_bytes = n[10];
             o.spool_sync_ms = n[11];
+            o.max_dead_letter_bytes = n[12];
             [
                 o.overflow,
                 o.validation,

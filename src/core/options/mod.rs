@@ -6,11 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod input;
+mod replay;
 
 pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
 pub use input::{Credentials, Options};
+pub use replay::{
+    ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP, DEFAULT_REPLAY_TIMEOUT_MS,
+};
 
 /// What `log()` does when the memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +122,9 @@ pub struct SpoolConfig {
     pub max_bytes: u64,
     /// Longest an accepted event waits before it is written to the spool file.
     pub sync_interval: Duration,
+    /// Bytes of the dead-letter file (`<dir>/dead-letter/`); past it the oldest
+    /// records are dropped, reported and counted.
+    pub max_dead_letter_bytes: u64,
 }
 
 /// When and how long to retry transient failures.
@@ -205,6 +212,9 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
     pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
     pub const SPOOL_SYNC_MS: u64 = 50;
+    /// 64 MiB: entries refused for their own sake are rare, and this keeps at least
+    /// 256 of the largest messages SNS takes, or some 100,000 typical events.
+    pub const MAX_DEAD_LETTER_BYTES: u64 = 64 << 20;
     pub const RETRY_INITIAL_BACKOFF_MS: u64 = 100;
     pub const RETRY_MAX_BACKOFF_MS: u64 = 10_000;
     /// Well inside SNS FIFO's five-minute deduplication window, so that a retry of a

@@ -150,6 +150,7 @@ async fn send(
                         kind: fault::entry_kind(f.sender_fault(), f.code()),
                         code: f.code().to_owned(),
                         message: f.message().unwrap_or_default().to_owned(),
+                        sender_fault: f.sender_fault(),
                     })
                     .collect(),
             };

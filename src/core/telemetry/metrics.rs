@@ -234,6 +234,18 @@ pub fn render(stats: &StatsSnapshot, counters: &Counters, spooled: bool) -> Stri
             "Events found in the spool on start, left by an earlier logger.",
             stats.recovered,
         );
+        out.single(
+            "events_dead_lettered_total",
+            "counter",
+            "Events SNS refused for good for their own sake, kept in the dead-letter store.",
+            stats.dead_lettered,
+        );
+        out.single(
+            "dead_letter_dropped_total",
+            "counter",
+            "Dead letters dropped, oldest first, to keep the store within maxDeadLetterBytes.",
+            stats.dead_letter_dropped,
+        );
     }
     out.header(
         "app_events_total",

@@ -13,6 +13,10 @@ pub struct Stats {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
+    /// Refused by SNS for good for their own sake and kept in the dead-letter store.
+    pub dead_lettered: AtomicU64,
+    /// Dead letters dropped from the store to keep it within `maxDeadLetterBytes`.
+    pub dead_letter_dropped: AtomicU64,
     pub retried: AtomicU64,
     pub batches_sent: AtomicU64,
     pub invalid: AtomicU64,
@@ -35,9 +39,16 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     pub delivered: u64,
     /// Given up: refused by SNS, out of retries, or cut off by a shutdown deadline.
+    /// Not the events kept in the dead-letter store (`dead_lettered`).
     pub failed: u64,
     /// Discarded because the queue was full (`overflow`).
     pub dropped: u64,
+    /// With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
+    /// the entry) and kept in the dead-letter store, to be replayed.
+    pub dead_lettered: u64,
+    /// With `spoolDir`: records dropped from the dead-letter store, oldest first, to
+    /// keep it within `maxDeadLetterBytes` (each was counted in `dead_lettered`).
+    pub dead_letter_dropped: u64,
     /// Entries sent again after a transient failure.
     pub retried: u64,
     /// PublishBatch requests sent, retries included.
@@ -67,6 +78,8 @@ impl Stats {
             delivered: self.delivered.load(Relaxed),
             failed: self.failed.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
+            dead_lettered: self.dead_lettered.load(Relaxed),
+            dead_letter_dropped: self.dead_letter_dropped.load(Relaxed),
             retried: self.retried.load(Relaxed),
             batches_sent: self.batches_sent.load(Relaxed),
             invalid: self.invalid.load(Relaxed),

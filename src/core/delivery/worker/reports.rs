@@ -62,6 +62,7 @@ impl<P: Publisher> Worker<P> {
             ),
             event_ids: vec![id.hyphenated().to_string()],
             violations: fresh,
+            entries: Vec::new(),
         });
     }
 

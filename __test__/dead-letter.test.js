@@ -1,0 +1,252 @@
+'use strict'
+// Entries SNS refuses for good for their own sake, against moto behind the fault proxy
+// (which fails one entry of a PublishBatch with SenderFault=true and a real code, as
+// SNS does for an invalid parameter): kept in the dead-letter store with spoolDir and
+// replayed from it by the command line, byte for byte, exactly once; reported with
+// their message without spoolDir.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { useMoto, waitFor } = require('./helpers/setup')
+const { startFaultProxy } = require('./helpers/fault-proxy')
+const { REGION, ROOT, CREDENTIALS } = require('./helpers/moto')
+const addon = require('..')
+
+const ctx = useMoto()
+let proxy
+
+const CLI = path.join(ROOT, 'bin', 'rocketchat-sns-analytics.js')
+const REFUSAL = {
+  kind: 'partial',
+  code: 'InvalidParameter',
+  message: 'Invalid parameter: Message too long',
+  senderFault: true,
+}
+
+/** Runs the command line; resolves to { status, stdout, stderr }. */
+function cli(...args) {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: 'testing',
+          AWS_SECRET_ACCESS_KEY: 'testing',
+          AWS_EC2_METADATA_DISABLED: 'true',
+        },
+      },
+      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }),
+    )
+  })
+}
+
+function spoolDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-dead-letter-'))
+}
+
+/** Every counter of the account: where each logged event went. */
+function accounted(s) {
+  return s.delivered + s.failed + s.dropped + s.deadLettered + s.queued + s.inFlight
+}
+
+/**
+ * A logger on `topicArn` through the proxy whose third entry SNS refuses for its own
+ * sake. Resolves to { ids, refusedId, refused (the entry as the logger sent it),
+ * errors, logger }.
+ */
+async function refuseOne({ topicArn, queueUrl, dir }) {
+  const logger = ctx.logger({ topicArn, endpoint: proxy.endpoint, spoolDir: dir })
+  const errors = []
+  logger.onError((e) => errors.push(e))
+  const before = proxy.seen.refused.length
+  proxy.inject({ ...REFUSAL, members: [3] })
+  const ids = []
+  for (let i = 0; i < 5; i++) {
+    ids.push(logger.log({ category: 'Survey', action: 'answered', properties: { n: i, text: 'ünï 🙂 "q"' } }))
+  }
+  const report = await logger.flush()
+  const refused = proxy.seen.refused[before]
+  assert.equal(refused.Id, ids[2])
+  await waitFor('onError', () => errors.length > 0)
+  const arrived = await ctx.drain(queueUrl, { expected: 4 })
+  assert.deepEqual(
+    arrived.map((m) => m.attributes.eventId).sort(),
+    ids.filter((id) => id !== ids[2]).sort(),
+  )
+  return { ids, refusedId: ids[2], refused, errors, logger, report }
+}
+
+describe('dead letters', () => {
+  before(async () => {
+    proxy = await startFaultProxy(ctx.moto.endpoint)
+  })
+  after(() => proxy && proxy.close())
+
+  it('a dead-letter round trip: refused, kept, listed, replayed to a working topic once, byte for byte', async () => {
+    const origin = await ctx.topic({ fifo: true })
+    const working = await ctx.topic({ fifo: true })
+    const dir = spoolDir()
+    const { ids, refusedId, refused, errors, logger, report } = await refuseOne({ ...origin, dir })
+
+    // Kept, not failed; the account balances.
+    assert.deepEqual({ delivered: report.delivered, failed: report.failed }, { delivered: 4, failed: 0 })
+    const s = logger.stats()
+    assert.equal(s.deadLettered, 1)
+    assert.equal(s.failed, 0)
+    assert.equal(accounted(s), ids.length)
+    assert.equal(errors.length, 1)
+    assert.equal(errors[0].code, 'ERR_DEAD_LETTERED')
+    assert.deepEqual(errors[0].eventIds, [refusedId])
+    assert.match(errors[0].message, /InvalidParameter: Invalid parameter: Message too long/)
+    await logger.close()
+
+    // Listed.
+    const listed = await cli('dead-letter', dir, 'list')
+    assert.equal(listed.status, 0, listed.stderr)
+    const lines = listed.stdout.trim().split('\n')
+    assert.equal(lines.length, 2, listed.stdout)
+    assert.match(lines[0], /^id\s+topic\s+code\s+attempts\s+first attempt\s+last attempt$/)
+    const cells = lines[1].split(/\s+/)
+    assert.deepEqual(cells.slice(0, 4), [refusedId, origin.topicArn, 'InvalidParameter', '1'])
+    assert.ok(!Number.isNaN(Date.parse(cells[4])) && !Number.isNaN(Date.parse(cells[5])), lines[1])
+
+    // Exported as JSON lines, the message byte for byte as it was sent.
+    const exported = await cli('dead-letter', dir, 'export')
+    assert.equal(exported.status, 0, exported.stderr)
+    const records = exported.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    assert.equal(records.length, 1)
+    const [record] = records
+    assert.equal(record.id, refusedId)
+    assert.equal(record.message, refused.Message)
+    assert.equal(Buffer.compare(Buffer.from(record.message), Buffer.from(refused.Message)), 0)
+    assert.equal(record.topicArn, origin.topicArn)
+    assert.equal(record.messageGroupId, refused.MessageGroupId)
+    assert.equal(record.subject, 'RC')
+    assert.equal(record.senderFault, true)
+    assert.equal(record.attempts, 1)
+    assert.deepEqual(record.attributes, {
+      eventId: refusedId,
+      category: 'Survey',
+      action: 'answered',
+      eventType: 'session',
+    })
+
+    // Replayed to a working topic: it arrives there once, as it was.
+    const replayed = await cli(
+      'dead-letter', dir, 'replay',
+      '--topic', working.topicArn,
+      '--endpoint', ctx.moto.endpoint,
+      '--region', REGION,
+    )
+    assert.equal(replayed.status, 0, replayed.stdout + replayed.stderr)
+    assert.match(replayed.stdout, /^selected 1, delivered 1, refused again 0, not sent 0; 0 left in the store$/m)
+    assert.match(replayed.stdout, new RegExp(`^delivered\\s+${refusedId}$`, 'm'))
+    const arrived = await ctx.drain(working.queueUrl, { expected: 1 })
+    const late = await ctx.drain(working.queueUrl, { quietMs: 500 })
+    assert.equal(arrived.length + late.length, 1, 'exactly once')
+    const [message] = arrived
+    assert.equal(Buffer.compare(Buffer.from(message.body), Buffer.from(refused.Message)), 0, 'byte for byte')
+    assert.equal(message.attributes.eventId, refusedId)
+    assert.equal(message.dedupId, refusedId, 'FIFO dedup id = event id')
+    assert.equal(message.groupId, refused.MessageGroupId)
+    assert.equal((await ctx.drain(origin.queueUrl, { quietMs: 300 })).length, 0, 'not to its old topic')
+
+    // The store no longer holds it.
+    assert.deepEqual(await addon.listDeadLetters(dir), { records: [], damaged: 0 })
+    const after = await cli('dead-letter', dir, 'list')
+    assert.equal(after.stdout.trim().split('\n').length, 1, after.stdout)
+  })
+
+  it('a replay SNS refuses again stays in the store, once, with its attempts added up', async () => {
+    const origin = await ctx.topic({ fifo: true })
+    const dir = spoolDir()
+    const { refusedId, refused, logger } = await refuseOne({ ...origin, dir })
+    await logger.close()
+
+    proxy.inject({ ...REFUSAL, members: [1] })
+    const again = await cli('dead-letter', dir, 'replay', '--endpoint', proxy.endpoint, '--region', REGION)
+    assert.equal(again.status, 1, again.stdout + again.stderr)
+    assert.match(again.stdout, /selected 1, delivered 0, refused again 1, not sent 0; 1 left in the store/)
+    assert.match(again.stdout, new RegExp(`^refused\\s+${refusedId}\\s+InvalidParameter`, 'm'))
+    const { records } = await addon.listDeadLetters(dir)
+    assert.equal(records.length, 1, 'never dead-lettered twice')
+    assert.equal(records[0].id, refusedId)
+    assert.equal(records[0].attempts, 2)
+    assert.equal(records[0].message, refused.Message)
+    assert.ok(records[0].lastAttemptMs >= records[0].firstAttemptMs)
+
+    // Once the cause is gone, it goes to its own topic, and only once.
+    const fixed = await addon.replayDeadLetters(dir, {
+      endpoint: ctx.moto.endpoint,
+      region: REGION,
+      credentials: CREDENTIALS,
+    })
+    assert.deepEqual(fixed.failed, [])
+    assert.deepEqual(
+      { selected: fixed.selected, delivered: fixed.delivered, refused: fixed.refused.length, remaining: fixed.remaining },
+      { selected: 1, delivered: [refusedId], refused: 0, remaining: 0 },
+    )
+    const arrived = await ctx.drain(origin.queueUrl, { expected: 1 })
+    assert.equal(arrived.length, 1)
+    assert.equal(arrived[0].body, refused.Message)
+  })
+
+  it('purge removes the records asked for, and only those', async () => {
+    const origin = await ctx.topic({ fifo: false })
+    const dir = spoolDir()
+    const { refusedId, logger } = await refuseOne({ ...origin, dir })
+    await logger.close()
+    const refusedWrongly = await cli('dead-letter', dir, 'purge')
+    assert.equal(refusedWrongly.status, 2)
+    assert.match(refusedWrongly.stderr, /purge needs --all/)
+    const other = await cli('dead-letter', dir, 'purge', '--code', 'KMSDisabled')
+    assert.match(other.stdout, /^removed 0; 1 left in the store$/m)
+    const purged = await cli('dead-letter', dir, 'purge', '--id', refusedId)
+    assert.equal(purged.status, 0, purged.stderr)
+    assert.match(purged.stdout, /^removed 1; 0 left in the store$/m)
+    assert.equal((await addon.listDeadLetters(dir)).records.length, 0)
+  })
+
+  it('without spoolDir the refused entry reaches onError with its message, so the host can keep it', async () => {
+    const origin = await ctx.topic({ fifo: true })
+    const { ids, refusedId, refused, errors, logger, report } = await refuseOne({ ...origin, dir: undefined })
+    assert.equal(report.failed, 1)
+    const s = logger.stats()
+    assert.equal(s.deadLettered, 0)
+    assert.equal(accounted(s), ids.length)
+    assert.equal(errors.length, 1)
+    const [e] = errors
+    assert.equal(e.code, 'ERR_PUBLISH_FAILED')
+    assert.deepEqual(e.eventIds, [refusedId])
+    assert.equal(e.entries.length, 1)
+    const [entry] = e.entries
+    assert.equal(entry.id, refusedId)
+    assert.equal(entry.message, refused.Message)
+    assert.equal(entry.topicArn, origin.topicArn)
+    assert.equal(entry.messageGroupId, refused.MessageGroupId)
+    assert.equal(entry.subject, 'RC')
+    assert.equal(entry.code, 'InvalidParameter')
+    assert.equal(entry.attributes.eventId, refusedId)
+    assert.equal(entry.attributes.eventType, 'session')
+  })
+
+  it('explains a bad command line and a folder that is not there', async () => {
+    const usage = await cli('dead-letter', '/tmp')
+    assert.equal(usage.status, 2)
+    assert.match(usage.stderr, /dead-letter <spoolDir> list\|export\|replay\|purge/)
+    const misplaced = await cli('dead-letter', '/tmp', 'list', '--topic', 'x')
+    assert.equal(misplaced.status, 2)
+    assert.match(misplaced.stderr, /--topic is an option of replay only/)
+    const missing = await cli('dead-letter', '/nonexistent/spool', 'list')
+    assert.equal(missing.status, 1)
+    assert.match(missing.stderr, /\/nonexistent\/spool cannot be used: it is not a folder/)
+    const badTopic = await cli('dead-letter', spoolDir(), 'replay', '--topic', 'not-an-arn')
+    assert.equal(badTopic.status, 1)
+    assert.match(badTopic.stderr, /invalid dead-letter option topicArn/)
+  })
+})

@@ -1,0 +1,238 @@
+//! The options of a dead-letter replay (`replayDeadLetters()`, the command line's
+//! `dead-letter <spoolDir> replay`): how to reach SNS, named as the logger's options
+//! are, where to publish, and how long to try. A replay publishes through a logger of
+//! its own, built from these by [`ReplayOptions::logger_options`], so every record
+//! takes the path a logged event takes.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::input::{deserialize_named, HOUR_MS};
+use super::{check_site_url, millis, parse_topic_arn, Credentials, Options};
+use crate::core::deadletter::Selection;
+use crate::core::error::InvalidOption;
+
+/// The `MessageGroupId` of a record that has none (it was sent to a standard topic)
+/// replayed to a FIFO topic, unless `messageGroupId` is given.
+pub const DEFAULT_REPLAY_GROUP: &str = "dead-letter-replay";
+/// How long a replay keeps trying by default before leaving what is left in the store.
+pub const DEFAULT_REPLAY_TIMEOUT_MS: u64 = 60_000;
+
+/// Options of one replay. Each field is documented where the JavaScript type is
+/// declared (`binding/deadletter.rs`).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReplayOptions {
+    pub topic_arn: Option<String>,
+    pub message_group_id: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub request_timeout_ms: Option<f64>,
+    pub retry_budget_ms: Option<f64>,
+    pub retry_initial_backoff_ms: Option<f64>,
+    pub retry_max_backoff_ms: Option<f64>,
+    pub timeout_ms: Option<f64>,
+}
+
+impl ReplayOptions {
+    /// Reads them from any serde deserializer (the binding's), naming the option at
+    /// fault by its path.
+    pub fn deserialize_from<'de, D>(
+        deserializer: D,
+        describe: impl FnOnce(D::Error) -> String,
+    ) -> Result<Self, InvalidOption>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        deserialize_named(deserializer, describe)
+    }
+
+    pub fn from_json(value: serde_json::Value) -> Result<Self, InvalidOption> {
+        Self::deserialize_from(value, |e| e.to_string())
+    }
+
+    /// How long the replay keeps trying (`timeoutMs`): its logger's close deadline.
+    pub fn timeout(&self) -> Result<Duration, InvalidOption> {
+        millis(
+            "timeoutMs",
+            self.timeout_ms,
+            DEFAULT_REPLAY_TIMEOUT_MS,
+            0,
+            HOUR_MS,
+        )
+    }
+
+    /// Checks every option before anything is read or sent, so that a mistake is
+    /// named at once rather than per record.
+    pub fn check(&self) -> Result<(), InvalidOption> {
+        if let Some(topic) = &self.topic_arn {
+            parse_topic_arn(topic)?;
+        }
+        if let Some(group) = &self.message_group_id {
+            check_site_url(group).map_err(|e| {
+                InvalidOption::new("messageGroupId", e.reason.replace("siteUrl", "it"))
+            })?;
+        }
+        self.timeout()?;
+        // Everything else as the logger's own conversion checks it.
+        self.logger_options("arn:aws:sns:us-east-1:123456789012:replay-check", "RC", 1)
+            .into_config()
+            .map(drop)
+    }
+
+    /// The options of the logger that replays `events` records of one subject to
+    /// `topic_arn`: reaching SNS as told, holding them all in memory (they are on
+    /// disk already), `close()` after `timeoutMs`.
+    pub fn logger_options(&self, topic_arn: &str, subject: &str, events: usize) -> Options {
+        Options {
+            topic_arn: Some(topic_arn.to_owned()),
+            site_url: Some(
+                self.message_group_id
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_REPLAY_GROUP.to_owned()),
+            ),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            credentials: self.credentials.clone(),
+            subject: Some(subject.to_owned()),
+            max_queue_events: Some(events.max(1) as f64),
+            max_queue_bytes: Some((1u64 << 50) as f64),
+            overflow: Some("reject".to_owned()),
+            request_timeout_ms: self.request_timeout_ms,
+            retry_budget_ms: self.retry_budget_ms,
+            retry_initial_backoff_ms: self.retry_initial_backoff_ms,
+            retry_max_backoff_ms: self.retry_max_backoff_ms,
+            shutdown_timeout_ms: Some(self.timeout_ms.unwrap_or(DEFAULT_REPLAY_TIMEOUT_MS as f64)),
+            // A short flush interval: close() sends what is left at once anyway.
+            flush_interval_ms: Some(10.0),
+            ..Options::default()
+        }
+    }
+}
+
+/// Which records a dead-letter command works on, as given: `{ ids, codes }`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectionOptions {
+    pub ids: Option<Vec<String>>,
+    pub codes: Option<Vec<String>>,
+}
+
+impl SelectionOptions {
+    pub fn deserialize_from<'de, D>(
+        deserializer: D,
+        describe: impl FnOnce(D::Error) -> String,
+    ) -> Result<Self, InvalidOption>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        deserialize_named(deserializer, describe)
+    }
+
+    /// The selection; a malformed event id is named by its place (`ids[2]`).
+    pub fn into_selection(self) -> Result<Selection, InvalidOption> {
+        let ids = self
+            .ids
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                uuid::Uuid::parse_str(id).map_err(|_| {
+                    InvalidOption::new(
+                        format!("ids[{i}]"),
+                        format!("must be an event id (a UUID, as log() returns), got {id:?}"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Selection {
+            ids,
+            codes: self.codes.unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_options_are_checked_and_named_like_the_loggers() {
+        assert!(ReplayOptions::default().check().is_ok());
+        let cases = [
+            (
+                serde_json::json!({ "topic": "x" }),
+                "topic",
+                "unknown field",
+            ),
+            (
+                serde_json::json!({ "topicArn": "nope" }),
+                "topicArn",
+                "SNS topic ARN",
+            ),
+            (
+                serde_json::json!({ "messageGroupId": "has space" }),
+                "messageGroupId",
+                "printable",
+            ),
+            (
+                serde_json::json!({ "endpoint": "127.0.0.1" }),
+                "endpoint",
+                "http://",
+            ),
+            (
+                serde_json::json!({ "timeoutMs": -1 }),
+                "timeoutMs",
+                "whole number",
+            ),
+            (
+                serde_json::json!({ "retryBudgetMs": 1.5 }),
+                "retryBudgetMs",
+                "whole number",
+            ),
+        ];
+        for (json, option, words) in cases {
+            let e = ReplayOptions::from_json(json.clone())
+                .and_then(|o| o.check())
+                .unwrap_err();
+            assert_eq!(e.option, option, "{json}");
+            assert!(e.reason.contains(words), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_selection_names_a_bad_id_by_its_place() {
+        let read = |json| {
+            SelectionOptions::deserialize_from(json, |e: serde_json::Error| e.to_string())
+                .and_then(SelectionOptions::into_selection)
+        };
+        let id = "0190a4b2-7c1d-7000-8000-000000000001";
+        let s = read(serde_json::json!({ "ids": [id], "codes": ["InvalidParameter"] })).unwrap();
+        assert_eq!(s.ids[0].to_string(), id);
+        assert_eq!(s.codes, ["InvalidParameter"]);
+        let e = read(serde_json::json!({ "ids": [id, "nope"] })).unwrap_err();
+        assert_eq!(e.option, "ids[1]");
+        let e = read(serde_json::json!({ "code": ["x"] })).unwrap_err();
+        assert_eq!(e.option, "code");
+    }
+
+    #[test]
+    fn the_replay_logger_holds_every_record_and_closes_after_the_timeout() {
+        let o = ReplayOptions {
+            timeout_ms: Some(2_000.0),
+            ..ReplayOptions::default()
+        };
+        let c = o
+            .logger_options("arn:aws:sns:eu-west-1:123456789012:t.fifo", "Subj", 500)
+            .into_config()
+            .unwrap();
+        assert_eq!(c.max_queue_events, 500);
+        assert_eq!(c.subject, "Subj");
+        assert_eq!(c.encoder.site_url, DEFAULT_REPLAY_GROUP);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(2));
+        assert_eq!(c.sns.arn_region, "eu-west-1");
+        assert!(c.spool.is_none());
+    }
+}
