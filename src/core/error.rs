@@ -198,8 +198,12 @@ pub enum ErrorCode {
     /// the spool and are retried until it answers (reported once per batch).
     DeliveryDelayed,
     /// The spool folder could not be read or written; the message says what happened
-    /// to the events.
+    /// to the events. Reported once when it starts failing, and for damaged segments
+    /// once per segment.
     Spool,
+    /// The spool is written (or read) again after `Spool`; names the events that waited
+    /// in memory meanwhile.
+    SpoolRecovered,
     /// A bug in this library: the delivery loop stopped unexpectedly.
     Internal,
 }
@@ -223,6 +227,7 @@ impl ErrorCode {
             ErrorCode::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
             ErrorCode::DeliveryDelayed => "ERR_DELIVERY_DELAYED",
             ErrorCode::Spool => "ERR_SPOOL",
+            ErrorCode::SpoolRecovered => "ERR_SPOOL_RECOVERED",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }
