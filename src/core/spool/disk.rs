@@ -272,6 +272,9 @@ pub struct FaultPlan {
     pub fail_writes: std::sync::atomic::AtomicBool,
     /// Every sync fails with EIO.
     pub fail_syncs: std::sync::atomic::AtomicBool,
+    /// Writes take this many more bytes, then fail with EIO (a write torn by a
+    /// failing disk); `None`: no limit.
+    tear_after: std::sync::Mutex<Option<u64>>,
     /// Writes attempted and refused, to check a full disk is not hammered.
     pub refused: std::sync::atomic::AtomicU64,
 }
@@ -305,6 +308,11 @@ impl FaultPlan {
         *self.free.lock().unwrap()
     }
 
+    /// Writes take `bytes` more bytes, then fail (`None`: they stop failing).
+    pub fn tear_writes_after(&self, bytes: Option<u64>) {
+        *self.tear_after.lock().unwrap() = bytes;
+    }
+
     fn freed(&self, bytes: u64) {
         if let Some(free) = self.free.lock().unwrap().as_mut() {
             *free += bytes;
@@ -332,6 +340,15 @@ impl FaultPlan {
         if self.fail_writes.load(Relaxed) {
             return Err(self.refuse(io::Error::from_raw_os_error(5)));
         }
+        let buf = match self.tear_after.lock().unwrap().as_mut() {
+            None => buf,
+            Some(0) => return Err(self.refuse(io::Error::from_raw_os_error(5))),
+            Some(left) => {
+                let n = (*left).min(buf.len() as u64);
+                *left -= n;
+                &buf[..n as usize]
+            }
+        };
         let mut free = self.free.lock().unwrap();
         let Some(free) = free.as_mut() else {
             return Ok(buf);

@@ -75,8 +75,9 @@ enum FileState {
 #[derive(Debug, Clone, Copy)]
 struct Segment {
     /// Events given this segment by `append` (or read from it), not yet settled. An
-    /// event may land in a later file than the one it was given (after a failed write):
-    /// counting it early only delays removal, which goes oldest first.
+    /// event in memory may land in a later file than the one it was given (after a
+    /// failed write): counting it early only delays removal, which goes oldest first.
+    /// One that waits is counted where it lands, as the reader names that file.
     live: u64,
     file: FileState,
 }
@@ -527,6 +528,17 @@ impl Spool {
         w.data_end += bytes as u64;
         self.unacked_on_disk += n as u64;
         let (index, data_end) = (w.index, w.data_end);
+        for given in prefix.waiting_segments {
+            // Read back from this file, they are acknowledged in this segment.
+            if given != index {
+                if let Some(s) = self.segments.get_mut(&given) {
+                    s.live = s.live.saturating_sub(1);
+                }
+                if let Some(s) = self.segments.get_mut(&index) {
+                    s.live += 1;
+                }
+            }
+        }
         if let (Some(Cursor::Unwritten), Some(at)) = (&self.backlog, prefix.first_waiting_at) {
             // The reader was past every file: it goes on in this one, where the first
             // event still waiting now is.

@@ -57,6 +57,9 @@ pub struct Unwritten {
 pub struct WrittenPrefix {
     /// Offset in the written bytes of the first record whose event was waiting.
     pub first_waiting_at: Option<usize>,
+    /// The segments given the waiting ones: the reader will find them in the file
+    /// they went to, and name that one.
+    pub waiting_segments: Vec<u32>,
 }
 
 impl Unwritten {
@@ -266,10 +269,12 @@ impl Unwritten {
     /// The first `n` records reached the file: they leave the queue.
     pub fn written(&mut self, n: usize) -> WrittenPrefix {
         let mut first_waiting_at = None;
+        let mut waiting_segments = Vec::new();
         let mut end = 0;
         for e in self.entries.drain(..n) {
             if !e.in_memory {
                 first_waiting_at.get_or_insert(e.start);
+                waiting_segments.push(e.segment);
                 self.waiting = self.waiting.saturating_sub(1);
                 self.waiting_bytes = self.waiting_bytes.saturating_sub(e.queued_bytes);
             }
@@ -288,6 +293,9 @@ impl Unwritten {
             self.index = None;
             self.buf.clear();
         }
-        WrittenPrefix { first_waiting_at }
+        WrittenPrefix {
+            first_waiting_at,
+            waiting_segments,
+        }
     }
 }

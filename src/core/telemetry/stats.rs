@@ -90,7 +90,13 @@ impl Stats {
         Self::sub(&self.held_events, events);
     }
 
+    /// Lowers a counter, never below zero: a miscount must not wrap it around (and
+    /// then refuse every event as over the limits); tests catch one.
     pub(crate) fn sub(counter: &AtomicU64, n: usize) {
-        counter.fetch_sub(n as u64, Relaxed);
+        let n = n as u64;
+        let before = counter
+            .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)))
+            .unwrap_or_else(|v| v);
+        debug_assert!(before >= n, "a counter would go below zero: {before} - {n}");
     }
 }
