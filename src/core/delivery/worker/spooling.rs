@@ -52,6 +52,7 @@ pub(super) struct Spooling {
 struct Failing {
     since: Instant,
     retry_at: Instant,
+    last_attempt: Instant,
     backoff: Duration,
     /// The last error, for the report of what was lost at close.
     error: String,
@@ -151,37 +152,26 @@ impl<P: Publisher> Worker<P> {
 
     /// Whether an event that would wait in the spool only can be kept: always while
     /// the disk takes writes; while it refuses them, only within the memory limits
-    /// (the window and what waits in memory, together). Otherwise makes room per
-    /// `overflow` ('dropOldest': the oldest waiting event goes) or says no, and the
-    /// caller drops `event`.
+    /// (the window and what waits in memory, together), after one more try of the
+    /// disk (space may be back). Otherwise makes room per `overflow` ('dropOldest':
+    /// the oldest waiting event goes) or says no, and the caller drops `event`.
     pub(super) fn spool_keeps(&mut self, event: &EncodedEvent) -> bool {
         let bytes = event.queued_bytes() as u64;
-        let (memory, window_events, window_bytes, oldest) = (
-            self.memory,
-            self.window_events,
-            self.window_bytes,
-            self.overflow == Overflow::DropOldest,
-        );
-        let Some(spooling) = self.spooling.as_mut() else {
-            return true;
-        };
-        let Some(spool) = spooling.spool.as_mut() else {
-            return true;
-        };
-        if spooling.failing.is_none() || !spool.has_backlog() {
+        if self.spool_fits(bytes) {
             return true;
         }
-        let fits = |(n, b): (u64, u64)| {
-            window_events + n < memory.events && window_bytes + b + bytes <= memory.bytes
-        };
-        if fits(spool.waiting_in_memory()) {
+        self.flush_spool(true);
+        if self.spool_fits(bytes) {
             return true;
         }
-        if !oldest {
+        if self.overflow != Overflow::DropOldest {
             return false;
         }
-        while !fits(spool.waiting_in_memory()) {
-            let Some(dropped) = spool.drop_waiting(true) else {
+        while !self.spool_fits(bytes) {
+            let Some(spooling) = self.spooling.as_mut() else {
+                return true;
+            };
+            let Some(dropped) = spooling.spool.as_mut().and_then(|s| s.drop_waiting(true)) else {
                 return false;
             };
             let stats = &self.shared.stats;
@@ -192,6 +182,21 @@ impl<P: Publisher> Worker<P> {
                 .push(dropped.id.hyphenated().to_string());
         }
         true
+    }
+
+    fn spool_fits(&self, bytes: u64) -> bool {
+        let Some(spooling) = self.spooling.as_ref() else {
+            return true;
+        };
+        let Some(spool) = spooling.spool.as_ref() else {
+            return true;
+        };
+        if spooling.failing.is_none() || !spool.has_backlog() {
+            return true;
+        }
+        let (n, b) = spool.waiting_in_memory();
+        self.window_events + n < self.memory.events
+            && self.window_bytes + b + bytes <= self.memory.bytes
     }
 
     /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
@@ -289,7 +294,6 @@ impl<P: Publisher> Worker<P> {
     /// writing fails, it is retried with backoff (up to [`MAX_WRITE_RETRY`]) rather than
     /// every turn. Then reports what the spool found since the last turn.
     pub(super) fn write_spool(&mut self) {
-        let now = Instant::now();
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
@@ -308,39 +312,49 @@ impl<P: Publisher> Worker<P> {
                 io::Error::other(error),
             );
         }
+        self.flush_spool(false);
+        self.report_spool_notices();
+    }
+
+    /// Writes what waits, if it is time: now, or while writing fails, at the next retry
+    /// (with `force`, at once, but not more than once a millisecond).
+    fn flush_spool(&mut self, force: bool) {
+        let now = Instant::now();
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
         let Some(spool) = spooling.spool.as_mut() else {
             return;
         };
-        let due = spooling.failing.as_ref().is_none_or(|f| now >= f.retry_at);
-        if due && spool.has_unwritten() {
-            let waited: Vec<Uuid> = if spooling.failing.is_some() {
-                spool.unwritten_events().iter().map(|e| e.id).collect()
-            } else {
-                Vec::new()
-            };
-            match spool.flush() {
-                Ok(()) => {
-                    spooling.written_since_sync = true;
-                    if let Some(failing) = spooling.failing.take() {
-                        let dir = spooling.dir();
-                        self.shared.report(DeliveryError::new(
-                            ErrorCode::SpoolRecovered,
-                            format!(
-                                "the spool {dir} is written again, after {:.1} s of failing; the \
-                                 events named waited in memory meanwhile and are on disk now",
-                                failing.since.elapsed().as_secs_f64()
-                            ),
-                            ids(waited),
-                        ));
-                    }
-                }
-                Err(e) => self.spool_write_failed("writing events", e),
-            }
+        let due = spooling.failing.as_ref().is_none_or(|f| {
+            now >= f.retry_at || (force && now >= f.last_attempt + Duration::from_millis(1))
+        });
+        if !due || !spool.has_unwritten() {
+            return;
         }
-        self.report_spool_notices();
+        let waited: Vec<Uuid> = if spooling.failing.is_some() {
+            spool.unwritten_events().iter().map(|e| e.id).collect()
+        } else {
+            Vec::new()
+        };
+        match spool.flush() {
+            Ok(()) => {
+                spooling.written_since_sync = true;
+                if let Some(failing) = spooling.failing.take() {
+                    let dir = spooling.dir();
+                    self.shared.report(DeliveryError::new(
+                        ErrorCode::SpoolRecovered,
+                        format!(
+                            "the spool {dir} is written again, after {:.1} s of failing; the \
+                             events named waited in memory meanwhile and are on disk now",
+                            failing.since.elapsed().as_secs_f64()
+                        ),
+                        ids(waited),
+                    ));
+                }
+            }
+            Err(e) => self.spool_write_failed("writing events", e),
+        }
     }
 
     /// Writing the spool failed: the first time, says so with the events not on disk,
@@ -357,12 +371,14 @@ impl<P: Publisher> Worker<P> {
         if let Some(f) = spooling.failing.as_mut() {
             f.backoff = (f.backoff * 2).min(MAX_WRITE_RETRY);
             f.retry_at = now + f.backoff;
+            f.last_attempt = now;
             f.error = e.to_string();
             return;
         }
         spooling.failing = Some(Failing {
             since: now,
             retry_at: now + interval,
+            last_attempt: now,
             backoff: interval,
             error: e.to_string(),
         });
