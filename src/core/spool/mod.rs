@@ -158,6 +158,9 @@ pub struct Spool {
     damage: Vec<SegmentDamage>,
     /// A settled segment that could not be removed, and why (reported by the loop).
     removal_error: Option<(String, io::Error)>,
+    /// The last allocation of room got less than it asked for: the disk is (nearly)
+    /// full, even if what was written fit.
+    tight: bool,
     scratch: Vec<u8>,
 }
 
@@ -292,6 +295,7 @@ impl Spool {
             corrupt_records: recovered.corrupt_records,
             damage,
             removal_error: None,
+            tight: false,
             scratch: Vec::new(),
         };
         // A full disk: the first flush that finds room creates it.
@@ -484,11 +488,13 @@ impl Spool {
         let (all, n_all) = self.unwritten.prefix(|_, _| true);
         let wanted = need(w.data_end, all.len() as u64, n_all as u64);
         let mut refused = None;
-        if wanted > w.alloc_end {
-            let (got, error) = w
-                .file
-                .allocate(w.alloc_end, wanted - w.alloc_end + ALLOCATE_AHEAD);
+        // Tight on space, room is asked for on every write: that is how the spool
+        // learns that space came back.
+        let target = wanted + ALLOCATE_AHEAD;
+        if wanted > w.alloc_end || (self.tight && target > w.alloc_end) {
+            let (got, error) = w.file.allocate(w.alloc_end, target - w.alloc_end);
             w.alloc_end += got;
+            self.tight = error.is_some();
             if w.alloc_end < wanted {
                 refused = Some(error.unwrap_or_else(no_room));
             }
@@ -748,6 +754,13 @@ impl Spool {
     /// A settled segment that could not be removed since the last call.
     pub fn take_removal_error(&mut self) -> Option<(String, io::Error)> {
         self.removal_error.take()
+    }
+
+    /// Whether the disk had room to spare at the last allocation (room for events is
+    /// allocated ahead, [`ALLOCATE_AHEAD`] at a time): a write that fit in what was
+    /// left does not mean space came back.
+    pub fn has_headroom(&self) -> bool {
+        !self.tight
     }
 
     /// Unsettled events whose records are in a file: what the next logger would find.

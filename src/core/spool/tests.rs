@@ -764,3 +764,91 @@ proptest! {
         }
     }
 }
+
+/// The folder's segment files, oldest first, one after the other: the fuzz target
+/// `spool_reader`'s input (it cuts them apart again before every header).
+fn folder_bytes(dir: &Path) -> Vec<u8> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    files.sort();
+    files.iter().flat_map(|f| fs::read(f).unwrap()).collect()
+}
+
+/// Writes the fuzz target's seed corpus: real folders the spool wrote. Run with
+/// `SPOOL_FUZZ_SEEDS=fuzz/corpus/spool_reader cargo test write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes the fuzz seed corpus"]
+fn write_fuzz_seeds() {
+    let out = PathBuf::from(std::env::var("SPOOL_FUZZ_SEEDS").expect("SPOOL_FUZZ_SEEDS"));
+    fs::create_dir_all(&out).unwrap();
+    let seed = |name: &str, dir: &Path| {
+        let bytes = folder_bytes(dir);
+        assert!(bytes.len() < 16 << 10, "{name}: {} bytes", bytes.len());
+        fs::write(out.join(format!("seed-{name}")), bytes).unwrap();
+    };
+    // Events, closed.
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 5, 5, DEFAULT_SEGMENT_BYTES, &[]);
+    seed("events", dir.path());
+    // Some settled.
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 8, 4, DEFAULT_SEGMENT_BYTES, &[1, 2, 5]);
+    seed("acked", dir.path());
+    // Across small segments, the oldest settled.
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 24, 3, 500, &[0, 1, 2, 3, 7, 20]);
+    seed("segments", dir.path());
+    // A crash: not closed, the room for acks still after the records.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut spool, _) = open(dir.path(), DEFAULT_SEGMENT_BYTES);
+        let segs: Vec<u32> = (0..6).map(|n| spool.append(&event(n), ARN)).collect();
+        spool.flush().unwrap();
+        spool.ack(&[(event(4).id, segs[4])]);
+        spool.flush().unwrap();
+    }
+    // The room is zeros; a few of them are enough to show it.
+    let path = segment_path(dir.path(), 0);
+    let f = OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(data_len(&path) + 64).unwrap();
+    seed("crashed", dir.path());
+    // A second logger's replay and its own events, some settled.
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 6, 6, DEFAULT_SEGMENT_BYTES, &[]);
+    {
+        let (mut spool, _) = open(dir.path(), DEFAULT_SEGMENT_BYTES);
+        let replayed = replay_all(&mut spool);
+        let acks: Vec<(Uuid, u32)> = replayed[..3]
+            .iter()
+            .map(|&(n, s)| (event(n).id, s))
+            .collect();
+        spool.ack(&acks);
+        for n in 10..13 {
+            spool.append(&event(n), ARN);
+        }
+        spool.close().unwrap();
+    }
+    seed("replayed", dir.path());
+    // A write that failed half-way: that file is left, a new one goes on.
+    let dir = tempfile::tempdir().unwrap();
+    let disk = faulty(dir.path());
+    {
+        let (mut spool, _) = open(dir.path(), DEFAULT_SEGMENT_BYTES);
+        for n in 0..3 {
+            spool.append(&event(n), ARN);
+        }
+        spool.flush().unwrap();
+        disk.tear_writes_after(Some(70));
+        for n in 3..6 {
+            spool.append(&event(n), ARN);
+        }
+        assert!(spool.flush().is_err());
+        disk.tear_writes_after(None);
+        spool.flush().unwrap();
+        spool.close().unwrap();
+    }
+    seed("failed-write", dir.path());
+}

@@ -338,6 +338,14 @@ impl<P: Publisher> Worker<P> {
             Vec::new()
         };
         match spool.flush() {
+            Ok(()) if spooling.failing.is_some() && !spool.has_headroom() => {
+                // Written into what was left: not a recovery yet (else it would flap).
+                spooling.written_since_sync = true;
+                if let Some(f) = spooling.failing.as_mut() {
+                    f.last_attempt = now;
+                    f.retry_at = now + f.backoff;
+                }
+            }
             Ok(()) => {
                 spooling.written_since_sync = true;
                 if let Some(failing) = spooling.failing.take() {
@@ -401,21 +409,25 @@ impl<P: Publisher> Worker<P> {
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
         }
-        let unwritten: Vec<Uuid> = spool.unwritten_events().iter().map(|e| e.id).collect();
+        let kept = spool.unwritten_events();
+        let dropped = spooling.dropped_ids.len();
+        let mut named: Vec<String> = ids(kept.iter().map(|e| e.id));
+        named.extend(spooling.dropped_ids.iter().cloned());
         let dir = spooling.dir();
         self.shared.report(DeliveryError::new(
             ErrorCode::Spool,
             format!(
                 "the spool {dir} cannot be written ({what}: {e}); until it can, events are kept \
                  in memory (up to maxQueueEvents {} and maxQueueBytes {} in all; past that, \
-                 events are dropped per overflow and reported by id), acknowledgements go to \
-                 room set aside for them, and writing is retried; the {} events named are not \
-                 on disk yet",
+                 events are dropped per overflow and reported by id with ERR_QUEUE_FULL), \
+                 acknowledgements go to room set aside for them, and writing is retried. The \
+                 events named are those the disk refused: the first {} are kept in memory, the \
+                 {dropped} after them were dropped (and are reported with ERR_QUEUE_FULL too)",
                 memory.events,
                 memory.bytes,
-                unwritten.len()
+                kept.len()
             ),
-            ids(unwritten),
+            named,
         ));
     }
 
