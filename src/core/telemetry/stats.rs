@@ -47,7 +47,7 @@ pub struct StatsSnapshot {
     /// Tracking-plan violations found, by kind (in `VIOLATION_KINDS` order), whether
     /// the event was refused (`strict`) or published (`warn`).
     pub violations: [u64; 5],
-    /// With `spoolDir`: unsettled events kept in the spool (in memory too, or not).
+    /// With `spoolDir`: unsettled events in the spool's files (in memory too, or not).
     pub spooled: u64,
     /// With `spoolDir`: bytes of its segment files.
     pub spool_bytes: u64,

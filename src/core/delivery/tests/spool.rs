@@ -326,3 +326,16 @@ fn a_failing_sync_is_reported_once_and_writing_goes_on_in_a_new_segment() {
         errors.lock().unwrap()
     );
 }
+
+#[test]
+fn while_sns_is_down_every_event_reaches_the_disk_within_a_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Switched::default();
+    let mut config = spooled_config(true, dir.path());
+    config.retry.max_backoff = Duration::from_millis(50);
+    let logger = Logger::try_start(config, down).unwrap();
+    for round in 1..=5u64 {
+        log_n(&logger, 40);
+        wait_until("the round on disk", || logger.stats().spooled == 40 * round);
+    }
+}

@@ -337,7 +337,12 @@ impl<P: Publisher> Worker<P> {
         } else {
             Vec::new()
         };
-        match spool.flush() {
+        let flushed = spool.flush();
+        self.shared
+            .stats
+            .spooled
+            .store(spool.spooled(), Ordering::Relaxed);
+        match flushed {
             Ok(()) if spooling.failing.is_some() && !spool.has_headroom() => {
                 // Written into what was left: not a recovery yet (else it would flap).
                 spooling.written_since_sync = true;
