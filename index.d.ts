@@ -573,9 +573,13 @@ export interface LoggerStats {
    * (`validation: 'strict'`) or published (`'warn'`).
    */
   violations: ViolationCounts
-  /** With `spoolDir`: unsettled events kept in the spool (in memory too, or not). */
+  /**
+   * With `spoolDir`: unsettled events in the spool's files (in memory too, or
+   * not): what the next logger on the folder would find. Events a full disk
+   * refused are not counted until it takes them.
+   */
   spooled: number
-  /** With `spoolDir`: bytes of its segment files. */
+  /** With `spoolDir`: bytes of its segment files, the room allocated ahead included. */
   spoolBytes: number
   /** With `spoolDir`: torn or damaged records skipped (never fatal). */
   corruptRecords: number

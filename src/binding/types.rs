@@ -67,9 +67,11 @@ pub struct LoggerStats {
     /// Tracking-plan violations found, by kind, whether the event was refused
     /// (`validation: 'strict'`) or published (`'warn'`).
     pub violations: ViolationCounts,
-    /// With `spoolDir`: unsettled events kept in the spool (in memory too, or not).
+    /// With `spoolDir`: unsettled events in the spool's files (in memory too, or
+    /// not): what the next logger on the folder would find. Events a full disk
+    /// refused are not counted until it takes them.
     pub spooled: i64,
-    /// With `spoolDir`: bytes of its segment files.
+    /// With `spoolDir`: bytes of its segment files, the room allocated ahead included.
     pub spool_bytes: i64,
     /// With `spoolDir`: torn or damaged records skipped (never fatal).
     pub corrupt_records: i64,

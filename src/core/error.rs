@@ -219,8 +219,12 @@ pub enum ErrorCode {
     /// the spool and are retried until it answers (reported once per batch).
     DeliveryDelayed,
     /// The spool folder could not be read or written; the message says what happened
-    /// to the events.
+    /// to the events. Reported once when it starts failing, and for damaged segments
+    /// once per segment.
     Spool,
+    /// The spool is written (or read) again after `Spool`; names the events that waited
+    /// in memory meanwhile.
+    SpoolRecovered,
     /// With `spoolDir`: SNS refused these events for good for their own sake; they
     /// are kept in the dead-letter store, to be listed and replayed.
     DeadLettered,
@@ -250,6 +254,7 @@ impl ErrorCode {
             ErrorCode::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
             ErrorCode::DeliveryDelayed => "ERR_DELIVERY_DELAYED",
             ErrorCode::Spool => "ERR_SPOOL",
+            ErrorCode::SpoolRecovered => "ERR_SPOOL_RECOVERED",
             ErrorCode::DeadLettered => "ERR_DEAD_LETTERED",
             ErrorCode::DeadLetterFull => "ERR_DEAD_LETTER_FULL",
             ErrorCode::Internal => "ERR_INTERNAL",

@@ -4,115 +4,98 @@
 //! a crash.
 //!
 //! - Every event the delivery loop takes in is appended (`append`), and written to the
-//!   file at least every `spoolSyncMs`; settled events are acknowledged (`ack`).
-//! - When the memory window is full, new events stay on disk only ("spilled") and are
-//!   read back in order (`read_backlog`) as the window frees up.
+//!   file at the end of the loop's turn (`flush`), made durable at least every
+//!   `spoolSyncMs`; settled events are acknowledged (`ack`).
+//! - When the memory window is full, new events stay in the spool only ("the
+//!   backlog") and are read back in order (`read_backlog`) as the window frees up.
 //! - A logger that opens a folder replays the events its predecessor did not settle,
-//!   first, with their original ids (their SNS deduplication ids).
+//!   first, with their original ids (their SNS deduplication ids), each once.
 //! - Segments are removed oldest first once every event in them is settled; acks always
 //!   follow their events, so removing a prefix never forgets an ack that matters.
-//! - A lock file keeps a second logger (in this process or another) out of the folder.
+//!
+//! What disks do:
+//! - **A full disk.** The segment being written keeps room allocated ahead for the
+//!   acks of every unsettled event on disk ([`record::ACK_ROOM_PER_EVENT`] each), so
+//!   settling never needs free space, and the next logger never re-sends what was
+//!   delivered. Events the disk refuses stay in memory, in order ([`unwritten`]), where
+//!   the backlog reader finds them too, and are written when space returns; one that
+//!   is settled first is never written. `flush` says what failed; the delivery loop
+//!   decides what to keep and what to report.
+//! - **A failed write or sync.** After one, the file's state in the page cache is
+//!   unknown (PostgreSQL's "fsyncgate", Vector's PR #14455): the spool never writes to
+//!   or syncs that file again, and starts a new segment. Its whole records stay where
+//!   they are. A refused allocation of room (ENOSPC, EDQUOT) is not a failed write: it
+//!   changed nothing a reader looks at.
+//! - **Damage.** Reading resynchronises at the next valid record, headers included, so
+//!   damage costs the damaged records only; a file is kept until its intact events are
+//!   settled; nothing damaged stops a logger from starting. Damage is counted and
+//!   reported once per segment.
 
+mod disk;
+mod lock;
 pub mod record;
+mod unwritten;
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 
 use uuid::Uuid;
 
-use record::{read_at, write_ack, write_event, Read, Record, SpooledEvent, SEGMENT_HEADER};
+#[cfg(test)]
+pub use disk::FaultPlan;
+pub use disk::SyncJob;
+use disk::{segment_name, Disk, SegmentFile};
+pub use lock::{SpoolLock, SpoolLockError};
+use record::{
+    read_at, records_start, write_acks, write_event, Read, Record, SpooledEvent,
+    ACK_ROOM_PER_EVENT, SEGMENT_HEADER,
+};
+use unwritten::Unwritten;
+pub use unwritten::UnwrittenEvent;
 
 use crate::core::event::EncodedEvent;
 
 /// A segment is closed and a new one started past this size.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 8 << 20;
-/// Ids per ack record.
-const ACK_CHUNK: usize = 4096;
-const LOCK_FILE: &str = "spool.lock";
-const SEGMENT_SUFFIX: &str = ".seg";
+/// Room is allocated ahead at least this much at a time, so that most writes need no
+/// allocation of their own.
+const ALLOCATE_AHEAD: u64 = 256 << 10;
 
-/// The folder, locked for this logger. Taken synchronously in the constructor so that
-/// a second logger on the same folder is refused at once, with a clear error.
-#[derive(Debug)]
-pub struct SpoolLock {
-    dir: PathBuf,
-    /// Held open: closing it (or the process ending, however it ends) unlocks.
-    _file: File,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileState {
+    /// Left by an earlier logger: read whole.
+    Earlier,
+    /// Written by this logger: its records end at `data_end` (after that: room, or a
+    /// torn write).
+    Own { data_end: u64 },
+    /// Not created yet: the disk refused it so far.
+    Missing,
 }
 
-/// Why a spool folder cannot be used.
-#[derive(Debug)]
-pub enum SpoolLockError {
-    /// Another logger holds it; the text names the holder if it wrote its pid.
-    InUse(String),
-    Io(io::Error),
-}
-
-impl std::fmt::Display for SpoolLockError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SpoolLockError::InUse(holder) => write!(
-                f,
-                "is in use by another logger ({holder}); two loggers must never share a spool \
-                 folder, give each its own spoolDir"
-            ),
-            SpoolLockError::Io(e) => write!(f, "cannot be used: {e}"),
-        }
-    }
-}
-
-impl SpoolLock {
-    /// Creates the folder if needed and locks it.
-    pub fn acquire(dir: &Path) -> Result<SpoolLock, SpoolLockError> {
-        fs::create_dir_all(dir).map_err(SpoolLockError::Io)?;
-        let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(SpoolLockError::Io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(SpoolLockError::InUse(if holder.is_empty() {
-                    "it holds the lock file".to_owned()
-                } else {
-                    holder.to_owned()
-                }));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(SpoolLockError::Io(e)),
-        }
-        // Who holds it, for the next one's error message.
-        let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = write!(file, "process {}", std::process::id());
-        let _ = file.flush();
-        Ok(SpoolLock {
-            dir: dir.to_path_buf(),
-            _file: file,
-        })
-    }
-}
-
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Segment {
-    /// Events in it not yet settled.
+    /// Events given this segment by `append` (or read from it), not yet settled. An
+    /// event in memory may land in a later file than the one it was given (after a
+    /// failed write): counting it early only delays removal, which goes oldest first.
+    /// One that waits is counted where it lands, as the reader names that file.
     live: u64,
+    file: FileState,
 }
 
-/// Where the next spilled or replayed event is read from.
+/// Where the backlog reader is.
 #[derive(Debug)]
-struct Cursor {
-    segment: u32,
-    pos: usize,
-    data: Vec<u8>,
+enum Cursor {
+    /// In a segment file: `data` is what was read of it, up to `read_to`.
+    File {
+        segment: u32,
+        pos: usize,
+        data: Vec<u8>,
+        read_to: Option<u64>,
+        /// Damaged stretches met in it (own segments), reported on leaving it.
+        damage: u64,
+    },
+    /// Past every file: what waits is in memory, in `unwritten`.
+    Unwritten,
 }
 
 /// What a logger found in its folder on start.
@@ -122,58 +105,69 @@ pub struct Recovered {
     pub events: u64,
     /// Their bytes as the memory limits count them (`EncodedEvent::queued_bytes`).
     pub bytes: u64,
-    /// Records skipped because they were torn or damaged.
+    /// Stretches skipped because they were torn or damaged.
     pub corrupt_records: u64,
+}
+
+/// Damage found in one segment file, reported once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDamage {
+    /// The file's name in the folder.
+    pub segment: String,
+    /// Torn or damaged stretches skipped (each costs the records it covers).
+    pub stretches: u64,
+    /// Why the file could not be read at all (it is then left alone).
+    pub unreadable: Option<String>,
+}
+
+/// The segment file being written.
+#[derive(Debug)]
+struct Writer {
+    index: u32,
+    file: SegmentFile,
+    /// Records end here; the zero bytes up to `alloc_end` are room.
+    data_end: u64,
+    alloc_end: u64,
 }
 
 pub struct Spool {
-    lock: SpoolLock,
+    _lock: SpoolLock,
+    disk: Disk,
     segment_bytes: u64,
-    /// The segment being written: its index, file and size on disk.
+    /// The segment new events are given. It has a file when `writer` is some.
     write_index: u32,
-    write_file: File,
-    write_len: u64,
-    /// Records not yet written to the file.
-    buf: Vec<u8>,
+    writer: Option<Writer>,
+    unwritten: Unwritten,
+    /// Settled events whose records are in a file, acks not written yet.
+    pending_acks: Vec<Uuid>,
     segments: BTreeMap<u32, Segment>,
-    /// Set while events are on disk only: spilled, or left by an earlier logger.
+    /// Set while events are in the spool only: spilled, or left by an earlier logger.
     backlog: Option<Cursor>,
     backlog_events: u64,
-    /// Unsettled events in all segments.
+    /// Unsettled events, written or not.
     live: u64,
-    /// Ids settled in earlier runs, skipped while replaying their segments.
-    settled_before: HashSet<Uuid>,
-    /// The first segment this logger wrote: damage before it was counted on open.
-    first_own_segment: u32,
+    /// Events in a file whose ack is not in a file: what the room is kept for.
+    unacked_on_disk: u64,
+    /// Unsettled events of earlier loggers not replayed yet: (segment, bytes) by id.
+    /// Each is replayed once, however often its record is in the files.
+    replay: HashMap<Uuid, (u32, u64)>,
+    /// Events of earlier loggers that were counted on open and then not found when
+    /// read back (a file changed under the spool): for the loop to settle as lost.
+    vanished: Vec<(Uuid, u64)>,
     pub corrupt_records: u64,
-}
-
-fn segment_path(dir: &Path, index: u32) -> PathBuf {
-    dir.join(format!("{index:010}{SEGMENT_SUFFIX}"))
-}
-
-fn segment_indices(dir: &Path) -> io::Result<Vec<u32>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(stem) = name.strip_suffix(SEGMENT_SUFFIX) {
-            if let Ok(i) = stem.parse::<u32>() {
-                out.push(i);
-            }
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    damage: Vec<SegmentDamage>,
+    /// A settled segment that could not be removed, and why (reported by the loop).
+    removal_error: Option<(String, io::Error)>,
+    /// The last allocation of room got less than it asked for: the disk is (nearly)
+    /// full, even if what was written fit.
+    tight: bool,
+    scratch: Vec<u8>,
 }
 
 /// Calls `f` with every record of a finished segment; returns the damaged stretches.
 fn scan(data: &[u8], mut f: impl FnMut(Record)) -> u64 {
-    if !data.starts_with(SEGMENT_HEADER) {
-        return u64::from(!data.is_empty());
-    }
     let mut corrupt = 0;
-    let mut pos = SEGMENT_HEADER.len();
+    let mut pos = records_start(data);
     loop {
         match read_at(data, pos, true) {
             Read::Record(r, next) => {
@@ -197,138 +191,413 @@ fn queued_bytes(e: &SpooledEvent) -> u64 {
         + e.app_id.as_ref().map_or(0, |a| a.len())) as u64
 }
 
+fn no_room() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        "no room on the disk for the events' records",
+    )
+}
+
 impl Spool {
     /// Reads what earlier loggers left (on the delivery loop, not the caller's thread)
-    /// and starts a new segment for this one.
+    /// and starts a new segment for this one. Fails only if the folder cannot be
+    /// listed: a damaged or unreadable segment is reported ([`Spool::take_damage`]),
+    /// and a full disk leaves the new segment to the first write that finds room.
     pub fn open(lock: SpoolLock, segment_bytes: u64) -> io::Result<(Spool, Recovered)> {
-        let dir = lock.dir.clone();
-        let indices = segment_indices(&dir)?;
+        let disk = Disk::new(lock.dir());
+        let indices = disk.segment_indices()?;
         let mut recovered = Recovered::default();
         let mut settled = HashSet::new();
         let mut events: Vec<(u32, Uuid, u64)> = Vec::new();
+        let mut segments = BTreeMap::new();
+        let mut damage = Vec::new();
         for &i in &indices {
-            let data = fs::read(segment_path(&dir, i))?;
-            recovered.corrupt_records += scan(&data, |r| match r {
+            let mut data = Vec::new();
+            if let Err(e) = disk.read_segment(i, 0, None, &mut data) {
+                // Left alone for a person to look at: never replayed, never removed.
+                damage.push(SegmentDamage {
+                    segment: segment_name(i),
+                    stretches: 0,
+                    unreadable: Some(e.to_string()),
+                });
+                continue;
+            }
+            let stretches = scan(&data, |r| match r {
                 Record::Event(e) => events.push((i, e.id, queued_bytes(&e))),
                 Record::Ack(ids) => settled.extend(ids),
             });
-        }
-        let mut segments: BTreeMap<u32, Segment> =
-            indices.iter().map(|&i| (i, Segment::default())).collect();
-        for (i, id, bytes) in &events {
-            if !settled.contains(id) {
-                if let Some(s) = segments.get_mut(i) {
-                    s.live += 1;
-                }
-                recovered.events += 1;
-                recovered.bytes += bytes;
+            if stretches > 0 {
+                damage.push(SegmentDamage {
+                    segment: segment_name(i),
+                    stretches,
+                    unreadable: None,
+                });
             }
+            recovered.corrupt_records += stretches;
+            segments.insert(
+                i,
+                Segment {
+                    live: 0,
+                    file: FileState::Earlier,
+                },
+            );
         }
-        let write_index = indices.last().map_or(0, |i| i + 1);
-        let (write_file, write_len) = new_segment(&dir, write_index)?;
-        segments.insert(write_index, Segment::default());
+        let mut replay = HashMap::new();
+        for (i, id, bytes) in events {
+            if settled.contains(&id) || replay.contains_key(&id) {
+                continue;
+            }
+            replay.insert(id, (i, bytes));
+            if let Some(s) = segments.get_mut(&i) {
+                s.live += 1;
+            }
+            recovered.events += 1;
+            recovered.bytes += bytes;
+        }
+        let write_index = match indices.last() {
+            None => 0,
+            Some(&last) => last.checked_add(1).ok_or_else(|| {
+                io::Error::other("the folder's segment numbers are used up; move its files away")
+            })?,
+        };
+        segments.insert(
+            write_index,
+            Segment {
+                live: 0,
+                file: FileState::Missing,
+            },
+        );
         let backlog = segments
             .iter()
             .find(|(_, s)| s.live > 0)
-            .map(|(&segment, _)| Cursor {
+            .map(|(&segment, _)| Cursor::File {
                 segment,
-                pos: SEGMENT_HEADER.len(),
+                pos: 0,
                 data: Vec::new(),
+                read_to: None,
+                damage: 0,
             });
         let mut spool = Spool {
-            lock,
+            _lock: lock,
+            disk,
             segment_bytes,
             write_index,
-            write_file,
-            write_len,
-            buf: Vec::with_capacity(64 << 10),
+            writer: None,
+            unwritten: Unwritten::default(),
+            pending_acks: Vec::new(),
             segments,
             backlog,
             backlog_events: recovered.events,
             live: recovered.events,
-            settled_before: settled,
-            first_own_segment: write_index,
+            unacked_on_disk: recovered.events,
+            replay,
+            vanished: Vec::new(),
             corrupt_records: recovered.corrupt_records,
+            damage,
+            removal_error: None,
+            tight: false,
+            scratch: Vec::new(),
         };
-        if spool.backlog.is_none() {
-            spool.settled_before.clear();
-        }
-        spool.remove_settled_segments()?;
+        // A full disk: the first flush that finds room creates it.
+        let _ = spool.open_writer();
+        spool.remove_settled_segments();
         Ok((spool, recovered))
     }
 
-    /// Buffers `event` (routed to `topic_arn`); returns its segment. It reaches the
-    /// file at the next [`Spool::flush`].
+    /// Buffers `event` (routed to `topic_arn`); returns the segment it is acknowledged
+    /// in. It reaches the file at the next [`Spool::flush`] that finds room.
     pub fn append(&mut self, event: &EncodedEvent, topic_arn: &str) -> u32 {
-        write_event(
-            &mut self.buf,
+        let in_memory = self.backlog.is_none();
+        self.unwritten.push(
             event.id,
-            event.event_type,
-            topic_arn,
-            event.group.as_deref(),
-            event.app_id.as_deref(),
-            &event.category,
-            &event.action,
-            &event.body,
+            self.write_index,
+            in_memory,
+            event.queued_bytes() as u64,
+            |buf| {
+                write_event(
+                    buf,
+                    event.id,
+                    event.event_type,
+                    topic_arn,
+                    event.group.as_deref(),
+                    event.app_id.as_deref(),
+                    &event.category,
+                    &event.action,
+                    &event.body,
+                );
+            },
         );
         if let Some(s) = self.segments.get_mut(&self.write_index) {
             s.live += 1;
         }
         self.live += 1;
-        if self.backlog.is_some() {
+        if !in_memory {
             self.backlog_events += 1;
         }
         self.write_index
     }
 
     /// Records that these events (id, segment) are settled: they will not be replayed.
+    /// One whose record is not written yet never will be.
     pub fn ack(&mut self, settled: &[(Uuid, u32)]) {
-        for chunk in settled.chunks(ACK_CHUNK) {
-            let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
-            write_ack(&mut self.buf, &ids);
-        }
-        for (_, segment) in settled {
-            if let Some(s) = self.segments.get_mut(segment) {
-                if s.live > 0 {
-                    s.live -= 1;
-                    self.live -= 1;
-                }
+        for &(id, segment) in settled {
+            let Some(s) = self.segments.get_mut(&segment) else {
+                debug_assert!(false, "an ack for segment {segment}, which is gone");
+                continue;
+            };
+            if s.live == 0 {
+                debug_assert!(false, "more acks than events in segment {segment}");
+                continue;
+            }
+            s.live -= 1;
+            self.live = self.live.saturating_sub(1);
+            if !self.unwritten.cancel(&id) {
+                self.pending_acks.push(id);
             }
         }
     }
 
-    /// Whether records wait in the buffer.
+    /// Whether records or acks wait to be written.
     pub fn has_unwritten(&self) -> bool {
-        !self.buf.is_empty()
+        !self.unwritten.is_empty() || !self.pending_acks.is_empty()
     }
 
-    /// Writes buffered records to the file (the crash bound counts from here: a
-    /// killed process loses nothing the kernel has), starts a new segment when this
-    /// one is full, and removes segments that are wholly settled.
+    /// Writes buffered acks, then as many records as the disk takes (the crash bound
+    /// counts from here: a killed process loses nothing the kernel has), starts a new
+    /// segment when this one is full, and removes segments that are wholly settled.
+    /// On an error, nothing is lost: what was not written stays buffered for the next
+    /// call, and acks always find room.
     pub fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.write_file.write_all(&self.buf)?;
-            self.write_len += self.buf.len() as u64;
-            self.buf.clear();
-        }
-        if self.write_len >= self.segment_bytes {
-            // The finished segment is made durable before it is left behind.
-            self.write_file.sync_data()?;
-            self.write_index += 1;
-            let (file, len) = new_segment(&self.lock.dir, self.write_index)?;
-            self.write_file = file;
-            self.write_len = len;
-            self.segments.insert(self.write_index, Segment::default());
-        }
-        self.remove_settled_segments()
+        let written = if self.has_unwritten() {
+            self.write()
+        } else {
+            Ok(())
+        };
+        let rotated = written.and_then(|()| self.rotate_if_full());
+        self.remove_settled_segments();
+        rotated
     }
 
-    /// A handle to make the current segment durable (`sync_data`) off the loop.
-    pub fn sync_handle(&self) -> io::Result<File> {
-        self.write_file.try_clone()
+    fn open_writer(&mut self) -> io::Result<()> {
+        let index = self.write_index;
+        let room = ACK_ROOM_PER_EVENT * self.unacked_on_disk;
+        let file = self.disk.create_segment(index, room)?;
+        let data_end = SEGMENT_HEADER.len() as u64;
+        self.writer = Some(Writer {
+            index,
+            file,
+            data_end,
+            alloc_end: data_end + room,
+        });
+        self.set_file(index, FileState::Own { data_end });
+        Ok(())
     }
 
-    /// Events are on disk only and must be read back before newer ones.
+    fn set_file(&mut self, index: u32, file: FileState) {
+        self.segments
+            .entry(index)
+            .or_insert(Segment {
+                live: 0,
+                file: FileState::Missing,
+            })
+            .file = file;
+    }
+
+    /// Leaves the file being written after a failed write or sync: it is never written
+    /// or synced again (its state in the page cache is unknown); its whole records stay.
+    /// New events are given the next segment, which the next write creates.
+    fn abandon_writer(&mut self) {
+        let Some(w) = self.writer.take() else {
+            return;
+        };
+        // Torn bytes and room given back; if even that fails the reader skips them.
+        let _ = w.file.truncate(w.data_end);
+        self.set_file(
+            w.index,
+            FileState::Own {
+                data_end: w.data_end,
+            },
+        );
+        self.write_index = w.index + 1;
+        self.set_file(self.write_index, FileState::Missing);
+    }
+
+    /// A background sync of segment `index` failed: leave it if it is still the one
+    /// being written.
+    pub fn sync_failed(&mut self, index: u32) {
+        if self.writer.as_ref().is_some_and(|w| w.index == index) {
+            self.abandon_writer();
+        }
+    }
+
+    fn write(&mut self) -> io::Result<()> {
+        if self.writer.is_none() {
+            self.open_writer()?;
+        }
+        self.unwritten.compact();
+        self.write_acks()?;
+        self.write_records()
+    }
+
+    /// Writes the pending acks into the room kept for them.
+    fn write_acks(&mut self) -> io::Result<()> {
+        if self.pending_acks.is_empty() {
+            return Ok(());
+        }
+        self.scratch.clear();
+        write_acks(&mut self.scratch, &self.pending_acks);
+        let len = self.scratch.len() as u64;
+        let Some(w) = self.writer.as_mut() else {
+            return Err(no_room());
+        };
+        if w.data_end + len > w.alloc_end {
+            debug_assert!(false, "acks always have room");
+            let (got, error) = w.file.allocate(w.alloc_end, w.data_end + len - w.alloc_end);
+            w.alloc_end += got;
+            if let Some(e) = error {
+                return Err(e);
+            }
+        }
+        if let Err(e) = w.file.write_at(w.data_end, &self.scratch) {
+            // Written again, whole, to the next segment.
+            self.abandon_writer();
+            return Err(e.error);
+        }
+        w.data_end += len;
+        let (index, data_end) = (w.index, w.data_end);
+        self.unacked_on_disk = self
+            .unacked_on_disk
+            .saturating_sub(self.pending_acks.len() as u64);
+        self.pending_acks.clear();
+        self.set_file(index, FileState::Own { data_end });
+        Ok(())
+    }
+
+    /// Writes as many records as there is room for, with room kept for their acks.
+    fn write_records(&mut self) -> io::Result<()> {
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Err(no_room());
+        };
+        let unacked = self.unacked_on_disk;
+        let need = move |data_end: u64, bytes: u64, n: u64| {
+            data_end + bytes + ACK_ROOM_PER_EVENT * (unacked + n)
+        };
+        let (all, n_all) = self.unwritten.prefix(|_, _| true);
+        let wanted = need(w.data_end, all.len() as u64, n_all as u64);
+        let mut refused = None;
+        // Tight on space, room is asked for on every write: that is how the spool
+        // learns that space came back.
+        let target = wanted + ALLOCATE_AHEAD;
+        if wanted > w.alloc_end || (self.tight && target > w.alloc_end) {
+            let (got, error) = w.file.allocate(w.alloc_end, target - w.alloc_end);
+            w.alloc_end += got;
+            self.tight = error.is_some();
+            if w.alloc_end < wanted {
+                refused = Some(error.unwrap_or_else(no_room));
+            }
+        }
+        let (data_end, alloc_end) = (w.data_end, w.alloc_end);
+        let (bytes, n) = self
+            .unwritten
+            .prefix(|end, k| need(data_end, end, k) <= alloc_end);
+        if n > 0 {
+            let len = bytes.len();
+            if let Err(e) = w.file.write_at(data_end, bytes) {
+                // The records wholly written are in the file; the rest go to the next.
+                let (whole, k) = self.unwritten.prefix(|end, _| end <= e.written as u64);
+                let whole = whole.len();
+                self.wrote_records(k, whole);
+                self.abandon_writer();
+                return Err(e.error);
+            }
+            self.wrote_records(n, len);
+        }
+        match refused {
+            Some(e) if !self.unwritten.is_empty() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The first `n` unwritten records (`bytes` long) are now at the writer's end.
+    fn wrote_records(&mut self, n: usize, bytes: usize) {
+        if n == 0 {
+            return;
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        let start = w.data_end;
+        let prefix = self.unwritten.written(n);
+        w.data_end += bytes as u64;
+        self.unacked_on_disk += n as u64;
+        let (index, data_end) = (w.index, w.data_end);
+        for given in prefix.waiting_segments {
+            // Read back from this file, they are acknowledged in this segment.
+            if given != index {
+                if let Some(s) = self.segments.get_mut(&given) {
+                    s.live = s.live.saturating_sub(1);
+                }
+                if let Some(s) = self.segments.get_mut(&index) {
+                    s.live += 1;
+                }
+            }
+        }
+        if let (Some(Cursor::Unwritten), Some(at)) = (&self.backlog, prefix.first_waiting_at) {
+            // The reader was past every file: it goes on in this one, where the first
+            // event still waiting now is.
+            self.backlog = Some(Cursor::File {
+                segment: index,
+                pos: (start + at as u64) as usize,
+                data: Vec::new(),
+                read_to: None,
+                damage: 0,
+            });
+        }
+        self.set_file(index, FileState::Own { data_end });
+    }
+
+    /// A full segment is made durable, and a new one started, if the disk has room for
+    /// it (otherwise the full one goes on: its room takes the acks).
+    fn rotate_if_full(&mut self) -> io::Result<()> {
+        let Some(w) = self.writer.as_ref() else {
+            return Ok(());
+        };
+        if w.data_end < self.segment_bytes || !self.unwritten.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = w.file.sync() {
+            self.abandon_writer();
+            return Err(e);
+        }
+        let next = w.index + 1;
+        let room = ACK_ROOM_PER_EVENT * self.unacked_on_disk;
+        let Ok(file) = self.disk.create_segment(next, room) else {
+            return Ok(());
+        };
+        let old = self.writer.take().expect("checked above");
+        let _ = old.file.truncate(old.data_end);
+        let data_end = SEGMENT_HEADER.len() as u64;
+        self.write_index = next;
+        self.writer = Some(Writer {
+            index: next,
+            file,
+            data_end,
+            alloc_end: data_end + room,
+        });
+        self.set_file(next, FileState::Own { data_end });
+        Ok(())
+    }
+
+    /// A handle to make the segment being written durable off the loop, with its index.
+    pub fn sync_job(&self) -> Option<(u32, SyncJob)> {
+        let w = self.writer.as_ref()?;
+        w.file.sync_job().ok().map(|job| (w.index, job))
+    }
+
+    /// Events are in the spool only and must be read back before newer ones.
     pub fn has_backlog(&self) -> bool {
         self.backlog.is_some()
     }
@@ -337,21 +606,15 @@ impl Spool {
         self.backlog_events
     }
 
-    /// From now on events stay on disk only, until [`Spool::read_backlog`] catches up.
-    pub fn begin_spill(&mut self) -> io::Result<()> {
-        self.flush()?;
-        if self.backlog.is_some() {
-            return Ok(());
+    /// From now on events stay in the spool only, until [`Spool::read_backlog`] catches
+    /// up.
+    pub fn begin_spill(&mut self) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Cursor::Unwritten);
         }
-        self.backlog = Some(Cursor {
-            segment: self.write_index,
-            pos: self.write_len as usize,
-            data: Vec::new(),
-        });
-        Ok(())
     }
 
-    /// Reads spilled or left-over events in order, with their segments, until `max`
+    /// Reads events in the spool only, in order, with their segments, until `max`
     /// events or `max_bytes` bytes (at least one event if any).
     pub fn read_backlog(
         &mut self,
@@ -360,106 +623,259 @@ impl Spool {
     ) -> io::Result<Vec<(SpooledEvent, u32)>> {
         let mut out = Vec::new();
         let mut bytes = 0u64;
-        if self.backlog.is_none() || max == 0 {
-            return Ok(out);
-        }
-        self.flush()?;
         while out.len() < max && (out.is_empty() || bytes < max_bytes) {
             let Some(cursor) = self.backlog.as_mut() else {
                 break;
             };
-            let active = cursor.segment == self.write_index;
-            if cursor.data.is_empty() || (active && cursor.pos >= cursor.data.len()) {
-                // Load the segment, or what was written to the active one since.
-                let mut file = File::open(segment_path(&self.lock.dir, cursor.segment))?;
-                file.seek(SeekFrom::Start(cursor.data.len() as u64))?;
-                file.read_to_end(&mut cursor.data)?;
-            }
-            match read_at(&cursor.data, cursor.pos, !active) {
-                Read::Record(Record::Event(e), next) => {
-                    cursor.pos = next;
-                    if !self.settled_before.contains(&e.id) {
-                        bytes += queued_bytes(&e);
+            let Cursor::File {
+                segment,
+                pos,
+                data,
+                read_to,
+                damage,
+            } = cursor
+            else {
+                match self.unwritten.take_first_waiting() {
+                    Some((e, seg)) => {
                         self.backlog_events = self.backlog_events.saturating_sub(1);
-                        out.push((e, cursor.segment));
+                        bytes += queued_bytes(&e);
+                        out.push((e, seg));
+                    }
+                    None => self.end_backlog(),
+                }
+                continue;
+            };
+            let seg = *segment;
+            let file = self.segments.get(&seg).map(|s| s.file);
+            let earlier = file == Some(FileState::Earlier);
+            let limit = match file {
+                Some(FileState::Own { data_end }) => Some(data_end),
+                Some(FileState::Earlier) => None,
+                _ => Some(0),
+            };
+            if *read_to != Some(limit.unwrap_or(u64::MAX)) {
+                let from = data.len() as u64;
+                if limit.is_none_or(|end| end > from) {
+                    self.disk.read_segment(seg, from, limit, data)?;
+                }
+                *read_to = Some(limit.unwrap_or(u64::MAX));
+                if from == 0 && *pos == 0 {
+                    *pos = records_start(data);
+                }
+            }
+            match read_at(data, *pos, true) {
+                Read::Record(Record::Event(e), next) => {
+                    *pos = next;
+                    let wanted = if earlier {
+                        self.replay.remove(&e.id).is_some()
+                    } else {
+                        true
+                    };
+                    if wanted {
+                        self.backlog_events = self.backlog_events.saturating_sub(1);
+                        bytes += queued_bytes(&e);
+                        out.push((e, seg));
                     }
                 }
-                Read::Record(Record::Ack(_), next) => cursor.pos = next,
+                Read::Record(Record::Ack(_), next) => *pos = next,
                 Read::Corrupt { next, .. } => {
-                    cursor.pos = next;
-                    if cursor.segment >= self.first_own_segment {
+                    *pos = next;
+                    // An earlier logger's damage was counted on open.
+                    if !earlier {
+                        *damage += 1;
                         self.corrupt_records += 1;
                     }
                 }
-                Read::End if active => {
-                    // Caught up with the writer: nothing is on disk only any more.
-                    self.backlog = None;
-                    self.backlog_events = 0;
-                    self.settled_before.clear();
-                }
                 Read::End => {
+                    if *damage > 0 {
+                        self.damage.push(SegmentDamage {
+                            segment: segment_name(seg),
+                            stretches: *damage,
+                            unreadable: None,
+                        });
+                    }
                     let next = self
                         .segments
-                        .range(cursor.segment + 1..)
-                        .next()
-                        .map(|(&i, _)| i)
-                        .unwrap_or(self.write_index);
-                    *cursor = Cursor {
-                        segment: next,
-                        pos: SEGMENT_HEADER.len(),
-                        data: Vec::new(),
+                        .range(seg + 1..)
+                        .find(|(_, s)| s.file != FileState::Missing)
+                        .map(|(&i, s)| (i, s.file));
+                    let last_earlier = earlier && next.is_none_or(|(_, f)| f != FileState::Earlier);
+                    *cursor = match next {
+                        Some((segment, _)) => Cursor::File {
+                            segment,
+                            pos: 0,
+                            data: Vec::new(),
+                            read_to: None,
+                            damage: 0,
+                        },
+                        None => Cursor::Unwritten,
                     };
+                    if last_earlier {
+                        self.lose_unfound_replays();
+                    }
                 }
             }
         }
-        self.remove_settled_segments()?;
+        self.remove_settled_segments();
         Ok(out)
     }
 
-    /// Unsettled events in the spool, in memory or not.
+    /// Every file of earlier loggers is read: an event counted on open and not met
+    /// again is gone (its file changed under the spool). The loop settles it as lost.
+    fn lose_unfound_replays(&mut self) {
+        for (id, (segment, bytes)) in self.replay.drain() {
+            if let Some(s) = self.segments.get_mut(&segment) {
+                s.live = s.live.saturating_sub(1);
+            }
+            self.live = self.live.saturating_sub(1);
+            self.unacked_on_disk = self.unacked_on_disk.saturating_sub(1);
+            self.backlog_events = self.backlog_events.saturating_sub(1);
+            self.vanished.push((id, bytes));
+        }
+    }
+
+    fn end_backlog(&mut self) {
+        debug_assert_eq!(self.backlog_events, 0, "every event in the backlog read");
+        debug_assert!(self.replay.is_empty());
+        self.backlog = None;
+        self.backlog_events = 0;
+    }
+
+    /// Events counted on open that could not be read back: (id, bytes).
+    pub fn take_vanished(&mut self) -> Vec<(Uuid, u64)> {
+        std::mem::take(&mut self.vanished)
+    }
+
+    /// Damage found since the last call, once per segment.
+    pub fn take_damage(&mut self) -> Vec<SegmentDamage> {
+        std::mem::take(&mut self.damage)
+    }
+
+    /// A settled segment that could not be removed since the last call.
+    pub fn take_removal_error(&mut self) -> Option<(String, io::Error)> {
+        self.removal_error.take()
+    }
+
+    /// Whether the disk had room to spare at the last allocation (room for events is
+    /// allocated ahead, [`ALLOCATE_AHEAD`] at a time): a write that fit in what was
+    /// left does not mean space came back.
+    pub fn has_headroom(&self) -> bool {
+        !self.tight
+    }
+
+    /// Unsettled events whose records are in a file: what the next logger would find.
+    pub fn spooled(&self) -> u64 {
+        self.unacked_on_disk
+            .saturating_sub(self.pending_acks.len() as u64)
+    }
+
+    /// Unsettled events in the spool, written or not.
     pub fn live_events(&self) -> u64 {
         self.live
     }
 
-    /// Bytes of the segment files.
+    /// Events in the spool only that the disk has not taken: in memory, outside the
+    /// window, (count, bytes).
+    pub fn waiting_in_memory(&self) -> (u64, u64) {
+        self.unwritten.waiting()
+    }
+
+    /// Events not written yet (in order).
+    pub fn unwritten_events(&self) -> Vec<UnwrittenEvent> {
+        self.unwritten.events().collect()
+    }
+
+    /// The record of an unwritten event, decoded (for reports).
+    pub fn unwritten_event(&self, id: &Uuid) -> Option<SpooledEvent> {
+        self.unwritten.decode(id)
+    }
+
+    /// Writes fail for now: acks may meet records still in memory.
+    pub fn expect_unwritten(&mut self) {
+        self.unwritten.keep_index();
+    }
+
+    /// Drops the newest (or with `oldest`, the oldest) event that waits in memory
+    /// because the disk refused it: over the memory limits, `overflow` applies.
+    pub fn drop_waiting(&mut self, oldest: bool) -> Option<UnwrittenEvent> {
+        let dropped = self.unwritten.drop_waiting(oldest)?;
+        if let Some(s) = self.segments.get_mut(&dropped.segment) {
+            s.live = s.live.saturating_sub(1);
+        }
+        self.live = self.live.saturating_sub(1);
+        self.backlog_events = self.backlog_events.saturating_sub(1);
+        Some(dropped)
+    }
+
+    /// Bytes of the segment files, room included.
     pub fn file_bytes(&self) -> u64 {
-        let mut total = self.write_len + self.buf.len() as u64;
-        for &i in self.segments.keys().filter(|&&i| i != self.write_index) {
-            total += fs::metadata(segment_path(&self.lock.dir, i)).map_or(0, |m| m.len());
+        let mut total = 0;
+        for (&i, s) in &self.segments {
+            total += match (&self.writer, s.file) {
+                (_, FileState::Missing) => 0,
+                (Some(w), _) if w.index == i => w.alloc_end,
+                _ => std::fs::metadata(self.disk.segment_path(i)).map_or(0, |m| m.len()),
+            };
         }
         total
     }
 
-    /// Removes the oldest segments while they are wholly settled and read past.
-    fn remove_settled_segments(&mut self) -> io::Result<()> {
+    /// The last flush on close: what can be written is, the file is made durable, and
+    /// its room is given back (a reader of the previous version then sees no zero
+    /// tail). What the disk did not take is in [`Spool::unwritten_events`].
+    pub fn close(&mut self) -> io::Result<()> {
+        let flushed = self.flush();
+        if let Some(w) = self.writer.as_ref() {
+            if let Err(e) = w.file.sync() {
+                self.abandon_writer();
+                return flushed.and(Err(e));
+            }
+            let _ = w.file.truncate(w.data_end);
+            let data_end = w.data_end;
+            if let Some(w) = self.writer.as_mut() {
+                w.alloc_end = data_end;
+            }
+        }
+        flushed
+    }
+
+    /// Removes the oldest segments while they are wholly settled and read past, then
+    /// syncs the folder.
+    fn remove_settled_segments(&mut self) {
+        let mut removed = false;
         while let Some((&i, s)) = self.segments.iter().next() {
-            let read_past = self.backlog.as_ref().is_none_or(|c| c.segment > i);
-            if i == self.write_index || s.live > 0 || !read_past {
+            let read_past = match &self.backlog {
+                None | Some(Cursor::Unwritten) => true,
+                Some(Cursor::File { segment, .. }) => *segment > i,
+            };
+            if i >= self.write_index || s.live > 0 || !read_past {
                 break;
             }
-            match fs::remove_file(segment_path(&self.lock.dir, i)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if s.file != FileState::Missing {
+                if let Err(e) = self.disk.remove_segment(i) {
+                    self.removal_error = Some((segment_name(i), e));
+                    break;
+                }
+                removed = true;
             }
             self.segments.remove(&i);
         }
-        Ok(())
+        if removed {
+            // Removals that do not last only bring back settled events' files: their
+            // acks are in them or in later files, which were not removed.
+            let _ = self.disk.sync_dir();
+        }
     }
 
-    /// Segments on disk, oldest first (for tests and stats).
+    /// Segments in the folder's account, oldest first (for tests and stats).
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
-}
 
-fn new_segment(dir: &Path, index: u32) -> io::Result<(File, u64)> {
-    let mut file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(segment_path(dir, index))?;
-    file.write_all(SEGMENT_HEADER)?;
-    Ok((file, SEGMENT_HEADER.len() as u64))
+    /// The folder.
+    pub fn dir(&self) -> &std::path::Path {
+        self.disk.dir()
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,22 @@
 //! payload 1 (event) | id [16] | eventType u8 | topic | group | app | category | action | body
 //!         2 (ack)   | count u32 | ids [16] x count
 //! string  length u32 LE | UTF-8 bytes      (group, app: length 0xFFFFFFFF = none)
+//! room    zero bytes after the last record: space set aside for acks (see below)
 //! ```
 //!
 //! The reader never trusts a length or a byte: a record whose magic, length, checksum
 //! or fields are wrong is skipped, and reading resumes at the next offset where a whole
-//! valid record starts. A torn tail (a crash mid-write) is one corrupt stretch.
+//! valid record starts. A torn tail (a crash mid-write) is one corrupt stretch. The
+//! header is not needed to read: a damaged one is one corrupt stretch like any other,
+//! and the records after it are read.
+//!
+//! Two things are written that the first version of this format did not write, and
+//! both read as that version's files did, so a spool left by it replays as it is:
+//! - Every ack is written twice, as two records, so that one damaged byte cannot undo
+//!   a settlement (its events would be sent again).
+//! - The segment being written ends in zero bytes, allocated ahead, where acks go when
+//!   the disk is full ([`ACK_ROOM_PER_EVENT`] per unsettled event). A reader stops at
+//!   zero bytes that run to the end of the file: they are room, not damage.
 
 use uuid::Uuid;
 
@@ -23,6 +34,11 @@ pub const RECORD_HEADER_BYTES: usize = 10;
 /// No record is larger: one SNS message (256 KiB) with its topic and attributes, or
 /// an ack of a few thousand ids.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Disk an ack can take per event, at most: an ack record for that event alone,
+/// twice. What the spool keeps allocated ahead for every unsettled event on disk.
+pub const ACK_ROOM_PER_EVENT: u64 = 2 * (RECORD_HEADER_BYTES as u64 + 1 + 4 + 16);
+/// Ids per ack record.
+const ACK_CHUNK: usize = 4096;
 const KIND_EVENT: u8 = 1;
 const KIND_ACK: u8 = 2;
 /// The length that stands for an absent optional string.
@@ -106,8 +122,17 @@ pub fn write_event(
     out.len() - start
 }
 
-/// Appends an ack record for `ids` to `out`.
-pub fn write_ack(out: &mut Vec<u8>, ids: &[Uuid]) {
+/// Appends the ack records for `ids` to `out`: each chunk twice (see the module doc).
+/// Never more than [`ACK_ROOM_PER_EVENT`] per id.
+pub fn write_acks(out: &mut Vec<u8>, ids: &[Uuid]) {
+    for chunk in ids.chunks(ACK_CHUNK) {
+        write_ack(out, chunk);
+        write_ack(out, chunk);
+    }
+}
+
+/// Appends one ack record for `ids` (at most [`ACK_CHUNK`]) to `out`.
+fn write_ack(out: &mut Vec<u8>, ids: &[Uuid]) {
     let start = open_record(out, KIND_ACK);
     out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
     for id in ids {
@@ -226,6 +251,19 @@ fn record_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
     decode_payload(payload).map(|r| (r, start + len))
 }
 
+/// Where a segment's records start: after the header, or (the header damaged) at the
+/// start, from where the reader resynchronises like anywhere else.
+pub fn records_start(data: &[u8]) -> usize {
+    if data.starts_with(SEGMENT_HEADER) {
+        SEGMENT_HEADER.len()
+    } else if SEGMENT_HEADER.starts_with(data) {
+        // Empty, or a header torn by a crash right after the file was created.
+        data.len()
+    } else {
+        0
+    }
+}
+
 /// Whether the bytes from `pos` could still become a valid record when more arrive:
 /// the magic is there and the declared length runs past the end.
 fn incomplete_at(buf: &[u8], pos: usize) -> bool {
@@ -249,6 +287,10 @@ pub fn read_at(buf: &[u8], pos: usize, at_end_of_data: bool) -> Read {
     }
     if let Some((record, next)) = record_at(buf, pos) {
         return Read::Record(record, next);
+    }
+    if buf[pos..].iter().all(|&b| b == 0) {
+        // Room allocated ahead for acks, never written.
+        return Read::End;
     }
     if !at_end_of_data && incomplete_at(buf, pos) {
         return Read::End;

@@ -58,7 +58,7 @@ pub struct StatsSnapshot {
     /// Tracking-plan violations found, by kind (in `VIOLATION_KINDS` order), whether
     /// the event was refused (`strict`) or published (`warn`).
     pub violations: [u64; 5],
-    /// With `spoolDir`: unsettled events kept in the spool (in memory too, or not).
+    /// With `spoolDir`: unsettled events in the spool's files (in memory too, or not).
     pub spooled: u64,
     /// With `spoolDir`: bytes of its segment files.
     pub spool_bytes: u64,
@@ -103,7 +103,13 @@ impl Stats {
         Self::sub(&self.held_events, events);
     }
 
+    /// Lowers a counter, never below zero: a miscount must not wrap it around (and
+    /// then refuse every event as over the limits); tests catch one.
     pub(crate) fn sub(counter: &AtomicU64, n: usize) {
-        counter.fetch_sub(n as u64, Relaxed);
+        let n = n as u64;
+        let before = counter
+            .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)))
+            .unwrap_or_else(|v| v);
+        debug_assert!(before >= n, "a counter would go below zero: {before} - {n}");
     }
 }

@@ -93,3 +93,249 @@ fn a_second_logger_on_the_same_spool_is_refused() {
     assert_eq!(err.option, "spoolDir");
     assert!(err.reason.contains("in use by another logger"), "{err}");
 }
+
+/// SNS as a switch: down (every request fails transiently) or up; records what it
+/// took.
+#[derive(Clone, Default)]
+struct Switched {
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    took: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl crate::core::delivery::Publisher for Switched {
+    async fn publish_batch(
+        &self,
+        request: crate::core::delivery::BatchRequest<'_>,
+    ) -> Result<crate::core::delivery::BatchResponse, crate::core::delivery::PublishError> {
+        if !self.up.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::core::delivery::PublishError {
+                kind: FaultKind::Transient,
+                code: "ServiceUnavailable".into(),
+                message: "down".into(),
+            });
+        }
+        let ids: Vec<String> = request.entries.iter().map(|e| e.id_string()).collect();
+        self.took.lock().unwrap().extend(ids.iter().cloned());
+        Ok(crate::core::delivery::BatchResponse {
+            successful: ids,
+            failed: Vec::new(),
+        })
+    }
+
+    fn reconfigure(&self, _: &crate::core::options::SnsConfig) {}
+}
+
+impl Switched {
+    fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn took(&self) -> Vec<String> {
+        self.took.lock().unwrap().clone()
+    }
+}
+
+/// Every event accepted is delivered, failed, dropped or still held: the account as
+/// `stats()` keeps it, at a moment nothing moves.
+fn assert_balanced(logger: &Logger, accepted: usize, when: &str) {
+    let s = logger.stats();
+    assert_eq!(
+        s.delivered + s.failed + s.dropped + s.queued + s.in_flight,
+        accepted as u64,
+        "{when}: {s:?}"
+    );
+}
+
+fn codes(
+    errors: &std::sync::Mutex<Vec<crate::core::error::DeliveryError>>,
+    code: ErrorCode,
+) -> usize {
+    errors
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.code == code)
+        .count()
+}
+
+fn ids_of(
+    errors: &std::sync::Mutex<Vec<crate::core::error::DeliveryError>>,
+    code: ErrorCode,
+) -> Vec<String> {
+    errors
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.code == code)
+        .flat_map(|e| e.event_ids.clone())
+        .collect()
+}
+
+#[test]
+fn a_full_disk_during_an_outage_loses_nothing_accepted_and_sends_nothing_twice() {
+    use std::collections::HashSet;
+    let dir = tempfile::tempdir().unwrap();
+    let disk = crate::core::spool::FaultPlan::inject(dir.path());
+    disk.set_free(Some(6000));
+    let fake = Switched::default();
+    let mut config = spooled_config(true, dir.path());
+    config.max_queue_events = 20;
+    config.retry.max_backoff = Duration::from_millis(20);
+    let logger = Logger::try_start(config.clone(), fake.clone()).unwrap();
+    let errors = collect_errors(&logger);
+
+    // SNS is down; the disk fills.
+    let mut accepted = Vec::new();
+    while codes(&errors, ErrorCode::Spool) == 0 {
+        accepted.extend(log_n(&logger, 10));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(accepted.len() < 10_000, "the disk never filled");
+    }
+    accepted.extend(log_n(&logger, 200));
+    // Memory holds the window (20) and what is on disk; the rest is dropped, by id.
+    wait_until("the drops reported", || {
+        let s = logger.stats();
+        ids_of(&errors, ErrorCode::QueueFull).len() as u64 == s.dropped
+            && s.queued + s.in_flight <= 20 + s.spooled
+    });
+    assert_balanced(&logger, accepted.len(), "disk full, SNS down");
+    assert_eq!(codes(&errors, ErrorCode::Spool), 1, "said once");
+    let first = errors
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.code == ErrorCode::Spool)
+        .cloned()
+        .unwrap();
+    assert!(!first.event_ids.is_empty(), "{first:?}");
+    assert!(
+        first.message.contains("cannot be written"),
+        "{}",
+        first.message
+    );
+    assert!(!ids_of(&errors, ErrorCode::QueueFull).is_empty());
+
+    // SNS comes back while the disk is still full: what memory held is delivered, and
+    // its acks fit the room kept for them.
+    fake.set_up(true);
+    let report = flush_wait(&logger);
+    assert_eq!(report.pending, 0);
+    assert_balanced(&logger, accepted.len(), "SNS back");
+    assert_eq!(
+        logger.stats().spooled,
+        0,
+        "every ack written, disk full or not"
+    );
+    let dropped_list = ids_of(&errors, ErrorCode::QueueFull);
+    let dropped: HashSet<String> = dropped_list.iter().cloned().collect();
+    assert_eq!(dropped.len(), dropped_list.len(), "each drop reported once");
+    assert_eq!(dropped.len() as u64, logger.stats().dropped);
+    let delivered = fake.took();
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "nothing sent twice");
+    for id in &accepted {
+        assert!(
+            unique.contains(id) != dropped.contains(id),
+            "{id}: delivered or dropped-and-reported, exactly one (delivered {}, dropped {}, {:?})",
+            unique.contains(id),
+            dropped.contains(id),
+            logger.stats()
+        );
+    }
+
+    // Space returns while the logger runs: writing resumes, said once.
+    disk.set_free(None);
+    let later = log_n(&logger, 30);
+    accepted.extend(later.iter().cloned());
+    flush_wait(&logger);
+    wait_until("the recovery report", || {
+        codes(&errors, ErrorCode::SpoolRecovered) == 1
+    });
+    assert_balanced(&logger, accepted.len(), "space back");
+    assert_eq!(codes(&errors, ErrorCode::Spool), 1);
+    assert!(fake.took().ends_with(&later));
+    let report = close_wait(&logger, None);
+    assert_eq!((report.pending, report.spooled), (0, 0));
+    drop(logger);
+
+    // The next logger on the folder finds nothing to send again.
+    let next = Switched::default();
+    next.set_up(true);
+    let second = Logger::try_start(config, next.clone()).unwrap();
+    let report = flush_wait(&second);
+    assert_eq!(second.stats().recovered, 0);
+    assert_eq!(report.delivered, 0);
+    assert!(next.took().is_empty());
+}
+
+#[test]
+fn closing_with_the_disk_full_reports_what_it_could_not_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = crate::core::spool::FaultPlan::inject(dir.path());
+    disk.set_free(Some(0));
+    let down = FakePublisher::with_script((0..100_000).map(|_| Script::Fail(FaultKind::Transient)));
+    let config = spooled_config(true, dir.path());
+    let logger = Logger::try_start(config.clone(), down).unwrap();
+    let errors = collect_errors(&logger);
+    let ids = log_n(&logger, 5);
+    let report = close_wait(&logger, Some(Duration::from_millis(100)));
+    assert_eq!((report.failed, report.spooled, report.pending), (5, 0, 0));
+    let lost: Vec<String> = errors
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.code == ErrorCode::Spool && e.message.contains("lost"))
+        .flat_map(|e| e.event_ids.clone())
+        .collect();
+    assert_eq!(lost, ids, "reported by id");
+    drop(logger);
+    disk.set_free(None);
+    let up = FakePublisher::default();
+    let second = Logger::try_start(config, up.clone()).unwrap();
+    flush_wait(&second);
+    assert_eq!(
+        second.stats().recovered,
+        0,
+        "nothing claimed as spooled was not"
+    );
+}
+
+#[test]
+fn a_failing_sync_is_reported_once_and_writing_goes_on_in_a_new_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = crate::core::spool::FaultPlan::inject(dir.path());
+    disk.fail_syncs
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let fake = FakePublisher::default();
+    let logger = Logger::try_start(spooled_config(true, dir.path()), fake.clone()).unwrap();
+    let errors = collect_errors(&logger);
+    let mut ids = log_n(&logger, 20);
+    wait_until("the sync failure", || codes(&errors, ErrorCode::Spool) == 1);
+    disk.fail_syncs
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    ids.extend(log_n(&logger, 20));
+    let report = flush_wait(&logger);
+    assert_eq!(report.delivered, 40);
+    assert_eq!(accepted_ids(&fake, 0), ids);
+    wait_until("the recovery", || {
+        codes(&errors, ErrorCode::SpoolRecovered) == 1
+    });
+    assert_eq!(
+        codes(&errors, ErrorCode::Spool),
+        1,
+        "{:?}",
+        errors.lock().unwrap()
+    );
+}
+
+#[test]
+fn while_sns_is_down_every_event_reaches_the_disk_within_a_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Switched::default();
+    let mut config = spooled_config(true, dir.path());
+    config.retry.max_backoff = Duration::from_millis(50);
+    let logger = Logger::try_start(config, down).unwrap();
+    for round in 1..=5u64 {
+        log_n(&logger, 40);
+        wait_until("the round on disk", || logger.stats().spooled == 40 * round);
+    }
+}

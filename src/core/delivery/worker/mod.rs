@@ -9,7 +9,7 @@ mod in_flight;
 mod reports;
 mod spooling;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -87,15 +87,7 @@ impl<P: Publisher> Worker<P> {
             .spool
             .clone()
             .zip(spool_lock)
-            .map(|(config, lock)| Spooling {
-                config,
-                lock: Some(lock),
-                spool: None,
-                backlog_first_seq: 0,
-                last_tick: Instant::now(),
-                written_since_sync: false,
-                sync_running: Arc::new(AtomicBool::new(false)),
-            });
+            .map(|(config, lock)| Spooling::new(config, lock));
         let memory = config.memory_limits();
         let held = config.held_limits(config.spool.is_some());
         let context = RequestContext {
@@ -274,6 +266,19 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let full = self.window_full(event.queued_bytes());
+        if full && !self.has_backlog() {
+            let spooling = self.spooling.as_mut().expect("checked above");
+            spooling
+                .spool
+                .as_mut()
+                .expect("checked above")
+                .begin_spill();
+            spooling.backlog_first_seq = seq;
+        }
+        if !self.spool_keeps(&event) {
+            // The disk refuses writes and memory holds all it may.
+            return self.drop_unwritable(event);
+        }
         self.topic(event.topic);
         let arn = self
             .topic_cache
@@ -281,19 +286,7 @@ impl<P: Publisher> Worker<P> {
             .map_or("", |t| t.arn.as_str());
         let spooling = self.spooling.as_mut().expect("checked above");
         let spool = spooling.spool.as_mut().expect("checked above");
-        if full && !spool.has_backlog() {
-            if let Err(e) = spool.begin_spill() {
-                self.spool_failed("spilling events to disk", e);
-                self.push_pending(event, seq, now, 0);
-                return;
-            }
-            spooling.backlog_first_seq = seq;
-        }
         let segment = spool.append(&event, arn);
-        self.shared
-            .stats
-            .spooled
-            .store(spool.live_events(), Ordering::Relaxed);
         if spool.has_backlog() {
             // On disk only; read back in order when the window has room.
             self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);

@@ -1,9 +1,13 @@
 //! The loop's side of the disk spool: opening it, writing accepted events, reading
-//! back what does not fit in memory, syncing on a timer, acknowledging settled events.
+//! back what does not fit in memory, syncing on a timer, acknowledging settled events,
+//! and what the loop does when the disk fails: keep events in memory within the
+//! limits, drop the rest by id, retry with backoff, and say so once when it starts
+//! failing and once when it works again.
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -11,12 +15,15 @@ use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
-use crate::core::options::SpoolConfig;
+use crate::core::options::{Overflow, SpoolConfig};
 use crate::core::spool::record::SpooledEvent;
 use crate::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
 use crate::core::telemetry::Stats;
 
 use super::Worker;
+
+/// Longest wait between two attempts to write a failing spool.
+const MAX_WRITE_RETRY: Duration = Duration::from_secs(1);
 
 /// The loop's side of the spool.
 pub(super) struct Spooling {
@@ -30,6 +37,55 @@ pub(super) struct Spooling {
     pub(super) last_tick: Instant,
     pub(super) written_since_sync: bool,
     pub(super) sync_running: Arc<AtomicBool>,
+    /// A background sync that failed: (segment, error), for the loop to act on.
+    sync_failed: Arc<Mutex<Option<(u32, String)>>>,
+    /// Writing fails: reported once, retried with backoff.
+    failing: Option<Failing>,
+    /// Reading back failed last time (reported once).
+    read_failing: bool,
+    /// Events dropped because the disk refused them and memory was full, to report.
+    dropped_ids: Vec<String>,
+    /// The last segment whose removal failure was reported.
+    removal_reported: Option<String>,
+}
+
+struct Failing {
+    since: Instant,
+    retry_at: Instant,
+    last_attempt: Instant,
+    backoff: Duration,
+    /// The last error, for the report of what was lost at close.
+    error: String,
+}
+
+impl Spooling {
+    pub(super) fn new(config: SpoolConfig, lock: SpoolLock) -> Self {
+        Spooling {
+            config,
+            lock: Some(lock),
+            spool: None,
+            backlog_first_seq: 0,
+            last_tick: Instant::now(),
+            written_since_sync: false,
+            sync_running: Arc::new(AtomicBool::new(false)),
+            sync_failed: Arc::new(Mutex::new(None)),
+            failing: None,
+            read_failing: false,
+            dropped_ids: Vec::new(),
+            removal_reported: None,
+        }
+    }
+
+    fn dir(&self) -> String {
+        self.config.dir.display().to_string()
+    }
+}
+
+fn ids(events: impl IntoIterator<Item = Uuid>) -> Vec<String> {
+    events
+        .into_iter()
+        .map(|u| u.hyphenated().to_string())
+        .collect()
 }
 
 impl<P: Publisher> Worker<P> {
@@ -58,10 +114,11 @@ impl<P: Publisher> Worker<P> {
                 spooling.backlog_first_seq = 0;
                 self.next_seq = recovered.events;
                 spooling.spool = Some(spool);
+                self.report_spool_notices();
                 self.update_spool_stats();
             }
             Err(e) => {
-                let dir = spooling.config.dir.display().to_string();
+                let dir = spooling.dir();
                 self.shared.report(DeliveryError::new(
                     ErrorCode::Spool,
                     format!(
@@ -93,21 +150,67 @@ impl<P: Publisher> Worker<P> {
             .is_some_and(Spool::has_backlog)
     }
 
-    /// A spool I/O error: the event stays in memory; the folder is likely full or gone.
-    pub(super) fn spool_failed(&mut self, what: &str, e: std::io::Error) {
-        let dir = self
-            .spooling
-            .as_ref()
-            .map(|s| s.config.dir.display().to_string())
-            .unwrap_or_default();
-        self.shared.report(DeliveryError::new(
-            ErrorCode::Spool,
-            format!("writing the spool {dir} failed while {what}: {e}"),
-            Vec::new(),
-        ));
+    /// Whether an event that would wait in the spool only can be kept: always while
+    /// the disk takes writes; while it refuses them, only within the memory limits
+    /// (the window and what waits in memory, together), after one more try of the
+    /// disk (space may be back). Otherwise makes room per `overflow` ('dropOldest':
+    /// the oldest waiting event goes) or says no, and the caller drops `event`.
+    pub(super) fn spool_keeps(&mut self, event: &EncodedEvent) -> bool {
+        let bytes = event.queued_bytes() as u64;
+        if self.spool_fits(bytes) {
+            return true;
+        }
+        self.flush_spool(true);
+        if self.spool_fits(bytes) {
+            return true;
+        }
+        if self.overflow != Overflow::DropOldest {
+            return false;
+        }
+        while !self.spool_fits(bytes) {
+            let Some(spooling) = self.spooling.as_mut() else {
+                return true;
+            };
+            let Some(dropped) = spooling.spool.as_mut().and_then(|s| s.drop_waiting(true)) else {
+                return false;
+            };
+            let stats = &self.shared.stats;
+            stats.release(1, dropped.queued_bytes as usize);
+            Stats::add(&stats.dropped, 1);
+            spooling
+                .dropped_ids
+                .push(dropped.id.hyphenated().to_string());
+        }
+        true
     }
 
-    /// Reads events waiting on disk into the window, oldest first.
+    fn spool_fits(&self, bytes: u64) -> bool {
+        let Some(spooling) = self.spooling.as_ref() else {
+            return true;
+        };
+        let Some(spool) = spooling.spool.as_ref() else {
+            return true;
+        };
+        if spooling.failing.is_none() || !spool.has_backlog() {
+            return true;
+        }
+        let (n, b) = spool.waiting_in_memory();
+        self.window_events + n < self.memory.events
+            && self.window_bytes + b + bytes <= self.memory.bytes
+    }
+
+    /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
+    pub(super) fn drop_unwritable(&mut self, event: EncodedEvent) {
+        let stats = &self.shared.stats;
+        stats.release(1, event.queued_bytes());
+        Stats::add(&stats.dropped, 1);
+        self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+        if let Some(s) = self.spooling.as_mut() {
+            s.dropped_ids.push(event.id_string());
+        }
+    }
+
+    /// Reads events waiting in the spool into the window, oldest first.
     pub(super) fn refill(&mut self) {
         if !self.has_backlog() || self.deadline_passed {
             return;
@@ -119,9 +222,10 @@ impl<P: Publisher> Worker<P> {
         }
         let read = match self.spool().map(|s| s.read_backlog(room, room_bytes)) {
             Some(Ok(read)) => read,
-            Some(Err(e)) => return self.spool_failed("reading events back", e),
+            Some(Err(e)) => return self.spool_read_failed(e),
             None => return,
         };
+        self.spool_read_works();
         let now = Instant::now();
         self.shared
             .undispatched
@@ -135,6 +239,38 @@ impl<P: Publisher> Worker<P> {
             };
             let event = self.unspool(spooled);
             self.push_pending(event, seq, now, segment);
+        }
+    }
+
+    fn spool_read_failed(&mut self, e: io::Error) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        if std::mem::replace(&mut spooling.read_failing, true) {
+            return;
+        }
+        let dir = spooling.dir();
+        self.shared.report(DeliveryError::new(
+            ErrorCode::Spool,
+            format!(
+                "reading events back from the spool {dir} failed ({e}); they stay there, and \
+                 reading is retried"
+            ),
+            Vec::new(),
+        ));
+    }
+
+    fn spool_read_works(&mut self) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        if std::mem::replace(&mut spooling.read_failing, false) {
+            let dir = spooling.dir();
+            self.shared.report(DeliveryError::new(
+                ErrorCode::SpoolRecovered,
+                format!("reading events back from the spool {dir} works again"),
+                Vec::new(),
+            ));
         }
     }
 
@@ -154,7 +290,9 @@ impl<P: Publisher> Worker<P> {
     }
 
     /// Writes buffered spool records to the file: at the end of every turn, and the
-    /// spool tick makes a turn at least every `spoolSyncMs` while events arrive.
+    /// spool tick makes a turn at least every `spoolSyncMs` while events arrive. While
+    /// writing fails, it is retried with backoff (up to [`MAX_WRITE_RETRY`]) rather than
+    /// every turn. Then reports what the spool found since the last turn.
     pub(super) fn write_spool(&mut self) {
         let Some(spooling) = self.spooling.as_mut() else {
             return;
@@ -162,29 +300,245 @@ impl<P: Publisher> Worker<P> {
         let Some(spool) = spooling.spool.as_mut() else {
             return;
         };
-        if !spool.has_unwritten() {
+        let sync_failed = spooling
+            .sync_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((index, error)) = sync_failed {
+            spool.sync_failed(index);
+            self.spool_write_failed(
+                "making a segment durable (that file is left as it is, and a new one started)",
+                io::Error::other(error),
+            );
+        }
+        self.flush_spool(false);
+        self.report_spool_notices();
+    }
+
+    /// Writes what waits, if it is time: now, or while writing fails, at the next retry
+    /// (with `force`, at once, but not more than once a millisecond).
+    fn flush_spool(&mut self, force: bool) {
+        let now = Instant::now();
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        let Some(spool) = spooling.spool.as_mut() else {
+            return;
+        };
+        let due = spooling.failing.as_ref().is_none_or(|f| {
+            now >= f.retry_at || (force && now >= f.last_attempt + Duration::from_millis(1))
+        });
+        if !due || !spool.has_unwritten() {
             return;
         }
-        match spool.flush() {
-            Ok(()) => spooling.written_since_sync = true,
-            Err(e) => self.spool_failed("writing events", e),
+        let waited: Vec<Uuid> = if spooling.failing.is_some() {
+            spool.unwritten_events().iter().map(|e| e.id).collect()
+        } else {
+            Vec::new()
+        };
+        let flushed = spool.flush();
+        self.shared
+            .stats
+            .spooled
+            .store(spool.spooled(), Ordering::Relaxed);
+        match flushed {
+            Ok(()) if spooling.failing.is_some() && !spool.has_headroom() => {
+                // Written into what was left: not a recovery yet (else it would flap).
+                spooling.written_since_sync = true;
+                if let Some(f) = spooling.failing.as_mut() {
+                    f.last_attempt = now;
+                    f.retry_at = now + f.backoff;
+                }
+            }
+            Ok(()) => {
+                spooling.written_since_sync = true;
+                if let Some(failing) = spooling.failing.take() {
+                    let dir = spooling.dir();
+                    self.shared.report(DeliveryError::new(
+                        ErrorCode::SpoolRecovered,
+                        format!(
+                            "the spool {dir} is written again, after {:.1} s of failing; the \
+                             events named waited in memory meanwhile and are on disk now",
+                            failing.since.elapsed().as_secs_f64()
+                        ),
+                        ids(waited),
+                    ));
+                }
+            }
+            Err(e) => self.spool_write_failed("writing events", e),
+        }
+    }
+
+    /// Writing the spool failed: the first time, says so with the events not on disk,
+    /// and drops what waits past the memory limits; after that, only backs off.
+    fn spool_write_failed(&mut self, what: &str, e: io::Error) {
+        let now = Instant::now();
+        let (memory, window_events, window_bytes) =
+            (self.memory, self.window_events, self.window_bytes);
+        let oldest = self.overflow == Overflow::DropOldest;
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        let interval = spooling.config.sync_interval.max(Duration::from_millis(1));
+        if let Some(f) = spooling.failing.as_mut() {
+            f.backoff = (f.backoff * 2).min(MAX_WRITE_RETRY);
+            f.retry_at = now + f.backoff;
+            f.last_attempt = now;
+            f.error = e.to_string();
+            return;
+        }
+        spooling.failing = Some(Failing {
+            since: now,
+            retry_at: now + interval,
+            last_attempt: now,
+            backoff: interval,
+            error: e.to_string(),
+        });
+        let Some(spool) = spooling.spool.as_mut() else {
+            return;
+        };
+        spool.expect_unwritten();
+        let stats = &self.shared.stats;
+        loop {
+            let (n, b) = spool.waiting_in_memory();
+            if n == 0 || (window_events + n <= memory.events && window_bytes + b <= memory.bytes) {
+                break;
+            }
+            let Some(dropped) = spool.drop_waiting(oldest) else {
+                break;
+            };
+            stats.release(1, dropped.queued_bytes as usize);
+            Stats::add(&stats.dropped, 1);
+            spooling
+                .dropped_ids
+                .push(dropped.id.hyphenated().to_string());
+        }
+        let kept = spool.unwritten_events();
+        let dropped = spooling.dropped_ids.len();
+        let mut named: Vec<String> = ids(kept.iter().map(|e| e.id));
+        named.extend(spooling.dropped_ids.iter().cloned());
+        let dir = spooling.dir();
+        self.shared.report(DeliveryError::new(
+            ErrorCode::Spool,
+            format!(
+                "the spool {dir} cannot be written ({what}: {e}); until it can, events are kept \
+                 in memory (up to maxQueueEvents {} and maxQueueBytes {} in all; past that, \
+                 events are dropped per overflow and reported by id with ERR_QUEUE_FULL), \
+                 acknowledgements go to room set aside for them, and writing is retried. The \
+                 events named are those the disk refused: the first {} are kept in memory, the \
+                 {dropped} after them were dropped (and are reported with ERR_QUEUE_FULL too)",
+                memory.events,
+                memory.bytes,
+                kept.len()
+            ),
+            named,
+        ));
+    }
+
+    /// What the spool found since the last turn, each reported once: damaged
+    /// segments, events that could not be read back, a segment it could not remove,
+    /// events dropped because neither the disk nor memory could take them.
+    fn report_spool_notices(&mut self) {
+        let memory = self.memory;
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        let dir = spooling.dir();
+        let Some(spool) = spooling.spool.as_mut() else {
+            return;
+        };
+        let mut reports = Vec::new();
+        for damage in spool.take_damage() {
+            let message = match damage.unreadable {
+                Some(why) => format!(
+                    "the spool {dir}: segment {} cannot be read ({why}); it is left as it is, and \
+                     its events are not replayed",
+                    damage.segment
+                ),
+                None => format!(
+                    "the spool {dir}: segment {} had {} damaged or torn stretches, skipped; its \
+                     intact records are delivered, and the file is kept until they are settled",
+                    damage.segment, damage.stretches
+                ),
+            };
+            reports.push(DeliveryError::new(ErrorCode::Spool, message, Vec::new()));
+        }
+        let vanished = spool.take_vanished();
+        if !vanished.is_empty() {
+            let stats = &self.shared.stats;
+            for (_, bytes) in &vanished {
+                stats.release(1, *bytes as usize);
+            }
+            Stats::add(&stats.failed, vanished.len());
+            reports.push(DeliveryError::new(
+                ErrorCode::Spool,
+                format!(
+                    "the spool {dir}: {} events found on start could not be read back (a segment \
+                     file changed or went away meanwhile); they are lost",
+                    vanished.len()
+                ),
+                ids(vanished.into_iter().map(|(id, _)| id)),
+            ));
+        }
+        if let Some((segment, e)) = spool.take_removal_error() {
+            if spooling.removal_reported.as_ref() != Some(&segment) {
+                reports.push(DeliveryError::new(
+                    ErrorCode::Spool,
+                    format!(
+                        "the spool {dir}: the settled segment {segment} cannot be removed ({e}); \
+                         it takes disk space until it can"
+                    ),
+                    Vec::new(),
+                ));
+                spooling.removal_reported = Some(segment);
+            }
+        }
+        if !spooling.dropped_ids.is_empty() {
+            let dropped = std::mem::take(&mut spooling.dropped_ids);
+            reports.push(DeliveryError::new(
+                ErrorCode::QueueFull,
+                format!(
+                    "the spool {dir} cannot be written and memory holds all it may \
+                     (maxQueueEvents {}, maxQueueBytes {}); {} events dropped per overflow",
+                    memory.events,
+                    memory.bytes,
+                    dropped.len()
+                ),
+                dropped,
+            ));
+        }
+        for report in reports {
+            self.shared.report(report);
         }
     }
 
     /// When the loop must next look at the channel for the spool's sake: while events
-    /// may be arriving or are held, every `spoolSyncMs`.
+    /// may be arriving or are held, every `spoolSyncMs`; while writing fails and
+    /// something waits to be written, at the next retry.
     pub(super) fn spool_tick_at(&self) -> Option<Instant> {
         let spooling = self.spooling.as_ref()?;
-        spooling.spool.as_ref()?;
+        let spool = spooling.spool.as_ref()?;
         let idle = self.pending.is_empty()
             && self.in_flight.tasks.is_empty()
             && self.shared.undispatched.load(Ordering::SeqCst) <= 0
             && !spooling.written_since_sync;
-        (!idle).then(|| spooling.last_tick + spooling.config.sync_interval)
+        let tick = (!idle).then(|| spooling.last_tick + spooling.config.sync_interval);
+        let retry = spooling
+            .failing
+            .as_ref()
+            .filter(|_| spool.has_unwritten())
+            .map(|f| f.retry_at);
+        match (tick, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Makes what was written durable (off the loop) and refreshes the spool's stats.
+    /// A failed sync is handed back to the loop, which leaves that file.
     pub(super) fn spool_tick(&mut self) {
+        let shared = self.shared.clone();
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
@@ -192,9 +546,14 @@ impl<P: Publisher> Worker<P> {
         if spooling.written_since_sync && !spooling.sync_running.swap(true, Ordering::AcqRel) {
             spooling.written_since_sync = false;
             let running = spooling.sync_running.clone();
-            if let Some(Ok(file)) = spooling.spool.as_ref().map(Spool::sync_handle) {
+            let failed = spooling.sync_failed.clone();
+            if let Some((index, job)) = spooling.spool.as_ref().and_then(Spool::sync_job) {
                 tokio::task::spawn_blocking(move || {
-                    let _ = file.sync_data();
+                    if let Err(e) = job.run() {
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some((index, e.to_string()));
+                        shared.wake.notify_one();
+                    }
                     running.store(false, Ordering::Release);
                 });
             } else {
@@ -209,7 +568,7 @@ impl<P: Publisher> Worker<P> {
             return;
         };
         let stats = &self.shared.stats;
-        stats.spooled.store(spool.live_events(), Ordering::Relaxed);
+        stats.spooled.store(spool.spooled(), Ordering::Relaxed);
         stats
             .spool_bytes
             .store(spool.file_bytes(), Ordering::Relaxed);
@@ -218,17 +577,64 @@ impl<P: Publisher> Worker<P> {
             .store(spool.corrupt_records, Ordering::Relaxed);
     }
 
-    /// At the end: everything written and made durable before `close()` resolves.
+    /// At the end: everything the disk takes written and made durable (off the loop)
+    /// before `close()` resolves. Events it did not take are lost with this process:
+    /// failed, and reported by id.
     pub(super) async fn close_spool(&mut self) {
-        let Some(spool) = self.spool() else {
+        let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
-        if let Err(e) = spool.flush() {
-            self.spool_failed("closing", e);
+        let Some(mut spool) = spooling.spool.take() else {
             return;
+        };
+        let closed = tokio::task::spawn_blocking(move || {
+            let result = spool.close();
+            (spool, result)
+        })
+        .await;
+        let Ok((spool, result)) = closed else {
+            // The blocking task panicked (a bug): the spool is gone with it.
+            return;
+        };
+        spooling.spool = Some(spool);
+        let last_error = match &result {
+            Ok(()) => None,
+            Err(e) => Some(e.to_string()),
         }
-        if let Ok(file) = spool.sync_handle() {
-            let _ = tokio::task::spawn_blocking(move || file.sync_data()).await;
+        .or_else(|| spooling.failing.as_ref().map(|f| f.error.clone()));
+        let dir = spooling.dir();
+        let spool = spooling.spool.as_ref().expect("put back above");
+        let lost = spool.unwritten_events();
+        if !lost.is_empty() {
+            let stats = &self.shared.stats;
+            for e in &lost {
+                if !e.in_memory {
+                    // Still held: events in memory were let go by the close deadline.
+                    stats.release(1, e.queued_bytes as usize);
+                }
+                let topic = spool
+                    .unwritten_event(&e.id)
+                    .map(|s| s.topic_arn)
+                    .unwrap_or_default();
+                self.shared.labels.failed(&topic, ErrorCode::Spool, 1);
+            }
+            Stats::add(&stats.failed, lost.len());
+            self.shared.report(DeliveryError::new(
+                ErrorCode::Spool,
+                format!(
+                    "the logger closed before the spool {dir} could take these {} events ({}); \
+                     they were not delivered and are lost",
+                    lost.len(),
+                    last_error.as_deref().unwrap_or("the disk refused them")
+                ),
+                ids(lost.iter().map(|e| e.id)),
+            ));
+        } else if let (Err(e), None) = (&result, &spooling.failing) {
+            self.shared.report(DeliveryError::new(
+                ErrorCode::Spool,
+                format!("closing the spool {dir} failed ({e}); every event in it was written"),
+                Vec::new(),
+            ));
         }
         self.update_spool_stats();
     }
@@ -239,8 +645,8 @@ impl<P: Publisher> Worker<P> {
         }
         if let Some(spool) = self.spool() {
             spool.ack(settled);
-            let live = spool.live_events();
-            self.shared.stats.spooled.store(live, Ordering::Relaxed);
+            let spooled = spool.spooled();
+            self.shared.stats.spooled.store(spooled, Ordering::Relaxed);
         }
     }
 }
