@@ -144,6 +144,9 @@ pub struct DeliveryError {
     pub event_ids: Vec<String>,
     /// For `ERR_TRACKING_PLAN` (`validation: 'warn'`): what the event broke.
     pub violations: Vec<Violation>,
+    /// For `ERR_DESTINATION_UNAVAILABLE` and `DESTINATION_RESUMED`: which destination,
+    /// what SNS said, and what it holds.
+    pub destination: Option<DestinationState>,
 }
 
 impl DeliveryError {
@@ -153,8 +156,22 @@ impl DeliveryError {
             message: message.into(),
             event_ids,
             violations: Vec::new(),
+            destination: None,
         }
     }
+}
+
+/// A destination SNS refused as a whole, as a report tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationState {
+    pub topic_arn: String,
+    /// The AWS error code of the refusal that paused it (`AuthorizationError`,
+    /// `NotFound`, `KMSDisabled`, ...).
+    pub aws_code: String,
+    /// SNS's message with it.
+    pub aws_message: String,
+    /// Events held for it when the report was made.
+    pub held: u64,
 }
 
 /// Every error code this library gives JavaScript: on thrown errors (`code`), on
@@ -200,6 +217,14 @@ pub enum ErrorCode {
     /// The spool folder could not be read or written; the message says what happened
     /// to the events.
     Spool,
+    /// SNS refused a destination as a whole (no permission, no topic, a key identity
+    /// or secret that is not valid, a disabled KMS key): its events are held and
+    /// probed for, reported once when it pauses. With event ids: held events that
+    /// `close()` gave up without a spool, counted failed.
+    DestinationUnavailable,
+    /// A paused destination takes events again (a probe passed, or `reconfigure()`
+    /// routed its events elsewhere): reported once, not a failure.
+    DestinationResumed,
     /// A bug in this library: the delivery loop stopped unexpectedly.
     Internal,
 }
@@ -223,6 +248,8 @@ impl ErrorCode {
             ErrorCode::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
             ErrorCode::DeliveryDelayed => "ERR_DELIVERY_DELAYED",
             ErrorCode::Spool => "ERR_SPOOL",
+            ErrorCode::DestinationUnavailable => "ERR_DESTINATION_UNAVAILABLE",
+            ErrorCode::DestinationResumed => "DESTINATION_RESUMED",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

@@ -119,6 +119,7 @@ impl Logger {
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
             error_sinks: Mutex::new(Vec::new()),
             labels: LabelledCounters::default(),
+            paused: Mutex::new(Vec::new()),
             #[cfg(test)]
             loop_turns: Default::default(),
         });
@@ -219,6 +220,9 @@ impl Logger {
         let stats = &self.shared.stats;
         let id = event.id;
         let bytes = event.queued_bytes() as u64;
+        // Accepted before the limits are checked, so that `overflow`'s drops count in
+        // both `accepted` and `dropped` and the account balances.
+        Stats::add(&stats.accepted, 1);
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let full = held > caller.held.events || held_bytes > caller.held.bytes;
@@ -242,8 +246,9 @@ impl Logger {
             return Ok(id);
         }
         if self.events.send(event).is_err() {
-            // The loop has ended, which only happens after close.
+            // The loop has ended, which only happens after close: not accepted.
             stats.release(1, bytes as usize);
+            Stats::sub(&stats.accepted, 1);
             return Err(LogError::Closed);
         }
         // Wake the loop when it may be idle (first event) and when a batch fills, and
@@ -299,11 +304,18 @@ impl Logger {
         &self.shared.labels
     }
 
+    /// The destinations this logger holds events for, paused because SNS refused
+    /// them as a whole.
+    pub fn paused_destinations(&self) -> Vec<crate::core::telemetry::PausedDestination> {
+        self.shared.paused_destinations()
+    }
+
     /// The Prometheus text exposition of this logger's counters.
     pub fn metrics(&self) -> String {
         crate::core::telemetry::render(
             &self.stats(),
             &self.shared.labels.snapshot(),
+            &self.shared.paused_destinations(),
             self.spool.is_some(),
         )
     }

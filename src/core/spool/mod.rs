@@ -416,6 +416,46 @@ impl Spool {
         Ok(out)
     }
 
+    /// Reads the folder again from its oldest record, as [`Spool::open`] does, so that
+    /// unsettled events the delivery loop let go from memory (held for a paused
+    /// destination) are read back in order; the ids in `in_memory` are skipped, the
+    /// loop still has them. Returns how many events are now on disk only.
+    pub fn rewind(&mut self, in_memory: &HashSet<Uuid>) -> io::Result<u64> {
+        self.flush()?;
+        let mut settled = in_memory.clone();
+        let mut events = Vec::new();
+        let mut first = None;
+        for &i in self.segments.keys() {
+            let data = match fs::read(segment_path(&self.lock.dir, i)) {
+                Ok(data) => data,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            // Damage was counted when it was first read.
+            let _ = scan(&data, |r| match r {
+                Record::Event(e) => events.push(e.id),
+                Record::Ack(ids) => settled.extend(ids),
+            });
+            first.get_or_insert(i);
+        }
+        let on_disk = events.iter().filter(|id| !settled.contains(id)).count() as u64;
+        self.backlog = match first {
+            Some(segment) if on_disk > 0 => Some(Cursor {
+                segment,
+                pos: SEGMENT_HEADER.len(),
+                data: Vec::new(),
+            }),
+            _ => None,
+        };
+        self.backlog_events = if self.backlog.is_some() { on_disk } else { 0 };
+        self.settled_before = if self.backlog.is_some() {
+            settled
+        } else {
+            HashSet::new()
+        };
+        Ok(self.backlog_events)
+    }
+
     /// Unsettled events in the spool, in memory or not.
     pub fn live_events(&self) -> u64 {
         self.live

@@ -4,6 +4,7 @@
 mod lifecycle;
 mod order;
 mod overflow;
+mod pause;
 mod reconfigure;
 mod retry;
 mod spool;

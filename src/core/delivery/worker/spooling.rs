@@ -48,6 +48,8 @@ impl<P: Publisher> Worker<P> {
         match opened {
             Ok((spool, recovered)) => {
                 let stats = &self.shared.stats;
+                // Accepted by an earlier logger: they enter this one's account here.
+                Stats::add(&stats.accepted, recovered.events as usize);
                 Stats::add(&stats.held_events, recovered.events as usize);
                 Stats::add(&stats.held_bytes, recovered.bytes as usize);
                 stats.recovered.store(recovered.events, Ordering::Relaxed);
@@ -133,7 +135,8 @@ impl<P: Publisher> Worker<P> {
                 s.backlog_first_seq += 1;
                 seq
             };
-            let event = self.unspool(spooled);
+            let mut event = self.unspool(spooled);
+            self.reroute_read(&mut event);
             self.push_pending(event, seq, now, segment);
         }
     }
