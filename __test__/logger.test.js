@@ -24,7 +24,7 @@ describe('wire contract', () => {
     })
     assert.match(id, UUID_V7)
     const report = await logger.flush()
-    assert.deepEqual(report, { delivered: 1, failed: 0, dropped: 0, pending: 0, spooled: 0 })
+    assert.deepEqual(report, { accepted: 1, delivered: 1, failed: 0, dropped: 0, deadLettered: 0, held: 0, queued: 0, pending: 0, spooled: 0 })
     const [msg] = await ctx.drain(queueUrl, { expected: 1 })
     assert.equal(
       msg.body,
@@ -298,7 +298,7 @@ describe('lifecycle and failures', () => {
     const logger = ctx.logger({ topicArn, flushIntervalMs: 60_000 })
     for (let i = 0; i < 7; i++) logger.log({ category: 'c', action: 'a', properties: { n: i } })
     const report = await logger.close()
-    assert.deepEqual(report, { delivered: 7, failed: 0, dropped: 0, pending: 0, spooled: 0 })
+    assert.deepEqual(report, { accepted: 7, delivered: 7, failed: 0, dropped: 0, deadLettered: 0, held: 0, queued: 0, pending: 0, spooled: 0 })
     assert.equal(logger.closed, true)
     assert.throws(() => logger.log({ category: 'c', action: 'a' }), {
       name: 'Error',
@@ -310,19 +310,29 @@ describe('lifecycle and failures', () => {
     assert.equal((await ctx.drain(queueUrl, { expected: 7 })).length, 7)
   })
 
-  it('reports a topic SNS refuses through onError and stats, without throwing', async () => {
-    const logger = ctx.logger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:no-such-topic' })
+  it('holds the events of a topic SNS refuses, reports it once through onError and stats, without throwing', async () => {
+    const topicArn = `arn:aws:sns:us-east-1:123456789012:no-such-topic-${process.pid}`
+    const logger = ctx.logger({ topicArn, retryInitialBackoffMs: 10, retryMaxBackoffMs: 50 })
     const errors = []
     logger.onError((e) => errors.push(e))
     const ids = [logger.log({ category: 'c', action: 'a' }), logger.log({ category: 'c', action: 'b' })]
     const report = await logger.flush()
-    assert.equal(report.failed, 2)
+    assert.deepEqual({ held: report.held, failed: report.failed, delivered: report.delivered }, { held: 2, failed: 0, delivered: 0 })
     await waitFor('onError', () => errors.length > 0)
     assert.equal(errors.length, 1)
-    assert.equal(errors[0].code, 'ERR_PUBLISH_FAILED')
+    assert.equal(errors[0].code, 'ERR_DESTINATION_UNAVAILABLE')
     assert.match(errors[0].message, /NotFound/)
-    assert.deepEqual(errors[0].eventIds, ids)
-    assert.equal(logger.stats().failed, 2)
+    assert.deepEqual(errors[0].eventIds, [], 'nothing is lost')
+    assert.deepEqual({ topicArn: errors[0].destination.topicArn, awsCode: errors[0].destination.awsCode }, { topicArn, awsCode: 'NotFound' })
+    const s = logger.stats()
+    assert.deepEqual(s.paused.map((p) => [p.topicArn, p.awsCode, p.held]), [[topicArn, 'NotFound', 2]])
+    assert.equal(s.accepted, s.delivered + s.failed + s.dropped + s.deadLettered + s.held + s.queued)
+    // Created: the held events go, once each.
+    const { queueUrl } = await ctx.topic({ name: topicArn.split(':').pop() })
+    await waitFor('the held events', () => logger.stats().delivered === 2)
+    assert.deepEqual((await ctx.drain(queueUrl, { expected: 2 })).map((m) => m.attributes.eventId).sort(), [...ids].sort())
+    await waitFor('the resume report', () => errors.length === 2)
+    assert.equal(errors[1].code, 'DESTINATION_RESUMED')
   })
 
   it('follows overflow: reject throws ERR_QUEUE_FULL, dropNewest reports the ids', async () => {

@@ -264,14 +264,18 @@ describe('secrets', () => {
     })
     const errors = []
     logger.onError((e) => errors.push(e))
-    proxy.inject({ kind: 'echoAuth' })
+    // Twice: a refusal alone is retried; twice in a row, the destination pauses and
+    // onError gets SNS's message, which repeats the request's signature.
+    proxy.inject({ kind: 'echoAuth' }, { kind: 'echoAuth' })
     logger.log({ category: 'c', action: 'a' })
     await logger.flush()
     await waitFor('the refusal', () => errors.length > 0)
+    const paused = JSON.stringify(logger.stats())
     const shown = [
       JSON.stringify(errors),
       errors.map((e) => e.message).join('\n'),
       JSON.stringify(logger.stats()),
+      paused,
       util.inspect(logger, { showHidden: true, depth: 5 }),
       String(logger),
     ].join('\n')
