@@ -3,7 +3,7 @@
 // batching, FIFO order, bad input and options, lifecycle.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { useMoto, waitFor, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
 
 const ctx = useMoto()
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -342,6 +342,9 @@ describe('lifecycle and failures', () => {
     for (let i = 0; i < 5; i++) rejecting.log({ category: 'c', action: 'a' })
     assert.throws(() => rejecting.log({ category: 'c', action: 'a' }), { code: 'ERR_QUEUE_FULL', message: /maxQueueEvents/ })
     assert.equal(rejecting.stats().dropped, 1)
+    // A refused event was accepted by log() before overflow threw: it is in the account.
+    assert.deepEqual([rejecting.stats().accepted, rejecting.stats().queued], [6, 5])
+    assertBalanced(rejecting.stats())
 
     const dropping = ctx.logger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:t', endpoint: dead, maxQueueEvents: 5 })
     const errors = []
@@ -353,6 +356,7 @@ describe('lifecycle and failures', () => {
     assert.equal(errors[0].code, 'ERR_QUEUE_FULL')
     assert.deepEqual(errors.flatMap((e) => e.eventIds), ids.slice(5))
     const report = await dropping.close({ timeoutMs: 100 })
+    assertBalanced(report)
     assert.equal(report.failed, 5, 'held events fail at the close deadline')
   })
 })

@@ -80,6 +80,8 @@ pub struct FakePublisher {
     pub reconfigured: Arc<Mutex<Vec<crate::core::options::SnsConfig>>>,
     /// Topics refused as a whole, with the AWS code, until [`FakePublisher::grant`].
     pub refused_topics: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// How long a refusal takes to come back.
+    pub refusal_delay: Arc<Mutex<Duration>>,
 }
 
 impl FakePublisher {
@@ -141,6 +143,10 @@ impl Publisher for FakePublisher {
             refused: refused.clone(),
         });
         if let Some(code) = refused {
+            let delay = *self.refusal_delay.lock().unwrap();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             return Err(PublishError {
                 kind: FaultKind::DestinationUnavailable,
                 code,

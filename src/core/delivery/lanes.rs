@@ -166,7 +166,7 @@ impl Lanes {
         event
     }
 
-    /// Every queued event's id and its lane's topic.
+    /// Every queued event's id.
     pub fn ids(&self) -> impl Iterator<Item = uuid::Uuid> + '_ {
         self.lanes
             .values()

@@ -92,8 +92,9 @@ impl Pauses {
     }
 
     pub fn get_mut(&mut self, topic: u16) -> Option<&mut Pause> {
-        self.changed = true;
-        self.by_topic.get_mut(&topic)
+        let pause = self.by_topic.get_mut(&topic);
+        self.changed |= pause.is_some();
+        pause
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u16, &Pause)> {

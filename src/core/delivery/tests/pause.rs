@@ -323,6 +323,44 @@ fn with_a_spool_held_events_wait_on_disk_and_other_topics_keep_the_window() {
 }
 
 #[test]
+fn with_a_spool_events_arriving_while_a_probe_is_out_stay_behind_the_ones_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakePublisher::default();
+    fake.refuse(DEFAULT_TOPIC, "AuthorizationError");
+    // Refused probes are out for a while, their events out of the lanes.
+    *fake.refusal_delay.lock().unwrap() = Duration::from_millis(20);
+    let mut config = spooled_config(true, dir.path());
+    config.max_queue_events = 20;
+    let logger = Logger::try_start(config, fake.clone()).unwrap();
+    let mut ids = log_n(&logger, 50);
+    assert_eq!(flush_wait(&logger).held, 50, "40 of them on disk only");
+    for _ in 0..4 {
+        ids.extend(log_n(&logger, 5));
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    // Granted; the probe that passes is slow, and events arrive while it is out:
+    // they must not overtake the held events left on disk.
+    fake.script
+        .lock()
+        .unwrap()
+        .push_back(Script::Slow(Duration::from_millis(300)));
+    fake.grant(DEFAULT_TOPIC);
+    wait_until("the probe that passes", || {
+        fake.requests_to(DEFAULT_TOPIC)
+            .iter()
+            .any(|r| r.refused.is_none())
+    });
+    ids.extend(log_n(&logger, 5));
+    wait_until("the resume", || logger.paused_destinations().is_empty());
+    assert_eq!(flush_wait(&logger).delivered, 75);
+    assert_eq!(
+        accepted_to(&fake, DEFAULT_TOPIC),
+        ids,
+        "each once, in log() order"
+    );
+}
+
+#[test]
 fn with_a_spool_close_leaves_held_events_for_the_next_logger() {
     let dir = tempfile::tempdir().unwrap();
     let down = FakePublisher::default();

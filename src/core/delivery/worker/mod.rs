@@ -79,6 +79,10 @@ pub(crate) struct Worker<P> {
     /// Topics the options stopped naming while paused: events read back from the
     /// spool for them are routed again.
     retired: Vec<u16>,
+    /// With a spool: events for a paused topic that already has events on disk only,
+    /// to be let go of (parked) once the spool file has them. They must not wait in
+    /// its lanes: they would be sent before the older events on disk.
+    awaiting_park: Vec<QueuedEvent>,
 }
 
 impl<P: Publisher> Worker<P> {
@@ -147,6 +151,7 @@ impl<P: Publisher> Worker<P> {
             pauses: Pauses::new(config.retry.initial_backoff),
             routing: config.encoder,
             retired: Vec::new(),
+            awaiting_park: Vec::new(),
         }
     }
 
@@ -260,6 +265,18 @@ impl<P: Publisher> Worker<P> {
         self.window_events += 1;
         self.window_bytes += event.queued_bytes() as u64;
         let topic = key.topic;
+        if !self.pauses.is_empty() && self.parks_arrivals(topic, segment) {
+            self.awaiting_park.push(QueuedEvent {
+                seq,
+                seen,
+                event,
+                segment,
+            });
+            self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+            self.pauses.add_held(topic, 1);
+            Stats::add(&self.shared.stats.held, 1);
+            return;
+        }
         let held = self.pending.push(
             key,
             ordered,

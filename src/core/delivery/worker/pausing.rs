@@ -377,10 +377,19 @@ impl<P: Publisher> Worker<P> {
         });
     }
 
+    /// Whether an event arriving for `topic` (in `segment`) must go to disk only: its
+    /// topic is paused and already has events there, which are older.
+    pub(super) fn parks_arrivals(&self, topic: u16, segment: u32) -> bool {
+        self.spooling.is_some()
+            && segment != NOT_IN_SPOOL
+            && self.pauses.get(topic).is_some_and(|p| p.parked > 0)
+    }
+
     /// With a spool: lets go of held events past one batch per paused topic (none for
-    /// a topic given up at close), which stay on disk only, so that a paused topic
-    /// never fills the memory window other topics need. Only once everything appended
-    /// is written to the file. Returns whether it let go of any.
+    /// a topic given up at close), and of those that arrived behind events already on
+    /// disk only; they stay on disk only, so that a paused topic never fills the
+    /// memory window other topics need. Only once everything appended is written to
+    /// the file. Returns whether it let go of any.
     pub(super) fn park_held(&mut self) -> bool {
         if self.pauses.is_empty() || self.spooling.is_none() {
             return false;
@@ -389,7 +398,7 @@ impl<P: Publisher> Worker<P> {
             Some(spool) if !spool.has_unwritten() => {}
             _ => return false,
         }
-        let mut any = false;
+        let mut any = self.park_arrivals();
         for topic in self.pauses.topics() {
             let Some(p) = self.pauses.get(topic) else {
                 continue;
@@ -418,6 +427,20 @@ impl<P: Publisher> Worker<P> {
         any
     }
 
+    /// Lets go of the events waiting to be parked (the spool file has them).
+    fn park_arrivals(&mut self) -> bool {
+        let arrivals = std::mem::take(&mut self.awaiting_park);
+        let any = !arrivals.is_empty();
+        for q in arrivals {
+            self.window_events -= 1;
+            self.window_bytes -= q.event.queued_bytes() as u64;
+            // If its topic resumed meanwhile (no longer counted held), it is read back
+            // by the rewind that came with the resume.
+            self.pauses.parked(q.event.topic, q.seq);
+        }
+        any
+    }
+
     /// Reads the spool again from its oldest unsettled record, so that events left on
     /// disk only come back in order (events in memory or in flight are skipped).
     /// Parked events of topics still paused are found again as they are read.
@@ -426,6 +449,9 @@ impl<P: Publisher> Worker<P> {
         for meta in self.in_flight.batches.values() {
             in_memory.extend(meta.ids.iter().copied());
         }
+        // What waits to be parked goes to disk with the rest (the rewind writes the
+        // spool's buffer first), to be read back in its place.
+        self.park_arrivals();
         let lowest = self.pauses.min_parked_seq;
         let unparked = self.pauses.unpark_all();
         Stats::sub(&self.shared.stats.held, unparked as usize);
