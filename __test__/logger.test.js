@@ -4,6 +4,7 @@
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { startFaultProxy } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -310,9 +311,11 @@ describe('lifecycle and failures', () => {
     assert.equal((await ctx.drain(queueUrl, { expected: 7 })).length, 7)
   })
 
-  it('holds the events of a topic SNS refuses, reports it once through onError and stats, without throwing', async () => {
+  it('holds the events of a topic SNS refuses, reports it once through onError and stats, without throwing', async (t) => {
     const topicArn = `arn:aws:sns:us-east-1:123456789012:no-such-topic-${process.pid}`
-    const logger = ctx.logger({ topicArn, retryInitialBackoffMs: 10, retryMaxBackoffMs: 50 })
+    const proxy = await startFaultProxy(ctx.moto.endpoint)
+    t.after(() => proxy.close())
+    const logger = ctx.logger({ topicArn, endpoint: proxy.endpoint, retryInitialBackoffMs: 10, retryMaxBackoffMs: 50 })
     const errors = []
     logger.onError((e) => errors.push(e))
     const ids = [logger.log({ category: 'c', action: 'a' }), logger.log({ category: 'c', action: 'b' })]
@@ -327,8 +330,11 @@ describe('lifecycle and failures', () => {
     const s = logger.stats()
     assert.deepEqual(s.paused.map((p) => [p.topicArn, p.awsCode, p.held]), [[topicArn, 'NotFound', 2]])
     assert.equal(s.accepted, s.delivered + s.failed + s.dropped + s.deadLettered + s.held + s.queued)
-    // Created: the held events go, once each.
+    // Created, with its subscription: the held events go, once each. (The proxy
+    // answers NotFound as moto did until the subscription exists too.)
+    proxy.outage(60_000, ['notFound'], { topicArn })
     const { queueUrl } = await ctx.topic({ name: topicArn.split(':').pop() })
+    proxy.heal(topicArn)
     await waitFor('the held events', () => logger.stats().delivered === 2)
     assert.deepEqual((await ctx.drain(queueUrl, { expected: 2 })).map((m) => m.attributes.eventId).sort(), [...ids].sort())
     await waitFor('the resume report', () => errors.length === 2)

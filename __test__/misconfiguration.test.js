@@ -157,9 +157,12 @@ describe('a misconfiguration window', { concurrency: true }, () => {
       assert.equal(during.delivered, site.length, 'the other topic kept flowing')
       assert.deepEqual(logger.stats().paused.map((p) => [p.topicArn, p.awsCode]), [[agentTopicArn, 'NotFound']])
 
-      // The administrator creates the topic (and its subscription).
+      // The administrator creates the topic and its subscription. (Until both exist,
+      // the proxy answers NotFound as moto did, so that no probe lands in between.)
+      proxy.outage(60_000, ['notFound'], { topicArn: agentTopicArn })
       const created = await moto.topicWithQueue(ctx.moto, { fifo: true, name: name.replace(/\.fifo$/, '') })
       assert.equal(created.topicArn, agentTopicArn)
+      proxy.heal(agentTopicArn)
       const createdAt = Date.now()
       const total = agent.length + site.length
       await until('the held events', () => logger.stats().delivered === total)

@@ -41,6 +41,13 @@ function authorizationXml(topicArn) {
 </ErrorResponse>`
 }
 
+/** SNS's answer for a topic that does not exist. */
+const NOT_FOUND_XML = `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error>
+  <RequestId>injected-404</RequestId>
+</ErrorResponse>`
+
 /** Renumbers `PublishBatchRequestEntries.member.N.*` keys after dropping some members. */
 function dropMembers(form, drop) {
   const out = new URLSearchParams()
@@ -146,6 +153,8 @@ function startFaultProxy(target) {
           return reply(403, EXPIRED_XML)
         case 'authorization':
           return reply(403, authorizationXml(form.get('TopicArn')))
+        case 'notFound':
+          return reply(404, NOT_FOUND_XML)
         case 'echoAuth':
           return reply(403, echoAuthXml(req))
         case 'slow': {
@@ -202,8 +211,9 @@ function startFaultProxy(target) {
           outages = outages.filter((x) => x.topicArn !== topicArn).concat(o)
           return o.until
         },
-        heal() {
-          outages = []
+        /** Ends every outage, or only the one of `topicArn`. */
+        heal(topicArn) {
+          outages = topicArn ? outages.filter((o) => o.topicArn !== topicArn) : []
         },
         close() {
           for (const s of sockets) s.destroy()

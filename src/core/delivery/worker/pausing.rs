@@ -176,13 +176,16 @@ impl<P: Publisher> Worker<P> {
             }
             return self.requeue(&meta.lane, returned, true);
         }
-        let took_requests = outcome.answered && outcome.refused.is_none();
+        let refused = outcome.refused.is_some();
         self.requeue(&meta.lane, returned, true);
-        if took_requests {
+        if outcome.answered && !refused {
             return self.resume(topic, "a probe was taken");
         }
+        // Refused, or no answer (the network): try again later. Closing, a refusal
+        // gives the held events up at once; no answer waits for the next probe or the
+        // deadline, as any transient failure does.
         self.pauses.probe_refused(topic, Instant::now());
-        if self.closing.is_some() {
+        if refused && self.closing.is_some() {
             if let Some(p) = self.pauses.get_mut(topic) {
                 p.given_up = true;
             }
