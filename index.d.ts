@@ -52,15 +52,20 @@ export declare class AnalyticsLogger {
    */
   metrics(): string
   /**
-   * Resolves once every event logged before the call is delivered or has
-   * definitively failed. Never rejects.
+   * Resolves once every event logged before the call is delivered, has
+   * definitively failed, or is held for a paused destination (counted in the
+   * report's `held`), with the logger's account. Never rejects.
    */
   flush(): Promise<DeliveryReport>
   /**
    * Stops accepting events (`log()` then throws `ERR_LOGGER_CLOSED`), delivers
-   * what is held, and resolves; after `timeoutMs` (default `shutdownTimeoutMs`)
-   * whatever is left is reported failed with `ERR_SHUTDOWN_TIMEOUT`. Calling it
-   * again resolves again.
+   * what is queued, and resolves with the logger's account; after `timeoutMs`
+   * (default `shutdownTimeoutMs`) whatever is left is reported failed with
+   * `ERR_SHUTDOWN_TIMEOUT` (with `spoolDir`: left in the spool for the next
+   * logger). A paused destination is probed once at once; if SNS still refuses it,
+   * its held events are left in the spool, or without `spoolDir` reported by id
+   * with `ERR_DESTINATION_UNAVAILABLE` and counted failed, without waiting for the
+   * deadline. Calling it again resolves again.
    */
   close(options?: CloseOptions | undefined | null): Promise<DeliveryReport>
   /** The logger's counters, read without waiting for the background. */
@@ -335,7 +340,11 @@ export interface DeliveryError {
    * `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
    * `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
    * (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
-   * despite violations, `validation: 'warn'`) or `ERR_INTERNAL`.
+   * despite violations, `validation: 'warn'`), `ERR_INTERNAL`;
+   * `ERR_DESTINATION_UNAVAILABLE` once when SNS refuses a topic as a whole and its
+   * events are held (with `eventIds` only when `close()` gave up held events
+   * without `spoolDir`: they are lost), and `DESTINATION_RESUMED` once when it takes
+   * events again (not a failure).
    */
   code: string
   message: string
@@ -349,17 +358,55 @@ export interface DeliveryError {
    * event as it was sent, so that the host can keep it.
    */
   entries?: Array<RefusedEntry>
+  /** For `ERR_DESTINATION_UNAVAILABLE` and `DESTINATION_RESUMED`: the destination. */
+  destination?: DestinationReport
 }
 
-/** What `flush()` and `close()` resolve with: the logger's totals when they settled. */
+/**
+ * What `flush()` and `close()` resolve with: the logger's account when they settled,
+ * so that a host can log where every event went. `accepted = delivered + failed +
+ * dropped + deadLettered + held + queued`, the terms as `LoggerStats` defines them.
+ */
 export interface DeliveryReport {
+  accepted: number
   delivered: number
   failed: number
   dropped: number
-  /** Events still held: logged after the call, or left when `close()` timed out. */
+  deadLettered: number
+  /**
+   * Held for paused destinations; after `close()` with `spoolDir`, left in the
+   * spool for the next logger.
+   */
+  held: number
+  /**
+   * Neither settled nor held: logged after the call, or with `spoolDir` left in the
+   * spool when `close()` timed out.
+   */
+  queued: number
+  /** `held + queued`: every event not settled. */
   pending: number
   /** With `spoolDir`: events kept on disk for the next logger on the folder. */
   spooled: number
+}
+
+/**
+ * The destination an `ERR_DESTINATION_UNAVAILABLE` or `DESTINATION_RESUMED` report
+ * is about.
+ */
+export interface DestinationReport {
+  topicArn: string
+  /**
+   * The AWS error code of the refusal that paused it, e.g. `'AuthorizationError'`,
+   * `'NotFound'`, `'KMSDisabled'`.
+   */
+  awsCode: string
+  /** SNS's message with it. */
+  awsMessage: string
+  /**
+   * Events held for it when the report was made (for `DESTINATION_RESUMED`: the
+   * events now being sent).
+   */
+  held: number
 }
 
 /**
@@ -534,20 +581,49 @@ export interface LoggerOptions {
   maxDeadLetterBytes?: number
 }
 
-/** Counters of one logger. Every number only grows, except `queued` and `inFlight`. */
+/**
+ * Counters of one logger. Every number only grows, except `queued`, `inFlight`,
+ * `held`, `spooled` and `spoolBytes`.
+ *
+ * They form one account: `accepted = delivered + failed + dropped + deadLettered +
+ * held + queued`, each event in exactly one term on the right. `inFlight` is not a
+ * term: it is the part of `queued` and `held` that is in a request. The account
+ * balances exactly in what `flush()` and `close()` resolve with; a `stats()` read
+ * while a batch settles may see one counter moved before the other.
+ */
 export interface LoggerStats {
-  /** Accepted by `log()`, waiting to be sent. */
+  /**
+   * Events `log()` accepted, including those `overflow` then dropped (a `'reject'`
+   * throws, and counts in `dropped`), plus events found unsettled in the spool on
+   * start (`recovered`). Events `log()` refused as invalid are not accepted.
+   */
+  accepted: number
+  /**
+   * Accepted, not settled and not held: waiting to be sent (in memory or, with
+   * `spoolDir`, on disk), in a PublishBatch request or waiting for its retry, or
+   * left in the spool by `close()` for the next logger. Includes `inFlight`.
+   */
   queued: number
-  /** In a PublishBatch request not yet answered, or waiting for a retry. */
+  /**
+   * Of `queued` and `held`: in a PublishBatch request not yet answered, or waiting
+   * for a retry.
+   */
   inFlight: number
+  /**
+   * Held for a paused destination (see `paused`): in memory, or with `spoolDir` on
+   * disk; a probe's events count here. Events on disk the logger has not read back
+   * yet are `queued` until it does.
+   */
+  held: number
   /** Accepted by SNS. */
   delivered: number
   /**
-   * Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline.
+   * Given up: refused by SNS, out of retry budget, cut off by a shutdown deadline,
+   * or held for a paused destination when `close()` ended without `spoolDir`.
    * Events kept in the dead-letter store are counted in `deadLettered` instead.
    */
   failed: number
-  /** Discarded because the queue was full (see `overflow`). */
+  /** Discarded because the queue was full (see `overflow`), thrown or not. */
   dropped: number
   /**
    * With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
@@ -590,6 +666,11 @@ export interface LoggerStats {
   recovered: number
   /** Apps-Engine bridge calls by app id. */
   apps: Record<string, AppCounts>
+  /**
+   * Destinations SNS refused as a whole, whose events are held until a probe
+   * passes or `reconfigure()` routes them elsewhere.
+   */
+  paused: Array<PausedDestination>
 }
 
 /**
@@ -601,6 +682,22 @@ export interface LoggerStats {
  * `logger.reconfigure()`.
  */
 export declare function optionsFromSettings(get: (id: string) => unknown, siteUrl?: string): LoggerOptions | null
+
+/**
+ * A destination SNS refused as a whole (no permission, no topic, a key identity or
+ * secret that is not valid, a disabled KMS key).
+ */
+export interface PausedDestination {
+  topicArn: string
+  /** The AWS error code of the refusal that paused it, e.g. `'AuthorizationError'`. */
+  awsCode: string
+  /** SNS's message with it. */
+  awsMessage: string
+  /** When it paused, epoch milliseconds. */
+  sinceMs: number
+  /** Events held for it. */
+  held: number
+}
 
 /** One event of a tracking plan. */
 export interface PlannedEventDefinition {

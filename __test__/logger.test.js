@@ -3,7 +3,8 @@
 // batching, FIFO order, bad input and options, lifecycle.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { useMoto, waitFor, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { startFaultProxy } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -24,7 +25,7 @@ describe('wire contract', () => {
     })
     assert.match(id, UUID_V7)
     const report = await logger.flush()
-    assert.deepEqual(report, { delivered: 1, failed: 0, dropped: 0, pending: 0, spooled: 0 })
+    assert.deepEqual(report, { accepted: 1, delivered: 1, failed: 0, dropped: 0, deadLettered: 0, held: 0, queued: 0, pending: 0, spooled: 0 })
     const [msg] = await ctx.drain(queueUrl, { expected: 1 })
     assert.equal(
       msg.body,
@@ -298,7 +299,7 @@ describe('lifecycle and failures', () => {
     const logger = ctx.logger({ topicArn, flushIntervalMs: 60_000 })
     for (let i = 0; i < 7; i++) logger.log({ category: 'c', action: 'a', properties: { n: i } })
     const report = await logger.close()
-    assert.deepEqual(report, { delivered: 7, failed: 0, dropped: 0, pending: 0, spooled: 0 })
+    assert.deepEqual(report, { accepted: 7, delivered: 7, failed: 0, dropped: 0, deadLettered: 0, held: 0, queued: 0, pending: 0, spooled: 0 })
     assert.equal(logger.closed, true)
     assert.throws(() => logger.log({ category: 'c', action: 'a' }), {
       name: 'Error',
@@ -310,19 +311,34 @@ describe('lifecycle and failures', () => {
     assert.equal((await ctx.drain(queueUrl, { expected: 7 })).length, 7)
   })
 
-  it('reports a topic SNS refuses through onError and stats, without throwing', async () => {
-    const logger = ctx.logger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:no-such-topic' })
+  it('holds the events of a topic SNS refuses, reports it once through onError and stats, without throwing', async (t) => {
+    const topicArn = `arn:aws:sns:us-east-1:123456789012:no-such-topic-${process.pid}`
+    const proxy = await startFaultProxy(ctx.moto.endpoint)
+    t.after(() => proxy.close())
+    const logger = ctx.logger({ topicArn, endpoint: proxy.endpoint, retryInitialBackoffMs: 10, retryMaxBackoffMs: 50 })
     const errors = []
     logger.onError((e) => errors.push(e))
     const ids = [logger.log({ category: 'c', action: 'a' }), logger.log({ category: 'c', action: 'b' })]
     const report = await logger.flush()
-    assert.equal(report.failed, 2)
+    assert.deepEqual({ held: report.held, failed: report.failed, delivered: report.delivered }, { held: 2, failed: 0, delivered: 0 })
     await waitFor('onError', () => errors.length > 0)
     assert.equal(errors.length, 1)
-    assert.equal(errors[0].code, 'ERR_PUBLISH_FAILED')
+    assert.equal(errors[0].code, 'ERR_DESTINATION_UNAVAILABLE')
     assert.match(errors[0].message, /NotFound/)
-    assert.deepEqual(errors[0].eventIds, ids)
-    assert.equal(logger.stats().failed, 2)
+    assert.deepEqual(errors[0].eventIds, [], 'nothing is lost')
+    assert.deepEqual({ topicArn: errors[0].destination.topicArn, awsCode: errors[0].destination.awsCode }, { topicArn, awsCode: 'NotFound' })
+    const s = logger.stats()
+    assert.deepEqual(s.paused.map((p) => [p.topicArn, p.awsCode, p.held]), [[topicArn, 'NotFound', 2]])
+    assert.equal(s.accepted, s.delivered + s.failed + s.dropped + s.deadLettered + s.held + s.queued)
+    // Created, with its subscription: the held events go, once each. (The proxy
+    // answers NotFound as moto did until the subscription exists too.)
+    proxy.outage(60_000, ['notFound'], { topicArn })
+    const { queueUrl } = await ctx.topic({ name: topicArn.split(':').pop() })
+    proxy.heal(topicArn)
+    await waitFor('the held events', () => logger.stats().delivered === 2)
+    assert.deepEqual((await ctx.drain(queueUrl, { expected: 2 })).map((m) => m.attributes.eventId).sort(), [...ids].sort())
+    await waitFor('the resume report', () => errors.length === 2)
+    assert.equal(errors[1].code, 'DESTINATION_RESUMED')
   })
 
   it('follows overflow: reject throws ERR_QUEUE_FULL, dropNewest reports the ids', async () => {
@@ -332,6 +348,9 @@ describe('lifecycle and failures', () => {
     for (let i = 0; i < 5; i++) rejecting.log({ category: 'c', action: 'a' })
     assert.throws(() => rejecting.log({ category: 'c', action: 'a' }), { code: 'ERR_QUEUE_FULL', message: /maxQueueEvents/ })
     assert.equal(rejecting.stats().dropped, 1)
+    // A refused event was accepted by log() before overflow threw: it is in the account.
+    assert.deepEqual([rejecting.stats().accepted, rejecting.stats().queued], [6, 5])
+    assertBalanced(rejecting.stats())
 
     const dropping = ctx.logger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:t', endpoint: dead, maxQueueEvents: 5 })
     const errors = []
@@ -343,6 +362,7 @@ describe('lifecycle and failures', () => {
     assert.equal(errors[0].code, 'ERR_QUEUE_FULL')
     assert.deepEqual(errors.flatMap((e) => e.eventIds), ids.slice(5))
     const report = await dropping.close({ timeoutMs: 100 })
+    assertBalanced(report)
     assert.equal(report.failed, 5, 'held events fail at the close deadline')
   })
 })

@@ -51,7 +51,7 @@ describe('process end', () => {
     const { topicArn, queueUrl } = await ctx.topic()
     const result = await runExitChild('flushedThenIdle', { TOPIC_ARN: topicArn, ENDPOINT: ctx.moto.endpoint, EVENTS: '12' })
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { delivered: 12, failed: 0, dropped: 0, pending: 0, spooled: 0 })
+    assert.deepEqual(JSON.parse(result.stdout), { accepted: 12, delivered: 12, failed: 0, dropped: 0, deadLettered: 0, held: 0, queued: 0, pending: 0, spooled: 0 })
     assert.equal((await ctx.drain(queueUrl, { expected: 12 })).length, 12)
   })
 })

@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const util = require('node:util')
-const { useMoto, waitFor, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
 const { startFaultProxy } = require('./helpers/fault-proxy')
 const moto = require('./helpers/moto')
 
@@ -87,6 +87,7 @@ describe('crashes and restarts with a spool', () => {
       assert.equal(end.signal, signal)
       proxy.heal()
       const { report, stats } = await drainChild(env)
+      assertBalanced(report)
       assert.equal(report.failed, 0)
       assert.ok(stats.recovered >= 120, `recovered ${stats.recovered}: the killed process's events`)
       assert.equal(stats.spooled, 0, 'the spool is empty after the restart')
@@ -118,6 +119,7 @@ describe('crashes and restarts with a spool', () => {
     await new Promise((r) => setTimeout(r, 2000))
     proxy.heal()
     const { report, stats } = await drained
+    assertBalanced(report)
     assert.equal(report.failed, 0)
     assert.equal(stats.recovered, 90)
     const got = byKey(await ctx.drain(queueUrl, { expected: 90 }))
@@ -146,6 +148,7 @@ describe('crashes and restarts with a spool', () => {
     fs.writeFileSync(file, bytes.subarray(0, bytes.length - 7)) // and tear the last one
     const second = ctx.logger({ topicArn, spoolDir: dir })
     const report = await second.flush()
+    assertBalanced(report)
     const stats = second.stats()
     assert.equal(stats.corruptRecords, 2)
     assert.equal(stats.recovered, 48)
@@ -199,11 +202,13 @@ describe('a 60-second SNS outage', () => {
       await new Promise((r) => setTimeout(r, 500))
     }
     const during = logger.stats()
+    assertBalanced(during, 'during the outage')
     assert.equal(during.delivered, 0, 'nothing got through the outage')
     assert.equal(during.failed, 0, 'and nothing was given up')
     assert.ok(during.spooled >= ids.length - 5, `spooled ${during.spooled} of ${ids.length}`)
     proxy.heal()
     const report = await logger.flush()
+    assertBalanced(report)
     assert.deepEqual([report.delivered, report.failed, report.dropped], [ids.length, 0, 0])
     const msgs = await ctx.drain(queueUrl, { expected: ids.length })
     assert.deepEqual(msgs.map((m) => m.attributes.eventId), ids, 'each once, in log() order')
@@ -233,6 +238,7 @@ describe('reconfigure()', () => {
     const after = []
     for (let i = 0; i < 40; i++) after.push(logger.log({ category: 'c', action: 'a', properties: { round: 1, i } }))
     const report = await logger.flush()
+    assertBalanced(report)
     assert.deepEqual([report.delivered, report.failed], [80, 0])
     assert.deepEqual((await ctx.drain(a.queueUrl, { expected: 40 })).map((m) => m.attributes.eventId), before)
     assert.deepEqual((await ctx.drain(b.queueUrl, { expected: 40 })).map((m) => m.attributes.eventId), after)
@@ -264,14 +270,18 @@ describe('secrets', () => {
     })
     const errors = []
     logger.onError((e) => errors.push(e))
-    proxy.inject({ kind: 'echoAuth' })
+    // Twice: a refusal alone is retried; twice in a row, the destination pauses and
+    // onError gets SNS's message, which repeats the request's signature.
+    proxy.inject({ kind: 'echoAuth' }, { kind: 'echoAuth' })
     logger.log({ category: 'c', action: 'a' })
     await logger.flush()
     await waitFor('the refusal', () => errors.length > 0)
+    const paused = JSON.stringify(logger.stats())
     const shown = [
       JSON.stringify(errors),
       errors.map((e) => e.message).join('\n'),
       JSON.stringify(logger.stats()),
+      paused,
       util.inspect(logger, { showHidden: true, depth: 5 }),
       String(logger),
     ].join('\n')

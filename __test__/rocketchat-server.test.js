@@ -38,13 +38,34 @@ describe('registerPrometheusMetrics', () => {
     await controller.logger.flush()
 
     assert.equal(await value('events_delivered_total'), 4)
+    assert.equal(await value('events_accepted_total'), 4)
     assert.equal(await value('events_invalid_total'), 1)
     assert.equal(await value('events_queued'), 0)
+    assert.equal(await value('events_held'), 0)
     assert.equal(await value('app_events_total', { app: 'good-app', result: 'logged' }), 1)
     assert.equal(await value('app_events_total', { app: 'evil-app', result: 'permission_denied' }), 1)
     const text = await registry.metrics()
     assert.match(text, /# TYPE rocketchat_sns_analytics_events_delivered_total counter/)
     assert.match(text, /rocketchat_sns_analytics_app_events_total\{app="good-app",result="logged"\} 1/)
+  })
+
+  it('shows each paused destination and what it holds, and drops it when it resumes', async () => {
+    const missing = `arn:aws:sns:us-east-1:123456789012:rc-metrics-missing-${process.pid}`
+    const controller = { logger: ctx.logger({ topicArn: missing, retryInitialBackoffMs: 10, retryMaxBackoffMs: 50 }) }
+    const registry = new client.Registry()
+    registerPrometheusMetrics(controller, registry)
+    for (let i = 0; i < 5; i++) controller.logger.log({ category: 'c', action: 'a' })
+    const report = await controller.logger.flush()
+    assert.equal(report.held, 5)
+    const text = await registry.metrics()
+    assert.match(text, new RegExp(`rocketchat_sns_analytics_destination_paused\\{topic="${missing}",code="NotFound"\\} 1`))
+    assert.match(text, new RegExp(`rocketchat_sns_analytics_destination_held_events\\{topic="${missing}"\\} 5`))
+    assert.match(text, /rocketchat_sns_analytics_events_held 5/)
+    await moto.topicWithQueue(ctx.moto, { name: missing.split(':').pop() })
+    await waitFor('the topic to resume', () => controller.logger.stats().delivered === 5)
+    const after = await registry.metrics()
+    assert.doesNotMatch(after, /destination_paused\{/)
+    assert.match(after, /rocketchat_sns_analytics_events_held 0/)
   })
 })
 

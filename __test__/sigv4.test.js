@@ -142,23 +142,28 @@ describe('an independent SigV4 check (botocore) accepts every request', () => {
     ['a wrong secret', { accessKeyId: KEYS.options.id, secretAccessKey: 'not-the-secret-0123456789abcdefTEST' }, 'SignatureDoesNotMatch'],
     ['a caller without permission', { accessKeyId: KEYS.denied.id, secretAccessKey: KEYS.denied.secret }, 'AuthorizationError'],
   ]) {
-    it(`${what} is reported through onError with ${code}, counted failed, and close() does not wait out its timeout`, async () => {
+    it(`${what} holds the events (${code}, reported once); close() probes once, then reports them by id without waiting out its timeout`, async () => {
       const { topicArn } = await ctx.topic()
       const logger = ctx.logger({ topicArn, endpoint: proxy.endpoint, credentials })
       const errors = []
       logger.onError((e) => errors.push(e))
       const ids = []
       for (let i = 0; i < 15; i++) ids.push(logger.log({ category: 'c', action: 'a', properties: { n: i } }))
+      const flushed = await logger.flush()
+      assert.deepEqual({ held: flushed.held, failed: flushed.failed }, { held: 15, failed: 0 }, 'held, not failed')
       const report = await logger.close({ timeoutMs: 60_000 })
       assert.equal(report.failed, 15)
       assert.equal(report.delivered, 0)
       assert.equal(report.pending, 0)
+      assert.equal(report.accepted, 15)
       await waitFor('onError', () => errors.flatMap((e) => e.eventIds).length === 15)
       for (const e of errors) {
-        assert.equal(e.code, 'ERR_PUBLISH_FAILED', e.message)
+        assert.equal(e.code, 'ERR_DESTINATION_UNAVAILABLE', e.message)
         assert.ok(e.message.includes(code), e.message)
+        assert.equal(e.destination.awsCode, code)
         assert.ok(!e.message.includes(credentials.secretAccessKey), 'the secret never shows')
       }
+      assert.deepEqual(errors[0].eventIds, [], 'the pause itself loses nothing')
       assert.deepEqual(errors.flatMap((e) => e.eventIds).sort(), ids.sort())
       assert.equal(logger.stats().failed, 15)
     })

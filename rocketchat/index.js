@@ -381,15 +381,32 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
         this.set(s ? read(s) : 0)
       },
     })
+  total('events_accepted_total', 'Events log() accepted (overflow drops included), and events recovered from the spool.', (s) => s.accepted)
   total('events_delivered_total', 'Events SNS accepted.', (s) => s.delivered)
-  total('events_failed_total', 'Events given up: refused by SNS, out of retry budget, or cut off at shutdown.', (s) => s.failed)
+  total('events_failed_total', 'Events given up: refused by SNS, out of retry budget, cut off at shutdown, or held for a paused destination when close() ended without a spool.', (s) => s.failed)
   total('events_dropped_total', 'Events discarded because the queue was full (overflow).', (s) => s.dropped)
   total('events_invalid_total', 'Events log() refused as invalid, tracking-plan rejections included.', (s) => s.invalid)
   total('events_retried_total', 'Entries sent again after a transient failure.', (s) => s.retried)
   total('batches_sent_total', 'PublishBatch requests sent, retries included.', (s) => s.batchesSent)
-  gauge('events_queued', 'Events accepted by log(), waiting to be sent.', (s) => s.queued)
+  gauge('events_queued', 'Events accepted, neither settled nor held: waiting to be sent, or in a request.', (s) => s.queued)
   gauge('events_in_flight', 'Events in a PublishBatch request not yet answered, or waiting for a retry.', (s) => s.inFlight)
+  gauge('events_held', 'Events held for destinations SNS refused as a whole (paused).', (s) => s.held)
   gauge('events_spooled', 'With spoolDir: unsettled events kept in the spool.', (s) => s.spooled)
+  // One series per paused destination, gone when it resumes (reset at every scrape).
+  const paused = (name, help, labelNames, read) =>
+    new client.Gauge({
+      name: PREFIX + name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        const s = stats()
+        this.reset()
+        for (const p of (s && s.paused) || []) read(this, p)
+      },
+    })
+  paused('destination_paused', 'Destinations SNS refused as a whole (no permission, no topic, invalid keys, a disabled KMS key), while paused: 1, by topic and AWS code.', ['topic', 'code'], (g, p) => g.set({ topic: p.topicArn, code: p.awsCode }, 1))
+  paused('destination_held_events', 'Events held for a paused destination, by topic.', ['topic'], (g, p) => g.set({ topic: p.topicArn }, p.held))
   new client.Counter({
     name: `${PREFIX}plan_violations_total`,
     help: 'Tracking-plan violations found, by kind.',

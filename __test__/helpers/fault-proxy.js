@@ -4,7 +4,10 @@
 // answers, expired credentials and partial PublishBatch failures. Faults are
 // queued per PublishBatch request and consumed in order; requests with no fault
 // queued pass through. An outage (`outage(ms, kinds)`) fails every PublishBatch
-// for a while, cycling through the given kinds.
+// for a while, cycling through the given kinds; `outage(ms, kinds, { topicArn })`
+// only those to one topic (several such outages may run at once). `authorization`
+// answers as SNS does a caller without the sns:Publish permission: HTTP 403 with
+// SNS's XML error body.
 const http = require('node:http')
 
 const THROTTLE_XML = `<?xml version="1.0"?>
@@ -23,6 +26,26 @@ const EXPIRED_XML = `<?xml version="1.0"?>
 <ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
   <Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error>
   <RequestId>injected-expired</RequestId>
+</ErrorResponse>`
+
+/** SNS's answer to a caller whose policy lacks sns:Publish on the topic. */
+function authorizationXml(topicArn) {
+  return `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error>
+    <Type>Sender</Type>
+    <Code>AuthorizationError</Code>
+    <Message>User: arn:aws:iam::123456789012:user/rocketchat is not authorized to perform: SNS:Publish on resource: ${topicArn} because no identity-based policy allows the SNS:Publish action</Message>
+  </Error>
+  <RequestId>9a3f0a6e-4c1b-5d2e-8f7a-injected403</RequestId>
+</ErrorResponse>`
+}
+
+/** SNS's answer for a topic that does not exist. */
+const NOT_FOUND_XML = `<?xml version="1.0"?>
+<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error>
+  <RequestId>injected-404</RequestId>
 </ErrorResponse>`
 
 /** Renumbers `PublishBatchRequestEntries.member.N.*` keys after dropping some members. */
@@ -87,7 +110,7 @@ function echoAuthXml(req) {
 
 function startFaultProxy(target) {
   const faults = []
-  let outage = null
+  let outages = []
   // `refused`: the entries a 'partial' fault failed, as the client sent them (Id,
   // Message, MessageGroupId, MessageAttributes.entry.N.*).
   const seen = { publishBatch: 0, injected: 0, entriesSent: 0, refused: [] }
@@ -113,7 +136,8 @@ function startFaultProxy(target) {
     const form = new URLSearchParams(body)
     const isBatch = form.get('Action') === 'PublishBatch'
     let fault = isBatch ? faults.shift() : undefined
-    if (isBatch && !fault && outage && Date.now() < outage.until) {
+    const outage = isBatch && !fault && outages.find((o) => Date.now() < o.until && (!o.topicArn || o.topicArn === form.get('TopicArn')))
+    if (outage) {
       fault = { kind: outage.kinds[outage.n++ % outage.kinds.length] }
     }
     if (isBatch) seen.publishBatch++
@@ -140,6 +164,10 @@ function startFaultProxy(target) {
           return reply(400, THROTTLE_XML)
         case 'expired':
           return reply(403, EXPIRED_XML)
+        case 'authorization':
+          return reply(403, authorizationXml(form.get('TopicArn')))
+        case 'notFound':
+          return reply(404, NOT_FOUND_XML)
         case 'echoAuth':
           return reply(403, echoAuthXml(req))
         case 'slow': {
@@ -194,12 +222,18 @@ function startFaultProxy(target) {
           faults.push(...f)
         },
         pendingFaults: () => faults.length,
-        /** Fails every PublishBatch for `ms`, cycling through `kinds`. */
-        outage(ms, kinds = ['refuse', 'http503', 'throttle', 'http500']) {
-          outage = { until: Date.now() + ms, kinds, n: 0 }
+        /**
+         * Fails every PublishBatch (to `topicArn` only, if given) for `ms`, cycling
+         * through `kinds`; returns when it ends (Date.now() milliseconds).
+         */
+        outage(ms, kinds = ['refuse', 'http503', 'throttle', 'http500'], { topicArn } = {}) {
+          const o = { until: Date.now() + ms, kinds, n: 0, topicArn }
+          outages = outages.filter((x) => x.topicArn !== topicArn).concat(o)
+          return o.until
         },
-        heal() {
-          outage = null
+        /** Ends every outage, or only the one of `topicArn`. */
+        heal(topicArn) {
+          outages = topicArn ? outages.filter((o) => o.topicArn !== topicArn) : []
         },
         close() {
           for (const s of sockets) s.destroy()

@@ -50,4 +50,13 @@ async function waitFor(what, done) {
   }
 }
 
-module.exports = { useMoto, waitFor, SITE_URL, AnalyticsLogger }
+/**
+ * The account of a flush()/close() report (or a stats() read while nothing moves):
+ * every accepted event is delivered, failed, dropped, dead-lettered, held or queued.
+ */
+function assertBalanced(r, what = 'the account') {
+  const sum = r.delivered + r.failed + r.dropped + r.deadLettered + r.held + r.queued
+  if (r.accepted !== sum) throw new Error(`${what} does not balance: accepted ${r.accepted} != ${sum} in ${JSON.stringify(r)}`)
+}
+
+module.exports = { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger }

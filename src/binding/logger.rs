@@ -185,8 +185,9 @@ impl AnalyticsLogger {
         self.logger.metrics()
     }
 
-    /// Resolves once every event logged before the call is delivered or has
-    /// definitively failed. Never rejects.
+    /// Resolves once every event logged before the call is delivered, has
+    /// definitively failed, or is held for a paused destination (counted in the
+    /// report's `held`), with the logger's account. Never rejects.
     #[napi(catch_unwind, ts_return_type = "Promise<DeliveryReport>")]
     pub fn flush<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<DeliveryReport, Resolver>()?;
@@ -197,9 +198,13 @@ impl AnalyticsLogger {
     }
 
     /// Stops accepting events (`log()` then throws `ERR_LOGGER_CLOSED`), delivers
-    /// what is held, and resolves; after `timeoutMs` (default `shutdownTimeoutMs`)
-    /// whatever is left is reported failed with `ERR_SHUTDOWN_TIMEOUT`. Calling it
-    /// again resolves again.
+    /// what is queued, and resolves with the logger's account; after `timeoutMs`
+    /// (default `shutdownTimeoutMs`) whatever is left is reported failed with
+    /// `ERR_SHUTDOWN_TIMEOUT` (with `spoolDir`: left in the spool for the next
+    /// logger). A paused destination is probed once at once; if SNS still refuses it,
+    /// its held events are left in the spool, or without `spoolDir` reported by id
+    /// with `ERR_DESTINATION_UNAVAILABLE` and counted failed, without waiting for the
+    /// deadline. Calling it again resolves again.
     #[napi(catch_unwind, ts_return_type = "Promise<DeliveryReport>")]
     pub fn close<'env>(
         &self,
@@ -228,6 +233,12 @@ impl AnalyticsLogger {
     pub fn stats(&self) -> LoggerStats {
         let mut stats: LoggerStats = self.logger.stats().into();
         stats.apps = app_counts(&self.logger.labels().snapshot());
+        stats.paused = self
+            .logger
+            .paused_destinations()
+            .iter()
+            .map(Into::into)
+            .collect();
         stats
     }
 

@@ -35,19 +35,38 @@ pub struct AnalyticsEvent {
     pub timestamp: Option<String>,
 }
 
-/// Counters of one logger. Every number only grows, except `queued` and `inFlight`.
+/// Counters of one logger. Every number only grows, except `queued`, `inFlight`,
+/// `held`, `spooled` and `spoolBytes`.
+///
+/// They form one account: `accepted = delivered + failed + dropped + deadLettered +
+/// held + queued`, each event in exactly one term on the right. `inFlight` is not a
+/// term: it is the part of `queued` and `held` that is in a request. The account
+/// balances exactly in what `flush()` and `close()` resolve with; a `stats()` read
+/// while a batch settles may see one counter moved before the other.
 #[napi(object)]
 pub struct LoggerStats {
-    /// Accepted by `log()`, waiting to be sent.
+    /// Events `log()` accepted, including those `overflow` then dropped (a `'reject'`
+    /// throws, and counts in `dropped`), plus events found unsettled in the spool on
+    /// start (`recovered`). Events `log()` refused as invalid are not accepted.
+    pub accepted: i64,
+    /// Accepted, not settled and not held: waiting to be sent (in memory or, with
+    /// `spoolDir`, on disk), in a PublishBatch request or waiting for its retry, or
+    /// left in the spool by `close()` for the next logger. Includes `inFlight`.
     pub queued: i64,
-    /// In a PublishBatch request not yet answered, or waiting for a retry.
+    /// Of `queued` and `held`: in a PublishBatch request not yet answered, or waiting
+    /// for a retry.
     pub in_flight: i64,
+    /// Held for a paused destination (see `paused`): in memory, or with `spoolDir` on
+    /// disk; a probe's events count here. Events on disk the logger has not read back
+    /// yet are `queued` until it does.
+    pub held: i64,
     /// Accepted by SNS.
     pub delivered: i64,
-    /// Given up: refused by SNS, out of retry budget, or cut off by a shutdown deadline.
+    /// Given up: refused by SNS, out of retry budget, cut off by a shutdown deadline,
+    /// or held for a paused destination when `close()` ended without `spoolDir`.
     /// Events kept in the dead-letter store are counted in `deadLettered` instead.
     pub failed: i64,
-    /// Discarded because the queue was full (see `overflow`).
+    /// Discarded because the queue was full (see `overflow`), thrown or not.
     pub dropped: i64,
     /// With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
     /// the entry, e.g. `InvalidParameter`) and kept in the dead-letter store
@@ -80,6 +99,39 @@ pub struct LoggerStats {
     pub recovered: i64,
     /// Apps-Engine bridge calls by app id.
     pub apps: std::collections::HashMap<String, AppCounts>,
+    /// Destinations SNS refused as a whole, whose events are held until a probe
+    /// passes or `reconfigure()` routes them elsewhere.
+    pub paused: Vec<PausedDestination>,
+}
+
+/// A destination SNS refused as a whole (no permission, no topic, a key identity or
+/// secret that is not valid, a disabled KMS key).
+#[napi(object)]
+pub struct PausedDestination {
+    pub topic_arn: String,
+    /// The AWS error code of the refusal that paused it, e.g. `'AuthorizationError'`.
+    pub aws_code: String,
+    /// SNS's message with it.
+    pub aws_message: String,
+    /// When it paused, epoch milliseconds.
+    pub since_ms: f64,
+    /// Events held for it.
+    pub held: i64,
+}
+
+impl From<&core::telemetry::PausedDestination> for PausedDestination {
+    fn from(p: &core::telemetry::PausedDestination) -> Self {
+        Self {
+            topic_arn: p.topic_arn.clone(),
+            aws_code: p.aws_code.clone(),
+            aws_message: p.aws_message.clone(),
+            since_ms: p
+                .since
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_millis() as f64),
+            held: p.held as i64,
+        }
+    }
 }
 
 /// What one Rocket.Chat App's bridge calls came to.
@@ -132,8 +184,10 @@ impl From<&core::plan::Violation> for PlanViolation {
 impl From<core::telemetry::StatsSnapshot> for LoggerStats {
     fn from(s: core::telemetry::StatsSnapshot) -> Self {
         Self {
+            accepted: s.accepted as i64,
             queued: s.queued as i64,
             in_flight: s.in_flight as i64,
+            held: s.held as i64,
             delivered: s.delivered as i64,
             failed: s.failed as i64,
             dropped: s.dropped as i64,
@@ -154,17 +208,28 @@ impl From<core::telemetry::StatsSnapshot> for LoggerStats {
             corrupt_records: s.corrupt_records as i64,
             recovered: s.recovered as i64,
             apps: Default::default(),
+            paused: Vec::new(),
         }
     }
 }
 
-/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
+/// What `flush()` and `close()` resolve with: the logger's account when they settled,
+/// so that a host can log where every event went. `accepted = delivered + failed +
+/// dropped + deadLettered + held + queued`, the terms as `LoggerStats` defines them.
 #[napi(object)]
 pub struct DeliveryReport {
+    pub accepted: i64,
     pub delivered: i64,
     pub failed: i64,
     pub dropped: i64,
-    /// Events still held: logged after the call, or left when `close()` timed out.
+    pub dead_lettered: i64,
+    /// Held for paused destinations; after `close()` with `spoolDir`, left in the
+    /// spool for the next logger.
+    pub held: i64,
+    /// Neither settled nor held: logged after the call, or with `spoolDir` left in the
+    /// spool when `close()` timed out.
+    pub queued: i64,
+    /// `held + queued`: every event not settled.
     pub pending: i64,
     /// With `spoolDir`: events kept on disk for the next logger on the folder.
     pub spooled: i64,
@@ -173,9 +238,13 @@ pub struct DeliveryReport {
 impl From<core::delivery::DeliveryReport> for DeliveryReport {
     fn from(r: core::delivery::DeliveryReport) -> Self {
         Self {
+            accepted: r.accepted as i64,
             delivered: r.delivered as i64,
             failed: r.failed as i64,
             dropped: r.dropped as i64,
+            dead_lettered: r.dead_lettered as i64,
+            held: r.held as i64,
+            queued: r.queued as i64,
             pending: r.pending as i64,
             spooled: r.spooled as i64,
         }
@@ -224,7 +293,11 @@ pub struct DeliveryError {
     /// `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
     /// `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
     /// (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
-    /// despite violations, `validation: 'warn'`) or `ERR_INTERNAL`.
+    /// despite violations, `validation: 'warn'`), `ERR_INTERNAL`;
+    /// `ERR_DESTINATION_UNAVAILABLE` once when SNS refuses a topic as a whole and its
+    /// events are held (with `eventIds` only when `close()` gave up held events
+    /// without `spoolDir`: they are lost), and `DESTINATION_RESUMED` once when it takes
+    /// events again (not a failure).
     pub code: String,
     pub message: String,
     /// Ids (as returned by `log()`) of the events concerned.
@@ -235,6 +308,23 @@ pub struct DeliveryError {
     /// dead-letter store kept them (no `spoolDir`, or it could not be written): each
     /// event as it was sent, so that the host can keep it.
     pub entries: Option<Vec<RefusedEntry>>,
+    /// For `ERR_DESTINATION_UNAVAILABLE` and `DESTINATION_RESUMED`: the destination.
+    pub destination: Option<DestinationReport>,
+}
+
+/// The destination an `ERR_DESTINATION_UNAVAILABLE` or `DESTINATION_RESUMED` report
+/// is about.
+#[napi(object)]
+pub struct DestinationReport {
+    pub topic_arn: String,
+    /// The AWS error code of the refusal that paused it, e.g. `'AuthorizationError'`,
+    /// `'NotFound'`, `'KMSDisabled'`.
+    pub aws_code: String,
+    /// SNS's message with it.
+    pub aws_message: String,
+    /// Events held for it when the report was made (for `DESTINATION_RESUMED`: the
+    /// events now being sent).
+    pub held: i64,
 }
 
 impl From<&core::error::DeliveryError> for DeliveryError {
@@ -247,6 +337,12 @@ impl From<&core::error::DeliveryError> for DeliveryError {
                 .then(|| e.violations.iter().map(PlanViolation::from).collect()),
             entries: (!e.entries.is_empty())
                 .then(|| e.entries.iter().map(RefusedEntry::from).collect()),
+            destination: e.destination.as_ref().map(|d| DestinationReport {
+                topic_arn: d.topic_arn.clone(),
+                aws_code: d.aws_code.clone(),
+                aws_message: d.aws_message.clone(),
+                held: d.held as i64,
+            }),
         }
     }
 }

@@ -147,6 +147,9 @@ pub struct DeliveryError {
     /// For `ERR_PUBLISH_FAILED` on entries SNS refused for their own sake, when no
     /// dead-letter store kept them: each event as it was sent, so the host can.
     pub entries: Vec<RefusedEntry>,
+    /// For `ERR_DESTINATION_UNAVAILABLE` and `DESTINATION_RESUMED`: which destination,
+    /// what SNS said, and what it holds.
+    pub destination: Option<DestinationState>,
 }
 
 /// An event SNS refused for good, with what it takes to publish it again identically.
@@ -174,8 +177,22 @@ impl DeliveryError {
             event_ids,
             violations: Vec::new(),
             entries: Vec::new(),
+            destination: None,
         }
     }
+}
+
+/// A destination SNS refused as a whole, as a report tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationState {
+    pub topic_arn: String,
+    /// The AWS error code of the refusal that paused it (`AuthorizationError`,
+    /// `NotFound`, `KMSDisabled`, ...).
+    pub aws_code: String,
+    /// SNS's message with it.
+    pub aws_message: String,
+    /// Events held for it when the report was made.
+    pub held: u64,
 }
 
 /// Every error code this library gives JavaScript: on thrown errors (`code`), on
@@ -231,6 +248,14 @@ pub enum ErrorCode {
     /// The dead-letter store passed `maxDeadLetterBytes`: these oldest records were
     /// dropped from it.
     DeadLetterFull,
+    /// SNS refused a destination as a whole (no permission, no topic, a key identity
+    /// or secret that is not valid, a disabled KMS key): its events are held and
+    /// probed for, reported once when it pauses. With event ids: held events that
+    /// `close()` gave up without a spool, counted failed.
+    DestinationUnavailable,
+    /// A paused destination takes events again (a probe passed, or `reconfigure()`
+    /// routed its events elsewhere): reported once, not a failure.
+    DestinationResumed,
     /// A bug in this library: the delivery loop stopped unexpectedly.
     Internal,
 }
@@ -257,6 +282,8 @@ impl ErrorCode {
             ErrorCode::SpoolRecovered => "ERR_SPOOL_RECOVERED",
             ErrorCode::DeadLettered => "ERR_DEAD_LETTERED",
             ErrorCode::DeadLetterFull => "ERR_DEAD_LETTER_FULL",
+            ErrorCode::DestinationUnavailable => "ERR_DESTINATION_UNAVAILABLE",
+            ErrorCode::DestinationResumed => "DESTINATION_RESUMED",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

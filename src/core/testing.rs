@@ -65,6 +65,8 @@ pub struct Seen {
     pub group: Option<String>,
     pub ids: Vec<String>,
     pub bodies: Vec<String>,
+    /// Refused as a whole ([`FakePublisher::refuse`]), with the AWS code.
+    pub refused: Option<String>,
 }
 
 /// A publisher that follows a script (then accepts) and records every request.
@@ -76,6 +78,10 @@ pub struct FakePublisher {
     pub concurrency: Arc<Mutex<(usize, usize)>>,
     /// Every `reconfigure` call.
     pub reconfigured: Arc<Mutex<Vec<crate::core::options::SnsConfig>>>,
+    /// Topics refused as a whole, with the AWS code, until [`FakePublisher::grant`].
+    pub refused_topics: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// How long a refusal takes to come back.
+    pub refusal_delay: Arc<Mutex<Duration>>,
 }
 
 impl FakePublisher {
@@ -92,6 +98,28 @@ impl FakePublisher {
     pub fn max_concurrency(&self) -> usize {
         self.concurrency.lock().unwrap().1
     }
+
+    /// Refuses every request to `topic` as SNS refuses a destination (`code`:
+    /// `AuthorizationError`, `NotFound`, ...), script or not.
+    pub fn refuse(&self, topic: &str, code: &str) {
+        self.refused_topics
+            .lock()
+            .unwrap()
+            .insert(topic.into(), code.into());
+    }
+
+    /// Takes requests to `topic` again (the policy granted, the topic created).
+    pub fn grant(&self, topic: &str) {
+        self.refused_topics.lock().unwrap().remove(topic);
+    }
+
+    /// The requests sent to `topic`.
+    pub fn requests_to(&self, topic: &str) -> Vec<Seen> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.topic == topic)
+            .collect()
+    }
 }
 
 impl Publisher for FakePublisher {
@@ -100,13 +128,31 @@ impl Publisher for FakePublisher {
         request: BatchRequest<'_>,
     ) -> Result<BatchResponse, PublishError> {
         let ids: Vec<String> = request.entries.iter().map(|e| e.id_string()).collect();
+        let refused = self
+            .refused_topics
+            .lock()
+            .unwrap()
+            .get(request.topic_arn)
+            .cloned();
         self.seen.lock().unwrap().push(Seen {
             at: std::time::Instant::now(),
             topic: request.topic_arn.to_owned(),
             group: request.message_group_id.map(str::to_owned),
             ids: ids.clone(),
             bodies: request.entries.iter().map(|e| e.body.to_string()).collect(),
+            refused: refused.clone(),
         });
+        if let Some(code) = refused {
+            let delay = *self.refusal_delay.lock().unwrap();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            return Err(PublishError {
+                kind: FaultKind::DestinationUnavailable,
+                code,
+                message: format!("refused {}", request.topic_arn),
+            });
+        }
         {
             let mut c = self.concurrency.lock().unwrap();
             c.0 += 1;
@@ -226,17 +272,50 @@ pub fn log_n(logger: &Logger, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Flushes and waits for the report.
+/// Checks the account: `accepted = delivered + failed + dropped + dead_lettered +
+/// held + queued`, in a report (taken by the loop between batches, so exact).
+#[track_caller]
+pub fn assert_balanced(report: &DeliveryReport) {
+    assert_eq!(
+        report.accepted,
+        report.delivered
+            + report.failed
+            + report.dropped
+            + report.dead_lettered
+            + report.held
+            + report.queued,
+        "the account does not balance: {report:?}"
+    );
+    assert_eq!(report.pending, report.held + report.queued, "{report:?}");
+}
+
+/// Checks the account in `stats()` once the loop is still (nothing in flight).
+#[track_caller]
+pub fn assert_stats_balanced(logger: &Logger) {
+    let s = logger.stats();
+    assert_eq!(
+        s.accepted,
+        s.settled_and_unsettled(),
+        "the account does not balance: {s:?}"
+    );
+}
+
+/// Flushes and waits for the report, which must balance.
+#[track_caller]
 pub fn flush_wait(logger: &Logger) -> DeliveryReport {
     let (tx, rx) = std::sync::mpsc::channel();
     logger.flush(Box::new(move |r| {
         let _ = tx.send(r);
     }));
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("flush settles")
+    let report = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("flush settles");
+    assert_balanced(&report);
+    report
 }
 
-/// Closes and waits for the report.
+/// Closes and waits for the report, which must balance.
+#[track_caller]
 pub fn close_wait(logger: &Logger, timeout: Option<Duration>) -> DeliveryReport {
     let (tx, rx) = std::sync::mpsc::channel();
     logger.close(
@@ -245,8 +324,11 @@ pub fn close_wait(logger: &Logger, timeout: Option<Duration>) -> DeliveryReport 
             let _ = tx.send(r);
         }),
     );
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("close settles")
+    let report = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("close settles");
+    assert_balanced(&report);
+    report
 }
 
 /// Collects what `onError` would receive.

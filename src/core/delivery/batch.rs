@@ -11,6 +11,10 @@ pub const MAX_EVENTS: usize = 10;
 /// the same cap as one message, so one event always fits a batch of its own.
 pub const MAX_BYTES: usize = MAX_MESSAGE_BYTES;
 
+/// The segment of an event in memory only, with a spool that could not take it: it
+/// cannot be left to the spool (nor acknowledged in one of its segments).
+pub const NOT_IN_SPOOL: u32 = u32::MAX;
+
 /// An event in the logger's queue, numbered in `log()` order so that `flush()` can tell
 /// which events it waits for.
 #[derive(Debug)]
@@ -19,7 +23,8 @@ pub struct QueuedEvent {
     /// When the delivery loop took it in; `flushIntervalMs` counts from here.
     pub seen: Instant,
     pub event: EncodedEvent,
-    /// Its spool segment (0 without a spool), to acknowledge it there once settled.
+    /// Its spool segment (0 without a spool, [`NOT_IN_SPOOL`] if the spool could not
+    /// take it), to acknowledge it there once settled.
     pub segment: u32,
 }
 

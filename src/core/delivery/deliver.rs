@@ -1,12 +1,13 @@
 //! Sending one batch until each of its events is settled (delivered, or failed for
-//! good) or left to the spool: the retry logic, apart from the loop that schedules
-//! batches (`worker.rs`).
+//! good), held for a destination SNS refused as a whole, or left to the spool: the
+//! retry logic, apart from the loop that schedules batches (`worker.rs`).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
 
+use super::pause::Refusal;
 use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, Publisher};
 use super::refusals::{keep_refused, Refused, Sent};
 use super::shared::Shared;
@@ -32,6 +33,23 @@ pub(crate) struct RequestContext {
 pub(crate) struct BatchTarget {
     pub topic: Topic,
     pub group: Option<Box<str>>,
+    /// The probe of a paused destination: one attempt, its events counted as held.
+    pub probe: bool,
+}
+
+/// What became of one batch, for the loop.
+#[derive(Debug, Default)]
+pub(crate) struct BatchOutcome {
+    /// Per event: settled (delivered or failed for good), to acknowledge in the spool.
+    pub settled: Vec<bool>,
+    /// SNS refused the destination as a whole: the events not settled are held for it.
+    pub refused: Option<Refusal>,
+    /// SNS answered with a result per entry (for a probe: the destination takes
+    /// requests again, unless `refused`).
+    pub answered: bool,
+    /// The events the loop takes back, with their places in the batch: those held
+    /// for a refusing destination, and the ones a probe did not settle.
+    pub returned: Vec<(usize, EncodedEvent)>,
 }
 
 /// Why an event of a batch ended up failed.
@@ -69,6 +87,10 @@ pub(super) struct SortedAnswer {
     pub retry: Vec<usize>,
     /// Refused for good for their own sake, with SNS's word on each.
     pub refused: Vec<(usize, EntryFailure)>,
+    /// Refused because the destination cannot take anything: to hold.
+    pub unavailable: Vec<usize>,
+    /// The first such refusal.
+    pub refusal: Option<Refusal>,
     /// SNS asked to slow down for at least one entry.
     pub throttled: bool,
     /// The first reason an entry is sent again, for reports.
@@ -93,6 +115,13 @@ pub(super) fn sort_answer(
         if let Some(f) = response.failed.iter().find(|f| &f.id == id) {
             match f.kind {
                 FaultKind::Permanent => sorted.refused.push((i, f.clone())),
+                FaultKind::DestinationUnavailable => {
+                    sorted.unavailable.push(i);
+                    sorted.refusal.get_or_insert_with(|| Refusal {
+                        code: f.code.clone(),
+                        message: f.message.clone(),
+                    });
+                }
                 kind => {
                     sorted.throttled |= kind == FaultKind::Throttled;
                     note(&mut sorted, format!("{}: {}", f.code, f.message));
@@ -113,15 +142,17 @@ pub(super) fn sort_answer(
 /// ones it accepted), with capped, jittered backoff, waiting out any pause a throttled
 /// request asked for, until the retry budget or the shutdown deadline runs out (with a
 /// spool: until SNS answers, or the deadline leaves the events to the next logger).
-/// Updates the shared counters, reports failures once, and returns which events are
-/// settled (the rest stay in the spool).
+/// A refusal of the destination as a whole stops at once and hands the events back
+/// to be held; a probe makes one attempt and hands back what it did not settle.
+/// Updates the shared counters, reports failures once, and says which events are
+/// settled (the rest are held, or stay in the spool).
 pub(crate) async fn deliver_batch<P: Publisher>(
     publisher: Arc<P>,
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
     target: BatchTarget,
     events: Vec<EncodedEvent>,
-) -> Vec<bool> {
+) -> BatchOutcome {
     let message_group_id = match (&target.group, target.topic.fifo) {
         (_, false) => None,
         (Some(group), true) => Some(&**group),
@@ -137,8 +168,12 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     let mut settled = vec![false; events.len()];
     let mut delivered = 0usize;
     let mut failures: Vec<(usize, Failure)> = Vec::new();
-    let mut refused: Vec<Refused> = Vec::new();
+    // Entries refused for their own sake, to keep (dead-letter store or report).
+    let mut refused_entries: Vec<Refused> = Vec::new();
     let mut retry = 0u32;
+    let mut refused: Option<Refusal> = None;
+    let mut first_refusal: Option<Refusal> = None;
+    let mut answered = false;
     let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
     // Events a shutdown deadline left unsent: failed, or kept by the spool.
     let cut_off = |todo: &mut Vec<usize>, failures: &mut Vec<(usize, Failure)>, why: String| {
@@ -188,6 +223,8 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         };
         let last_error: String;
         let throttled: bool;
+        // SNS refused the destination as a whole this time.
+        let mut refusal: Option<Refusal> = None;
         match outcome {
             None => {
                 cut_off(
@@ -198,20 +235,37 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 break;
             }
             Some(Ok(response)) => {
+                answered = true;
                 let sorted = sort_answer(&todo, &id_strings, &response);
-                for i in sorted.delivered {
+                for &i in &sorted.delivered {
                     settled[i] = true;
                     delivered += 1;
                 }
                 // Every request so far carried it: `todo` only ever shrinks.
-                refused.extend(sorted.refused.into_iter().map(|(index, failure)| Refused {
-                    index,
-                    failure,
-                    attempts: retry + 1,
+                refused_entries.extend(sorted.refused.into_iter().map(|(index, failure)| {
+                    Refused {
+                        index,
+                        failure,
+                        attempts: retry + 1,
+                    }
                 }));
                 throttled = sorted.throttled;
                 todo = sorted.retry;
                 last_error = sorted.first_error;
+                if sorted.refusal.is_some() {
+                    // The destination cannot take anything: the rest waits with it.
+                    refusal = sorted.refusal;
+                    todo.extend(sorted.unavailable);
+                    todo.sort_unstable();
+                }
+            }
+            Some(Err(e)) if e.kind == FaultKind::DestinationUnavailable => {
+                throttled = false;
+                last_error = e.to_string();
+                refusal = Some(Refusal {
+                    code: e.code,
+                    message: e.message,
+                });
             }
             Some(Err(e)) if e.kind == FaultKind::Permanent => {
                 for i in todo.drain(..) {
@@ -230,7 +284,20 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 last_error = e.to_string();
             }
         }
-        if todo.is_empty() {
+        if let Some(r) = refusal {
+            // A destination is paused only when SNS refuses it twice in a row: the
+            // retry is signed with credentials the SDK has refreshed (an
+            // `ExpiredToken` in flight) and meets an IAM change that was still
+            // propagating. A probe is already the second time.
+            if target.probe || first_refusal.is_some() {
+                refused = Some(r);
+                break;
+            }
+            first_refusal = Some(r);
+        } else {
+            first_refusal = None;
+        }
+        if todo.is_empty() || target.probe {
             break;
         }
         if throttled {
@@ -240,6 +307,11 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         let backoff = context.retry.backoff(retry, &mut rand::rng());
         retry += 1;
         if Instant::now() + backoff > give_up_at {
+            if let Some(r) = first_refusal.take() {
+                // Out of budget on a refusal of the destination: held, not failed.
+                refused = Some(r);
+                break;
+            }
             if !context.spooled {
                 // One message for all: failures are reported grouped by message, and a
                 // clock read per entry could split one batch across a millisecond.
@@ -287,32 +359,48 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::add(&stats.retried, todo.len());
     }
 
-    for r in &refused {
+    for r in &refused_entries {
         settled[r.index] = true;
     }
+    // Counted by keep_refused, dead-lettered or failed: settled either way.
+    let refused_count = refused_entries.len();
     let sent = Sent {
         subject: &context.subject,
         topic_arn: &target.topic.arn,
         message_group_id,
         started,
     };
-    keep_refused(&shared, &sent, &events, refused).await;
+    keep_refused(&shared, &sent, &events, refused_entries).await;
 
     let n = events.len();
-    let bytes: usize = events.iter().map(EncodedEvent::queued_bytes).sum();
+    for (i, _) in &failures {
+        settled[*i] = true;
+    }
+    // Only what is settled leaves the account's unsettled events: what is held, or
+    // left in the spool by the deadline, is still to be delivered.
+    let settled_count = delivered + failures.len() + refused_count;
+    let settled_bytes: usize = events
+        .iter()
+        .zip(&settled)
+        .filter(|(_, s)| **s)
+        .map(|(e, _)| e.queued_bytes())
+        .sum();
     shared.labels.delivered(&target.topic.arn, delivered);
     for (_, failure) in &failures {
         shared.labels.failed(&target.topic.arn, failure.code, 1);
     }
     Stats::add(&stats.delivered, delivered);
     Stats::add(&stats.failed, failures.len());
+    if target.probe {
+        // A probe's events were held; `held` falls first (see `Stats::snapshot`).
+        Stats::sub(&stats.held, settled_count);
+    }
     Stats::sub(&stats.in_flight, n);
-    stats.release(n, bytes);
+    stats.release(settled_count, settled_bytes);
 
     // One report per distinct failure, naming all its events.
     let mut grouped: Vec<(ErrorCode, String, Vec<String>)> = Vec::new();
     for (i, failure) in failures {
-        settled[i] = true;
         let id = std::mem::take(&mut id_strings[i]);
         match grouped
             .iter_mut()
@@ -325,7 +413,22 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     for (code, message, event_ids) in grouped {
         shared.report(DeliveryError::new(code, message, event_ids));
     }
-    settled
+    let returned = if refused.is_some() || target.probe {
+        let mut wanted = todo.into_iter().peekable();
+        events
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| wanted.next_if_eq(i).is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    BatchOutcome {
+        settled,
+        refused,
+        answered,
+        returned,
+    }
 }
 
 #[cfg(test)]
@@ -357,12 +460,36 @@ mod tests {
         let sorted = sort_answer(&[0, 1, 2, 3, 4, 5], &ids, &response);
         assert_eq!(sorted.delivered, vec![0, 4]);
         assert_eq!(sorted.retry, vec![2, 3, 5]);
+        assert!(sorted.unavailable.is_empty() && sorted.refusal.is_none());
         assert_eq!(
             sorted.refused,
             vec![(1, failure("b", FaultKind::Permanent, "InvalidParameter"))]
         );
         assert!(sorted.throttled);
         assert_eq!(sorted.first_error, "InternalError: said SNS");
+    }
+
+    #[test]
+    fn an_entry_refused_for_its_destination_is_held_not_failed() {
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let response = BatchResponse {
+            successful: vec!["a".into()],
+            failed: vec![
+                failure("b", FaultKind::DestinationUnavailable, "KMSDisabled"),
+                failure("c", FaultKind::DestinationUnavailable, "KMSInvalidState"),
+            ],
+        };
+        let sorted = sort_answer(&[0, 1, 2], &ids, &response);
+        assert_eq!(sorted.delivered, vec![0]);
+        assert_eq!(sorted.unavailable, vec![1, 2]);
+        assert!(sorted.refused.is_empty() && sorted.retry.is_empty());
+        assert_eq!(
+            sorted.refusal,
+            Some(Refusal {
+                code: "KMSDisabled".into(),
+                message: "said SNS".into()
+            })
+        );
     }
 
     #[test]

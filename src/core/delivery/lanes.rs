@@ -2,6 +2,8 @@
 //! A batch comes from one lane, so it never mixes topics or groups; an ordered lane
 //! (a FIFO topic's group) has at most one batch in flight, which keeps its events in
 //! `log()` order while other lanes (other topics, other rooms) publish in parallel.
+//! A paused topic's lanes keep their events, in order, and start no batch but the
+//! probe the loop asks for.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -22,11 +24,13 @@ struct Lane {
     in_flight: usize,
     /// FIFO: one batch at a time.
     ordered: bool,
+    /// Its topic is paused: its events are held.
+    paused: bool,
 }
 
 impl Lane {
     fn free(&self) -> bool {
-        !self.ordered || self.in_flight == 0
+        !self.paused && (!self.ordered || self.in_flight == 0)
     }
 }
 
@@ -36,6 +40,8 @@ impl Lane {
 pub struct Lanes {
     lanes: HashMap<LaneKey, Lane>,
     len: usize,
+    /// Topics whose lanes are paused, for lanes created while they are.
+    paused_topics: Vec<u16>,
 }
 
 impl Lanes {
@@ -47,14 +53,124 @@ impl Lanes {
         self.len == 0
     }
 
-    pub fn push(&mut self, key: LaneKey, ordered: bool, event: QueuedEvent) {
-        let lane = self.lanes.entry(key).or_insert_with(|| Lane {
+    /// Queues `event` last in its lane; says whether the lane is paused (the event is
+    /// then held).
+    pub fn push(&mut self, key: LaneKey, ordered: bool, event: QueuedEvent) -> bool {
+        let lane = self.lane(key, ordered);
+        lane.queue.push_back(event);
+        let paused = lane.paused;
+        self.len += 1;
+        paused
+    }
+
+    fn lane(&mut self, key: LaneKey, ordered: bool) -> &mut Lane {
+        let paused_topics = &self.paused_topics;
+        self.lanes.entry(key).or_insert_with_key(|key| Lane {
             queue: VecDeque::new(),
             in_flight: 0,
             ordered,
+            paused: !paused_topics.is_empty() && paused_topics.contains(&key.topic),
+        })
+    }
+
+    /// Puts events back into their lane where their sequence numbers place them (a
+    /// batch handed back, events routed again); says whether the lane is paused.
+    pub fn requeue(&mut self, key: LaneKey, ordered: bool, events: Vec<QueuedEvent>) -> bool {
+        let n = events.len();
+        let lane = self.lane(key, ordered);
+        for event in events {
+            let at = lane.queue.partition_point(|q| q.seq < event.seq);
+            lane.queue.insert(at, event);
+        }
+        let paused = lane.paused;
+        self.len += n;
+        paused
+    }
+
+    /// Pauses or resumes every lane of `topic`, and lanes it gets later; returns how
+    /// many events its lanes hold.
+    pub fn set_paused(&mut self, topic: u16, paused: bool) -> u64 {
+        self.paused_topics.retain(|&t| t != topic);
+        if paused {
+            self.paused_topics.push(topic);
+        }
+        let mut n = 0;
+        for (key, lane) in &mut self.lanes {
+            if key.topic == topic {
+                lane.paused = paused;
+                n += lane.queue.len() as u64;
+            }
+        }
+        n
+    }
+
+    /// One batch of a paused `topic`'s oldest events, to probe it with: from the lane
+    /// with the oldest event among those that can start a batch.
+    pub fn take_probe(
+        &mut self,
+        topic: u16,
+        max_batch: usize,
+    ) -> Option<(LaneKey, Vec<QueuedEvent>)> {
+        let key = self
+            .lanes
+            .iter()
+            .filter(|(k, l)| k.topic == topic && (!l.ordered || l.in_flight == 0))
+            .filter_map(|(k, l)| l.queue.front().map(|q| (k, q.seq)))
+            .min_by_key(|(_, seq)| *seq)
+            .map(|(k, _)| k.clone())?;
+        let lane = self.lanes.get_mut(&key)?;
+        let batch = take_batch(&mut lane.queue, max_batch);
+        lane.in_flight += 1;
+        self.len -= batch.len();
+        Some((key, batch))
+    }
+
+    /// Removes every queued event of `topic`, oldest first.
+    pub fn drain_topic(&mut self, topic: u16) -> Vec<(LaneKey, QueuedEvent)> {
+        let mut out = Vec::new();
+        self.lanes.retain(|key, lane| {
+            if key.topic != topic {
+                return true;
+            }
+            out.extend(lane.queue.drain(..).map(|q| (key.clone(), q)));
+            lane.in_flight > 0
         });
-        lane.queue.push_back(event);
-        self.len += 1;
+        self.len -= out.len();
+        out.sort_by_key(|(_, q)| q.seq);
+        out
+    }
+
+    /// Removes the newest queued event of `topic` if `keep_in_memory` does not say
+    /// it must stay (to leave it on disk only).
+    pub fn pop_newest(
+        &mut self,
+        topic: u16,
+        keep_in_memory: impl Fn(&QueuedEvent) -> bool,
+    ) -> Option<QueuedEvent> {
+        let key = self
+            .lanes
+            .iter()
+            .filter(|(k, _)| k.topic == topic)
+            .filter_map(|(k, l)| l.queue.back().map(|q| (k, q.seq)))
+            .max_by_key(|(_, seq)| *seq)
+            .map(|(k, _)| k.clone())?;
+        let lane = self.lanes.get_mut(&key)?;
+        if keep_in_memory(lane.queue.back()?) {
+            return None;
+        }
+        let event = lane.queue.pop_back();
+        if lane.queue.is_empty() && lane.in_flight == 0 {
+            self.lanes.remove(&key);
+        }
+        self.len -= usize::from(event.is_some());
+        event
+    }
+
+    /// Every queued event's id.
+    pub fn ids(&self) -> impl Iterator<Item = uuid::Uuid> + '_ {
+        self.lanes
+            .values()
+            .flat_map(|l| l.queue.iter().map(|q| q.event.id))
     }
 
     /// True if some lane could start a batch now, or no lane exists yet.
@@ -111,16 +227,17 @@ impl Lanes {
             .min()
     }
 
-    /// The sequence number of the oldest queued event.
+    /// The sequence number of the oldest queued event that is not held.
     pub fn oldest_seq(&self) -> Option<u64> {
         self.lanes
             .values()
+            .filter(|l| !l.paused)
             .filter_map(|l| l.queue.front())
             .map(|q| q.seq)
             .min()
     }
 
-    /// Removes the oldest queued event (for `overflow: 'dropOldest'`).
+    /// Removes the oldest queued event, held or not (for `overflow: 'dropOldest'`).
     pub fn pop_oldest(&mut self) -> Option<QueuedEvent> {
         let key = self
             .lanes
@@ -208,6 +325,68 @@ mod tests {
         lanes.finished(&key(1, None));
         lanes.finished(&key(1, None));
         assert!(lanes.lanes.is_empty(), "idle empty lanes are removed");
+    }
+
+    #[test]
+    fn a_paused_topic_holds_its_events_and_gives_only_probes() {
+        let t0 = Instant::now();
+        let due = t0 + Duration::from_secs(1);
+        let mut lanes = Lanes::default();
+        for seq in 0..25 {
+            assert!(!lanes.push(key(0, None), true, queued(seq, t0)));
+        }
+        lanes.push(key(1, None), false, queued(25, t0));
+        assert_eq!(lanes.set_paused(0, true), 25);
+        assert!(
+            lanes.push(key(0, Some("r")), true, queued(26, t0)),
+            "a new lane is paused too"
+        );
+        let (k, b) = lanes.take_ready(due, Duration::ZERO, u64::MAX, 10).unwrap();
+        assert_eq!(
+            (k, b[0].seq),
+            (key(1, None), 25),
+            "only the other topic flows"
+        );
+        assert!(lanes
+            .take_ready(due, Duration::ZERO, u64::MAX, 10)
+            .is_none());
+        assert_eq!(lanes.oldest_seq(), None, "held events are not waited for");
+        assert_eq!(lanes.next_due(Duration::ZERO), None);
+        let (k, probe) = lanes.take_probe(0, 10).unwrap();
+        assert_eq!(k, key(0, None));
+        assert_eq!(
+            probe.iter().map(|q| q.seq).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
+        assert!(
+            lanes.take_probe(0, 10).unwrap().1[0].seq == 26,
+            "the other lane is free"
+        );
+        // The probe comes back: its events go first again.
+        lanes.finished(&key(0, None));
+        lanes.requeue(key(0, None), true, probe);
+        let newest = lanes.pop_newest(0, |q| q.seq == 24);
+        assert!(newest.is_none(), "kept in memory when told to");
+        assert_eq!(lanes.pop_newest(0, |_| false).map(|q| q.seq), Some(24));
+        assert_eq!(lanes.set_paused(0, false), 24);
+        let drained: Vec<u64> = lanes.drain_topic(0).iter().map(|(_, q)| q.seq).collect();
+        assert_eq!(drained, (0..24).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn requeued_events_take_their_places_by_sequence_number() {
+        let t0 = Instant::now();
+        let mut lanes = Lanes::default();
+        for seq in [3, 5, 9] {
+            lanes.push(key(0, None), false, queued(seq, t0));
+        }
+        lanes.requeue(
+            key(0, None),
+            false,
+            vec![queued(1, t0), queued(4, t0), queued(10, t0)],
+        );
+        let order: Vec<u64> = lanes.drain().iter().map(|q| q.seq).collect();
+        assert_eq!(order, [1, 3, 4, 5, 9, 10]);
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl Logger {
             error_sinks: Mutex::new(Vec::new()),
             labels: LabelledCounters::default(),
             refusals,
+            paused: Mutex::new(Vec::new()),
             #[cfg(test)]
             loop_turns: Default::default(),
         });
@@ -293,6 +294,9 @@ impl Logger {
         let stats = &self.shared.stats;
         let id = event.id;
         let bytes = event.queued_bytes() as u64;
+        // Accepted before the limits are checked, so that `overflow`'s drops count in
+        // both `accepted` and `dropped` and the account balances.
+        Stats::add(&stats.accepted, 1);
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let full = held > caller.held.events || held_bytes > caller.held.bytes;
@@ -316,8 +320,9 @@ impl Logger {
             return Ok(id);
         }
         if self.events.send(event).is_err() {
-            // The loop has ended, which only happens after close.
+            // The loop has ended, which only happens after close: not accepted.
             stats.release(1, bytes as usize);
+            Stats::sub(&stats.accepted, 1);
             return Err(LogError::Closed);
         }
         // Wake the loop when it may be idle (first event) and when a batch fills, and
@@ -373,11 +378,18 @@ impl Logger {
         &self.shared.labels
     }
 
+    /// The destinations this logger holds events for, paused because SNS refused
+    /// them as a whole.
+    pub fn paused_destinations(&self) -> Vec<crate::core::telemetry::PausedDestination> {
+        self.shared.paused_destinations()
+    }
+
     /// The Prometheus text exposition of this logger's counters.
     pub fn metrics(&self) -> String {
         crate::core::telemetry::render(
             &self.stats(),
             &self.shared.labels.snapshot(),
+            &self.shared.paused_destinations(),
             self.spool.is_some(),
         )
     }

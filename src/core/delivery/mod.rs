@@ -1,15 +1,17 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
 //! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
 //! the queue into batches (`lanes.rs`, `batch.rs`) and sends each through a
-//! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), on the shared
-//! runtime (`runtime.rs`). Entries SNS refuses for their own sake are kept
-//! (`refusals.rs`), and replayed from the dead-letter store through a logger
+//! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), holds the
+//! events of destinations SNS refused as a whole until a probe passes (`pause.rs`),
+//! on the shared runtime (`runtime.rs`). Entries SNS refuses for their own sake are
+//! kept (`refusals.rs`), and replayed from the dead-letter store through a logger
 //! (`replay.rs`).
 
 mod batch;
 mod deliver;
 mod lanes;
 mod logger;
+mod pause;
 mod publisher;
 mod refusals;
 mod replay;

@@ -28,9 +28,10 @@ pub struct BatchResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryFailure {
     pub id: String,
-    /// What retrying it would do, as the transport judges it: `Permanent` when the
-    /// entry itself is wrong (SNS's `SenderFault`), `Throttled` when SNS asked to
-    /// slow down, `Transient` otherwise.
+    /// What retrying it would do, as the transport judges it: `DestinationUnavailable`
+    /// when its code says the topic or the client cannot take anything, `Permanent`
+    /// when the entry itself is wrong (SNS's `SenderFault`), `Throttled` when SNS
+    /// asked to slow down, `Transient` otherwise.
     pub kind: FaultKind,
     pub code: String,
     pub message: String,
@@ -45,8 +46,12 @@ pub enum FaultKind {
     Transient,
     /// SNS asked us to slow down: try again after a backoff.
     Throttled,
-    /// Retrying the same request cannot succeed (bad topic, no permission, bad request).
+    /// Retrying the same request cannot succeed: the request or the entry is wrong.
     Permanent,
+    /// The destination, or the client's configuration, cannot take anything until
+    /// someone fixes it (no permission, no topic, a key identity or secret that is
+    /// not valid, a disabled KMS key): hold the topic's events and probe.
+    DestinationUnavailable,
 }
 
 /// A request that got no per-entry answer.

@@ -14,15 +14,24 @@ use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::error::DeliveryError;
 use crate::core::options::LoggerConfig;
 use crate::core::plan::Violation;
-use crate::core::telemetry::{LabelledCounters, Stats, StatsSnapshot};
+use crate::core::telemetry::{LabelledCounters, PausedDestination, Stats, StatsSnapshot};
 
-/// What `flush()` and `close()` resolve with: the logger's totals when they settled.
+/// What `flush()` and `close()` resolve with: the logger's account when they settled,
+/// `accepted = delivered + failed + dropped + dead_lettered + held + queued` (the
+/// terms as [`StatsSnapshot`] defines them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
+    pub accepted: u64,
     pub delivered: u64,
     pub failed: u64,
     pub dropped: u64,
-    /// Events still held (logged after the call, or left when `close()` timed out).
+    pub dead_lettered: u64,
+    /// Held for paused destinations (with a spool, left there by `close()`).
+    pub held: u64,
+    /// Neither settled nor held: logged after the call, or with a spool left there
+    /// when `close()` timed out.
+    pub queued: u64,
+    /// `held + queued`: every event not settled.
     pub pending: u64,
     /// With `spoolDir`: events kept on disk for the next logger on the folder
     /// (`close()` timed out, or SNS was unavailable).
@@ -32,10 +41,14 @@ pub struct DeliveryReport {
 impl DeliveryReport {
     pub(crate) fn from_stats(s: StatsSnapshot) -> Self {
         Self {
+            accepted: s.accepted,
             delivered: s.delivered,
             failed: s.failed,
             dropped: s.dropped,
-            pending: s.queued + s.in_flight,
+            dead_lettered: s.dead_lettered,
+            held: s.held,
+            queued: s.queued,
+            pending: s.held + s.queued,
             spooled: s.spooled,
         }
     }
@@ -104,6 +117,9 @@ pub(crate) struct Shared {
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
     pub refusals: Refusals,
+    /// The paused destinations, as the loop last published them (when they change,
+    /// at most once per turn of the loop), for `stats()` and `metrics()`.
+    pub paused: Mutex<Vec<PausedDestination>>,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
     pub loop_turns: std::sync::atomic::AtomicU64,
@@ -120,6 +136,14 @@ impl Shared {
     pub fn paused_until(&self) -> Option<Instant> {
         let until = self.epoch + Duration::from_micros(self.pause_until_us.load(Ordering::Acquire));
         (until > Instant::now()).then_some(until)
+    }
+
+    /// The paused destinations, as last published.
+    pub fn paused_destinations(&self) -> Vec<PausedDestination> {
+        match self.paused.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Hands a background failure to every `onError` callback.

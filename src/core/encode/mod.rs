@@ -3,6 +3,7 @@
 //! chosen format, and check the SNS size limit.
 
 mod format;
+mod reroute;
 mod route;
 
 pub use format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};

@@ -165,6 +165,17 @@ impl Router {
         self.fifo.get(i as usize).copied().unwrap_or(false)
     }
 
+    /// Whether this router can send an event to topic `i`: it is `topicArn`, an agent's
+    /// topic or a plan destination. A topic only an earlier configuration named is not.
+    pub fn names(&self, i: u16) -> bool {
+        i == self.default
+            || self.by_agent.values().any(|&t| t == i)
+            || self
+                .by_category
+                .values()
+                .any(|r| r.all == Some(i) || r.actions.values().any(|&t| t == i))
+    }
+
     pub fn table(&self) -> &Arc<TopicTable> {
         &self.table
     }
@@ -236,10 +247,15 @@ mod tests {
         assert!(!r.is_fifo(2) && r.is_fifo(1));
         assert_eq!(r.route("", "Chat Session", "closed"), 1);
         assert_eq!(r.route("", "Chat Session", "started"), 0);
+        assert!((0..3).all(|i| r.names(i)));
         // A second router on the same table (a reconfiguration) keeps the numbers.
         let r2 = Router::new(table.clone(), ESC, &[], &[]).unwrap();
         assert_eq!(r2.route("b598", "x", "y"), 2);
         assert_eq!(table.snapshot().len(), 3);
+        assert!(
+            r2.names(2) && !r2.names(0) && !r2.names(1),
+            "only what it routes to"
+        );
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub struct Spool {
     /// Unsettled events of earlier loggers not replayed yet: (segment, bytes) by id.
     /// Each is replayed once, however often its record is in the files.
     replay: HashMap<Uuid, (u32, u64)>,
+    /// After [`Spool::rewind`], until the reader is past every file: each file is read
+    /// as an earlier logger's (only the events in `replay` come back).
+    rewound: bool,
     /// Events of earlier loggers that were counted on open and then not found when
     /// read back (a file changed under the spool): for the loop to settle as lost.
     vanished: Vec<(Uuid, u64)>,
@@ -291,6 +294,7 @@ impl Spool {
             live: recovered.events,
             unacked_on_disk: recovered.events,
             replay,
+            rewound: false,
             vanished: Vec::new(),
             corrupt_records: recovered.corrupt_records,
             damage,
@@ -648,6 +652,8 @@ impl Spool {
             let seg = *segment;
             let file = self.segments.get(&seg).map(|s| s.file);
             let earlier = file == Some(FileState::Earlier);
+            // Read as an earlier logger's file: only the events in `replay` come back.
+            let filtered = earlier || self.rewound;
             let limit = match file {
                 Some(FileState::Own { data_end }) => Some(data_end),
                 Some(FileState::Earlier) => None,
@@ -666,7 +672,7 @@ impl Spool {
             match read_at(data, *pos, true) {
                 Read::Record(Record::Event(e), next) => {
                     *pos = next;
-                    let wanted = if earlier {
+                    let wanted = if filtered {
                         self.replay.remove(&e.id).is_some()
                     } else {
                         true
@@ -680,8 +686,9 @@ impl Spool {
                 Read::Record(Record::Ack(_), next) => *pos = next,
                 Read::Corrupt { next, .. } => {
                     *pos = next;
-                    // An earlier logger's damage was counted on open.
-                    if !earlier {
+                    // An earlier logger's damage was counted on open, and a
+                    // rewound file's when it was first read.
+                    if !filtered {
                         *damage += 1;
                         self.corrupt_records += 1;
                     }
@@ -699,7 +706,11 @@ impl Spool {
                         .range(seg + 1..)
                         .find(|(_, s)| s.file != FileState::Missing)
                         .map(|(&i, s)| (i, s.file));
-                    let last_earlier = earlier && next.is_none_or(|(_, f)| f != FileState::Earlier);
+                    let last_filtered = if self.rewound {
+                        next.is_none()
+                    } else {
+                        earlier && next.is_none_or(|(_, f)| f != FileState::Earlier)
+                    };
                     *cursor = match next {
                         Some((segment, _)) => Cursor::File {
                             segment,
@@ -710,7 +721,8 @@ impl Spool {
                         },
                         None => Cursor::Unwritten,
                     };
-                    if last_earlier {
+                    if last_filtered {
+                        self.rewound = false;
                         self.lose_unfound_replays();
                     }
                 }
@@ -718,6 +730,60 @@ impl Spool {
         }
         self.remove_settled_segments();
         Ok(out)
+    }
+
+    /// Reads the folder again from its oldest record, as [`Spool::open`] does, so that
+    /// unsettled events the delivery loop let go from memory (held for a paused
+    /// destination) are read back in order; the ids in `in_memory` are skipped, the
+    /// loop still has them. Until the reader is past every file, each file is read as
+    /// an earlier logger's is: only the events found here come back, and damage is not
+    /// counted again. Returns how many events are now in the spool only.
+    pub fn rewind(&mut self, in_memory: &HashSet<Uuid>) -> io::Result<u64> {
+        self.flush()?;
+        let mut settled: HashSet<Uuid> = self.pending_acks.iter().copied().collect();
+        let mut events: Vec<(u32, Uuid, u64)> = Vec::new();
+        let mut first = None;
+        for (&i, s) in &self.segments {
+            let end = match s.file {
+                FileState::Missing => continue,
+                FileState::Own { data_end } => Some(data_end),
+                FileState::Earlier => None,
+            };
+            let mut data = Vec::new();
+            match self.disk.read_segment(i, 0, end, &mut data) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            scan(&data, |r| match r {
+                Record::Event(e) => events.push((i, e.id, queued_bytes(&e))),
+                Record::Ack(ids) => settled.extend(ids),
+            });
+            first.get_or_insert(i);
+        }
+        let mut replay = HashMap::new();
+        for (i, id, bytes) in events {
+            if settled.contains(&id) || in_memory.contains(&id) || replay.contains_key(&id) {
+                continue;
+            }
+            replay.insert(id, (i, bytes));
+        }
+        let waiting = self.unwritten.waiting().0;
+        self.backlog_events = replay.len() as u64 + waiting;
+        self.replay = replay;
+        self.rewound = !self.replay.is_empty();
+        self.backlog = match first {
+            Some(segment) if self.rewound => Some(Cursor::File {
+                segment,
+                pos: 0,
+                data: Vec::new(),
+                read_to: None,
+                damage: 0,
+            }),
+            _ if waiting > 0 => Some(Cursor::Unwritten),
+            _ => None,
+        };
+        Ok(self.backlog_events)
     }
 
     /// Every file of earlier loggers is read: an event counted on open and not met

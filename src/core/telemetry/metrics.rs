@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use super::stats::StatsSnapshot;
+use super::stats::{PausedDestination, StatsSnapshot};
 use crate::core::error::ErrorCode;
 use crate::core::plan::VIOLATION_KINDS;
 
@@ -133,8 +133,19 @@ impl Exposition {
 }
 
 /// The exposition text for one logger.
-pub fn render(stats: &StatsSnapshot, counters: &Counters, spooled: bool) -> String {
+pub fn render(
+    stats: &StatsSnapshot,
+    counters: &Counters,
+    paused: &[PausedDestination],
+    spooled: bool,
+) -> String {
     let mut out = Exposition(String::new());
+    out.single(
+        "events_accepted_total",
+        "counter",
+        "Events log() accepted (overflow drops included), and events recovered from the spool.",
+        stats.accepted,
+    );
     out.header(
         "events_delivered_total",
         "counter",
@@ -146,7 +157,7 @@ pub fn render(stats: &StatsSnapshot, counters: &Counters, spooled: bool) -> Stri
     out.header(
         "events_failed_total",
         "counter",
-        "Events given up, by topic and reason (ERR_PUBLISH_FAILED, ERR_RETRIES_EXHAUSTED, ERR_SHUTDOWN_TIMEOUT, ERR_INTERNAL).",
+        "Events given up, by topic and reason (ERR_PUBLISH_FAILED, ERR_RETRIES_EXHAUSTED, ERR_SHUTDOWN_TIMEOUT, ERR_DESTINATION_UNAVAILABLE, ERR_INTERNAL).",
     );
     for ((topic, reason), n) in &counters.failed {
         out.sample(
@@ -200,7 +211,7 @@ pub fn render(stats: &StatsSnapshot, counters: &Counters, spooled: bool) -> Stri
     out.single(
         "events_queued",
         "gauge",
-        "Events accepted and waiting to be sent.",
+        "Events accepted, not settled and not held: waiting to be sent or in a request.",
         stats.queued,
     );
     out.single(
@@ -209,6 +220,36 @@ pub fn render(stats: &StatsSnapshot, counters: &Counters, spooled: bool) -> Stri
         "Events in a request not yet answered, or waiting for a retry.",
         stats.in_flight,
     );
+    out.single(
+        "events_held",
+        "gauge",
+        "Events held for paused destinations.",
+        stats.held,
+    );
+    out.header(
+        "destination_paused",
+        "gauge",
+        "1 for each destination SNS refused as a whole (no permission, no topic, invalid keys, a disabled KMS key), by topic and AWS code, while it is paused.",
+    );
+    for p in paused {
+        out.sample(
+            "destination_paused",
+            &[("topic", &p.topic_arn), ("code", &p.aws_code)],
+            1,
+        );
+    }
+    out.header(
+        "destination_held_events",
+        "gauge",
+        "Events held for a paused destination, by topic.",
+    );
+    for p in paused {
+        out.sample(
+            "destination_held_events",
+            &[("topic", &p.topic_arn)],
+            p.held,
+        );
+    }
     if spooled {
         out.single(
             "spool_events",
@@ -279,12 +320,21 @@ mod tests {
         c.app("app-\"1\"", AppResult::RateLimited);
         c.plan_rejection();
         let stats = StatsSnapshot {
+            accepted: 30,
+            held: 12,
             invalid: 3,
             dropped: 4,
             violations: [1, 0, 0, 0, 2],
             ..Default::default()
         };
-        let text = render(&stats, &c.snapshot(), false);
+        let paused = [PausedDestination {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:agent.fifo".into(),
+            aws_code: "AuthorizationError".into(),
+            aws_message: "not authorized".into(),
+            since: std::time::SystemTime::UNIX_EPOCH,
+            held: 12,
+        }];
+        let text = render(&stats, &c.snapshot(), &paused, false);
         for line in [
             "# TYPE rocketchat_sns_analytics_events_delivered_total counter",
             "rocketchat_sns_analytics_events_delivered_total{topic=\"arn:aws:sns:us-east-1:123456789012:t.fifo\"} 7",
@@ -294,6 +344,10 @@ mod tests {
             "rocketchat_sns_analytics_plan_violations_total{kind=\"notAllowedValue\"} 2",
             "rocketchat_sns_analytics_app_events_total{app=\"app-\\\"1\\\"\",result=\"rate_limited\"} 1",
             "rocketchat_sns_analytics_events_dropped_total{reason=\"queue_full\"} 4",
+            "rocketchat_sns_analytics_events_held 12",
+            "rocketchat_sns_analytics_events_accepted_total 30",
+            "rocketchat_sns_analytics_destination_paused{topic=\"arn:aws:sns:us-east-1:123456789012:agent.fifo\",code=\"AuthorizationError\"} 1",
+            "rocketchat_sns_analytics_destination_held_events{topic=\"arn:aws:sns:us-east-1:123456789012:agent.fifo\"} 12",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -5,4 +5,4 @@ mod metrics;
 mod stats;
 
 pub use metrics::{render, AppResult, Counters, LabelledCounters};
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{PausedDestination, Stats, StatsSnapshot};

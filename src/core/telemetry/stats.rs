@@ -1,15 +1,30 @@
 //! Counters shared by `log()` (the JavaScript thread) and the delivery loop. Plain
 //! atomics: reading them in `stats()` never waits for the background.
+//!
+//! One account: `accepted = delivered + failed + dropped + dead_lettered + held +
+//! queued`. Each event is in exactly one term on the right at any time; the snapshot
+//! a `flush()` or `close()` resolves with is taken by the loop between batches, so it
+//! balances exactly (a `stats()` read while a batch settles may see one counter moved
+//! before the other).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::SystemTime;
 
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Events accepted and not yet settled, in memory (queued or in flight).
+    /// Events `log()` accepted (counted before `overflow` may drop them), and events
+    /// found unsettled in the spool on start.
+    pub accepted: AtomicU64,
+    /// Events accepted and not yet settled (delivered, failed, dropped,
+    /// dead-lettered), wherever they are: what `maxQueueEvents`/`maxQueueBytes` (or
+    /// `maxSpoolBytes`) are checked against. Events left in the spool by a close stay
+    /// counted: they are not settled.
     pub held_events: AtomicU64,
     /// Bytes of those events, as counted against `maxQueueBytes`.
     pub held_bytes: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Of `held_events`, those waiting for a paused destination.
+    pub held: AtomicU64,
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
@@ -30,18 +45,29 @@ pub struct Stats {
     pub recovered: AtomicU64,
 }
 
-/// A consistent-enough copy of [`Stats`] for callers.
+/// A copy of [`Stats`] for callers; see the module's note on when it balances.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Accepted, waiting to be sent.
+    /// Accepted by `log()` (dropped by `overflow` included), plus events recovered
+    /// from the spool on start.
+    pub accepted: u64,
+    /// Accepted, not settled and not held: waiting to be sent (in memory or on
+    /// disk), in a request or waiting for its retry, or left in the spool by
+    /// `close()` for the next logger. Includes `in_flight`.
     pub queued: u64,
-    /// In a request that has not been answered yet, or waiting to be retried.
+    /// Of `queued` and `held`, the events in a request not answered yet or waiting for
+    /// its retry (a paused destination's probe counts in `held`). Not a term of the
+    /// account: a part of those two.
     pub in_flight: u64,
+    /// Waiting for a paused destination (in memory, or with a spool on disk), found
+    /// by the delivery loop; events on disk it has not read yet are `queued`.
+    pub held: u64,
     pub delivered: u64,
-    /// Given up: refused by SNS, out of retries, or cut off by a shutdown deadline.
-    /// Not the events kept in the dead-letter store (`dead_lettered`).
+    /// Given up: refused by SNS, out of retries, cut off by a shutdown deadline, or
+    /// held for a paused destination when `close()` ended without a spool. Not the
+    /// events kept in the dead-letter store (`dead_lettered`).
     pub failed: u64,
-    /// Discarded because the queue was full (`overflow`).
+    /// Discarded because the queue was full (`overflow`), thrown (`'reject'`) or not.
     pub dropped: u64,
     /// With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
     /// the entry) and kept in the dead-letter store, to be replayed.
@@ -70,11 +96,15 @@ pub struct StatsSnapshot {
 
 impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
-        let held = self.held_events.load(Relaxed);
-        let in_flight = self.in_flight.load(Relaxed);
+        // `held` first: it only falls before `held_events` does, so `queued` never
+        // counts an event twice.
+        let held = self.held.load(Relaxed);
+        let unsettled = self.held_events.load(Relaxed);
         StatsSnapshot {
-            queued: held.saturating_sub(in_flight),
-            in_flight,
+            accepted: self.accepted.load(Relaxed),
+            queued: unsettled.saturating_sub(held),
+            in_flight: self.in_flight.load(Relaxed),
+            held,
             delivered: self.delivered.load(Relaxed),
             failed: self.failed.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
@@ -112,4 +142,24 @@ impl Stats {
             .unwrap_or_else(|v| v);
         debug_assert!(before >= n, "a counter would go below zero: {before} - {n}");
     }
+}
+
+impl StatsSnapshot {
+    /// The right-hand side of the account: `delivered + failed + dropped +
+    /// dead_lettered + held + queued`, which equals `accepted`.
+    pub fn settled_and_unsettled(&self) -> u64 {
+        self.delivered + self.failed + self.dropped + self.dead_lettered + self.held + self.queued
+    }
+}
+
+/// A destination the delivery loop holds events for, as `stats()` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PausedDestination {
+    pub topic_arn: String,
+    /// The AWS error code of the refusal that paused it, and SNS's message.
+    pub aws_code: String,
+    pub aws_message: String,
+    pub since: SystemTime,
+    /// Events held for it (in memory, or with a spool on disk).
+    pub held: u64,
 }

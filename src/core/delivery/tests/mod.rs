@@ -5,6 +5,7 @@ mod dead_letter;
 mod lifecycle;
 mod order;
 mod overflow;
+mod pause;
 mod reconfigure;
 mod retry;
 mod spool;

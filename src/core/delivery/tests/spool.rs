@@ -134,12 +134,13 @@ impl Switched {
     }
 }
 
-/// Every event accepted is delivered, failed, dropped or still held: the account as
-/// `stats()` keeps it, at a moment nothing moves.
+/// Every event accepted is delivered, failed, dropped, dead-lettered, held or queued:
+/// the account as `stats()` keeps it, at a moment nothing moves.
 fn assert_balanced(logger: &Logger, accepted: usize, when: &str) {
     let s = logger.stats();
+    assert_eq!(s.accepted, accepted as u64, "{when}: {s:?}");
     assert_eq!(
-        s.delivered + s.failed + s.dropped + s.queued + s.in_flight,
+        s.delivered + s.failed + s.dropped + s.dead_lettered + s.held + s.queued,
         accepted as u64,
         "{when}: {s:?}"
     );

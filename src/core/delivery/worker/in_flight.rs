@@ -8,7 +8,7 @@ use tokio::task::{Id as TaskId, JoinSet};
 use uuid::Uuid;
 
 use crate::core::delivery::batch::QueuedEvent;
-use crate::core::delivery::deliver::{deliver_batch, BatchTarget};
+use crate::core::delivery::deliver::{deliver_batch, BatchOutcome, BatchTarget};
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::error::{DeliveryError, ErrorCode};
@@ -18,10 +18,11 @@ use crate::core::telemetry::Stats;
 use super::Worker;
 
 /// The batches in flight: their tasks, what the loop remembers of each, and the first
-/// sequence number of each (a multiset: seq -> count), for `flush()`.
+/// sequence number of each but probes (a multiset: seq -> count), for `flush()`,
+/// which does not wait for held events.
 #[derive(Default)]
 pub(super) struct InFlight {
-    pub(super) tasks: JoinSet<Vec<bool>>,
+    pub(super) tasks: JoinSet<BatchOutcome>,
     pub(super) batches: HashMap<TaskId, InFlightBatch>,
     pub(super) firsts: BTreeMap<u64, usize>,
 }
@@ -33,11 +34,15 @@ pub(super) struct InFlightBatch {
     pub(super) first_seq: u64,
     pub(super) ids: Vec<Uuid>,
     pub(super) segments: Vec<u32>,
+    /// Sequence numbers, to put events handed back where they were.
+    pub(super) seqs: Vec<u64>,
     pub(super) bytes: usize,
+    /// A paused destination's probe.
+    pub(super) probe: bool,
 }
 
 impl<P: Publisher> Worker<P> {
-    pub(super) fn start_batch(&mut self, lane: LaneKey, batch: Vec<QueuedEvent>) {
+    pub(super) fn start_batch(&mut self, lane: LaneKey, batch: Vec<QueuedEvent>, probe: bool) {
         let stats = &self.shared.stats;
         let n = batch.len();
         self.shared
@@ -49,13 +54,18 @@ impl<P: Publisher> Worker<P> {
             first_seq: batch[0].seq,
             ids: batch.iter().map(|q| q.event.id).collect(),
             segments: batch.iter().map(|q| q.segment).collect(),
+            seqs: batch.iter().map(|q| q.seq).collect(),
             bytes: batch.iter().map(|q| q.event.queued_bytes()).sum(),
+            probe,
         };
-        *self.in_flight.firsts.entry(meta.first_seq).or_default() += 1;
+        if !probe {
+            *self.in_flight.firsts.entry(meta.first_seq).or_default() += 1;
+        }
         let events: Vec<EncodedEvent> = batch.into_iter().map(|q| q.event).collect();
         let target = BatchTarget {
             topic: self.topic(lane.topic).clone(),
             group: lane.group.clone(),
+            probe,
         };
         let task = deliver_batch(
             self.publisher.clone(),
@@ -68,7 +78,10 @@ impl<P: Publisher> Worker<P> {
         self.in_flight.batches.insert(handle.id(), meta);
     }
 
-    pub(super) fn settle(&mut self, joined: Result<(TaskId, Vec<bool>), tokio::task::JoinError>) {
+    pub(super) fn settle(
+        &mut self,
+        joined: Result<(TaskId, BatchOutcome), tokio::task::JoinError>,
+    ) {
         let id = match &joined {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
@@ -79,23 +92,36 @@ impl<P: Publisher> Worker<P> {
         self.pending.finished(&meta.lane);
         self.window_events -= meta.ids.len() as u64;
         self.window_bytes -= meta.bytes as u64;
-        if let Some(count) = self.in_flight.firsts.get_mut(&meta.first_seq) {
-            *count -= 1;
-            if *count == 0 {
-                self.in_flight.firsts.remove(&meta.first_seq);
+        if !meta.probe {
+            if let Some(count) = self.in_flight.firsts.get_mut(&meta.first_seq) {
+                *count -= 1;
+                if *count == 0 {
+                    self.in_flight.firsts.remove(&meta.first_seq);
+                }
             }
         }
         match joined {
-            Ok((_, settled)) => {
+            Ok((_, mut outcome)) => {
                 let acks: Vec<(Uuid, u32)> = meta
                     .ids
                     .iter()
                     .zip(&meta.segments)
-                    .zip(settled)
-                    .filter(|(_, s)| *s)
+                    .zip(&outcome.settled)
+                    .filter(|(_, s)| **s)
                     .map(|((id, seg), _)| (*id, *seg))
                     .collect();
                 self.ack(&acks);
+                let settled = acks.len() as u64;
+                let returned = std::mem::take(&mut outcome.returned)
+                    .into_iter()
+                    .map(|(i, event)| QueuedEvent {
+                        seq: meta.seqs[i],
+                        seen: std::time::Instant::now(),
+                        event,
+                        segment: meta.segments[i],
+                    })
+                    .collect();
+                self.batch_settled(&meta, outcome, settled, returned);
             }
             Err(e) => {
                 // The task settles its own events; one that died settled none of them.
@@ -110,9 +136,15 @@ impl<P: Publisher> Worker<P> {
                 let stats = &self.shared.stats;
                 let n = meta.ids.len();
                 Stats::sub(&stats.in_flight, n);
-                stats.release(n, meta.bytes);
                 if !kept {
+                    if meta.probe {
+                        Stats::sub(&stats.held, n);
+                    }
+                    stats.release(n, meta.bytes);
                     Stats::add(&stats.failed, n);
+                }
+                if meta.probe {
+                    self.probe_died(meta.lane.topic, n as u64, kept);
                 }
                 self.shared.report(DeliveryError::new(
                     ErrorCode::Internal,
@@ -133,7 +165,7 @@ impl<P: Publisher> Worker<P> {
         }
     }
 
-    /// The lowest sequence number not yet delivered or failed.
+    /// The lowest sequence number not yet delivered or failed, held events aside.
     pub(super) fn lowest_unsettled(&self) -> u64 {
         let queued = self.pending.oldest_seq().unwrap_or(u64::MAX);
         let flying = self

@@ -2,10 +2,11 @@
 //! from `log()`, writes them to the spool (if any), cuts them into PublishBatch
 //! requests per topic and message group, keeps FIFO order, and answers `flush()` and
 //! `close()`. Sending a batch and its retries is `deliver.rs`'s business; the spool
-//! (`spooling.rs`), batches in flight (`in_flight.rs`) and reports (`reports.rs`)
-//! have files of their own.
+//! (`spooling.rs`), batches in flight (`in_flight.rs`), paused destinations
+//! (`pausing.rs`) and reports (`reports.rs`) have files of their own.
 
 mod in_flight;
+mod pausing;
 mod reports;
 mod spooling;
 
@@ -18,10 +19,11 @@ use tokio::sync::mpsc;
 use crate::core::delivery::batch::QueuedEvent;
 use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::lanes::{LaneKey, Lanes};
+use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
 use crate::core::encode::MessageGroup;
-use crate::core::encode::{Topic, TopicTable};
+use crate::core::encode::{EncoderConfig, Topic, TopicTable};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Limits, LoggerConfig, Overflow};
 use crate::core::spool::SpoolLock;
@@ -70,6 +72,17 @@ pub(crate) struct Worker<P> {
     orphaned: bool,
     reports: Reports,
     spooling: Option<Spooling>,
+    /// Destinations SNS refused as a whole, whose events are held.
+    pauses: Pauses,
+    /// The current options' routing, to route held events again.
+    routing: EncoderConfig,
+    /// Topics the options stopped naming while paused: events read back from the
+    /// spool for them are routed again.
+    retired: Vec<u16>,
+    /// With a spool: events for a paused topic that already has events on disk only,
+    /// to be let go of (parked) once the spool file has them. They must not wait in
+    /// its lanes: they would be sent before the older events on disk.
+    awaiting_park: Vec<QueuedEvent>,
 }
 
 impl<P: Publisher> Worker<P> {
@@ -127,6 +140,10 @@ impl<P: Publisher> Worker<P> {
             orphaned: false,
             reports: Reports::default(),
             spooling,
+            pauses: Pauses::new(config.retry.initial_backoff),
+            routing: config.encoder,
+            retired: Vec::new(),
+            awaiting_park: Vec::new(),
         }
     }
 
@@ -140,17 +157,30 @@ impl<P: Publisher> Worker<P> {
                 self.on_control(control);
             }
             self.refill();
-            self.dispatch(Instant::now());
+            let now = Instant::now();
+            self.dispatch(now);
+            self.probe(now);
             self.write_spool();
+            let parked = self.park_held();
             self.report_drops();
+            // Before flushes are answered, so that what they report is what stats() shows.
+            self.publish_paused();
             self.answer_flushes();
             if self.finished() {
                 break;
             }
-            // Ask for event wake-ups only while a batch could start. Then look once
-            // more: an event counted before the flag was set would not wake us.
+            if parked && self.has_backlog() {
+                // Room was made in the window: read on behind the held events.
+                continue;
+            }
+            // Ask for event wake-ups only while a batch could start (or events could
+            // be held for a paused destination, so that stats() counts them). Then
+            // look once more: an event counted before the flag was set would not wake us.
             let room = self.in_flight.tasks.len() < self.max_in_flight
-                && (self.many_lanes || self.topic_cache.len() > 1 || self.pending.any_free());
+                && (self.many_lanes
+                    || self.topic_cache.len() > 1
+                    || self.pending.any_free()
+                    || !self.pauses.is_empty());
             self.shared.wants_events.store(room, Ordering::SeqCst);
             if room && self.shared.undispatched.load(Ordering::SeqCst) > self.pending.len() as i64 {
                 continue;
@@ -167,6 +197,7 @@ impl<P: Publisher> Worker<P> {
                 !self.deadline_passed && (!self.pending.is_empty() || self.has_backlog())
             });
             let tick_at = self.spool_tick_at();
+            let probe_at = self.probe_at();
             tokio::select! {
                 Some(joined) = self.in_flight.tasks.join_next_with_id(), if !self.in_flight.tasks.is_empty() => {
                     self.settle(joined);
@@ -176,6 +207,7 @@ impl<P: Publisher> Worker<P> {
                 _ = sleep_until_opt(flush_at), if flush_at.is_some() => {}
                 _ = sleep_until_opt(close_at), if close_at.is_some() => self.give_up_pending(),
                 _ = sleep_until_opt(tick_at), if tick_at.is_some() => self.spool_tick(),
+                _ = sleep_until_opt(probe_at), if probe_at.is_some() => {}
             }
         }
         // Refuse further requests (their senders answer them at once), and answer the
@@ -224,7 +256,20 @@ impl<P: Publisher> Worker<P> {
         };
         self.window_events += 1;
         self.window_bytes += event.queued_bytes() as u64;
-        self.pending.push(
+        let topic = key.topic;
+        if !self.pauses.is_empty() && self.parks_arrivals(topic, segment) {
+            self.awaiting_park.push(QueuedEvent {
+                seq,
+                seen,
+                event,
+                segment,
+            });
+            self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+            self.pauses.add_held(topic, 1);
+            Stats::add(&self.shared.stats.held, 1);
+            return;
+        }
+        let held = self.pending.push(
             key,
             ordered,
             QueuedEvent {
@@ -234,6 +279,10 @@ impl<P: Publisher> Worker<P> {
                 segment,
             },
         );
+        if held {
+            self.pauses.add_held(topic, 1);
+            Stats::add(&self.shared.stats.held, 1);
+        }
     }
 
     fn take_events(&mut self) {
@@ -307,6 +356,11 @@ impl<P: Publisher> Worker<P> {
                 self.window_events -= 1;
                 self.window_bytes -= oldest.event.queued_bytes() as u64;
                 self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
+                if let Some(p) = self.pauses.get_mut(oldest.event.topic) {
+                    // A held event, dropped per overflow like any other.
+                    p.held = p.held.saturating_sub(1);
+                    Stats::sub(&stats.held, 1);
+                }
                 (oldest.event, oldest.segment)
             } else {
                 let Some(Ok(mut read)) = self.spool().map(|s| s.read_backlog(1, 1)) else {
@@ -351,8 +405,12 @@ impl<P: Publisher> Worker<P> {
     }
 
     /// New options from `reconfigure()`. Events already queued or in flight keep their
-    /// topic and group; batches in flight finish with the client they started with.
+    /// topic and group, unless they are held for a paused destination the options no
+    /// longer name; batches in flight finish with the client they started with.
     fn reconfigure(&mut self, config: LoggerConfig) {
+        // Events logged before the call were routed by the old options: take them
+        // first, so that those held for a destination now unnamed go with the rest.
+        self.take_events();
         self.publisher.reconfigure(&config.sns);
         self.topic_cache = self.topics.snapshot();
         self.many_lanes = config.encoder.message_group == MessageGroup::Room;
@@ -366,12 +424,15 @@ impl<P: Publisher> Worker<P> {
         }
         self.overflow = config.overflow;
         self.shutdown_timeout = config.shutdown_timeout;
+        self.pauses.reconfigured(config.retry.initial_backoff);
         self.context = Arc::new(RequestContext {
             subject: config.subject,
-            site_group: config.encoder.site_url,
+            site_group: config.encoder.site_url.clone(),
             retry: config.retry,
             spooled: self.context.spooled,
         });
+        self.routing = config.encoder;
+        self.reconfigure_pauses();
     }
 
     fn start_closing(&mut self, deadline: Instant) {
@@ -379,6 +440,7 @@ impl<P: Publisher> Worker<P> {
         self.closing = Some(deadline);
         self.force_below = u64::MAX;
         self.shared.deadline.send_replace(Some(deadline));
+        self.probe_before_closing();
     }
 
     /// Starts as many batches as the topic allows: full ones always, partial ones when
@@ -393,7 +455,7 @@ impl<P: Publisher> Worker<P> {
             ) else {
                 break;
             };
-            self.start_batch(lane, batch);
+            self.start_batch(lane, batch, false);
         }
     }
 

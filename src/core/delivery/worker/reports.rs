@@ -63,14 +63,19 @@ impl<P: Publisher> Worker<P> {
             event_ids: vec![id.hyphenated().to_string()],
             violations: fresh,
             entries: Vec::new(),
+            destination: None,
         });
     }
 
     /// The close deadline passed: events never sent are failed now (with a spool, left
-    /// there for the next logger); batches in flight see the same deadline and give up
-    /// on their own.
+    /// there for the next logger, still counted unsettled); held ones go as
+    /// `give_up_held` says; batches in flight see the same deadline and give up on
+    /// their own.
     pub(super) fn give_up_pending(&mut self) {
         self.deadline_passed = true;
+        for topic in self.pauses.topics() {
+            self.give_up_held(topic);
+        }
         let spooled = self.spool().is_some();
         if self.pending.is_empty() {
             return;
@@ -84,10 +89,10 @@ impl<P: Publisher> Worker<P> {
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
-        stats.release(n, bytes);
         if spooled {
             return;
         }
+        stats.release(n, bytes);
         Stats::add(&stats.failed, n);
         for q in &drained {
             let topic = self.topic(q.event.topic).arn.clone();

@@ -104,6 +104,8 @@ impl<P: Publisher> Worker<P> {
         match opened {
             Ok((spool, recovered)) => {
                 let stats = &self.shared.stats;
+                // Accepted by an earlier logger: they enter this one's account here.
+                Stats::add(&stats.accepted, recovered.events as usize);
                 Stats::add(&stats.held_events, recovered.events as usize);
                 Stats::add(&stats.held_bytes, recovered.bytes as usize);
                 stats.recovered.store(recovered.events, Ordering::Relaxed);
@@ -237,12 +239,13 @@ impl<P: Publisher> Worker<P> {
                 s.backlog_first_seq += 1;
                 seq
             };
-            let event = self.unspool(spooled);
+            let mut event = self.unspool(spooled);
+            self.reroute_read(&mut event);
             self.push_pending(event, seq, now, segment);
         }
     }
 
-    fn spool_read_failed(&mut self, e: io::Error) {
+    pub(super) fn spool_read_failed(&mut self, e: io::Error) {
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
@@ -608,10 +611,9 @@ impl<P: Publisher> Worker<P> {
         if !lost.is_empty() {
             let stats = &self.shared.stats;
             for e in &lost {
-                if !e.in_memory {
-                    // Still held: events in memory were let go by the close deadline.
-                    stats.release(1, e.queued_bytes as usize);
-                }
+                // Unsettled until now, in memory or not (a close leaves what it could
+                // not send in the account's `queued`): failed from here on.
+                stats.release(1, e.queued_bytes as usize);
                 let topic = spool
                     .unwritten_event(&e.id)
                     .map(|s| s.topic_arn)
