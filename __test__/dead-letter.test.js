@@ -49,9 +49,9 @@ function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-dead-letter-'))
 }
 
-/** Every counter of the account: where each logged event went. */
+/** Every term of the account: where each logged event went (`inFlight` is part of `queued`). */
 function accounted(s) {
-  return s.delivered + s.failed + s.dropped + s.deadLettered + s.queued + s.inFlight
+  return s.delivered + s.failed + s.dropped + s.deadLettered + s.held + s.queued
 }
 
 /**
