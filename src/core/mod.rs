@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod encode;
 pub mod error;
 pub mod event;
+mod fields;
 pub mod options;
 pub mod plan;
 pub mod rocketchat;

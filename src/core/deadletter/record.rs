@@ -23,6 +23,7 @@
 use uuid::Uuid;
 
 use crate::core::event::{EventType, APP_ATTRIBUTE, ATTRIBUTE_NAMES};
+use crate::core::fields::{put_optional, put_str, Fields};
 
 pub const FILE_HEADER: &[u8; 8] = b"RCDEAD01";
 const MAGIC: [u8; 2] = [0xD1, 0xE7];
@@ -33,9 +34,6 @@ pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// The AWS error message is kept up to this many bytes (cut at a character).
 pub const MAX_REASON_BYTES: usize = 4096;
 const KIND_DEAD_LETTER: u8 = 1;
-/// The length that stands for an absent optional string.
-const NONE: u32 = u32::MAX;
-
 /// One event SNS refused for good, for its own sake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
@@ -109,18 +107,6 @@ pub fn bounded_reason(reason: &str) -> String {
     reason[..end].to_owned()
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn put_optional(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => put_str(out, s),
-        None => out.extend_from_slice(&NONE.to_le_bytes()),
-    }
-}
-
 /// Appends `letter` as one record to `out`; returns its size. The reason is cut to
 /// [`MAX_REASON_BYTES`], so a record of an SNS-sized message always fits.
 pub fn write_record(out: &mut Vec<u8>, letter: &DeadLetter) -> usize {
@@ -162,50 +148,8 @@ pub fn write_file(letters: &[DeadLetter]) -> Vec<u8> {
     out
 }
 
-/// Reads a payload's fields, refusing anything out of bounds.
-struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(out)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        self.take(8)
-            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
-    }
-    /// `Some(None)` for an absent string, `None` for a malformed one.
-    fn optional_string(&mut self) -> Option<Option<String>> {
-        let save = self.pos;
-        if self.u32()? == NONE {
-            return Some(None);
-        }
-        self.pos = save;
-        self.string().map(Some)
-    }
-}
-
 fn decode_payload(payload: &[u8]) -> Option<DeadLetter> {
-    let mut f = Fields {
-        buf: payload,
-        pos: 0,
-    };
+    let mut f = Fields::new(payload);
     if f.u8()? != KIND_DEAD_LETTER {
         return None;
     }
@@ -238,7 +182,7 @@ fn decode_payload(payload: &[u8]) -> Option<DeadLetter> {
         message: f.string()?,
     };
     // Trailing bytes mean the length lied; a longer reason was never written.
-    (f.pos == payload.len() && letter.reason.len() <= MAX_REASON_BYTES).then_some(letter)
+    (f.at_end() && letter.reason.len() <= MAX_REASON_BYTES).then_some(letter)
 }
 
 /// A whole valid record at `pos`, and the offset after it.

@@ -26,6 +26,7 @@
 use uuid::Uuid;
 
 use crate::core::event::EventType;
+use crate::core::fields::{put_optional, put_str, Fields};
 
 pub const SEGMENT_HEADER: &[u8; 8] = b"RCSPOOL1";
 const MAGIC: [u8; 2] = [0x5A, 0xA5];
@@ -41,9 +42,6 @@ pub const ACK_ROOM_PER_EVENT: u64 = 2 * (RECORD_HEADER_BYTES as u64 + 1 + 4 + 16
 const ACK_CHUNK: usize = 4096;
 const KIND_EVENT: u8 = 1;
 const KIND_ACK: u8 = 2;
-/// The length that stands for an absent optional string.
-const NONE: u32 = u32::MAX;
-
 /// An event as the spool keeps it: enough to publish it again, to the same topic and
 /// group, with the same id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +66,6 @@ pub enum Record {
 
 /// Fixed bytes of an event record besides its strings.
 pub const EVENT_RECORD_FIXED: usize = RECORD_HEADER_BYTES + 1 + 16 + 1 + 6 * 4;
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
 
 fn seal(out: &mut [u8], start: usize) {
     let payload_len = out.len() - start - RECORD_HEADER_BYTES;
@@ -109,12 +102,8 @@ pub fn write_event(
         EventType::CustomerAction => 1,
     });
     put_str(out, topic_arn);
-    for optional in [group, app_id] {
-        match optional {
-            Some(s) => put_str(out, s),
-            None => out.extend_from_slice(&NONE.to_le_bytes()),
-        }
-    }
+    put_optional(out, group);
+    put_optional(out, app_id);
     put_str(out, category);
     put_str(out, action);
     put_str(out, body);
@@ -141,49 +130,8 @@ fn write_ack(out: &mut Vec<u8>, ids: &[Uuid]) {
     seal(out, start);
 }
 
-/// Reads a payload's fields, refusing anything out of bounds.
-struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(out)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn uuid(&mut self) -> Option<Uuid> {
-        self.take(16).and_then(|b| Uuid::from_slice(b).ok())
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
-    }
-    /// `Some(None)` for an absent string, `None` for a malformed one.
-    fn optional_string(&mut self) -> Option<Option<String>> {
-        let save = self.pos;
-        if self.u32()? == NONE {
-            return Some(None);
-        }
-        self.pos = save;
-        self.string().map(Some)
-    }
-}
-
 fn decode_payload(payload: &[u8]) -> Option<Record> {
-    let mut f = Fields {
-        buf: payload,
-        pos: 0,
-    };
+    let mut f = Fields::new(payload);
     let record = match f.u8()? {
         KIND_EVENT => {
             let id = f.uuid()?;
@@ -217,7 +165,7 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
         _ => return None,
     };
     // Trailing bytes mean the length lied.
-    (f.pos == payload.len()).then_some(record)
+    (f.at_end()).then_some(record)
 }
 
 /// What reading at one offset found.
