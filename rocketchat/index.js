@@ -130,10 +130,11 @@ function loggerOf(source) {
 /**
  * One "Chat Session/closed" per room, whichever path sees the close first: the
  * server's `livechat.closeRoom` hook or the widget's route. Rooms are remembered per
- * controller (or logger), the `capacity` most recent for `ttlMs`; a Livechat room is
- * never reopened (a new conversation is a new room), so a room once claimed stays
- * claimed. Across server instances the widget route also asks the room itself: a room
- * that is no longer open was closed through the server, whose hook logs the close.
+ * controller (or logger), the `capacity` most recent for `ttlMs`: a Livechat room is
+ * never reopened (a new conversation is a new room), and both paths report a close
+ * within moments of each other, so an hour is ample and bounds the memory. Across
+ * server instances the widget route also asks the room itself: a room that is no
+ * longer open was closed through the server, whose hook logs the close.
  */
 class ClosedRooms {
   static capacity = 10_000
