@@ -13,6 +13,12 @@ use uuid::Uuid;
 
 use crate::core::error::InvalidEvent;
 
+mod scan;
+mod timestamp;
+
+pub(crate) use timestamp::parse_iso_millis;
+pub use timestamp::{format_timestamp, write_timestamp};
+
 /// SNS's limit for one message, body and message attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
@@ -434,11 +440,15 @@ fn event_type(value: Option<Value<'_>>) -> Result<EventType, InvalidEvent> {
 /// milliseconds; `Err` says what is wrong with it.
 pub(crate) fn timestamp_value_ms(value: &Value<'_>) -> Result<i64, String> {
     let ms = match value {
-        Value::Str(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|e| {
-                format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})")
-            })?
-            .timestamp_millis(),
+        // The form Date.toJSON writes, by hand; anything else, chrono.
+        Value::Str(s) => match parse_iso_millis(s) {
+            Some(ms) => ms,
+            None => DateTime::parse_from_rfc3339(s)
+                .map_err(|e| {
+                    format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})")
+                })?
+                .timestamp_millis(),
+        },
         Value::Num(n) => {
             let v = n.as_f64().unwrap_or(f64::NAN);
             if !v.is_finite() || v.fract() != 0.0 {
@@ -512,8 +522,17 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
     Ok(entries)
 }
 
-/// Checks the JSON text of one event field by field.
+/// Checks the JSON text of one event field by field: the plain form `JSON.stringify`
+/// writes in one pass (`scan.rs`), anything else, and every refusal, through serde.
 pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
+    match scan::canonical(json, now_ms) {
+        Some(event) => Ok(event),
+        None => slow_parse(json, now_ms),
+    }
+}
+
+/// [`parse_event`] through serde_json, for any text.
+fn slow_parse(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
     if !json.trim_start().starts_with('{') {
         // serde would read an array positionally, as if it were the fields in order.
         return Err(InvalidEvent::new("event", "must be a plain object"));
@@ -576,56 +595,6 @@ pub fn write_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// ISO-8601 UTC with milliseconds, as in `2022-09-26T17:50:47.225Z`.
-pub fn format_timestamp(ms: i64) -> String {
-    let mut out = String::with_capacity(24);
-    write_timestamp(&mut out, ms);
-    out
-}
-
-/// Appends `ms` (0 to [`MAX_TIMESTAMP_MS`]) as ISO-8601 UTC with milliseconds. Done by
-/// hand, digit by digit: it runs in every `log()`, where chrono's formatter allocated.
-pub fn write_timestamp(out: &mut String, ms: i64) {
-    let ms = ms.clamp(0, MAX_TIMESTAMP_MS);
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, days >= 0).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    push_digits(out, year, 4);
-    out.push('-');
-    push_digits(out, month, 2);
-    out.push('-');
-    push_digits(out, day, 2);
-    out.push('T');
-    push_digits(out, in_day / 3_600_000, 2);
-    out.push(':');
-    push_digits(out, in_day / 60_000 % 60, 2);
-    out.push(':');
-    push_digits(out, in_day / 1000 % 60, 2);
-    out.push('.');
-    push_digits(out, in_day % 1000, 3);
-    out.push('Z');
-}
-
-/// `n` (non-negative) as exactly `width` (at most 4) decimal digits.
-fn push_digits(out: &mut String, n: i64, width: usize) {
-    let mut n = n;
-    let mut buf = ['0'; 4];
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = char::from(b'0' + (n % 10) as u8);
-        n /= 10;
-    }
-    out.extend(&buf[..width]);
 }
 
 #[cfg(test)]
