@@ -167,15 +167,7 @@ impl Logger {
         if self.is_closed() {
             return Err(LogError::Closed);
         }
-        let id = Uuid::now_v7();
-        // The id's own clock reading: one read of the clock per event, not two.
-        let now_ms = id.get_timestamp().map_or_else(
-            || chrono::Utc::now().timestamp_millis(),
-            |t| {
-                let (secs, nanos) = t.to_unix();
-                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
-            },
-        );
+        let (id, now_ms) = new_id();
         // Nothing below calls back into JavaScript (a toJSON has already run), so no
         // reconfigure() can want the options mutably while this borrow lives.
         let caller = self.caller.borrow();
@@ -394,6 +386,22 @@ impl Logger {
         *self.caller.borrow_mut() = caller;
         Ok(())
     }
+}
+
+thread_local! {
+    /// The UUIDv7 counter of this thread's loggers. `Uuid::now_v7()` shares one context
+    /// behind a process-wide mutex; a logger lives on one thread, so one context per
+    /// thread keeps its ids in `log()` order without the lock.
+    static ID_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// A new event id (UUIDv7) and the epoch milliseconds of its clock reading: one read
+/// of the clock per event, not two.
+fn new_id() -> (Uuid, i64) {
+    let timestamp = ID_CONTEXT.with(|context| uuid::Timestamp::now(context));
+    let id = Uuid::new_v7(timestamp);
+    let (secs, nanos) = timestamp.to_unix();
+    (id, secs as i64 * 1000 + i64::from(nanos / 1_000_000))
 }
 
 impl Drop for Logger {
