@@ -3,10 +3,11 @@
 //! (a FIFO topic's group) has at most one batch in flight, which keeps its events in
 //! `log()` order while other lanes (other topics, other rooms) publish in parallel.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::batch::{take_batch, QueuedEvent};
+use super::block_queue::BlockQueue;
 
 /// Where a batch may come from: one topic, one message group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,7 +19,7 @@ pub struct LaneKey {
 
 #[derive(Debug)]
 struct Lane {
-    queue: VecDeque<QueuedEvent>,
+    queue: BlockQueue<QueuedEvent>,
     in_flight: usize,
     /// FIFO: one batch at a time.
     ordered: bool,
@@ -49,7 +50,7 @@ impl Lanes {
 
     pub fn push(&mut self, key: LaneKey, ordered: bool, event: QueuedEvent) {
         let lane = self.lanes.entry(key).or_insert_with(|| Lane {
-            queue: VecDeque::new(),
+            queue: BlockQueue::default(),
             in_flight: 0,
             ordered,
         });
@@ -141,7 +142,7 @@ impl Lanes {
     pub fn drain(&mut self) -> Vec<QueuedEvent> {
         let mut out = Vec::with_capacity(self.len);
         self.lanes.retain(|_, lane| {
-            out.extend(lane.queue.drain(..));
+            out.extend(lane.queue.drain());
             lane.in_flight > 0
         });
         self.len = 0;

@@ -1,10 +1,11 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
 //! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
-//! the queue into batches (`lanes.rs`, `batch.rs`) and sends each through a
+//! the queue into batches (`lanes.rs` on `block_queue.rs`, `batch.rs`) and sends each through a
 //! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), on the shared
 //! runtime (`runtime.rs`).
 
 mod batch;
+mod block_queue;
 mod deliver;
 mod lanes;
 mod logger;
