@@ -191,7 +191,7 @@ impl Logger {
         }
         // validation: 'warn': publish, count, and let the loop report it.
         self.count_violations(&encoded.violations);
-        let event = format!("{}/{}", encoded.event.category, encoded.event.action);
+        let event = format!("{}/{}", encoded.event.category(), encoded.event.action());
         let id = self.enqueue(&caller, encoded.event)?;
         let _ = self.shared.control.send(Control::Violations {
             id,

@@ -49,14 +49,17 @@ impl EventType {
 }
 
 /// An event that passed validation, held as the SNS message it becomes.
-/// This is what waits in the queue, so it keeps only what the request needs.
+/// This is what waits in the queue, so it keeps only what the request needs, and its
+/// three texts in one allocation: made on the JavaScript thread and freed on the
+/// delivery thread, each allocation cost both (docs/performance.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     pub id: Uuid,
-    /// The JSON message body, exactly as published.
-    pub body: Box<str>,
-    pub category: Box<str>,
-    pub action: Box<str>,
+    /// The JSON message body, exactly as published, then the category, then the
+    /// action.
+    text: Box<str>,
+    body_len: usize,
+    category_len: usize,
     pub event_type: EventType,
     /// Index of its topic in the logger's topic table (see `route.rs`).
     pub topic: u16,
@@ -68,6 +71,48 @@ pub struct EncodedEvent {
 }
 
 impl EncodedEvent {
+    /// The event with the body `body` (any spare capacity it has takes the category
+    /// and the action, so that the three usually cost one allocation).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: Uuid,
+        mut body: String,
+        category: &str,
+        action: &str,
+        event_type: EventType,
+        topic: u16,
+        group: Option<Box<str>>,
+        app_id: Option<Box<str>>,
+    ) -> Self {
+        let body_len = body.len();
+        body.reserve_exact(category.len() + action.len());
+        body.push_str(category);
+        body.push_str(action);
+        EncodedEvent {
+            id,
+            text: body.into_boxed_str(),
+            body_len,
+            category_len: category.len(),
+            event_type,
+            topic,
+            group,
+            app_id,
+        }
+    }
+
+    /// The JSON message body, exactly as published.
+    pub fn body(&self) -> &str {
+        &self.text[..self.body_len]
+    }
+
+    pub fn category(&self) -> &str {
+        &self.text[self.body_len..self.body_len + self.category_len]
+    }
+
+    pub fn action(&self) -> &str {
+        &self.text[self.body_len + self.category_len..]
+    }
+
     /// Size SNS counts against [`MAX_MESSAGE_BYTES`]: the body plus each message
     /// attribute's name, data type and value.
     pub fn message_bytes(&self) -> usize {
@@ -81,9 +126,7 @@ impl EncodedEvent {
             n + 36 // the hyphenated event id
         };
         FIXED
-            + self.body.len()
-            + self.category.len()
-            + self.action.len()
+            + self.text.len()
             + self.event_type.as_str().len()
             + self
                 .app_id
@@ -93,9 +136,7 @@ impl EncodedEvent {
 
     /// Heap bytes this event holds while queued, for `maxQueueBytes`.
     pub fn queued_bytes(&self) -> usize {
-        self.body.len()
-            + self.category.len()
-            + self.action.len()
+        self.text.len()
             + self.group.as_ref().map_or(0, |g| g.len())
             + self.app_id.as_ref().map_or(0, |a| a.len())
     }
@@ -605,6 +646,33 @@ mod tests {
 
     fn parse(json: &str) -> Result<ParsedEvent<'_>, InvalidEvent> {
         parse_event(json, NOW)
+    }
+
+    #[test]
+    fn an_encoded_event_keeps_its_three_texts_apart() {
+        let mut roomy = String::with_capacity(64);
+        roomy.push_str(r#"{"é":1}"#);
+        for body in [roomy, String::from(r#"{"é":1}"#), String::new()] {
+            let want = body.clone();
+            let e = EncodedEvent::new(
+                Uuid::nil(),
+                body,
+                "Chat Session",
+                "clos\u{e9}d",
+                EventType::Session,
+                0,
+                Some("g".into()),
+                None,
+            );
+            assert_eq!(
+                (e.body(), e.category(), e.action()),
+                (want.as_str(), "Chat Session", "clos\u{e9}d")
+            );
+            assert_eq!(
+                e.queued_bytes(),
+                want.len() + "Chat Session".len() + "clos\u{e9}d".len() + 1
+            );
+        }
     }
 
     #[test]

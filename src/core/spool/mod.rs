@@ -267,9 +267,9 @@ impl Spool {
             topic_arn,
             event.group.as_deref(),
             event.app_id.as_deref(),
-            &event.category,
-            &event.action,
-            &event.body,
+            event.category(),
+            event.action(),
+            event.body(),
         );
         if let Some(s) = self.segments.get_mut(&self.write_index) {
             s.live += 1;
