@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::shared::{Control, DeliveryReport, ErrorSink, ReportFn, Shared};
+use super::text_pool::{text_pool, TextTaker};
 use super::worker::Worker;
 use crate::core::encode::{EncodeError, EncoderConfig};
 use crate::core::error::InvalidOption;
@@ -79,6 +80,8 @@ impl CallerSide {
 /// replaces, so `log()` reads them without a lock.
 pub struct Logger {
     events: std_mpsc::Sender<EncodedEvent>,
+    /// Buffers for the events' texts, handed back by the loop.
+    texts: TextTaker,
     shared: Arc<Shared>,
     caller: RefCell<Arc<CallerSide>>,
     spool: Option<crate::core::options::SpoolConfig>,
@@ -104,6 +107,7 @@ impl Logger {
             None => None,
         };
         let (events_tx, events_rx) = std_mpsc::channel();
+        let (texts, texts_back) = text_pool();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {
@@ -124,6 +128,7 @@ impl Logger {
         });
         let logger = Logger {
             events: events_tx,
+            texts,
             shared: shared.clone(),
             caller: RefCell::new(Arc::new(CallerSide::new(&config))),
             spool: config.spool.clone(),
@@ -133,6 +138,7 @@ impl Logger {
             publisher,
             shared.clone(),
             events_rx,
+            texts_back,
             control_rx,
             spool_lock,
         );
@@ -172,7 +178,8 @@ impl Logger {
         // reconfigure() can want the options mutably while this borrow lives.
         let caller = self.caller.borrow();
         let stats = &self.shared.stats;
-        let encoded = match caller.encoder.encode_for(json, id, now_ms, app_id) {
+        let buf = self.texts.take();
+        let encoded = match caller.encoder.encode_into(buf, json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);

@@ -2,7 +2,8 @@
 //! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
 //! the queue into batches (`lanes.rs` on `block_queue.rs`, `batch.rs`) and sends each through a
 //! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), on the shared
-//! runtime (`runtime.rs`).
+//! runtime (`runtime.rs`); the events' text buffers go back to `log()` through
+//! `text_pool.rs`.
 
 mod batch;
 mod block_queue;
@@ -13,6 +14,7 @@ mod publisher;
 mod retry;
 mod runtime;
 mod shared;
+mod text_pool;
 mod worker;
 
 pub use logger::{close_all_blocking, DrainHandle, Logger, WidgetLogError};

@@ -90,6 +90,19 @@ impl EncoderConfig {
         now_ms: i64,
         app_id: Option<&str>,
     ) -> Result<Encoded, EncodeError> {
+        self.encode_into(String::new(), json, id, now_ms, app_id)
+    }
+
+    /// [`EncoderConfig::encode_for`] with the event's texts written into `buf` (a
+    /// buffer to reuse: see `delivery/text_pool.rs`).
+    pub fn encode_into(
+        &self,
+        buf: String,
+        json: &str,
+        id: Uuid,
+        now_ms: i64,
+        app_id: Option<&str>,
+    ) -> Result<Encoded, EncodeError> {
         let event = parse_event(json, now_ms)?;
         let spec = self
             .plan
@@ -129,7 +142,9 @@ impl EncoderConfig {
             }
             _ => None,
         };
-        let body = self.format.encode(&event, agent_id, spec, json.len())?;
+        let body = self
+            .format
+            .encode(&event, agent_id, spec, json.len(), buf)?;
         let encoded = EncodedEvent::new(
             id,
             body,

@@ -100,6 +100,14 @@ impl EncodedEvent {
         }
     }
 
+    /// Moves the event's texts into an allocation of their exact size, made by the
+    /// calling thread, and returns the buffer they were in (for the delivery loop: see
+    /// `delivery/text_pool.rs`).
+    pub fn rehome(&mut self) -> Box<str> {
+        let copy = Box::from(&*self.text);
+        std::mem::replace(&mut self.text, copy)
+    }
+
     /// The JSON message body, exactly as published.
     pub fn body(&self) -> &str {
         &self.text[..self.body_len]
@@ -672,6 +680,11 @@ mod tests {
                 e.queued_bytes(),
                 want.len() + "Chat Session".len() + "clos\u{e9}d".len() + 1
             );
+            let mut moved = e.clone();
+            let old = moved.rehome();
+            assert_eq!(moved, e, "the same event in a new place");
+            assert_eq!(&*old, &*e.text);
+            assert!(moved.text.is_empty() || moved.text.as_ptr() != old.as_ptr());
         }
     }
 

@@ -20,6 +20,7 @@ use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
+use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{Topic, TopicTable};
 use crate::core::event::EncodedEvent;
@@ -35,6 +36,8 @@ pub(crate) struct Worker<P> {
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
     events: std_mpsc::Receiver<EncodedEvent>,
+    /// Where the events' text buffers go back to `log()`.
+    texts: TextGiver,
     control: mpsc::UnboundedReceiver<Control>,
     topics: Arc<TopicTable>,
     /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
@@ -78,6 +81,7 @@ impl<P: Publisher> Worker<P> {
         publisher: P,
         shared: Arc<Shared>,
         events: std_mpsc::Receiver<EncodedEvent>,
+        texts: TextGiver,
         control: mpsc::UnboundedReceiver<Control>,
         spool_lock: Option<SpoolLock>,
     ) -> Self {
@@ -109,6 +113,7 @@ impl<P: Publisher> Worker<P> {
             context: Arc::new(context),
             shared,
             events,
+            texts,
             control,
             topic_cache: topics.snapshot(),
             topics,
@@ -248,7 +253,11 @@ impl<P: Publisher> Worker<P> {
         let now = Instant::now();
         loop {
             match self.events.try_recv() {
-                Ok(event) => self.take_event(event, now),
+                Ok(mut event) => {
+                    // The queue's memory is the loop's own; log()'s buffer goes back.
+                    self.texts.give(event.rehome());
+                    self.take_event(event, now)
+                }
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
                     if !self.orphaned {
@@ -259,6 +268,7 @@ impl<P: Publisher> Worker<P> {
                 }
             }
         }
+        self.texts.send();
         if self.overflow == Overflow::DropOldest {
             self.evict_oldest();
         }
