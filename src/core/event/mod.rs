@@ -608,12 +608,39 @@ fn slow_parse(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> 
     })
 }
 
+/// Where the first byte a JSON string cannot hold as it is (`"`, `\` or a control
+/// character) is in `bytes`. Eight bytes at a time, as serde_json's own scan does: byte
+/// by byte, this search was a third of `scan.rs`'s time and most of
+/// [`write_json_str`]'s.
+fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit set in each byte below `n`, exact up to the first such byte.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
 /// Appends `s` as a JSON string literal (RFC 8259 escaping, as serde_json writes it).
 pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
-    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
     // The common case, nothing to escape, is one copy.
-    let Some(first) = s.as_bytes().iter().position(needs_escape) else {
+    let Some(first) = special_byte(s.as_bytes()) else {
         out.push_str(s);
         out.push('"');
         return;

@@ -16,7 +16,9 @@
 
 use std::borrow::Cow;
 
-use super::{event_type, timestamp_value_ms, EventType, ParsedEvent, Value, MAX_TIMESTAMP_MS};
+use super::{
+    event_type, special_byte, timestamp_value_ms, EventType, ParsedEvent, Value, MAX_TIMESTAMP_MS,
+};
 
 /// Integers longer than this take the slow path: below 2^53, so that every reading of
 /// them agrees.
@@ -128,9 +130,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.byte(b'"')?;
         let rest = &self.text.as_bytes()[self.at..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = special_byte(rest)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -297,6 +297,33 @@ mod tests {
             "{\"category\":\"c\n\",\"action\":\"a\"}",
         ] {
             assert!(canonical(json, NOW).is_none(), "{json} took the fast path");
+        }
+    }
+
+    #[test]
+    fn special_bytes_are_found_first_wherever_they_are() {
+        let plain = |b: &u8| *b != b'"' && *b != b'\\' && *b >= 0x20;
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    // Bytes that lie next to the specials, and above 0x7f.
+                    let mut bytes: Vec<u8> = (0..len)
+                        .map(|i| [b'!', b'#', b'[', b']', 0x20, 0xc3, 0xff][i % 7])
+                        .collect();
+                    bytes[at] = special;
+                    assert_eq!(special_byte(&bytes), Some(at), "{bytes:?}");
+                    bytes[at] = b'a';
+                    assert_eq!(special_byte(&bytes), bytes.iter().position(|b| !plain(b)));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn special_byte_is_a_plain_search(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let want = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(special_byte(&bytes), want);
         }
     }
 
