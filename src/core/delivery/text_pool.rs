@@ -8,7 +8,9 @@
 //! `npm run bench -- --tail`, docs/performance.md). Now `log()` writes into a buffer
 //! from this pool; the delivery loop copies the text into an allocation of its own
 //! when it takes the event (so the queue's fresh memory is the loop's to fault in) and
-//! hands the buffer back, a chunk at a time, through a channel of its own. At most
+//! hands the buffer back, a chunk at a time, through a channel of its own. While a
+//! burst keeps the loop's intake busy, buffers stay in the channel longer, so the loop
+//! also tops the pool up with new buffers it has touched itself. At most
 //! [`MAX_POOLED`] buffers wait in the pool; larger ones are not kept.
 
 use std::cell::RefCell;
@@ -24,6 +26,11 @@ const MAX_POOLED_CAPACITY: usize = 4096;
 /// Buffers go back in chunks of this many: one channel operation per chunk on each
 /// side instead of one per event.
 const CHUNK: usize = 32;
+/// An intake of at least this many events is a burst: the loop then tops the pool up.
+const BURST: usize = 64;
+/// What a new buffer holds beyond the longest text of the intake: `rc_body` reserves
+/// the event's JSON length and 96 bytes.
+const NEW_BUFFER_SLACK: usize = 128;
 
 /// Makes a pool: the side `log()` takes buffers from and the side the delivery loop
 /// gives them back with.
@@ -92,6 +99,23 @@ impl TextGiver {
         }
     }
 
+    /// After an intake of `taken` events whose longest text was `longest` bytes: if it
+    /// was a burst and the pool is less than half full, fills it with new buffers,
+    /// written through once here so that their pages are faulted in on this thread.
+    pub fn top_up(&mut self, taken: usize, longest: usize) {
+        let pooled = self.pooled.load(Ordering::Relaxed) + self.chunk.len();
+        if taken < BURST || pooled >= MAX_POOLED / 2 {
+            return;
+        }
+        let size = longest + NEW_BUFFER_SLACK;
+        if size > MAX_POOLED_CAPACITY {
+            return;
+        }
+        for _ in pooled..MAX_POOLED {
+            self.give(" ".repeat(size).into_boxed_str());
+        }
+    }
+
     /// Sends what has been given back so far (at the end of each intake, so that
     /// `log()` has the buffers before the loop sleeps).
     pub fn send(&mut self) {
@@ -143,6 +167,28 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, MAX_POOLED);
+        assert_eq!(giver.pooled.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_burst_tops_the_pool_up_with_buffers_the_size_of_its_texts() {
+        let (taker, mut giver) = text_pool();
+        giver.top_up(BURST - 1, 300);
+        giver.send();
+        assert_eq!(giver.pooled.load(Ordering::Relaxed), 0, "not a burst");
+        giver.top_up(BURST, 300);
+        giver.send();
+        assert_eq!(giver.pooled.load(Ordering::Relaxed), MAX_POOLED);
+        let buf = taker.take();
+        assert!(buf.is_empty() && buf.capacity() >= 300 + NEW_BUFFER_SLACK);
+        // More than half full: left as it is.
+        giver.top_up(BURST, 300);
+        giver.send();
+        assert_eq!(giver.pooled.load(Ordering::Relaxed), MAX_POOLED - CHUNK);
+        // Texts too long to pool: no top-up.
+        let (_taker, mut giver) = text_pool();
+        giver.top_up(BURST, MAX_POOLED_CAPACITY);
+        giver.send();
         assert_eq!(giver.pooled.load(Ordering::Relaxed), 0);
     }
 

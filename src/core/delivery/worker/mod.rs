@@ -251,11 +251,15 @@ impl<P: Publisher> Worker<P> {
 
     fn take_events(&mut self) {
         let now = Instant::now();
+        let (mut taken, mut longest) = (0, 0);
         loop {
             match self.events.try_recv() {
                 Ok(mut event) => {
                     // The queue's memory is the loop's own; log()'s buffer goes back.
-                    self.texts.give(event.rehome());
+                    let text = event.rehome();
+                    taken += 1;
+                    longest = longest.max(text.len());
+                    self.texts.give(text);
                     self.take_event(event, now)
                 }
                 Err(std_mpsc::TryRecvError::Empty) => break,
@@ -268,6 +272,7 @@ impl<P: Publisher> Worker<P> {
                 }
             }
         }
+        self.texts.top_up(taken, longest);
         self.texts.send();
         if self.overflow == Overflow::DropOldest {
             self.evict_oldest();
