@@ -5,14 +5,16 @@
 // AnalyticsLogger.log() runs the event serializer here, in JavaScript, and hands the
 // text to a plain native function with the logger's slot. Calling a napi-rs class
 // method costs about 225 ns more than a function, and JSON.stringify called from Rust
-// costs about 375 ns more than here (src/binding/fast_log.rs has the figures). The
+// costs about 375 ns more than here (src/binding/fast_log.rs has the figures); the
+// function is made with N-API itself, without napi-rs's per-call machinery. The
 // serializer is the addon's own (src/binding/event_json.js): it refuses, with the
 // path, every value JSON.stringify would drop or change. Errors are the binding's:
 // a refusal goes back to it for its TypeError, and anything that is not a plain object
 // goes to the native log() for its message.
 const binding = require('./binding.js')
 
-const { __logJson: logJson, __rejectEvent: rejectEvent } = binding
+const { __rejectEvent: rejectEvent } = binding
+const logJson = binding.__logJsonFunction()
 const eventJson = binding.__eventJson()
 
 class AnalyticsLogger extends binding.AnalyticsLogger {

@@ -5,6 +5,13 @@
 //
 //   node bench/run.js            full run (release build expected)
 //   node bench/run.js --smoke    a few hundred events per case: checks the harness works
+//   node bench/run.js --tail     only the tail measurement (below)
+//
+// The tail measurement times every one of 50,000 log() calls, against the floor timed
+// the same way in the same process: building the event and JSON.stringify'ing it,
+// which V8 spends on any event whatever the logger does. Once paced so that delivery
+// keeps up ("steady"), once as one synchronous burst that outpaces delivery.
+// BENCH_PACKAGE=<dir> runs the workers on another copy of the package (a "before").
 //
 // The endpoint is bench/sns-stub.js (its own process); its capacity is measured in the
 // same run so that the report shows it was not the limit. A second, smaller run goes
@@ -16,11 +23,14 @@ const path = require('node:path')
 const { median } = require('./common')
 
 const SMOKE = process.argv.includes('--smoke')
+const TAIL_ONLY = process.argv.includes('--tail')
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS || 3)
 const N = SMOKE ? 300 : Number(process.env.BENCH_EVENTS || 50_000)
 const N_PUBLISH = SMOKE ? 100 : Number(process.env.BENCH_PUBLISH_EVENTS || 5_000)
 const N_QUEUED = SMOKE ? 2_000 : 1_000_000
 const N_MOTO = SMOKE ? 50 : 2_000
+const N_TAIL = SMOKE ? 2_000 : Number(process.env.BENCH_TAIL_EVENTS || 50_000)
+const PACES = ['steady', 'burst']
 const IMPLS = ['addon', 'js-batch', 'js-publish']
 const env = { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', NODE_NO_WARNINGS: '1', AWS_EC2_METADATA_DISABLED: 'true' }
 
@@ -49,14 +59,69 @@ function table(rows, header) {
   return [line(header), ...rows.map(line)].join('\n')
 }
 
+/** The tail table: every call's figures, medians over rounds, floor beside log(). */
+function tailReport(tails) {
+  const med = (pace, side, key) => median(tails[pace].map((r) => r[side][key]))
+  const keys = [
+    ['meanNs', 'mean ns'],
+    ['p50Ns', 'p50 ns'],
+    ['p99Ns', 'p99 ns'],
+    ['p999Ns', 'p99.9 ns'],
+    ['maxNs', 'max ns'],
+    ['over10us', 'calls over 10 us'],
+    ['over10usMs', 'ms in calls over 10 us'],
+    ['firstOfTurnP50Ns', 'first call of a turn, p50 ns'],
+    ['loopNsPerCall', 'loop ns/call (timers included)'],
+    ['scavenges', 'scavenges'],
+    ['scavengeMs', 'scavenge ms, total'],
+    ['threadCpuNsPerCall', 'JS thread on a CPU, ns/call'],
+    ['threadWaitNsPerCall', 'JS thread waiting for a CPU, ns/call'],
+    ['preemptions', 'JS thread preempted, times'],
+    ['faultsPer1kCalls', 'JS thread page faults per 1,000 calls'],
+  ]
+  const rows = keys.map(([k, label]) => [label, ...PACES.flatMap((p) => [fmt(med(p, 'floor', k), k.endsWith('Ms') ? 1 : 0), fmt(med(p, 'log', k), k.endsWith('Ms') ? 1 : 0)])])
+  const ratio = (p) => median(tails[p].map((r) => r.meanOverFloor))
+  rows.push(['log() mean / floor mean', ...PACES.flatMap((p) => ['', `${fmt(ratio(p), 2)}x`])])
+  rows.push(['queued when the last call returned', ...PACES.flatMap((p) => ['', fmt(median(tails[p].map((r) => r.queuedAfterLoop)))])])
+  rows.push(['CPU us/event until flushed', ...PACES.flatMap((p) => ['', fmt(median(tails[p].map((r) => r.cpuUsPerEvent)), 1)])])
+  const first = tails.steady[0]
+  return [
+    `log() over every call: ${N_TAIL} calls per case, ${first.eventBytes}-byte event built fresh per call, ${tails.steady.length} rounds alternating, medians; floor = building the event + JSON.stringify, timed the same way in the same process; steady = turns of 1,000 calls, ${fmt(first.steadyRate)} calls/s, burst = one synchronous loop`,
+    table(rows, ['', 'steady floor', 'steady log()', 'burst floor', 'burst log()']),
+  ].join('\n')
+}
+
+function runTails(endpoint) {
+  const tails = Object.fromEntries(PACES.map((p) => [p, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const pace of PACES) tails[pace].push(node([path.join(__dirname, 'worker.js'), 'tail', endpoint, String(N_TAIL), pace]))
+  }
+  return tails
+}
+
 async function main() {
   const started = Date.now()
   const stub = await startStub()
   const results = Object.fromEntries(IMPLS.map((i) => [i, []]))
   let capacity
   let queued = {}
+  let tails
+  if (TAIL_ONLY) {
+    try {
+      tails = runTails(stub.endpoint)
+    } finally {
+      stub.stop()
+    }
+    console.log(tailReport(tails))
+    const out = path.join(__dirname, 'results', SMOKE ? 'smoke-tail.json' : 'tail.json')
+    fs.mkdirSync(path.dirname(out), { recursive: true })
+    fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke: SMOKE, tails, seconds: (Date.now() - started) / 1000 }, null, 2))
+    console.log(`\nall runs: ${path.relative(process.cwd(), out)} (${fmt((Date.now() - started) / 1000)} s)`)
+    return
+  }
   try {
     capacity = node([path.join(__dirname, 'stub-load.js'), stub.endpoint, SMOKE ? '0.5' : '3'])
+    tails = runTails(stub.endpoint)
     for (let round = 0; round < ROUNDS; round++) {
       for (const impl of IMPLS) {
         const n = impl === 'js-publish' ? N_PUBLISH : N
@@ -115,6 +180,7 @@ async function main() {
   )
   console.log(`${N} events per run (per-event Publish: ${N_PUBLISH}), ${ROUNDS} rounds alternating, medians; ${N_QUEUED} events queued with the endpoint down for memory\n`)
   console.log(table(rows, ['', 'addon', 'JS SDK batched', 'JS SDK Publish', 'batched / addon']))
+  console.log(`\n${tailReport(tails)}`)
   if (Object.keys(motoResults).length > 0) {
     console.log(`\nagainst moto (${N_MOTO} events, standard topic without subscribers, one run each):`)
     console.log(
@@ -124,7 +190,7 @@ async function main() {
       ),
     )
   }
-  const report = { date: new Date().toISOString(), smoke: SMOKE, capacity, results, queued, moto: motoResults, seconds: (Date.now() - started) / 1000 }
+  const report = { date: new Date().toISOString(), smoke: SMOKE, capacity, results, queued, tails, moto: motoResults, seconds: (Date.now() - started) / 1000 }
   const out = path.join(__dirname, 'results', SMOKE ? 'smoke.json' : 'latest.json')
   fs.mkdirSync(path.dirname(out), { recursive: true })
   fs.writeFileSync(out, JSON.stringify(report, null, 2))

@@ -2,10 +2,14 @@
 // One measurement in a fresh process, so that CPU and memory are this logger's alone.
 //   node --expose-gc bench/worker.js throughput <impl> <endpoint> <events>
 //   node --expose-gc bench/worker.js queued <impl> <events>
-// impl: addon | js-batch | js-publish. Prints one JSON line.
+//   node --expose-gc bench/worker.js tail <endpoint> <events> <steady|burst>
+// impl: addon | js-batch | js-publish. Prints one JSON line. BENCH_PACKAGE names
+// another copy of the package to load instead of this one (for before/after runs).
 process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
-const { performance } = require('node:perf_hooks')
-const { AnalyticsLogger } = require('..')
+const fs = require('node:fs')
+const path = require('node:path')
+const { performance, PerformanceObserver } = require('node:perf_hooks')
+const { AnalyticsLogger } = require(process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : '..')
 const { JsSdkBatchLogger, JsSdkPublishLogger } = require('./js-sdk-logger')
 const { EVENT, BASE_OPTIONS } = require('./common')
 
@@ -116,8 +120,175 @@ async function queued(events) {
   process.exit(0)
 }
 
+/** The bench event as a server builds it: a fresh object per call, same 279 bytes. */
+function buildEvent() {
+  return {
+    category: 'Chat Session',
+    action: 'closed',
+    roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
+    tabId: 'tab-5f1a2c',
+    dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
+    eventType: 'customerAction',
+    properties: { close_method: 'chat window' },
+    timestamp: '2022-09-26T17:50:47.225Z',
+  }
+}
+
+/**
+ * What the kernel counts for this (the JavaScript) thread: time on a CPU and time
+ * runnable but waiting for one (ns), page faults, and context switches it chose
+ * (blocking) or suffered (preempted). Linux only; elsewhere all undefined.
+ */
+function threadCounters() {
+  try {
+    const [cpuNs, waitNs] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number)
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const status = fs.readFileSync('/proc/thread-self/status', 'utf8')
+    const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1])
+    return { cpuNs, waitNs, minorFaults: Number(fields[7]), voluntarySwitches: field('voluntary_ctxt_switches'), preemptions: field('nonvoluntary_ctxt_switches') }
+  } catch {
+    return {}
+  }
+}
+
+function counterDelta(before, after, calls) {
+  const per = (k) => (after[k] === undefined ? undefined : (after[k] - before[k]) / calls)
+  return { threadCpuNsPerCall: per('cpuNs'), threadWaitNsPerCall: per('waitNs'), faultsPer1kCalls: per('minorFaults') * 1000, blocks: after.voluntarySwitches - before.voluntarySwitches, preemptions: after.preemptions - before.preemptions }
+}
+
+/** Every call's time (ns), the loop's, and the scavenges and full GCs while it ran. */
+function summarise(ns, loopMs, gcs, counters) {
+  const sorted = Float64Array.from(ns).sort()
+  let sum = 0
+  for (const v of ns) sum += v
+  const gc = (kind) => gcs.filter((e) => e.kind === kind)
+  const total = (xs) => xs.reduce((a, e) => a + e.ms, 0)
+  return {
+    meanNs: sum / ns.length,
+    p50Ns: pct(sorted, 50),
+    p99Ns: pct(sorted, 99),
+    p999Ns: pct(sorted, 99.9),
+    maxNs: sorted[sorted.length - 1],
+    // Over 10 µs: the calls the p99 target is about, and the time they took in all.
+    over10us: sorted.length - lowerBound(sorted, 10_000),
+    over10usMs: sumFrom(sorted, lowerBound(sorted, 10_000)) / 1e6,
+    loopNsPerCall: (loopMs * 1e6) / ns.length,
+    scavenges: gc('minor').length,
+    scavengeMs: total(gc('minor')),
+    fullGcs: gcs.length - gc('minor').length,
+    fullGcMs: total(gcs) - total(gc('minor')),
+    ...counters,
+  }
+}
+
+function sumFrom(sorted, from) {
+  let sum = 0
+  for (let i = from; i < sorted.length; i++) sum += sorted[i]
+  return sum
+}
+
+function lowerBound(sorted, v) {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (sorted[mid] < v) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * Times each of `events` calls of `call(event)` on a freshly built event. `steady`
+ * makes them in turns of SLICE calls, as a busy server would, paced at `rate` calls per
+ * second so that delivery keeps up; `burst` makes them all in one synchronous loop, as
+ * a replay after a reconnect would, which outpaces delivery: the queue grows by tens of
+ * thousands. The first call of each turn is also kept apart: after the event loop has
+ * slept, caches are cold, and a server logging a few events a second pays that.
+ */
+async function timedCalls(call, events, pace, rate) {
+  const ns = new Float64Array(events)
+  const firstOfTurn = []
+  const gcs = []
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ kind: e.detail?.kind === 1 ? 'minor' : 'other', ms: e.duration })
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  let sink
+  const before = threadCounters()
+  const t0 = performance.now()
+  const turn = pace === 'burst' ? events : SLICE
+  for (let i = 0; i < events; ) {
+    const end = Math.min(events, i + turn)
+    firstOfTurn.push(i)
+    for (; i < end; i++) {
+      const s = performance.now()
+      sink = call(buildEvent())
+      ns[i] = (performance.now() - s) * 1e6
+    }
+    if (i < events) {
+      const wait = t0 + (i * 1000) / rate - performance.now()
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)))
+    }
+  }
+  const loopMs = performance.now() - t0
+  const counters = counterDelta(before, threadCounters(), events)
+  // The observer hears of GCs after they happen, a few turns later.
+  await new Promise((r) => setTimeout(r, 50))
+  observer.disconnect()
+  const cold = Float64Array.from(firstOfTurn, (i) => ns[i]).sort()
+  counters.firstOfTurnP50Ns = pct(cold, 50)
+  counters.turns = cold.length
+  return { sink, loopMs, ns, gcs, counters }
+}
+
+async function tail(endpoint, events, pace) {
+  const RATE = Number(process.env.BENCH_STEADY_RATE || 10_000)
+  const options = { ...BASE_OPTIONS, topicArn: TOPIC, endpoint, maxQueueEvents: events + 10_000, maxQueueBytes: 2 ** 40 }
+  const logger = new AnalyticsLogger(options)
+  const stringify = (event) => JSON.stringify(event)
+  const log = (event) => logger.log(event)
+  // Warm up both: JIT, the connection, the SDK's set-up, the allocator.
+  for (let i = 0; i < 5_000; i++) stringify(buildEvent())
+  for (let i = 0; i < 5_000; i++) log(buildEvent())
+  await logger.flush()
+  global.gc?.()
+  const floor = await timedCalls(stringify, events, pace, RATE)
+  global.gc?.()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const logged = await timedCalls(log, events, pace, RATE)
+  const queuedAfterLoop = logger.stats().queued
+  await logger.flush()
+  const cpu = process.cpuUsage(cpu0)
+  const seconds = (performance.now() - t0) / 1000
+  const stats = logger.stats()
+  await logger.close()
+  const out = {
+    mode: 'tail',
+    pace,
+    events,
+    steadyRate: pace === 'steady' ? RATE : undefined,
+    eventBytes: Buffer.byteLength(floor.sink),
+    idLength: logged.sink.length,
+    floor: summarise(floor.ns, floor.loopMs, floor.gcs, floor.counters),
+    log: summarise(logged.ns, logged.loopMs, logged.gcs, logged.counters),
+    // Events still queued when the last call returned: how far logging outpaced delivery.
+    queuedAfterLoop,
+    cpuUsPerEvent: (cpu.user + cpu.system) / events,
+    eventsPerSec: events / seconds,
+    delivered: stats.delivered,
+  }
+  out.meanOverFloor = out.log.meanNs / out.floor.meanNs
+  return out
+}
+
 async function main() {
-  if (mode === 'throughput') {
+  if (mode === 'tail') {
+    const [endpoint, events, pace] = [impl, ...rest]
+    process.stdout.write(`${JSON.stringify(await tail(endpoint, Number(events), pace))}\n`)
+  } else if (mode === 'throughput') {
     const [endpoint, events] = rest
     process.stdout.write(`${JSON.stringify(await throughput(endpoint, Number(events)))}\n`)
   } else if (mode === 'queued') {

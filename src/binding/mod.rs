@@ -24,7 +24,7 @@ pub use deadletter::{
     DeadLetterReplayReport, DeadLetterSelection,
 };
 pub use event_json::event_json_function;
-pub use fast_log::{log_json, reject_event};
+pub use fast_log::{log_json_function, reject_event};
 pub use logger::AnalyticsLogger;
 pub use options::{
     AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,

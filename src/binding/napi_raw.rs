@@ -13,10 +13,81 @@
 //! handle scope. Each status N-API returns is checked, or its failure is harmless
 //! (a property not set on an error that is thrown anyway) and said so.
 
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use napi::bindgen_prelude::{Function, Object, Unknown};
-use napi::{sys, Env, JsValue, Result, Status, ValueType};
+use napi::bindgen_prelude::{panic_to_error, Function, Object, Unknown};
+use napi::{sys, Env, JsError, JsValue, Result, Status, ValueType};
+
+/// What a function made by [`native_function`] runs: the calling thread's env and the
+/// call's first two arguments (`undefined` where not passed).
+pub(super) type NativeFn = for<'env> fn(&'env Env, [Unknown<'env>; 2]) -> Result<Unknown<'env>>;
+
+/// A plain JavaScript function that runs `native`, made with N-API itself rather than
+/// `#[napi]`. Why: napi-rs opens a native-borrow scope around every call of its
+/// functions (an `Arc<Mutex<..>>` allocated, a process-wide lock taken and a table
+/// looked up), which on log()'s fast path cost as much as parsing the event when the
+/// call was cold (docs/performance.md). As `#[napi(catch_unwind)]` does, a panic is
+/// caught and thrown as an `Error`, and an `Err` is thrown unless its exception is
+/// already pending.
+pub(super) fn native_function<'env>(
+    env: &'env Env,
+    name: &str,
+    native: NativeFn,
+) -> Result<Unknown<'env>> {
+    let mut function = ptr::null_mut();
+    // SAFETY: see the module's note; the status is checked. The data pointer is a
+    // plain `fn` pointer, which lives forever and which `call_native` turns back.
+    unsafe {
+        napi::check_status!(sys::napi_create_function(
+            env.raw(),
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(call_native),
+            native as *mut c_void,
+            &mut function,
+        ))?;
+        Ok(Unknown::from_raw_unchecked(env.raw(), function))
+    }
+}
+
+/// The N-API callback of every [`native_function`]: reads the arguments and the `fn`
+/// it was made with, runs it, and turns an error or a panic into an exception.
+unsafe extern "C" fn call_native(
+    raw: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 2usize;
+    let mut argv = [ptr::null_mut(); 2];
+    let mut data = ptr::null_mut();
+    // SAFETY: N-API calls this on the JavaScript thread with its env and the call's
+    // info; it fills the arguments not passed with `undefined`. `data` is the `fn`
+    // pointer `native_function` stored, of type `NativeFn`.
+    unsafe {
+        if sys::napi_get_cb_info(
+            raw,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            &mut data,
+        ) != sys::Status::napi_ok
+        {
+            return ptr::null_mut();
+        }
+        let native = std::mem::transmute::<*mut c_void, NativeFn>(data);
+        let env = Env::from_raw(raw);
+        let args = argv.map(|arg| Unknown::from_raw_unchecked(raw, arg));
+        let error = match catch_unwind(AssertUnwindSafe(|| native(&env, args))) {
+            Ok(Ok(value)) => return value.raw(),
+            Ok(Err(error)) => error,
+            Err(panic) => panic_to_error(panic),
+        };
+        JsError::from(error).throw_into(raw);
+        ptr::null_mut()
+    }
+}
 
 /// Which constructor an error is made with.
 #[derive(Clone, Copy)]
@@ -228,6 +299,17 @@ pub(super) fn copy_utf8(env: &Env, text: &Unknown, buf: &mut Vec<u8>) -> Result<
         buf.set_len(written);
     }
     Ok(())
+}
+
+/// `value` as a `u32` (a number; N-API truncates it as `>>> 0` would).
+pub(super) fn to_u32(env: &Env, value: &Unknown) -> Result<u32> {
+    let mut out = 0;
+    // SAFETY: see the module's note; the status is checked.
+    napi::check_status!(
+        unsafe { sys::napi_get_value_uint32(env.raw(), value.raw(), &mut out) },
+        "expected a number"
+    )?;
+    Ok(out)
 }
 
 /// `Boolean(value)`.

@@ -94,7 +94,7 @@ fn encoders() -> Vec<EncoderConfig> {
 fn check(cfg: &EncoderConfig, json: &str) -> Result<(), TestCaseError> {
     match cfg.encode(json, Uuid::nil(), 0) {
         Ok(encoded) => {
-            let body: Value = serde_json::from_str(&encoded.event.body)
+            let body: Value = serde_json::from_str(encoded.event.body())
                 .map_err(|e| TestCaseError::fail(format!("body is not JSON: {e}")))?;
             prop_assert!(body.is_object());
             prop_assert!(encoded.event.message_bytes() <= MAX_MESSAGE_BYTES);

@@ -139,7 +139,11 @@ impl Publisher for FakePublisher {
             topic: request.topic_arn.to_owned(),
             group: request.message_group_id.map(str::to_owned),
             ids: ids.clone(),
-            bodies: request.entries.iter().map(|e| e.body.to_string()).collect(),
+            bodies: request
+                .entries
+                .iter()
+                .map(|e| e.body().to_string())
+                .collect(),
             refused: refused.clone(),
         });
         if let Some(code) = refused {

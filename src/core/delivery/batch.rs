@@ -1,8 +1,8 @@
 //! Cutting the queue into PublishBatch requests within SNS's limits.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::block_queue::BlockQueue;
 use crate::core::event::{EncodedEvent, MAX_MESSAGE_BYTES};
 
 /// SNS PublishBatch takes at most ten entries per request.
@@ -31,7 +31,7 @@ pub struct QueuedEvent {
 /// Takes the longest prefix of `queue` that fits in one request: at most `max_events`
 /// (itself at most [`MAX_EVENTS`]) entries and [`MAX_BYTES`] bytes. Every event alone
 /// fits, because `log()` refuses messages over the SNS limit.
-pub fn take_batch(queue: &mut VecDeque<QueuedEvent>, max_events: usize) -> Vec<QueuedEvent> {
+pub fn take_batch(queue: &mut BlockQueue<QueuedEvent>, max_events: usize) -> Vec<QueuedEvent> {
     let max_events = max_events.clamp(1, MAX_EVENTS);
     let mut bytes = 0;
     let mut count = 0;
@@ -43,7 +43,7 @@ pub fn take_batch(queue: &mut VecDeque<QueuedEvent>, max_events: usize) -> Vec<Q
         bytes += size;
         count += 1;
     }
-    queue.drain(..count).collect()
+    queue.take_front(count)
 }
 
 #[cfg(test)]
@@ -51,17 +51,17 @@ mod tests {
     use super::*;
     use crate::core::testing::event_with_body_len;
 
-    fn queue(sizes: &[usize]) -> VecDeque<QueuedEvent> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &len)| QueuedEvent {
+    fn queue(sizes: &[usize]) -> BlockQueue<QueuedEvent> {
+        let mut queue = BlockQueue::default();
+        for (i, &len) in sizes.iter().enumerate() {
+            queue.push_back(QueuedEvent {
                 seq: i as u64,
                 seen: Instant::now(),
                 event: event_with_body_len(len),
                 segment: 0,
-            })
-            .collect()
+            });
+        }
+        queue
     }
 
     #[test]

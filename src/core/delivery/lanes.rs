@@ -5,10 +5,11 @@
 //! A paused topic's lanes keep their events, in order, and start no batch but the
 //! probe the loop asks for.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::batch::{take_batch, QueuedEvent};
+use super::block_queue::BlockQueue;
 
 /// Where a batch may come from: one topic, one message group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,7 +21,7 @@ pub struct LaneKey {
 
 #[derive(Debug)]
 struct Lane {
-    queue: VecDeque<QueuedEvent>,
+    queue: BlockQueue<QueuedEvent>,
     in_flight: usize,
     /// FIFO: one batch at a time.
     ordered: bool,
@@ -66,7 +67,7 @@ impl Lanes {
     fn lane(&mut self, key: LaneKey, ordered: bool) -> &mut Lane {
         let paused_topics = &self.paused_topics;
         self.lanes.entry(key).or_insert_with_key(|key| Lane {
-            queue: VecDeque::new(),
+            queue: BlockQueue::default(),
             in_flight: 0,
             ordered,
             paused: !paused_topics.is_empty() && paused_topics.contains(&key.topic),
@@ -78,10 +79,7 @@ impl Lanes {
     pub fn requeue(&mut self, key: LaneKey, ordered: bool, events: Vec<QueuedEvent>) -> bool {
         let n = events.len();
         let lane = self.lane(key, ordered);
-        for event in events {
-            let at = lane.queue.partition_point(|q| q.seq < event.seq);
-            lane.queue.insert(at, event);
-        }
+        lane.queue.insert_sorted(events, |q| q.seq);
         let paused = lane.paused;
         self.len += n;
         paused
@@ -132,7 +130,7 @@ impl Lanes {
             if key.topic != topic {
                 return true;
             }
-            out.extend(lane.queue.drain(..).map(|q| (key.clone(), q)));
+            out.extend(lane.queue.drain().map(|q| (key.clone(), q)));
             lane.in_flight > 0
         });
         self.len -= out.len();
@@ -258,7 +256,7 @@ impl Lanes {
     pub fn drain(&mut self) -> Vec<QueuedEvent> {
         let mut out = Vec::with_capacity(self.len);
         self.lanes.retain(|_, lane| {
-            out.extend(lane.queue.drain(..));
+            out.extend(lane.queue.drain());
             lane.in_flight > 0
         });
         self.len = 0;

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shared};
+use super::text_pool::{text_pool, TextTaker};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::encode::{EncodeError, EncoderConfig};
@@ -80,6 +81,8 @@ impl CallerSide {
 /// replaces, so `log()` reads them without a lock.
 pub struct Logger {
     events: std_mpsc::Sender<EncodedEvent>,
+    /// Buffers for the events' texts, handed back by the loop.
+    texts: TextTaker,
     shared: Arc<Shared>,
     caller: RefCell<Arc<CallerSide>>,
     spool: Option<crate::core::options::SpoolConfig>,
@@ -130,6 +133,7 @@ impl Logger {
             None => None,
         };
         let (events_tx, events_rx) = std_mpsc::channel();
+        let (texts, texts_back) = text_pool();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {
@@ -152,6 +156,7 @@ impl Logger {
         });
         let logger = Logger {
             events: events_tx,
+            texts,
             shared: shared.clone(),
             caller: RefCell::new(Arc::new(CallerSide::new(&config))),
             spool: config.spool.clone(),
@@ -161,6 +166,7 @@ impl Logger {
             publisher,
             shared.clone(),
             events_rx,
+            texts_back,
             control_rx,
             spool_lock,
         );
@@ -195,20 +201,13 @@ impl Logger {
         if self.is_closed() {
             return Err(LogError::Closed);
         }
-        let id = Uuid::now_v7();
-        // The id's own clock reading: one read of the clock per event, not two.
-        let now_ms = id.get_timestamp().map_or_else(
-            || chrono::Utc::now().timestamp_millis(),
-            |t| {
-                let (secs, nanos) = t.to_unix();
-                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
-            },
-        );
+        let (id, now_ms) = new_id();
         // Nothing below calls back into JavaScript (a toJSON has already run), so no
         // reconfigure() can want the options mutably while this borrow lives.
         let caller = self.caller.borrow();
         let stats = &self.shared.stats;
-        let encoded = match caller.encoder.encode_for(json, id, now_ms, app_id) {
+        let buf = self.texts.take();
+        let encoded = match caller.encoder.encode_into(buf, json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -227,7 +226,7 @@ impl Logger {
         }
         // validation: 'warn': publish, count, and let the loop report it.
         self.count_violations(&encoded.violations);
-        let event = format!("{}/{}", encoded.event.category, encoded.event.action);
+        let event = format!("{}/{}", encoded.event.category(), encoded.event.action());
         let id = self.enqueue(&caller, encoded.event)?;
         let _ = self.shared.control.send(Control::Violations {
             id,
@@ -261,16 +260,16 @@ impl Logger {
         // to a standard topic) takes the logger's, if the topic is FIFO now.
         self.enqueue(
             &caller,
-            EncodedEvent {
-                id: letter.id,
-                body: letter.message.as_str().into(),
-                category: letter.category.as_str().into(),
-                action: letter.action.as_str().into(),
-                event_type: letter.event_type,
+            EncodedEvent::new(
+                letter.id,
+                letter.message.clone(),
+                &letter.category,
+                &letter.action,
+                letter.event_type,
                 topic,
-                group: letter.message_group_id.as_deref().map(Into::into),
-                app_id: letter.app_id.as_deref().map(Into::into),
-            },
+                letter.message_group_id.as_deref().map(Into::into),
+                letter.app_id.as_deref().map(Into::into),
+            ),
         )
     }
 
@@ -483,6 +482,22 @@ impl Logger {
         *self.caller.borrow_mut() = caller;
         Ok(())
     }
+}
+
+thread_local! {
+    /// The UUIDv7 counter of this thread's loggers. `Uuid::now_v7()` shares one context
+    /// behind a process-wide mutex; a logger lives on one thread, so one context per
+    /// thread keeps its ids in `log()` order without the lock.
+    static ID_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// A new event id (UUIDv7) and the epoch milliseconds of its clock reading: one read
+/// of the clock per event, not two.
+fn new_id() -> (Uuid, i64) {
+    let timestamp = ID_CONTEXT.with(|context| uuid::Timestamp::now(context));
+    let id = Uuid::new_v7(timestamp);
+    let (secs, nanos) = timestamp.to_unix();
+    (id, secs as i64 * 1000 + i64::from(nanos / 1_000_000))
 }
 
 impl Drop for Logger {

@@ -1,13 +1,15 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
 //! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
-//! the queue into batches (`lanes.rs`, `batch.rs`) and sends each through a
-//! `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`), holds the
-//! events of destinations SNS refused as a whole until a probe passes (`pause.rs`),
-//! on the shared runtime (`runtime.rs`). Entries SNS refuses for their own sake are
-//! kept (`refusals.rs`), and replayed from the dead-letter store through a logger
-//! (`replay.rs`).
+//! the queue into batches (`lanes.rs` on `block_queue.rs`, `batch.rs`) and sends each
+//! through a `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`),
+//! holds the events of destinations SNS refused as a whole until a probe passes
+//! (`pause.rs`), on the shared runtime (`runtime.rs`). Entries SNS refuses for their
+//! own sake are kept (`refusals.rs`), and replayed from the dead-letter store through
+//! a logger (`replay.rs`). The events' text buffers go back to `log()` through
+//! `text_pool.rs`.
 
 mod batch;
+mod block_queue;
 mod deliver;
 mod lanes;
 mod logger;
@@ -18,6 +20,7 @@ mod replay;
 mod retry;
 mod runtime;
 mod shared;
+mod text_pool;
 mod worker;
 
 pub use logger::{close_all_blocking, DrainHandle, Logger, WidgetLogError};

@@ -28,51 +28,59 @@ pub enum BodyFormat {
 }
 
 impl BodyFormat {
-    /// The body of `event`; `spec` is its plan entry, which fixes the order of the
-    /// `ciao` details.
+    /// The body of `event`, written into `buf` (emptied first: a buffer to reuse);
+    /// `spec` is its plan entry, which fixes the order of the `ciao` details.
     pub fn encode(
         &self,
         event: &ParsedEvent<'_>,
         agent_id: &str,
         spec: Option<&EventSpec>,
         size_hint: usize,
+        mut buf: String,
     ) -> Result<String, InvalidEvent> {
+        buf.clear();
         match self {
-            BodyFormat::Rc => Ok(rc_body(event, agent_id, size_hint)),
-            BodyFormat::Ciao(fields) => ciao_body(event, agent_id, spec, fields),
+            BodyFormat::Rc => {
+                buf.reserve(size_hint + 96);
+                rc_body(&mut buf, event, agent_id);
+                Ok(buf)
+            }
+            BodyFormat::Ciao(fields) => {
+                buf.reserve(512);
+                ciao_body(&mut buf, event, agent_id, spec, fields)?;
+                Ok(buf)
+            }
         }
     }
 }
 
 /// `{"dialogflowAgentId","roomId","tabId","category","action","properties","eventType","timestamp"}`,
 /// in that order.
-fn rc_body(e: &ParsedEvent<'_>, agent_id: &str, size_hint: usize) -> String {
-    let mut body = String::with_capacity(size_hint + 96);
+fn rc_body(body: &mut String, e: &ParsedEvent<'_>, agent_id: &str) {
     body.push_str("{\"dialogflowAgentId\":");
-    write_json_str(&mut body, agent_id);
+    write_json_str(body, agent_id);
     body.push_str(",\"roomId\":");
-    write_json_str(&mut body, &e.room_id);
+    write_json_str(body, &e.room_id);
     body.push_str(",\"tabId\":");
-    write_json_str(&mut body, &e.tab_id);
+    write_json_str(body, &e.tab_id);
     body.push_str(",\"category\":");
-    write_json_str(&mut body, &e.category);
+    write_json_str(body, &e.category);
     body.push_str(",\"action\":");
-    write_json_str(&mut body, &e.action);
+    write_json_str(body, &e.action);
     body.push_str(",\"properties\":{");
     for (i, (k, v)) in e.properties.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
-        write_json_str(&mut body, k);
+        write_json_str(body, k);
         body.push(':');
-        v.write_json(&mut body);
+        v.write_json(body);
     }
     body.push_str("},\"eventType\":\"");
     body.push_str(e.event_type.as_str());
     body.push_str("\",\"timestamp\":\"");
-    write_timestamp(&mut body, e.timestamp_ms);
+    write_timestamp(body, e.timestamp_ms);
     body.push_str("\"}");
-    body
 }
 
 /// `Chat Session` + `closed` → `chat_session_closed`, the style of the seed's
@@ -124,11 +132,12 @@ fn write_detail(out: &mut String, v: Option<&Value<'_>>) {
 }
 
 fn ciao_body(
+    body: &mut String,
     e: &ParsedEvent<'_>,
     agent_id: &str,
     spec: Option<&EventSpec>,
     f: &CiaoFields,
-) -> Result<String, InvalidEvent> {
+) -> Result<(), InvalidEvent> {
     let party = e
         .properties
         .iter()
@@ -183,22 +192,21 @@ fn ciao_body(
             ),
         ));
     }
-    let mut body = String::with_capacity(512);
     body.push_str("{\"application\":");
-    write_json_str(&mut body, &f.application);
+    write_json_str(body, &f.application);
     body.push_str(",\"business\":");
-    write_json_str(&mut body, &f.business);
+    write_json_str(body, &f.business);
     body.push_str(",\"ciao_deployment\":");
-    write_json_str(&mut body, &f.deployment);
+    write_json_str(body, &f.deployment);
     body.push_str(",\"dialogflow_agent_id\":");
-    write_opt_str(&mut body, agent_id);
+    write_opt_str(body, agent_id);
     body.push_str(",\"event\":");
-    write_json_str(&mut body, &ciao_event_name(&e.category, &e.action));
+    write_json_str(body, &ciao_event_name(&e.category, &e.action));
     for n in 0..CIAO_DETAILS {
         body.push_str(",\"event_detail_");
         body.push(char::from(b'1' + n as u8));
         body.push_str("\":");
-        write_detail(&mut body, details.get(n).copied().flatten());
+        write_detail(body, details.get(n).copied().flatten());
     }
     body.push_str(",\"event_type\":");
     body.push_str(match e.event_type {
@@ -206,22 +214,19 @@ fn ciao_body(
         EventType::Session => "\"session\"",
     });
     body.push_str(",\"party_id\":");
-    write_opt_str(&mut body, party);
+    write_opt_str(body, party);
     body.push_str(",\"session_id\":");
     if e.room_id.is_empty() {
         body.push_str("null");
     } else {
-        write_json_str(
-            &mut body,
-            &format!("dfcx:{agent_id}:{}", room_part(&e.room_id)),
-        );
+        write_json_str(body, &format!("dfcx:{agent_id}:{}", room_part(&e.room_id)));
     }
     body.push_str(",\"source_component\":");
-    write_json_str(&mut body, &f.source_component);
+    write_json_str(body, &f.source_component);
     body.push_str(",\"timestamp\":");
     body.push_str(&e.timestamp_ms.to_string());
     body.push('}');
-    Ok(body)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -246,7 +251,13 @@ mod tests {
         )
         .unwrap();
         let body = BodyFormat::Ciao(fields())
-            .encode(&e, "b5983b72-cac6-4f85-b9d0-be61e543dfe6", None, 0)
+            .encode(
+                &e,
+                "b5983b72-cac6-4f85-b9d0-be61e543dfe6",
+                None,
+                0,
+                String::new(),
+            )
             .unwrap();
         let got: serde_json::Value = serde_json::from_str(&body).unwrap();
         let want: serde_json::Value = serde_json::from_str(
@@ -280,7 +291,9 @@ mod tests {
             0,
         )
         .unwrap();
-        let body = BodyFormat::Ciao(fields()).encode(&e, "", None, 0).unwrap();
+        let body = BodyFormat::Ciao(fields())
+            .encode(&e, "", None, 0, String::new())
+            .unwrap();
         assert!(
             body.contains(r#""event_detail_1":"42","event_detail_2":"true","event_detail_3":"[\"x\"]","event_detail_4":null"#),
             "{body}"
@@ -293,7 +306,7 @@ mod tests {
         )
         .unwrap();
         let err = BodyFormat::Ciao(fields())
-            .encode(&e, "", None, 0)
+            .encode(&e, "", None, 0, String::new())
             .unwrap_err();
         assert_eq!(err.field, "properties");
         assert!(err.reason.contains("room for 4"), "{err}");

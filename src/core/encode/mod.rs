@@ -91,6 +91,19 @@ impl EncoderConfig {
         now_ms: i64,
         app_id: Option<&str>,
     ) -> Result<Encoded, EncodeError> {
+        self.encode_into(String::new(), json, id, now_ms, app_id)
+    }
+
+    /// [`EncoderConfig::encode_for`] with the event's texts written into `buf` (a
+    /// buffer to reuse: see `delivery/text_pool.rs`).
+    pub fn encode_into(
+        &self,
+        buf: String,
+        json: &str,
+        id: Uuid,
+        now_ms: i64,
+        app_id: Option<&str>,
+    ) -> Result<Encoded, EncodeError> {
         let event = parse_event(json, now_ms)?;
         let spec = self
             .plan
@@ -130,17 +143,19 @@ impl EncoderConfig {
             }
             _ => None,
         };
-        let body = self.format.encode(&event, agent_id, spec, json.len())?;
-        let encoded = EncodedEvent {
+        let body = self
+            .format
+            .encode(&event, agent_id, spec, json.len(), buf)?;
+        let encoded = EncodedEvent::new(
             id,
-            body: body.into_boxed_str(),
-            category: event.category.into_owned().into_boxed_str(),
-            action: event.action.into_owned().into_boxed_str(),
-            event_type: event.event_type,
+            body,
+            &event.category,
+            &event.action,
+            event.event_type,
             topic,
             group,
-            app_id: app_id.map(Into::into),
-        };
+            app_id.map(Into::into),
+        );
         let size = encoded.message_bytes();
         if size > MAX_MESSAGE_BYTES {
             return Err(InvalidEvent::new(
@@ -180,7 +195,7 @@ mod tests {
         .unwrap()
         .event;
         assert_eq!(
-            &*e.body,
+            e.body(),
             r#"{"dialogflowAgentId":"agent-default","roomId":"","tabId":"","category":"Chat Session","action":"started","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
         );
         assert_eq!((e.topic, e.group.as_deref()), (0, None));
@@ -223,7 +238,7 @@ mod tests {
             + "eventType".len()
             + 7
             + 4 * 6;
-        assert_eq!(e.message_bytes(), e.body.len() + attrs);
+        assert_eq!(e.message_bytes(), e.body().len() + attrs);
     }
 
     fn with_plan(validation: Validation) -> EncoderConfig {
@@ -251,7 +266,7 @@ mod tests {
 
         let warned = encode(&with_plan(Validation::Warn), BAD).unwrap();
         assert_eq!(warned.violations.len(), 1);
-        assert!(warned.event.body.contains("chat-window"));
+        assert!(warned.event.body().contains("chat-window"));
 
         let off = encode(&with_plan(Validation::Off), BAD).unwrap();
         assert!(off.violations.is_empty());
@@ -273,7 +288,7 @@ mod tests {
         );
         assert_eq!(
             e.queued_bytes(),
-            e.body.len() + 1 + 1 + "https://chat.example.com/be61:wqbF".len()
+            e.body().len() + 1 + 1 + "https://chat.example.com/be61:wqbF".len()
         );
         let e = encode(&cfg, r#"{"category":"c","action":"a"}"#)
             .unwrap()

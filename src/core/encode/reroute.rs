@@ -31,9 +31,9 @@ impl EncoderConfig {
     /// gets its room's group when it moves to a FIFO topic with `messageGroup:
     /// 'room'` and its body (`rc`) names the room.
     pub fn reroute(&self, event: &EncodedEvent) -> (u16, Option<Box<str>>) {
-        let keys: RoutingKeys = serde_json::from_str(&event.body).unwrap_or_default();
+        let keys: RoutingKeys = serde_json::from_str(event.body()).unwrap_or_default();
         let agent = keys.agent_id.or(keys.ciao_agent_id).unwrap_or_default();
-        let topic = self.router.route(&agent, &event.category, &event.action);
+        let topic = self.router.route(&agent, event.category(), event.action());
         if !self.router.is_fifo(topic) {
             return (topic, None);
         }
@@ -113,9 +113,9 @@ mod tests {
         });
         let event = log(&old, r#"{"category":"c","action":"a"}"#);
         assert!(
-            event.body.contains(r#""dialogflow_agent_id":"b598""#),
+            event.body().contains(r#""dialogflow_agent_id":"b598""#),
             "{}",
-            event.body
+            event.body()
         );
         let new = config(&table, AGENT);
         assert_eq!(table.snapshot()[new.reroute(&event).0 as usize].arn, AGENT);

@@ -93,8 +93,8 @@ fn entry(
     let id = event.id_string();
     let values = [
         id.as_str(),
-        &event.category,
-        &event.action,
+        event.category(),
+        event.action(),
         event.event_type.as_str(),
     ];
     let mut attributes: HashMap<String, MessageAttributeValue> = ATTRIBUTE_NAMES
@@ -108,7 +108,7 @@ fn entry(
     let fifo = request.message_group_id.is_some();
     PublishBatchRequestEntry::builder()
         .id(id.clone())
-        .message(&*event.body)
+        .message(event.body())
         .subject(request.subject)
         .set_message_attributes(Some(attributes))
         .set_message_group_id(request.message_group_id.map(str::to_owned))

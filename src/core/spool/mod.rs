@@ -325,9 +325,9 @@ impl Spool {
                     topic_arn,
                     event.group.as_deref(),
                     event.app_id.as_deref(),
-                    &event.category,
-                    &event.action,
-                    &event.body,
+                    event.category(),
+                    event.action(),
+                    event.body(),
                 );
             },
         );

@@ -9,16 +9,16 @@ use crate::core::event::EventType;
 const ARN: &str = "arn:aws:sns:us-east-1:123456789012:t.fifo";
 
 fn event(n: u32) -> EncodedEvent {
-    EncodedEvent {
-        id: Uuid::from_u128(n as u128 + 1),
-        body: format!(r#"{{"n":{n}}}"#).into(),
-        category: "c".into(),
-        action: "a".into(),
-        event_type: EventType::Session,
-        topic: 0,
-        group: n.is_multiple_of(3).then(|| format!("g{n}").into()),
-        app_id: n.is_multiple_of(4).then(|| format!("app{n}").into()),
-    }
+    EncodedEvent::new(
+        Uuid::from_u128(n as u128 + 1),
+        format!(r#"{{"n":{n}}}"#),
+        "c",
+        "a",
+        EventType::Session,
+        0,
+        n.is_multiple_of(3).then(|| format!("g{n}").into()),
+        n.is_multiple_of(4).then(|| format!("app{n}").into()),
+    )
 }
 
 fn segment_path(dir: &Path, index: u32) -> PathBuf {
@@ -610,9 +610,9 @@ fn a_previous_versions_spool_replays() {
             ARN,
             e.group.as_deref(),
             e.app_id.as_deref(),
-            &e.category,
-            &e.action,
-            &e.body,
+            e.category(),
+            e.action(),
+            e.body(),
         );
     }
     let mut ack = Vec::new();

@@ -22,6 +22,7 @@ use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
+use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{EncoderConfig, Topic, TopicTable};
 use crate::core::event::EncodedEvent;
@@ -37,6 +38,8 @@ pub(crate) struct Worker<P> {
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
     events: std_mpsc::Receiver<EncodedEvent>,
+    /// Where the events' text buffers go back to `log()`.
+    texts: TextGiver,
     control: mpsc::UnboundedReceiver<Control>,
     topics: Arc<TopicTable>,
     /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
@@ -91,6 +94,7 @@ impl<P: Publisher> Worker<P> {
         publisher: P,
         shared: Arc<Shared>,
         events: std_mpsc::Receiver<EncodedEvent>,
+        texts: TextGiver,
         control: mpsc::UnboundedReceiver<Control>,
         spool_lock: Option<SpoolLock>,
     ) -> Self {
@@ -114,6 +118,7 @@ impl<P: Publisher> Worker<P> {
             context: Arc::new(context),
             shared,
             events,
+            texts,
             control,
             topic_cache: topics.snapshot(),
             topics,
@@ -287,9 +292,17 @@ impl<P: Publisher> Worker<P> {
 
     fn take_events(&mut self) {
         let now = Instant::now();
+        let (mut taken, mut longest) = (0, 0);
         loop {
             match self.events.try_recv() {
-                Ok(event) => self.take_event(event, now),
+                Ok(mut event) => {
+                    // The queue's memory is the loop's own; log()'s buffer goes back.
+                    let text = event.rehome();
+                    taken += 1;
+                    longest = longest.max(text.len());
+                    self.texts.give(text);
+                    self.take_event(event, now)
+                }
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
                     if !self.orphaned {
@@ -300,6 +313,8 @@ impl<P: Publisher> Worker<P> {
                 }
             }
         }
+        self.texts.top_up(taken, longest);
+        self.texts.send();
         if self.overflow == Overflow::DropOldest {
             self.evict_oldest();
         }

@@ -280,16 +280,16 @@ impl<P: Publisher> Worker<P> {
     pub(super) fn unspool(&mut self, e: SpooledEvent) -> EncodedEvent {
         let fifo = e.topic_arn.ends_with(".fifo");
         let topic = self.topics.intern(&e.topic_arn, fifo).unwrap_or(0);
-        EncodedEvent {
-            id: e.id,
-            body: e.body.into_boxed_str(),
-            category: e.category.into_boxed_str(),
-            action: e.action.into_boxed_str(),
-            event_type: e.event_type,
+        EncodedEvent::new(
+            e.id,
+            e.body,
+            &e.category,
+            &e.action,
+            e.event_type,
             topic,
-            group: e.group.map(String::into_boxed_str),
-            app_id: e.app_id.map(String::into_boxed_str),
-        }
+            e.group.map(String::into_boxed_str),
+            e.app_id.map(String::into_boxed_str),
+        )
     }
 
     /// Writes buffered spool records to the file: at the end of every turn, and the

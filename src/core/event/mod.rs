@@ -13,6 +13,12 @@ use uuid::Uuid;
 
 use crate::core::error::InvalidEvent;
 
+mod scan;
+mod timestamp;
+
+pub(crate) use timestamp::parse_iso_millis;
+pub use timestamp::{format_timestamp, write_timestamp};
+
 /// SNS's limit for one message, body and message attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
@@ -43,14 +49,17 @@ impl EventType {
 }
 
 /// An event that passed validation, held as the SNS message it becomes.
-/// This is what waits in the queue, so it keeps only what the request needs.
+/// This is what waits in the queue, so it keeps only what the request needs, and its
+/// three texts in one allocation: made on the JavaScript thread and freed on the
+/// delivery thread, each allocation cost both (docs/performance.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     pub id: Uuid,
-    /// The JSON message body, exactly as published.
-    pub body: Box<str>,
-    pub category: Box<str>,
-    pub action: Box<str>,
+    /// The JSON message body, exactly as published, then the category, then the
+    /// action.
+    text: Box<str>,
+    body_len: usize,
+    category_len: usize,
     pub event_type: EventType,
     /// Index of its topic in the logger's topic table (see `route.rs`).
     pub topic: u16,
@@ -62,6 +71,56 @@ pub struct EncodedEvent {
 }
 
 impl EncodedEvent {
+    /// The event with the body `body` (any spare capacity it has takes the category
+    /// and the action, so that the three usually cost one allocation).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: Uuid,
+        mut body: String,
+        category: &str,
+        action: &str,
+        event_type: EventType,
+        topic: u16,
+        group: Option<Box<str>>,
+        app_id: Option<Box<str>>,
+    ) -> Self {
+        let body_len = body.len();
+        body.reserve_exact(category.len() + action.len());
+        body.push_str(category);
+        body.push_str(action);
+        EncodedEvent {
+            id,
+            text: body.into_boxed_str(),
+            body_len,
+            category_len: category.len(),
+            event_type,
+            topic,
+            group,
+            app_id,
+        }
+    }
+
+    /// Moves the event's texts into an allocation of their exact size, made by the
+    /// calling thread, and returns the buffer they were in (for the delivery loop: see
+    /// `delivery/text_pool.rs`).
+    pub fn rehome(&mut self) -> Box<str> {
+        let copy = Box::from(&*self.text);
+        std::mem::replace(&mut self.text, copy)
+    }
+
+    /// The JSON message body, exactly as published.
+    pub fn body(&self) -> &str {
+        &self.text[..self.body_len]
+    }
+
+    pub fn category(&self) -> &str {
+        &self.text[self.body_len..self.body_len + self.category_len]
+    }
+
+    pub fn action(&self) -> &str {
+        &self.text[self.body_len + self.category_len..]
+    }
+
     /// Size SNS counts against [`MAX_MESSAGE_BYTES`]: the body plus each message
     /// attribute's name, data type and value.
     pub fn message_bytes(&self) -> usize {
@@ -75,9 +134,7 @@ impl EncodedEvent {
             n + 36 // the hyphenated event id
         };
         FIXED
-            + self.body.len()
-            + self.category.len()
-            + self.action.len()
+            + self.text.len()
             + self.event_type.as_str().len()
             + self
                 .app_id
@@ -87,9 +144,7 @@ impl EncodedEvent {
 
     /// Heap bytes this event holds while queued, for `maxQueueBytes`.
     pub fn queued_bytes(&self) -> usize {
-        self.body.len()
-            + self.category.len()
-            + self.action.len()
+        self.text.len()
             + self.group.as_ref().map_or(0, |g| g.len())
             + self.app_id.as_ref().map_or(0, |a| a.len())
     }
@@ -434,11 +489,15 @@ fn event_type(value: Option<Value<'_>>) -> Result<EventType, InvalidEvent> {
 /// milliseconds; `Err` says what is wrong with it.
 pub(crate) fn timestamp_value_ms(value: &Value<'_>) -> Result<i64, String> {
     let ms = match value {
-        Value::Str(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|e| {
-                format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})")
-            })?
-            .timestamp_millis(),
+        // The form Date.toJSON writes, by hand; anything else, chrono.
+        Value::Str(s) => match parse_iso_millis(s) {
+            Some(ms) => ms,
+            None => DateTime::parse_from_rfc3339(s)
+                .map_err(|e| {
+                    format!("must be an ISO-8601 date-time such as 2022-09-26T17:50:47.225Z, got {s:?} ({e})")
+                })?
+                .timestamp_millis(),
+        },
         Value::Num(n) => {
             let v = n.as_f64().unwrap_or(f64::NAN);
             if !v.is_finite() || v.fract() != 0.0 {
@@ -512,8 +571,17 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
     Ok(entries)
 }
 
-/// Checks the JSON text of one event field by field.
+/// Checks the JSON text of one event field by field: the plain form `JSON.stringify`
+/// writes in one pass (`scan.rs`), anything else, and every refusal, through serde.
 pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
+    match scan::canonical(json, now_ms) {
+        Some(event) => Ok(event),
+        None => slow_parse(json, now_ms),
+    }
+}
+
+/// [`parse_event`] through serde_json, for any text.
+fn slow_parse(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
     if !json.trim_start().starts_with('{') {
         // serde would read an array positionally, as if it were the fields in order.
         return Err(InvalidEvent::new("event", "must be a plain object"));
@@ -540,12 +608,39 @@ pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEv
     })
 }
 
+/// Where the first byte a JSON string cannot hold as it is (`"`, `\` or a control
+/// character) is in `bytes`. Eight bytes at a time, as serde_json's own scan does: byte
+/// by byte, this search was a third of `scan.rs`'s time and most of
+/// [`write_json_str`]'s.
+fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit set in each byte below `n`, exact up to the first such byte.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
 /// Appends `s` as a JSON string literal (RFC 8259 escaping, as serde_json writes it).
 pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
-    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
     // The common case, nothing to escape, is one copy.
-    let Some(first) = s.as_bytes().iter().position(needs_escape) else {
+    let Some(first) = special_byte(s.as_bytes()) else {
         out.push_str(s);
         out.push('"');
         return;
@@ -578,56 +673,6 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// ISO-8601 UTC with milliseconds, as in `2022-09-26T17:50:47.225Z`.
-pub fn format_timestamp(ms: i64) -> String {
-    let mut out = String::with_capacity(24);
-    write_timestamp(&mut out, ms);
-    out
-}
-
-/// Appends `ms` (0 to [`MAX_TIMESTAMP_MS`]) as ISO-8601 UTC with milliseconds. Done by
-/// hand, digit by digit: it runs in every `log()`, where chrono's formatter allocated.
-pub fn write_timestamp(out: &mut String, ms: i64) {
-    let ms = ms.clamp(0, MAX_TIMESTAMP_MS);
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, days >= 0).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    push_digits(out, year, 4);
-    out.push('-');
-    push_digits(out, month, 2);
-    out.push('-');
-    push_digits(out, day, 2);
-    out.push('T');
-    push_digits(out, in_day / 3_600_000, 2);
-    out.push(':');
-    push_digits(out, in_day / 60_000 % 60, 2);
-    out.push(':');
-    push_digits(out, in_day / 1000 % 60, 2);
-    out.push('.');
-    push_digits(out, in_day % 1000, 3);
-    out.push('Z');
-}
-
-/// `n` (non-negative) as exactly `width` (at most 4) decimal digits.
-fn push_digits(out: &mut String, n: i64, width: usize) {
-    let mut n = n;
-    let mut buf = ['0'; 4];
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = char::from(b'0' + (n % 10) as u8);
-        n /= 10;
-    }
-    out.extend(&buf[..width]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,6 +681,38 @@ mod tests {
 
     fn parse(json: &str) -> Result<ParsedEvent<'_>, InvalidEvent> {
         parse_event(json, NOW)
+    }
+
+    #[test]
+    fn an_encoded_event_keeps_its_three_texts_apart() {
+        let mut roomy = String::with_capacity(64);
+        roomy.push_str(r#"{"é":1}"#);
+        for body in [roomy, String::from(r#"{"é":1}"#), String::new()] {
+            let want = body.clone();
+            let e = EncodedEvent::new(
+                Uuid::nil(),
+                body,
+                "Chat Session",
+                "clos\u{e9}d",
+                EventType::Session,
+                0,
+                Some("g".into()),
+                None,
+            );
+            assert_eq!(
+                (e.body(), e.category(), e.action()),
+                (want.as_str(), "Chat Session", "clos\u{e9}d")
+            );
+            assert_eq!(
+                e.queued_bytes(),
+                want.len() + "Chat Session".len() + "clos\u{e9}d".len() + 1
+            );
+            let mut moved = e.clone();
+            let old = moved.rehome();
+            assert_eq!(moved, e, "the same event in a new place");
+            assert_eq!(&*old, &*e.text);
+            assert!(moved.text.is_empty() || moved.text.as_ptr() != old.as_ptr());
+        }
     }
 
     #[test]
