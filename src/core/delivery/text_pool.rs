@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc};
 /// 400 KiB. The pool needs only as many as `log()` makes between two turns of the
 /// delivery loop.
 const MAX_POOLED: usize = 1024;
-/// Buffers larger than this are freed rather than pooled.
+/// Buffers of a larger capacity are freed rather than pooled.
 const MAX_POOLED_CAPACITY: usize = 4096;
 /// Buffers go back in chunks of this many: one channel operation per chunk on each
 /// side instead of one per event.
@@ -53,8 +53,8 @@ pub(crate) fn text_pool() -> (TextTaker, TextGiver) {
 
 /// `log()`'s side, on the caller's thread.
 pub(crate) struct TextTaker {
-    stash: RefCell<Vec<Box<str>>>,
-    chunks: mpsc::Receiver<Vec<Box<str>>>,
+    stash: RefCell<Vec<String>>,
+    chunks: mpsc::Receiver<Vec<String>>,
     /// Buffers sent back and not yet taken out of the channel.
     pooled: Arc<AtomicUsize>,
 }
@@ -70,8 +70,7 @@ impl TextTaker {
             }
         }
         match stash.pop() {
-            Some(text) => {
-                let mut text = String::from(text);
+            Some(mut text) => {
                 text.clear();
                 text
             }
@@ -82,16 +81,16 @@ impl TextTaker {
 
 /// The delivery loop's side.
 pub(crate) struct TextGiver {
-    chunk: Vec<Box<str>>,
-    chunks: mpsc::Sender<Vec<Box<str>>>,
+    chunk: Vec<String>,
+    chunks: mpsc::Sender<Vec<String>>,
     pooled: Arc<AtomicUsize>,
 }
 
 impl TextGiver {
     /// Gives a buffer back, or frees it when the pool is full or it is too large.
-    pub fn give(&mut self, text: Box<str>) {
+    pub fn give(&mut self, text: String) {
         let room = self.pooled.load(Ordering::Relaxed) + self.chunk.len() < MAX_POOLED;
-        if room && text.len() <= MAX_POOLED_CAPACITY {
+        if room && text.capacity() <= MAX_POOLED_CAPACITY {
             self.chunk.push(text);
             if self.chunk.len() == CHUNK {
                 self.send();
@@ -112,7 +111,7 @@ impl TextGiver {
             return;
         }
         for _ in pooled..MAX_POOLED {
-            self.give(" ".repeat(size).into_boxed_str());
+            self.give(" ".repeat(size));
         }
     }
 
@@ -140,13 +139,17 @@ mod tests {
         let (taker, mut giver) = text_pool();
         let fresh = taker.take();
         assert_eq!(fresh.capacity(), 0, "an empty pool makes a new buffer");
-        let used: Box<str> = "an event's text".into();
+        let used = String::with_capacity(400) + "an event's text";
         let at = used.as_ptr();
         giver.give(used);
         assert_eq!(taker.take().capacity(), 0, "nothing is sent before send()");
         giver.send();
         let again = taker.take();
         assert!(again.is_empty());
+        assert!(
+            again.capacity() >= 400,
+            "with its capacity: the next event fits"
+        );
         assert_eq!(again.as_ptr(), at, "the same buffer, emptied");
         assert_eq!(giver.pooled.load(Ordering::Relaxed), 0);
     }
@@ -154,11 +157,11 @@ mod tests {
     #[test]
     fn the_pool_is_bounded_in_count_and_size() {
         let (taker, mut giver) = text_pool();
-        giver.give("x".repeat(MAX_POOLED_CAPACITY + 1).into_boxed_str());
+        giver.give("x".repeat(MAX_POOLED_CAPACITY + 1));
         giver.send();
         assert_eq!(giver.pooled.load(Ordering::Relaxed), 0, "too large to keep");
         for _ in 0..3 * MAX_POOLED {
-            giver.give("text".into());
+            giver.give("text".to_string());
         }
         giver.send();
         assert_eq!(giver.pooled.load(Ordering::Relaxed), MAX_POOLED);
@@ -196,7 +199,7 @@ mod tests {
     fn full_chunks_are_sent_without_waiting_for_send() {
         let (taker, mut giver) = text_pool();
         for _ in 0..CHUNK {
-            giver.give("text".into());
+            giver.give("text".to_string());
         }
         assert!(taker.take().capacity() > 0);
     }

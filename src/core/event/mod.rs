@@ -51,13 +51,17 @@ impl EventType {
 /// An event that passed validation, held as the SNS message it becomes.
 /// This is what waits in the queue, so it keeps only what the request needs, and its
 /// three texts in one allocation: made on the JavaScript thread and freed on the
-/// delivery thread, each allocation cost both (docs/performance.md).
+/// delivery thread, each allocation cost both (docs/performance.md). The text is a
+/// `String`, not a `Box<str>`: `log()` writes it into a reused buffer, and a boxed
+/// text would shrink that buffer to fit (a realloc per event) and lose the capacity
+/// the next event needs (another); the delivery loop's copy ([`EncodedEvent::rehome`])
+/// is exact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     pub id: Uuid,
     /// The JSON message body, exactly as published, then the category, then the
     /// action.
-    text: Box<str>,
+    text: String,
     body_len: usize,
     category_len: usize,
     pub event_type: EventType,
@@ -85,12 +89,12 @@ impl EncodedEvent {
         app_id: Option<Box<str>>,
     ) -> Self {
         let body_len = body.len();
-        body.reserve_exact(category.len() + action.len());
+        body.reserve(category.len() + action.len());
         body.push_str(category);
         body.push_str(action);
         EncodedEvent {
             id,
-            text: body.into_boxed_str(),
+            text: body,
             body_len,
             category_len: category.len(),
             event_type,
@@ -103,8 +107,8 @@ impl EncodedEvent {
     /// Moves the event's texts into an allocation of their exact size, made by the
     /// calling thread, and returns the buffer they were in (for the delivery loop: see
     /// `delivery/text_pool.rs`).
-    pub fn rehome(&mut self) -> Box<str> {
-        let copy = Box::from(&*self.text);
+    pub fn rehome(&mut self) -> String {
+        let copy = String::from(self.text.as_str());
         std::mem::replace(&mut self.text, copy)
     }
 
