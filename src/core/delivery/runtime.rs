@@ -43,23 +43,14 @@ pub fn handle() -> Handle {
 pub const THREAD_NICE_STEPS: i32 = 10;
 
 /// Lowers the calling thread's priority by [`THREAD_NICE_STEPS`] from the one it
-/// inherited, and makes it a batch thread (`SCHED_BATCH`): one that never preempts
-/// the thread it wakes up beside. Nice alone decides shares of a busy core; a woken
-/// thread with little run time behind it still took the JavaScript thread's core
-/// at once, in the middle of a `log()` call. In a burst of 50,000 calls (`npm run
-/// bench -- --tail`, docs/performance.md) the JavaScript thread was preempted 33
-/// times and waited 13 ms for its core. A batch thread still gets its nice share, so
-/// delivery never stops. Linux only: there both are per thread; elsewhere they would
-/// be the whole process's.
+/// inherited. Linux only: there nice is per thread; elsewhere it would be the whole
+/// process's.
 fn yield_to_javascript() {
     #[cfg(target_os = "linux")]
-    // SAFETY: nice() takes no pointers; sched_setscheduler reads the param it is
-    // given, which lives across the call. On Linux both change the calling thread
-    // only. A failure leaves the thread as it was, which is only slower.
+    // SAFETY: nice() takes no pointers. On Linux it changes the calling thread only.
+    // A failure leaves the thread at its inherited priority, which is only slower.
     unsafe {
         libc::nice(THREAD_NICE_STEPS);
-        let param = libc::sched_param { sched_priority: 0 };
-        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
     }
 }
 
@@ -79,17 +70,5 @@ mod tests {
         assert_eq!(worker, (creator + THREAD_NICE_STEPS).min(19));
         // The caller's own priority is untouched.
         assert_eq!(own_nice(), creator);
-    }
-
-    #[test]
-    fn runtime_threads_are_batch_threads_and_the_caller_is_not() {
-        // SAFETY: no pointers; 0 is the calling thread on Linux.
-        let policy = || unsafe { libc::sched_getscheduler(0) };
-        let caller = policy();
-        let worker =
-            handle().block_on(async { tokio::spawn(async move { policy() }).await.unwrap() });
-        assert_eq!(worker, libc::SCHED_BATCH);
-        assert_eq!(policy(), caller);
-        assert_ne!(caller, libc::SCHED_BATCH);
     }
 }
