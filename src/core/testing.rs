@@ -387,3 +387,45 @@ pub fn accepted_ids(fake: &FakePublisher, failed_requests: usize) -> Vec<String>
         .flat_map(|r| r.ids)
         .collect()
 }
+
+thread_local! {
+    /// Allocations (and reallocations) made by this thread so far.
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The test binary's allocator: mimalloc, as in the addon, counting what each thread
+/// allocates, so that tests can hold log() to its allocations per event.
+pub struct CountingAllocator;
+
+// SAFETY: every call is passed on unchanged to mimalloc; the count is a thread-local
+// `Cell` with a const initialiser, which neither allocates nor registers a destructor.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+fn count_allocation() {
+    // try_with: the thread's locals may be gone while it exits.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// Allocations and reallocations the calling thread has made so far.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.with(std::cell::Cell::get)
+}
