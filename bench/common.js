@@ -1,17 +1,25 @@
 'use strict'
 // What the benchmarks share: the event they log and how they summarise.
 
-/** A typical Livechat event, about 280 bytes as JSON. */
-const EVENT = {
-  category: 'Chat Session',
-  action: 'closed',
-  roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
-  tabId: 'tab-5f1a2c',
-  dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
-  eventType: 'customerAction',
-  properties: { close_method: 'chat window' },
-  timestamp: '2022-09-26T17:50:47.225Z',
+/**
+ * A typical Livechat event, about 280 bytes as JSON, as a server builds it: a fresh
+ * object literal per call (the tail measurement builds one per call, as a server
+ * does; the other measurements reuse EVENT).
+ */
+function buildEvent() {
+  return {
+    category: 'Chat Session',
+    action: 'closed',
+    roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
+    tabId: 'tab-5f1a2c',
+    dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
+    eventType: 'customerAction',
+    properties: { close_method: 'chat window' },
+    timestamp: '2022-09-26T17:50:47.225Z',
+  }
 }
+
+const EVENT = buildEvent()
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -22,4 +30,4 @@ const BASE_OPTIONS = {
   credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
 }
 
-module.exports = { EVENT, median, BASE_OPTIONS }
+module.exports = { EVENT, buildEvent, median, BASE_OPTIONS }

@@ -11,7 +11,7 @@ const path = require('node:path')
 const { performance, PerformanceObserver } = require('node:perf_hooks')
 const { AnalyticsLogger } = require(process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : '..')
 const { JsSdkBatchLogger, JsSdkPublishLogger } = require('./js-sdk-logger')
-const { EVENT, BASE_OPTIONS } = require('./common')
+const { EVENT, buildEvent, BASE_OPTIONS } = require('./common')
 
 const [mode, impl, ...rest] = process.argv.slice(2)
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:bench'
@@ -118,20 +118,6 @@ async function queued(events) {
   // Do not wait for a queue that can never drain.
   process.stdout.write(`${JSON.stringify(out)}\n`)
   process.exit(0)
-}
-
-/** The bench event as a server builds it: a fresh object per call, same 279 bytes. */
-function buildEvent() {
-  return {
-    category: 'Chat Session',
-    action: 'closed',
-    roomId: 'be61e543dfe6:wqbFXoeX2kdSZhSyi',
-    tabId: 'tab-5f1a2c',
-    dialogflowAgentId: 'b5983b72-cac6-4f85-b9d0-be61e543dfe6',
-    eventType: 'customerAction',
-    properties: { close_method: 'chat window' },
-    timestamp: '2022-09-26T17:50:47.225Z',
-  }
 }
 
 /**
