@@ -375,9 +375,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-        ))]
+        #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(256)))]
 
         /// Hostile bytes: never a panic, never a record that was not written whole, and
         /// reading always ends.

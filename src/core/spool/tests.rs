@@ -51,6 +51,28 @@ fn replay_all(spool: &mut Spool) -> Vec<(u32, u32)> {
     }
 }
 
+/// What a crash's replay must be, in the property tests: in order, no event twice, and
+/// every event written and never settled back.
+fn check_replay<'a>(
+    replayed: &[u32],
+    written: impl Iterator<Item = &'a u32>,
+    acked_ever: &HashSet<u32>,
+) -> Result<(), TestCaseError> {
+    let mut sorted = replayed.to_vec();
+    sorted.sort_unstable();
+    prop_assert_eq!(&sorted, &replayed, "replayed in order");
+    sorted.dedup();
+    prop_assert_eq!(sorted.len(), replayed.len(), "no event twice");
+    for n in written.filter(|n| !acked_ever.contains(n)) {
+        prop_assert!(
+            replayed.contains(n),
+            "written, unsettled event {} replayed",
+            n
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn unsettled_events_are_replayed_in_order_by_the_next_logger() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,9 +217,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(64)))]
 
     /// Whatever happens, every event that reached the file and was not settled is
     /// delivered exactly once more, in order; nothing whose ack reached the file comes
@@ -253,20 +273,10 @@ proptest! {
                     acks_unflushed.clear();
                     memory.clear();
                     prop_assert_eq!(recovered.corrupt_records, 0);
-                    let mut replayed = Vec::new();
-                    loop {
-                        let b = spool.read_backlog(5, u64::MAX).unwrap();
-                        if b.is_empty() { break; }
-                        for (e, seg) in b { replayed.push(n_of(&e)); memory.push((n_of(&e), seg)); }
-                    }
-                    let mut sorted = replayed.clone();
-                    sorted.sort_unstable();
-                    prop_assert_eq!(&sorted, &replayed, "replayed in order");
-                    sorted.dedup();
-                    prop_assert_eq!(sorted.len(), replayed.len(), "no event twice");
-                    for n in written.iter().filter(|n| !acked_ever.contains(n)) {
-                        prop_assert!(replayed.contains(n), "written, unsettled event {} replayed", n);
-                    }
+                    let read = replay_all(&mut spool);
+                    let replayed: Vec<u32> = read.iter().map(|(n, _)| *n).collect();
+                    memory.extend(read);
+                    check_replay(&replayed, written.iter(), &acked_ever)?;
                     for n in &replayed {
                         prop_assert!(written.contains(n) && !acks_written.contains(n), "event {} was written and its ack was not", n);
                     }
@@ -660,9 +670,7 @@ fn disk_op() -> impl Strategy<Value = DiskOp> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(64)))]
 
     /// Through a disk that fills, frees, fails writes and syncs, and crashes: no
     /// panic, no count below zero, every event once at most and in order, none lost
@@ -737,21 +745,11 @@ proptest! {
                     unsure.clear();
                     unsure_acks.clear();
                     memory.clear();
-                    let mut replayed = Vec::new();
-                    loop {
-                        let b = spool.read_backlog(5, u64::MAX).unwrap();
-                        if b.is_empty() { break; }
-                        for (e, seg) in b { replayed.push(n_of(&e)); memory.push((n_of(&e), seg)); }
-                    }
+                    let read = replay_all(&mut spool);
+                    let replayed: Vec<u32> = read.iter().map(|(n, _)| *n).collect();
+                    memory.extend(read);
                     prop_assert_eq!(recovered.events, replayed.len() as u64);
-                    let mut sorted = replayed.clone();
-                    sorted.sort_unstable();
-                    prop_assert_eq!(&sorted, &replayed, "replayed in order");
-                    sorted.dedup();
-                    prop_assert_eq!(sorted.len(), replayed.len(), "no event twice");
-                    for n in written.iter().filter(|n| !acked_ever.contains(n)) {
-                        prop_assert!(replayed.contains(n), "written, unsettled event {} replayed", n);
-                    }
+                    check_replay(&replayed, written.iter(), &acked_ever)?;
                     for n in &replayed {
                         prop_assert!(appended.contains(n) && !acks_written.contains(n), "event {} back although its ack was written", n);
                     }
