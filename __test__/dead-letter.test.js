@@ -4,19 +4,19 @@
 // SNS does for an invalid parameter): kept in the dead-letter store with spoolDir and
 // replayed from it by the command line, byte for byte, exactly once; reported with
 // their message without spoolDir.
-const { describe, it, before, after } = require('node:test')
+const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { useMoto, waitFor } = require('./helpers/setup')
-const { startFaultProxy } = require('./helpers/fault-proxy')
+const { faultProxyFixture } = require('./helpers/fault-proxy')
 const { REGION, ROOT, CREDENTIALS } = require('./helpers/moto')
 const addon = require('..')
 
 const ctx = useMoto()
-let proxy
+const proxy = faultProxyFixture(() => ctx.moto.endpoint)
 
 const CLI = path.join(ROOT, 'bin', 'rocketchat-sns-analytics.js')
 const REFUSAL = {
@@ -82,10 +82,7 @@ async function refuseOne({ topicArn, queueUrl, dir }) {
 }
 
 describe('dead letters', () => {
-  before(async () => {
-    proxy = await startFaultProxy(ctx.moto.endpoint)
-  })
-  after(() => proxy && proxy.close())
+  proxy.use()
 
   it('a dead-letter round trip: refused, kept, listed, replayed to a working topic once, byte for byte', async () => {
     const origin = await ctx.topic({ fifo: true })

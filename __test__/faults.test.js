@@ -1,13 +1,13 @@
 'use strict'
 // Faults injected between the logger and moto. Each test counts what reached the
 // queue against what was logged: nothing missing, nothing twice, order kept on FIFO.
-const { describe, it, before, after } = require('node:test')
+const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { useMoto, waitFor, assertBalanced } = require('./helpers/setup')
-const { startFaultProxy } = require('./helpers/fault-proxy')
+const { faultProxyFixture } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
-let proxy
+const proxy = faultProxyFixture(() => ctx.moto.endpoint)
 
 const FAST_RETRY = { retryInitialBackoffMs: 10, retryMaxBackoffMs: 50, requestTimeoutMs: 1000 }
 
@@ -29,10 +29,7 @@ async function assertExactlyOnce(queueUrl, ids, { ordered }) {
 }
 
 describe('transient faults are retried until everything is delivered once', () => {
-  before(async () => {
-    proxy = await startFaultProxy(ctx.moto.endpoint)
-  })
-  after(() => proxy && proxy.close())
+  proxy.use()
 
   for (const fifo of [true, false]) {
     const kind = fifo ? 'FIFO' : 'standard'

@@ -8,17 +8,17 @@
 // with spoolDir (held on disk, a 50-event memory window) and without it (in memory,
 // within maxQueueEvents). The account balances in every report. The time from the
 // fix to delivery is printed, not asserted.
-const { describe, it, before, after } = require('node:test')
+const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { useMoto } = require('./helpers/setup')
-const { startFaultProxy } = require('./helpers/fault-proxy')
+const { faultProxyFixture } = require('./helpers/fault-proxy')
 const moto = require('./helpers/moto')
 
 const ctx = useMoto()
-let proxy
+const proxy = faultProxyFixture(() => ctx.moto.endpoint)
 
 const AGENT = 'b5983b72-cac6-4f85-b9d0-be61e543dfe6'
 
@@ -81,11 +81,28 @@ function spoolOptions(spooled) {
   return { spoolDir, maxQueueEvents: 50 } // most of what is held waits on disk
 }
 
-describe('a misconfiguration window', { concurrency: true }, () => {
-  before(async () => {
-    proxy = await startFaultProxy(ctx.moto.endpoint)
+/**
+ * A logger for the site's topic and the agent's, through the proxy, with its error
+ * reports and the times it reported DESTINATION_RESUMED.
+ */
+function windowLogger(siteTopicArn, agentTopicArn, spooled) {
+  const logger = ctx.logger({
+    topicArn: siteTopicArn,
+    agentTopics: { [AGENT]: agentTopicArn },
+    endpoint: proxy.endpoint,
+    ...spoolOptions(spooled),
   })
-  after(() => proxy && proxy.close())
+  const errors = []
+  const resumedAt = []
+  logger.onError((e) => {
+    errors.push(e)
+    if (e.code === 'DESTINATION_RESUMED') resumedAt.push(Date.now())
+  })
+  return { logger, errors, resumedAt }
+}
+
+describe('a misconfiguration window', { concurrency: true }, () => {
+  proxy.use()
 
   for (const spooled of [false, true]) {
     const how = spooled ? 'with spoolDir' : 'without spoolDir'
@@ -93,18 +110,7 @@ describe('a misconfiguration window', { concurrency: true }, () => {
     it(`${how}: 403 AuthorizationError for 30 s, then granted: every event once, the other topic flowing`, async (t) => {
       const agentTopic = await ctx.topic({ fifo: true })
       const siteTopic = await ctx.topic({ fifo: true })
-      const logger = ctx.logger({
-        topicArn: siteTopic.topicArn,
-        agentTopics: { [AGENT]: agentTopic.topicArn },
-        endpoint: proxy.endpoint,
-        ...spoolOptions(spooled),
-      })
-      const errors = []
-      const resumedAt = []
-      logger.onError((e) => {
-        errors.push(e)
-        if (e.code === 'DESTINATION_RESUMED') resumedAt.push(Date.now())
-      })
+      const { logger, errors, resumedAt } = windowLogger(siteTopic.topicArn, agentTopic.topicArn, spooled)
       const fixedAt = proxy.outage(30_000, ['authorization'], { topicArn: agentTopic.topicArn })
       const { agent, site } = await logDuring(logger, 25_000)
       // Still refused: the agent's events are held, the site's delivered.
@@ -138,18 +144,7 @@ describe('a misconfiguration window', { concurrency: true }, () => {
       const name = `rc-analytics-created-later-${spooled ? 'spool' : 'memory'}-${process.pid}.fifo`
       const agentTopicArn = `arn:aws:sns:${moto.REGION}:123456789012:${name}`
       const siteTopic = await ctx.topic({ fifo: true })
-      const logger = ctx.logger({
-        topicArn: siteTopic.topicArn,
-        agentTopics: { [AGENT]: agentTopicArn },
-        endpoint: proxy.endpoint,
-        ...spoolOptions(spooled),
-      })
-      const errors = []
-      const resumedAt = []
-      logger.onError((e) => {
-        errors.push(e)
-        if (e.code === 'DESTINATION_RESUMED') resumedAt.push(Date.now())
-      })
+      const { logger, errors, resumedAt } = windowLogger(siteTopic.topicArn, agentTopicArn, spooled)
       const { agent, site } = await logDuring(logger, 15_000)
       const during = await logger.flush()
       assertBalanced(during, 'before the topic exists')

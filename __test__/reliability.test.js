@@ -3,7 +3,7 @@
 // restart mid-outage, a 60-second outage, damaged files and a second process; live
 // reconfiguration; secrets kept out of everything a user sees. Every test counts
 // what reached SQS through SNS (moto) against what was logged.
-const { describe, it, before, after } = require('node:test')
+const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -11,22 +11,12 @@ const os = require('node:os')
 const path = require('node:path')
 const util = require('node:util')
 const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
-const { startFaultProxy } = require('./helpers/fault-proxy')
+const { faultProxyFixture } = require('./helpers/fault-proxy')
 const moto = require('./helpers/moto')
 
 const ctx = useMoto()
 const CHILD = path.join(__dirname, 'fixtures', 'spool-child.js')
-let proxy
-
-/** Starts the fault proxy for the tests of one describe block. */
-function useProxy() {
-  before(async () => {
-    proxy = await startFaultProxy(ctx.moto.endpoint)
-  })
-  after(async () => {
-    if (proxy) await proxy.close()
-  })
-}
+const proxy = faultProxyFixture(() => ctx.moto.endpoint)
 
 function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-spool-'))
@@ -73,7 +63,7 @@ async function drainChild(env) {
 }
 
 describe('crashes and restarts with a spool', () => {
-  useProxy()
+  proxy.use()
   for (const signal of ['SIGKILL', 'SIGTERM']) {
     it(`${signal} loses at most the last spoolSyncMs, and a restart delivers the rest exactly once`, async () => {
       const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
@@ -180,7 +170,7 @@ describe('crashes and restarts with a spool', () => {
 })
 
 describe('a 60-second SNS outage', () => {
-  useProxy()
+  proxy.use()
   it('spools what arrives during it and delivers everything once, in order, after it', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
     const logger = ctx.logger({
@@ -218,7 +208,7 @@ describe('a 60-second SNS outage', () => {
 })
 
 describe('reconfigure()', () => {
-  useProxy()
+  proxy.use()
   it('moves new events to a new topic and batching; queued ones are neither lost nor repeated', async () => {
     const a = await ctx.topic({ fifo: true })
     const b = await ctx.topic({ fifo: true })
@@ -258,7 +248,7 @@ describe('reconfigure()', () => {
 })
 
 describe('secrets', () => {
-  useProxy()
+  proxy.use()
   it('never appear in errors, stats, reports or util.inspect', async () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETKEY'
     const keyId = 'AKIAQWERTYUIOPASDFGH'

@@ -4,27 +4,17 @@
 // headers, garbage, an empty segment, a stale lock). Every test counts what reached
 // SQS through SNS (moto) by event id against what log() accepted: nothing lost,
 // nothing twice, by the logger or by the next one on the folder.
-const { describe, it, before, after } = require('node:test')
+const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { useMoto, waitFor } = require('./helpers/setup')
-const { startFaultProxy } = require('./helpers/fault-proxy')
+const { faultProxyFixture } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
-let proxy
-
-/** Starts the fault proxy for the tests of one describe block. */
-function useProxy() {
-  before(async () => {
-    proxy = await startFaultProxy(ctx.moto.endpoint)
-  })
-  after(async () => {
-    if (proxy) await proxy.close()
-  })
-}
+const proxy = faultProxyFixture(() => ctx.moto.endpoint)
 
 function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-spool-faults-'))
@@ -102,7 +92,7 @@ function fill(dir, leave) {
 }
 
 describe('a full disk', () => {
-  useProxy()
+  proxy.use()
   it('during an outage: no crash, nothing accepted lost, nothing sent twice, said once, and writing resumes when space returns', async (t) => {
     const mount = mountTmpfs(8 << 20)
     if (mount.refused) {
@@ -270,7 +260,7 @@ async function replayDamaged(topicArn, queueUrl, dir, { intact, corrupt, damaged
 }
 
 describe('a damaged spool', () => {
-  useProxy()
+  proxy.use()
   it('a truncated record costs that record', async () => {
     const { topicArn, queueUrl } = await ctx.topic()
     const { dir, kept } = await leftInSpool(topicArn)

@@ -9,6 +9,7 @@
 // answers as SNS does a caller without the sns:Publish permission: HTTP 403 with
 // SNS's XML error body.
 const http = require('node:http')
+const { before, after } = require('node:test')
 
 const THROTTLE_XML = `<?xml version="1.0"?>
 <ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
@@ -244,4 +245,23 @@ function startFaultProxy(target) {
   })
 }
 
-module.exports = { startFaultProxy }
+/**
+ * A fault proxy for the describe blocks that call `use()`: started before their tests
+ * against `target()`, closed after them. The handle takes the started proxy's members
+ * (its methods are closures), so helpers outside the blocks can hold it from the start.
+ */
+function faultProxyFixture(target) {
+  const handle = {
+    use() {
+      let started
+      before(async () => {
+        started = await startFaultProxy(target())
+        Object.assign(handle, started)
+      })
+      after(() => started && started.close())
+    },
+  }
+  return handle
+}
+
+module.exports = { startFaultProxy, faultProxyFixture }
