@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use proptest::prelude::*;
+use serde_json::{json, Map};
 use uuid::Uuid;
 
 use crate::core::delivery::{
@@ -428,4 +430,48 @@ fn count_allocation() {
 /// Allocations and reallocations the calling thread has made so far.
 pub fn allocations() -> u64 {
     ALLOCATIONS.with(std::cell::Cell::get)
+}
+
+/// Event-shaped values biased towards what the fast path reads, with enough of
+/// everything else (escapes, floats, arrays, wrong types, odd keys) to cross its
+/// edges.
+pub fn event_json_value() -> impl Strategy<Value = serde_json::Value> {
+    let text = prop_oneof![
+        4 => "[a-zA-Z0-9 _:.-]{0,12}",
+        1 => ".{0,8}",
+        1 => Just(" ".to_string()),
+        1 => Just("a\"b\\c\u{1}".to_string()),
+        1 => Just("2022-09-26T17:50:47.225Z".to_string()),
+        1 => Just("customerAction".to_string()),
+        1 => Just("session".to_string()),
+    ];
+    let scalar = prop_oneof![
+        4 => text.clone().prop_map(serde_json::Value::String),
+        1 => Just(serde_json::Value::Null),
+        1 => any::<bool>().prop_map(serde_json::Value::Bool),
+        2 => any::<i64>().prop_map(|n| json!(n)),
+        2 => (-1_000_000i64..1_000_000).prop_map(|n| json!(n)),
+        1 => (0i64..=crate::core::event::MAX_TIMESTAMP_MS).prop_map(|n| json!(n)),
+        1 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+    ];
+    let value = prop_oneof![
+        6 => scalar.clone(),
+        1 => proptest::collection::vec(scalar.clone(), 0..3).prop_map(serde_json::Value::Array),
+        2 => proptest::collection::vec(("[a-z]{0,3}", scalar), 0..5)
+            .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+    ];
+    let key = prop_oneof![
+        8 => proptest::sample::select(crate::core::event::EVENT_KEYS.to_vec()).prop_map(str::to_owned),
+        1 => "[a-z]{1,6}",
+    ];
+    proptest::collection::vec((key, value), 0..10).prop_map(|kv| {
+        let mut m = Map::new();
+        // Most events have the two required fields.
+        m.insert("category".into(), json!("Chat Session"));
+        m.insert("action".into(), json!("closed"));
+        for (k, v) in kv {
+            m.insert(k, v);
+        }
+        serde_json::Value::Object(m)
+    })
 }

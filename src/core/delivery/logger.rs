@@ -15,7 +15,7 @@ use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shar
 use super::text_pool::{text_pool, TextTaker};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
-use crate::core::encode::{EncodeError, EncoderConfig};
+use crate::core::encode::{EncodeError, EncoderConfig, LoggedEvent};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
 use crate::core::event::EncodedEvent;
@@ -80,7 +80,7 @@ impl CallerSide {
 /// JavaScript thread): its options sit in a `RefCell` that only `reconfigure()`
 /// replaces, so `log()` reads them without a lock.
 pub struct Logger {
-    events: std_mpsc::Sender<EncodedEvent>,
+    events: std_mpsc::Sender<LoggedEvent>,
     /// Buffers for the events' texts, handed back by the loop.
     texts: TextTaker,
     shared: Arc<Shared>,
@@ -207,7 +207,7 @@ impl Logger {
         let caller = self.caller.borrow();
         let stats = &self.shared.stats;
         let buf = self.texts.take();
-        let encoded = match caller.encoder.encode_into(buf, json, id, now_ms, app_id) {
+        let encoded = match caller.encoder.log_into(buf, json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -226,7 +226,8 @@ impl Logger {
         }
         // validation: 'warn': publish, count, and let the loop report it.
         self.count_violations(&encoded.violations);
-        let event = format!("{}/{}", encoded.event.category(), encoded.event.action());
+        let (category, action) = encoded.event.category_action();
+        let event = format!("{category}/{action}");
         let id = self.enqueue(&caller, encoded.event)?;
         let _ = self.shared.control.send(Control::Violations {
             id,
@@ -260,7 +261,7 @@ impl Logger {
         // to a standard topic) takes the logger's, if the topic is FIFO now.
         self.enqueue(
             &caller,
-            EncodedEvent::new(
+            LoggedEvent::Written(EncodedEvent::new(
                 letter.id,
                 letter.message.clone(),
                 &letter.category,
@@ -269,7 +270,7 @@ impl Logger {
                 topic,
                 letter.message_group_id.as_deref().map(Into::into),
                 letter.app_id.as_deref().map(Into::into),
-            ),
+            )),
         )
     }
 
@@ -289,9 +290,9 @@ impl Logger {
         }
     }
 
-    fn enqueue(&self, caller: &CallerSide, event: EncodedEvent) -> Result<Uuid, LogError> {
+    fn enqueue(&self, caller: &CallerSide, event: LoggedEvent) -> Result<Uuid, LogError> {
         let stats = &self.shared.stats;
-        let id = event.id;
+        let id = event.id();
         let bytes = event.queued_bytes() as u64;
         // Accepted before the limits are checked, so that `overflow`'s drops count in
         // both `accepted` and `dropped` and the account balances.

@@ -6,8 +6,9 @@
 //! JavaScript thread: the kernel zeroing a 2 MiB huge page every few thousand events,
 //! the largest single cost of a burst after `JSON.stringify` (perf of
 //! `npm run bench -- --tail`, docs/performance.md). Now `log()` writes into a buffer
-//! from this pool; the delivery loop copies the text into an allocation of its own
-//! when it takes the event (so the queue's fresh memory is the loop's to fault in) and
+//! from this pool; the delivery loop copies the text (or writes the body from it:
+//! `encode/unwritten.rs`) into an allocation of its own when it takes the event (so
+//! the queue's fresh memory is the loop's to fault in) and
 //! hands the buffer back, a chunk at a time, through a channel of its own. While a
 //! burst keeps the loop's intake busy, buffers stay in the channel longer, so the loop
 //! also tops the pool up with new buffers it has touched itself. At most
@@ -28,8 +29,9 @@ const MAX_POOLED_CAPACITY: usize = 4096;
 const CHUNK: usize = 32;
 /// An intake of at least this many events is a burst: the loop then tops the pool up.
 const BURST: usize = 64;
-/// What a new buffer holds beyond the longest text of the intake: `rc_body` reserves
-/// the event's JSON length and 96 bytes.
+/// What a new buffer holds beyond the longest text of the intake: `log()` writes the
+/// event's JSON and, for an event without one, the default agent id; a body `log()`
+/// writes itself reserves the JSON's length and 96 bytes.
 const NEW_BUFFER_SLACK: usize = 128;
 
 /// Makes a pool: the side `log()` takes buffers from and the side the delivery loop

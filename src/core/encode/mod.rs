@@ -1,20 +1,24 @@
 //! From the caller's JSON to the queued message, on the caller's thread: parse, check
 //! against the tracking plan, pick the topic and message group, write the body in the
-//! chosen format, and check the SNS size limit.
+//! chosen format (or, for the usual event, leave it to the delivery loop to copy
+//! together: `unwritten.rs`), and check the SNS size limit.
 
 mod format;
 mod reroute;
 mod route;
+mod unwritten;
 
 pub use format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 pub use route::{agent_topics_from_json, Router, Topic, TopicTable};
+pub use unwritten::LoggedEvent;
+use unwritten::{Destination, UnwrittenEvent};
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::core::error::{InvalidEvent, PlanRejection};
-use crate::core::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
+use crate::core::event::{read_event, EncodedEvent, MAX_MESSAGE_BYTES};
 use crate::core::plan::{TrackingPlan, Violation};
 
 /// What a plan violation does (`validation`).
@@ -56,6 +60,13 @@ pub struct EncoderConfig {
 #[derive(Debug)]
 pub struct Encoded {
     pub event: EncodedEvent,
+    pub violations: Vec<Violation>,
+}
+
+/// [`Encoded`], as `log()` hands it to the delivery loop.
+#[derive(Debug)]
+pub struct Logged {
+    pub event: LoggedEvent,
     pub violations: Vec<Violation>,
 }
 
@@ -104,7 +115,25 @@ impl EncoderConfig {
         now_ms: i64,
         app_id: Option<&str>,
     ) -> Result<Encoded, EncodeError> {
-        let event = parse_event(json, now_ms)?;
+        let logged = self.log_into(buf, json, id, now_ms, app_id)?;
+        Ok(Encoded {
+            event: logged.event.into_encoded(),
+            violations: logged.violations,
+        })
+    }
+
+    /// What `log()` queues for `json`: every check made, and the body written unless
+    /// the delivery loop can copy it together from the text (`unwritten.rs`). `buf`
+    /// (a buffer to reuse: see `delivery/text_pool.rs`) takes the event's text.
+    pub fn log_into(
+        &self,
+        mut buf: String,
+        json: &str,
+        id: Uuid,
+        now_ms: i64,
+        app_id: Option<&str>,
+    ) -> Result<Logged, EncodeError> {
+        let (event, canonical_properties) = read_event(json, now_ms)?;
         let spec = self
             .plan
             .as_deref()
@@ -143,20 +172,44 @@ impl EncoderConfig {
             }
             _ => None,
         };
-        let body = self
-            .format
-            .encode(&event, agent_id, spec, json.len(), buf)?;
-        let encoded = EncodedEvent::new(
-            id,
-            body,
-            &event.category,
-            &event.action,
-            event.event_type,
+        let to = Destination {
             topic,
             group,
-            app_id.map(Into::into),
-        );
-        let size = encoded.message_bytes();
+            app_id: app_id.map(Into::into),
+        };
+        let unwritten = match (&self.format, &canonical_properties) {
+            (BodyFormat::Rc, Some(properties)) => UnwrittenEvent::new(
+                &mut buf,
+                json,
+                &event,
+                properties,
+                &self.default_agent_id,
+                id,
+                to,
+            ),
+            _ => Err(to),
+        };
+        let logged = match unwritten {
+            Ok(unwritten) => LoggedEvent::Unwritten(unwritten),
+            // Written here: the `ciao` format (whose check is the writing), any other
+            // text, and (never, see `UnwrittenEvent::new`) a canonical one not taken.
+            Err(to) => {
+                let body = self
+                    .format
+                    .encode(&event, agent_id, spec, json.len(), buf)?;
+                LoggedEvent::Written(EncodedEvent::new(
+                    id,
+                    body,
+                    &event.category,
+                    &event.action,
+                    event.event_type,
+                    to.topic,
+                    to.group,
+                    to.app_id,
+                ))
+            }
+        };
+        let size = logged.message_bytes();
         if size > MAX_MESSAGE_BYTES {
             return Err(InvalidEvent::new(
                 "event",
@@ -167,8 +220,8 @@ impl EncoderConfig {
             )
             .into());
         }
-        Ok(Encoded {
-            event: encoded,
+        Ok(Logged {
+            event: logged,
             violations,
         })
     }

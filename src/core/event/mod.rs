@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::ops::Range;
 
 use chrono::DateTime;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -17,7 +18,7 @@ mod scan;
 mod timestamp;
 
 pub(crate) use timestamp::parse_iso_millis;
-pub use timestamp::{format_timestamp, write_timestamp};
+pub use timestamp::{format_timestamp, write_timestamp, ISO_LEN as TIMESTAMP_LEN};
 
 /// SNS's limit for one message, body and message attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
@@ -128,34 +129,45 @@ impl EncodedEvent {
     /// Size SNS counts against [`MAX_MESSAGE_BYTES`]: the body plus each message
     /// attribute's name, data type and value.
     pub fn message_bytes(&self) -> usize {
-        const FIXED: usize = {
-            let mut n = 0;
-            let mut i = 0;
-            while i < ATTRIBUTE_NAMES.len() {
-                n += ATTRIBUTE_NAMES[i].len() + ATTRIBUTE_TYPE.len();
-                i += 1;
-            }
-            n + 36 // the hyphenated event id
-        };
-        FIXED
-            + self.text.len()
-            + self.event_type.as_str().len()
-            + self
-                .app_id
-                .as_ref()
-                .map_or(0, |a| APP_ATTRIBUTE.len() + ATTRIBUTE_TYPE.len() + a.len())
+        message_bytes_of(self.text.len(), self.event_type, self.app_id.as_deref())
     }
 
     /// Heap bytes this event holds while queued, for `maxQueueBytes`.
     pub fn queued_bytes(&self) -> usize {
-        self.text.len()
-            + self.group.as_ref().map_or(0, |g| g.len())
-            + self.app_id.as_ref().map_or(0, |a| a.len())
+        queued_bytes_of(
+            self.text.len(),
+            self.group.as_deref(),
+            self.app_id.as_deref(),
+        )
     }
 
     pub fn id_string(&self) -> String {
         self.id.hyphenated().to_string()
     }
+}
+
+/// [`EncodedEvent::message_bytes`] of an event whose texts (body, category, action)
+/// are `texts_len` bytes long: the body plus each message attribute's name, data type
+/// and value (the category and the action are attribute values).
+pub fn message_bytes_of(texts_len: usize, event_type: EventType, app_id: Option<&str>) -> usize {
+    const FIXED: usize = {
+        let mut n = 0;
+        let mut i = 0;
+        while i < ATTRIBUTE_NAMES.len() {
+            n += ATTRIBUTE_NAMES[i].len() + ATTRIBUTE_TYPE.len();
+            i += 1;
+        }
+        n + 36 // the hyphenated event id
+    };
+    FIXED
+        + texts_len
+        + event_type.as_str().len()
+        + app_id.map_or(0, |a| APP_ATTRIBUTE.len() + ATTRIBUTE_TYPE.len() + a.len())
+}
+
+/// [`EncodedEvent::queued_bytes`] of an event whose texts are `texts_len` bytes long.
+pub fn queued_bytes_of(texts_len: usize, group: Option<&str>, app_id: Option<&str>) -> usize {
+    texts_len + group.map_or(0, str::len) + app_id.map_or(0, str::len)
 }
 
 /// The top-level keys `log()` accepts; anything else is a mistake worth naming.
@@ -578,9 +590,19 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
 /// Checks the JSON text of one event field by field: the plain form `JSON.stringify`
 /// writes in one pass (`scan.rs`), anything else, and every refusal, through serde.
 pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
+    read_event(json, now_ms).map(|(event, _)| event)
+}
+
+/// [`parse_event`], and for a text in the canonical form (`scan.rs`), where its
+/// `properties` object stands in it (an empty range when it has none): then each of
+/// the event's strings is a slice of `json` between its quotes.
+pub fn read_event(
+    json: &str,
+    now_ms: i64,
+) -> Result<(ParsedEvent<'_>, Option<Range<usize>>), InvalidEvent> {
     match scan::canonical(json, now_ms) {
-        Some(event) => Ok(event),
-        None => slow_parse(json, now_ms),
+        Some(canonical) => Ok((canonical.event, Some(canonical.properties))),
+        None => slow_parse(json, now_ms).map(|event| (event, None)),
     }
 }
 

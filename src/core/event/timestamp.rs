@@ -5,8 +5,9 @@
 
 use super::MAX_TIMESTAMP_MS;
 
-/// `2022-09-26T17:50:47.225Z`: the length of the one form read here.
-const ISO_LEN: usize = 24;
+/// `2022-09-26T17:50:47.225Z`: the length of the one form read here, and of every
+/// timestamp [`write_timestamp`] writes.
+pub const ISO_LEN: usize = 24;
 
 /// ISO-8601 UTC with milliseconds, as in `2022-09-26T17:50:47.225Z`.
 pub fn format_timestamp(ms: i64) -> String {

@@ -24,7 +24,7 @@ use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
 use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
-use crate::core::encode::{EncoderConfig, Topic, TopicTable};
+use crate::core::encode::{EncoderConfig, LoggedEvent, Topic, TopicTable};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Limits, LoggerConfig, Overflow};
 use crate::core::spool::SpoolLock;
@@ -37,7 +37,7 @@ pub(crate) struct Worker<P> {
     publisher: Arc<P>,
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
-    events: std_mpsc::Receiver<EncodedEvent>,
+    events: std_mpsc::Receiver<LoggedEvent>,
     /// Where the events' text buffers go back to `log()`.
     texts: TextGiver,
     control: mpsc::UnboundedReceiver<Control>,
@@ -93,7 +93,7 @@ impl<P: Publisher> Worker<P> {
         config: LoggerConfig,
         publisher: P,
         shared: Arc<Shared>,
-        events: std_mpsc::Receiver<EncodedEvent>,
+        events: std_mpsc::Receiver<LoggedEvent>,
         texts: TextGiver,
         control: mpsc::UnboundedReceiver<Control>,
         spool_lock: Option<SpoolLock>,
@@ -295,9 +295,10 @@ impl<P: Publisher> Worker<P> {
         let (mut taken, mut longest) = (0, 0);
         loop {
             match self.events.try_recv() {
-                Ok(mut event) => {
-                    // The queue's memory is the loop's own; log()'s buffer goes back.
-                    let text = event.rehome();
+                Ok(logged) => {
+                    // The queue's memory is the loop's own (the body written now if
+                    // log() left it to the loop); log()'s buffer goes back.
+                    let (event, text) = logged.into_queued();
                     taken += 1;
                     longest = longest.max(text.len());
                     self.texts.give(text);
