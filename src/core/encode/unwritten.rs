@@ -2,7 +2,7 @@
 //! the two forms an event takes from `log()` to the loop.
 //!
 //! Why: writing the `rc` body was a quarter of `log()`'s own time on the JavaScript
-//! thread (perf of `npm run bench -- --tail`, docs/performance.md), and nothing in it
+//! thread (perf of that thread in a burst, docs/performance.md), and nothing in it
 //! can fail once the event is checked. For the text `JSON.stringify` writes for a plain
 //! event (`event/scan.rs`'s canonical form), every value the body holds already stands
 //! in that text as the JSON the body needs, so `log()` keeps the text and notes where
@@ -43,7 +43,7 @@ impl LoggedEvent {
     pub fn category_action(&self) -> (&str, &str) {
         match self {
             LoggedEvent::Written(e) => (e.category(), e.action()),
-            LoggedEvent::Unwritten(e) => (e.unquoted(3), e.unquoted(4)),
+            LoggedEvent::Unwritten(e) => (e.unquoted(CATEGORY), e.unquoted(ACTION)),
         }
     }
 
@@ -67,8 +67,8 @@ impl LoggedEvent {
         }
     }
 
-    /// The event as it waits in the queue, in an allocation of the calling thread's
-    /// of exactly its size, and the buffer `log()` wrote into (for the text pool).
+    /// The event as it waits in the queue, in an allocation of exactly its size made
+    /// by the calling thread, and the buffer `log()` wrote into (for the text pool).
     pub fn into_queued(self) -> (EncodedEvent, String) {
         match self {
             LoggedEvent::Written(mut event) => {
@@ -106,7 +106,16 @@ pub struct UnwrittenEvent {
     app_id: Option<Box<str>>,
 }
 
-/// What an absent value is written as, by its place in [`UnwrittenEvent::literals`].
+/// The places in [`UnwrittenEvent::literals`], in the order the body holds them.
+const AGENT: usize = 0;
+const ROOM: usize = 1;
+const TAB: usize = 2;
+const CATEGORY: usize = 3;
+const ACTION: usize = 4;
+const PROPERTIES: usize = 5;
+
+/// What an absent value is written as, by its place in [`UnwrittenEvent::literals`]
+/// (an agent id is never absent: the default stands in).
 const ABSENT: [&str; 6] = ["\"\"", "\"\"", "\"\"", "\"\"", "\"\"", "{}"];
 
 /// Where the routing and grouping `log()` decided put the event.
@@ -120,10 +129,10 @@ pub struct Destination {
 impl UnwrittenEvent {
     /// `event`, read from `json` in the canonical form with its `properties` object at
     /// `properties` (see `event::read_event`), with its text kept in `buf` (emptied
-    /// first); `default_agent_id` stands in for an agent id it has none of. `None`,
-    /// and `buf` untouched, if a value does not stand in `json` as its literal, which
-    /// the canonical form rules out (the caller then writes the body itself, to `to`,
-    /// which comes back).
+    /// first); `default_agent_id` stands in for an agent id it has none of. `to` comes
+    /// back, and `buf` is untouched, if a value does not stand in `json` as its
+    /// literal, which the canonical form rules out: the caller then writes the body
+    /// itself.
     pub fn new(
         buf: &mut String,
         json: &str,
@@ -175,23 +184,18 @@ impl UnwrittenEvent {
                 literal(value)
             }
         };
-        let properties = if properties.is_empty() {
-            (0, 0)
-        } else {
-            (properties.end <= json.len()).then(|| span(properties))?
-        };
-        let agent = match &event.agent_id {
-            Some(agent) => literal(agent)?,
-            None => (0, 0),
-        };
-        Some([
-            agent,
-            optional(&event.room_id)?,
-            optional(&event.tab_id)?,
-            literal(&event.category)?,
-            literal(&event.action)?,
-            properties,
-        ])
+        let mut literals = [(0, 0); 6];
+        if let Some(agent) = &event.agent_id {
+            literals[AGENT] = literal(agent)?;
+        }
+        literals[ROOM] = optional(&event.room_id)?;
+        literals[TAB] = optional(&event.tab_id)?;
+        literals[CATEGORY] = literal(&event.category)?;
+        literals[ACTION] = literal(&event.action)?;
+        if !properties.is_empty() {
+            literals[PROPERTIES] = (properties.end <= json.len()).then(|| span(properties))?;
+        }
+        Some(literals)
     }
 
     fn with(
@@ -207,7 +211,7 @@ impl UnwrittenEvent {
         buf.push_str(json);
         if event.agent_id.is_none() {
             write_json_str(buf, default_agent_id);
-            literals[0] = span(&(json.len()..buf.len()));
+            literals[AGENT] = span(&(json.len()..buf.len()));
         }
         let literals_len = literals.iter().enumerate().map(|(i, &(_, len))| {
             if len == 0 {
@@ -233,8 +237,8 @@ impl UnwrittenEvent {
         }
     }
 
-    /// The category or the action (3 or 4) without its quotes, as the attributes carry
-    /// it: a canonical string has no escapes.
+    /// The category or the action (`CATEGORY` or `ACTION`) without its quotes, as the
+    /// attributes carry it: a canonical string has no escapes.
     fn unquoted(&self, i: usize) -> &str {
         unquote(literal(&self.text, &self.literals, i))
     }
@@ -270,8 +274,8 @@ impl UnwrittenEvent {
         let event = EncodedEvent::new(
             id,
             body,
-            unquote(literal(3)),
-            unquote(literal(4)),
+            unquote(literal(CATEGORY)),
+            unquote(literal(ACTION)),
             event_type,
             topic,
             group,
