@@ -51,7 +51,8 @@ impl EventType {
 
 /// An event that passed validation, held as the SNS message it becomes.
 /// This is what waits in the queue, so it keeps only what the request needs, and its
-/// three texts in one allocation: made on the JavaScript thread and freed on the
+/// three texts in one allocation: made on the JavaScript thread (or, for a body the
+/// loop writes, `encode/unwritten.rs`, on the delivery thread) and freed on the
 /// delivery thread, each allocation cost both (docs/performance.md). The text is a
 /// `String`, not a `Box<str>`: `log()` writes it into a reused buffer, and a boxed
 /// text would shrink that buffer to fit (a realloc per event) and lose the capacity
