@@ -17,7 +17,7 @@ use super::options::AwsCredentials;
 use crate::core::deadletter::{DeadLetter as CoreDeadLetter, DeadLetterStore, Selection};
 use crate::core::delivery::{replay_dead_letters, ReplayError};
 use crate::core::error::{ErrorCode, InvalidOption};
-use crate::core::options::{ReplayOptions, SelectionOptions};
+use crate::core::options::{ReadOptions, ReplayOptions, SelectionOptions};
 use crate::core::sns::SnsPublisher;
 
 /// One record of the dead-letter store: an event SNS refused for good for its own

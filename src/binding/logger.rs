@@ -17,7 +17,7 @@ use super::napi_raw;
 use super::types::{AppCounts, CloseOptions, DeliveryError, DeliveryReport, LoggerStats};
 use crate::core::delivery::{DeliveryReport as CoreReport, Logger, WidgetLogError};
 use crate::core::error::{InvalidOption, LogError};
-use crate::core::options::{millis, Options};
+use crate::core::options::{millis, Options, ReadOptions};
 use crate::core::rocketchat::WidgetError;
 use crate::core::sns::SnsPublisher;
 use crate::core::telemetry::{AppResult, Counters};

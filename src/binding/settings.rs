@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::error as js_error;
 use super::napi_raw;
-use crate::core::options::Options;
+use crate::core::options::{Options, ReadOptions};
 use crate::core::rocketchat::{definitions, options_from_settings, setting_for_option};
 
 /// One setting, as `settingsRegistry.add(id, packageValue, options)` takes it.

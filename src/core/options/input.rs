@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -87,45 +88,36 @@ pub struct Options {
     pub max_dead_letter_bytes: Option<f64>,
 }
 
-impl Options {
-    /// Reads options from any serde deserializer (the binding's, over a JavaScript
-    /// object), naming the option at fault by its path; `describe` gives the
-    /// deserializer's error as text.
-    pub fn deserialize_from<'de, D>(
+impl ReadOptions for Options {}
+
+/// An options type as the binding and the admin settings read it: from any serde
+/// deserializer, naming the option at fault by its path (`options` for the object
+/// itself).
+pub trait ReadOptions: DeserializeOwned {
+    /// Reads it from `deserializer` (the binding's, over a JavaScript object);
+    /// `describe` gives the deserializer's error as text.
+    fn deserialize_from<'de, D>(
         deserializer: D,
         describe: impl FnOnce(D::Error) -> String,
     ) -> Result<Self, InvalidOption>
     where
         D: serde::Deserializer<'de>,
     {
-        deserialize_named(deserializer, describe)
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let option = if path.is_empty() || path == "." {
+                "options".to_owned()
+            } else {
+                path
+            };
+            InvalidOption::new(option, describe(e.into_inner()))
+        })
     }
 
-    /// Reads options from JSON (the admin settings' values).
-    pub fn from_json(value: serde_json::Value) -> Result<Self, InvalidOption> {
+    /// Reads it from JSON (the admin settings' values).
+    fn from_json(value: serde_json::Value) -> Result<Self, InvalidOption> {
         Self::deserialize_from(value, |e| e.to_string())
     }
-}
-
-/// Reads an options type, naming the option at fault by its path (`options` for the
-/// object itself).
-pub(super) fn deserialize_named<'de, T, D>(
-    deserializer: D,
-    describe: impl FnOnce(D::Error) -> String,
-) -> Result<T, InvalidOption>
-where
-    T: Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let option = if path.is_empty() || path == "." {
-            "options".to_owned()
-        } else {
-            path
-        };
-        InvalidOption::new(option, describe(e.into_inner()))
-    })
 }
 
 pub(super) const HOUR_MS: u64 = 3_600_000;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::input::{deserialize_named, HOUR_MS};
+use super::input::{ReadOptions, HOUR_MS};
 use super::{check_site_url, millis, parse_topic_arn, Credentials, Options};
 use crate::core::deadletter::Selection;
 use crate::core::error::InvalidOption;
@@ -36,23 +36,9 @@ pub struct ReplayOptions {
     pub timeout_ms: Option<f64>,
 }
 
+impl ReadOptions for ReplayOptions {}
+
 impl ReplayOptions {
-    /// Reads them from any serde deserializer (the binding's), naming the option at
-    /// fault by its path.
-    pub fn deserialize_from<'de, D>(
-        deserializer: D,
-        describe: impl FnOnce(D::Error) -> String,
-    ) -> Result<Self, InvalidOption>
-    where
-        D: serde::Deserializer<'de>,
-    {
-        deserialize_named(deserializer, describe)
-    }
-
-    pub fn from_json(value: serde_json::Value) -> Result<Self, InvalidOption> {
-        Self::deserialize_from(value, |e| e.to_string())
-    }
-
     /// How long the replay keeps trying (`timeoutMs`): its logger's close deadline.
     pub fn timeout(&self) -> Result<Duration, InvalidOption> {
         millis(
@@ -120,17 +106,9 @@ pub struct SelectionOptions {
     pub codes: Option<Vec<String>>,
 }
 
-impl SelectionOptions {
-    pub fn deserialize_from<'de, D>(
-        deserializer: D,
-        describe: impl FnOnce(D::Error) -> String,
-    ) -> Result<Self, InvalidOption>
-    where
-        D: serde::Deserializer<'de>,
-    {
-        deserialize_named(deserializer, describe)
-    }
+impl ReadOptions for SelectionOptions {}
 
+impl SelectionOptions {
     /// The selection; a malformed event id is named by its place (`ids[2]`).
     pub fn into_selection(self) -> Result<Selection, InvalidOption> {
         let ids = self
