@@ -79,9 +79,13 @@ impl LoggedEvent {
         }
     }
 
-    /// [`LoggedEvent::into_queued`] without the buffer.
+    /// The event as it waits in the queue, where no buffer goes back: a written one
+    /// as it is, without [`LoggedEvent::into_queued`]'s copy.
     pub fn into_encoded(self) -> EncodedEvent {
-        self.into_queued().0
+        match self {
+            LoggedEvent::Written(event) => event,
+            LoggedEvent::Unwritten(event) => event.write().0,
+        }
     }
 }
 
