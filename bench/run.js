@@ -11,12 +11,15 @@
 // the same way in the same process: building the event and JSON.stringify'ing it,
 // which V8 spends on any event whatever the logger does. Once paced so that delivery
 // keeps up ("steady"), once as one synchronous burst that outpaces delivery.
+// Beside it, log() stage by stage (the floor, the serializer, the native function),
+// each stage in a process of its own, once more on one CPU to show what sharing data
+// with the delivery thread across cores costs.
 // BENCH_PACKAGE=<dir> runs the workers on another copy of the package (a "before").
 //
 // The endpoint is bench/sns-stub.js (its own process); its capacity is measured in the
 // same run so that the report shows it was not the limit. A second, smaller run goes
 // against moto for realism.
-const { spawn, execFileSync } = require('node:child_process')
+const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -31,6 +34,13 @@ const N_QUEUED = SMOKE ? 2_000 : 1_000_000
 const N_MOTO = SMOKE ? 50 : 2_000
 const N_TAIL = SMOKE ? 2_000 : Number(process.env.BENCH_TAIL_EVENTS || 50_000)
 const PACES = ['steady', 'burst']
+const STAGES = ['floor', 'serializer', 'nativeReusedText', 'log']
+// The reused-text stage once more with the whole process on one CPU (`taskset`), the
+// delivery thread beside the JavaScript thread: what the JavaScript thread pays when
+// the two share data across cores shows as the difference.
+const ONE_CPU = 'nativeReusedTextOneCpu'
+const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0
+const PARTS_ROUNDS = SMOKE ? 1 : 20 // timed loops of 10,000 calls per stage and process
 const IMPLS = ['addon', 'js-batch', 'js-publish']
 const env = { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', NODE_NO_WARNINGS: '1', AWS_EC2_METADATA_DISABLED: 'true' }
 
@@ -46,8 +56,9 @@ function startStub() {
   })
 }
 
-function node(args, extraEnv = {}) {
-  const out = execFileSync(process.execPath, ['--expose-gc', ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 << 20 })
+function node(args, extraEnv = {}, { oneCpu = false } = {}) {
+  const [file, argv] = oneCpu ? ['taskset', ['-c', '0', process.execPath]] : [process.execPath, []]
+  const out = execFileSync(file, [...argv, '--expose-gc', ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 << 20 })
   return JSON.parse(out.trim().split('\n').pop())
 }
 
@@ -93,10 +104,39 @@ function tailReport(tails) {
 
 function runTails(endpoint) {
   const tails = Object.fromEntries(PACES.map((p) => [p, []]))
+  tails.parts = Object.fromEntries([...STAGES, ONE_CPU].map((s) => [s, []]))
+  const stage = (name, oneCpu) => node([path.join(__dirname, 'worker.js'), 'parts', endpoint, name, String(PARTS_ROUNDS)], {}, { oneCpu }).perCallNs
   for (let round = 0; round < ROUNDS; round++) {
     for (const pace of PACES) tails[pace].push(node([path.join(__dirname, 'worker.js'), 'tail', endpoint, String(N_TAIL), pace]))
+    for (const name of STAGES) tails.parts[name].push(stage(name, false))
+    tails.parts[ONE_CPU].push(HAS_TASKSET ? stage('nativeReusedText', true) : null)
   }
   return tails
+}
+
+/**
+ * The stage table: where log()'s time beyond the floor goes, each stage timed alone
+ * in a process of its own (medians over rounds). The check and the native call are
+ * differences of medians, so each comes out within the noise of the two it is taken
+ * from.
+ */
+function partsReport(parts) {
+  const at = (stage) => (parts[stage].includes(null) ? NaN : median(parts[stage]))
+  const [floor, serializer, reused, log, oneCpu] = [...STAGES, ONE_CPU].map(at)
+  const row = (label, ns) => [label, fmt(ns), Number.isNaN(ns) ? 'n/a' : `${fmt((100 * ns) / log)}%`]
+  const rows = [
+    row('log(), whole', log),
+    row('  the floor: building the event + JSON.stringify', floor),
+    row("  the serializer's check (serializer - floor)", serializer - floor),
+    row('  the native call and the class method (log() - serializer)', log - serializer),
+    row('the native function alone, on one reused text (flat, in cache)', reused),
+    row('  the same, the process on one CPU: no data shared across cores', oneCpu),
+  ]
+  return [
+    `log() stage by stage: loops of 10,000 calls, ${PARTS_ROUNDS} per process, one stage per process, ${parts.log.length} rounds alternating, medians; share of log()`,
+    table(rows, ['', 'ns per call', 'share']),
+    `log() / floor, stage by stage: ${fmt(log / floor, 2)}x`,
+  ].join('\n')
 }
 
 async function main() {
@@ -113,6 +153,7 @@ async function main() {
       stub.stop()
     }
     console.log(tailReport(tails))
+    console.log(`\n${partsReport(tails.parts)}`)
     const out = path.join(__dirname, 'results', SMOKE ? 'smoke-tail.json' : 'tail.json')
     fs.mkdirSync(path.dirname(out), { recursive: true })
     fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke: SMOKE, tails, seconds: (Date.now() - started) / 1000 }, null, 2))
@@ -181,6 +222,7 @@ async function main() {
   console.log(`${N} events per run (per-event Publish: ${N_PUBLISH}), ${ROUNDS} rounds alternating, medians; ${N_QUEUED} events queued with the endpoint down for memory\n`)
   console.log(table(rows, ['', 'addon', 'JS SDK batched', 'JS SDK Publish', 'batched / addon']))
   console.log(`\n${tailReport(tails)}`)
+  console.log(`\n${partsReport(tails.parts)}`)
   if (Object.keys(motoResults).length > 0) {
     console.log(`\nagainst moto (${N_MOTO} events, standard topic without subscribers, one run each):`)
     console.log(

@@ -3,6 +3,7 @@
 //   node --expose-gc bench/worker.js throughput <impl> <endpoint> <events>
 //   node --expose-gc bench/worker.js queued <impl> <events>
 //   node --expose-gc bench/worker.js tail <endpoint> <events> <steady|burst>
+//   node --expose-gc bench/worker.js parts <endpoint> <stage> <rounds>
 // impl: addon | js-batch | js-publish. Prints one JSON line. BENCH_PACKAGE names
 // another copy of the package to load instead of this one (for before/after runs).
 process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
@@ -11,11 +12,12 @@ const path = require('node:path')
 const { performance, PerformanceObserver } = require('node:perf_hooks')
 const { AnalyticsLogger } = require(process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : '..')
 const { JsSdkBatchLogger, JsSdkPublishLogger } = require('./js-sdk-logger')
-const { EVENT, buildEvent, BASE_OPTIONS } = require('./common')
+const { EVENT, buildEvent, BASE_OPTIONS, median } = require('./common')
 
 const [mode, impl, ...rest] = process.argv.slice(2)
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:bench'
 const SLICE = 1000 // events logged per turn of the event loop, as a busy server would
+const PARTS_CALLS = 10_000 // calls per timed loop of the stage-by-stage measurement
 
 function create(endpoint, events) {
   const options = { ...BASE_OPTIONS, topicArn: process.env.TOPIC_ARN || TOPIC, endpoint }
@@ -270,8 +272,52 @@ async function tail(endpoint, events, pace) {
   return out
 }
 
+/**
+ * One stage of `log()`, timed over loops of PARTS_CALLS calls (the median over
+ * `rounds` loops, the queue flushed between them so that it never grows), alone in
+ * its process, so that no stage warms or cools the caches and code of another. The
+ * stages: the floor; the serializer (its check, then JSON.stringify); the native
+ * function on one text reused, flat and in cache; and log() whole. The serializer and
+ * the native function are the package's own internals (log() in index.js calls the
+ * two), so a package without them reports none.
+ */
+async function parts(endpoint, stage, rounds) {
+  const pkg = process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : path.join(__dirname, '..')
+  const binding = require(path.join(pkg, 'binding.js'))
+  if (typeof binding.__eventJson !== 'function' || typeof binding.__logJsonFunction !== 'function') return { mode: 'parts', stage, perCallNs: null }
+  const options = { ...BASE_OPTIONS, topicArn: TOPIC, endpoint, maxQueueEvents: PARTS_CALLS * 4, maxQueueBytes: 2 ** 40 }
+  const logger = new AnalyticsLogger(options)
+  const eventJson = binding.__eventJson()
+  const logJson = binding.__logJsonFunction()
+  const slot = logger.__slot()
+  const reused = eventJson(buildEvent())
+  const call = {
+    floor: () => JSON.stringify(buildEvent()),
+    serializer: () => eventJson(buildEvent()),
+    nativeReusedText: () => logJson(slot, reused),
+    log: () => logger.log(buildEvent()),
+  }[stage]
+  if (!call) throw new Error(`unknown stage ${stage}`)
+  const WARM_ROUNDS = 4
+  const ns = []
+  for (let round = 0; round < WARM_ROUNDS + rounds; round++) {
+    let sink
+    const t0 = performance.now()
+    for (let i = 0; i < PARTS_CALLS; i++) sink = call()
+    const perCall = ((performance.now() - t0) * 1e6) / PARTS_CALLS
+    if (typeof sink !== 'string') throw new Error(`stage ${stage} returned ${typeof sink}`)
+    if (round >= WARM_ROUNDS) ns.push(perCall)
+    await logger.flush()
+  }
+  await logger.close()
+  return { mode: 'parts', stage, calls: PARTS_CALLS, rounds, perCallNs: median(ns) }
+}
+
 async function main() {
-  if (mode === 'tail') {
+  if (mode === 'parts') {
+    const [endpoint, stage, rounds] = [impl, ...rest]
+    process.stdout.write(`${JSON.stringify(await parts(endpoint, stage, Number(rounds)))}\n`)
+  } else if (mode === 'tail') {
     const [endpoint, events, pace] = [impl, ...rest]
     process.stdout.write(`${JSON.stringify(await tail(endpoint, Number(events), pace))}\n`)
   } else if (mode === 'throughput') {
