@@ -135,7 +135,7 @@ function partsReport(parts) {
   return [
     `log() stage by stage: loops of 10,000 calls, ${PARTS_ROUNDS} per process, one stage per process, ${parts.log.length} rounds alternating, medians; share of log()`,
     table(rows, ['', 'ns per call', 'share']),
-    `log() / floor, stage by stage: ${fmt(log / floor, 2)}x`,
+    `log() / floor, stage by stage: ${Number.isNaN(log / floor) ? 'n/a' : `${fmt(log / floor, 2)}x`}`,
   ].join('\n')
 }
 
