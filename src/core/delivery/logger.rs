@@ -221,6 +221,8 @@ impl Logger {
                 });
             }
         };
+        // For the next call, while JavaScript builds its event.
+        self.texts.warm_next(json.len());
         if encoded.violations.is_empty() {
             return self.enqueue(&caller, encoded.event);
         }

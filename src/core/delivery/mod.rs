@@ -6,7 +6,7 @@
 //! (`pause.rs`), on the shared runtime (`runtime.rs`). Entries SNS refuses for their
 //! own sake are kept (`refusals.rs`), and replayed from the dead-letter store through
 //! a logger (`replay.rs`). The events' text buffers go back to `log()` through
-//! `text_pool.rs`.
+//! `text_pool.rs`, which has the next one warmed for writing (`prefetch.rs`).
 
 mod batch;
 mod block_queue;
@@ -14,6 +14,7 @@ mod deliver;
 mod lanes;
 mod logger;
 mod pause;
+mod prefetch;
 mod publisher;
 mod refusals;
 mod replay;

@@ -18,6 +18,8 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
+use super::prefetch::prefetch_for_write;
+
 /// Buffers waiting in the pool, at most: with the bench's 279-byte event about
 /// 400 KiB. The pool needs only as many as `log()` makes between two turns of the
 /// delivery loop.
@@ -65,18 +67,34 @@ impl TextTaker {
     /// An empty buffer: one used before if the pool has one, else a new one.
     pub fn take(&self) -> String {
         let mut stash = self.stash.borrow_mut();
-        if stash.is_empty() {
-            if let Ok(chunk) = self.chunks.try_recv() {
-                self.pooled.fetch_sub(chunk.len(), Ordering::Relaxed);
-                *stash = chunk;
-            }
-        }
+        self.refill(&mut stash);
         match stash.pop() {
             Some(mut text) => {
                 text.clear();
                 text
             }
             None => String::new(),
+        }
+    }
+
+    /// Has the buffer the next [`take`](Self::take) hands out brought into this core's
+    /// cache for writing, its first `bytes` (the text just written is the best guess
+    /// of the next one's length): the loop's core read it last (`prefetch.rs`).
+    pub fn warm_next(&self, bytes: usize) {
+        let mut stash = self.stash.borrow_mut();
+        self.refill(&mut stash);
+        if let Some(next) = stash.last() {
+            prefetch_for_write(next.as_ptr(), bytes.min(next.capacity()));
+        }
+    }
+
+    /// Takes the next chunk the loop sent once the stash is empty.
+    fn refill(&self, stash: &mut Vec<String>) {
+        if stash.is_empty() {
+            if let Ok(chunk) = self.chunks.try_recv() {
+                self.pooled.fetch_sub(chunk.len(), Ordering::Relaxed);
+                *stash = chunk;
+            }
         }
     }
 }
