@@ -7,7 +7,7 @@
 //! that copy (`memmove`) was the largest part of the native function: 11-19% of its
 //! samples (85-137 ns per call), 8% of `log()`'s (about 180 ns). Asked for at the end
 //! of one call, the next buffer's lines arrive while JavaScript builds and serializes
-//! the next event: 8% and 3.7% (about 56 and 77 ns) with it (issue 21,
+//! the next event: 8.5% and 3.7% (about 56 and 77 ns) with it (issue 21,
 //! docs/performance.md).
 
 /// A cache line: what the CPU moves between cores.
@@ -46,7 +46,7 @@ mod x86 {
     use std::sync::OnceLock;
 
     /// Whether the CPU has PREFETCHW: CPUID leaf 0x8000_0001, ECX bit 8 (PRFCHW; AMD's
-    /// since the K6, Intel's since Broadwell). Rust's `_MM_HINT_ET0` would be a read
+    /// since the K6-2, Intel's since Broadwell). Rust's `_MM_HINT_ET0` would be a read
     /// prefetch here: the `prfchw` target feature is unstable, and without it LLVM
     /// emits PREFETCHT0, which leaves the line shared with the other core.
     pub(super) fn has_prefetchw() -> bool {
