@@ -10,7 +10,8 @@ process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 const fs = require('node:fs')
 const path = require('node:path')
 const { performance, PerformanceObserver } = require('node:perf_hooks')
-const { AnalyticsLogger } = require(process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : '..')
+const PACKAGE_DIR = process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : path.join(__dirname, '..')
+const { AnalyticsLogger } = require(PACKAGE_DIR)
 const { JsSdkBatchLogger, JsSdkPublishLogger } = require('./js-sdk-logger')
 const { EVENT, buildEvent, BASE_OPTIONS, median } = require('./common')
 
@@ -282,8 +283,7 @@ async function tail(endpoint, events, pace) {
  * two), so a package without them reports none.
  */
 async function parts(endpoint, stage, rounds) {
-  const pkg = process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : path.join(__dirname, '..')
-  const binding = require(path.join(pkg, 'binding.js'))
+  const binding = require(path.join(PACKAGE_DIR, 'binding.js'))
   if (typeof binding.__eventJson !== 'function' || typeof binding.__logJsonFunction !== 'function') return { mode: 'parts', stage, perCallNs: null }
   const options = { ...BASE_OPTIONS, topicArn: TOPIC, endpoint, maxQueueEvents: PARTS_CALLS * 4, maxQueueBytes: 2 ** 40 }
   const logger = new AnalyticsLogger(options)
