@@ -19,6 +19,7 @@ mod fields;
 pub mod options;
 pub mod plan;
 pub mod rocketchat;
+#[cfg(feature = "sns")]
 pub mod sns;
 pub mod spool;
 pub mod telemetry;
