@@ -29,7 +29,8 @@ async function main() {
     })
     const ids = []
     for (let i = 0; i < EVENTS; i++) ids.push(logger.log({ category: 'Window', action: 'opened', properties: { n: i } }))
-    const report = await logger.close()
+    // A deadline for the check, not for speed: a debug build under qemu takes seconds.
+    const report = await logger.close({ timeoutMs: 60_000 })
     assert.equal(report.delivered, EVENTS, JSON.stringify(report))
     const received = await (await fetch(`${endpoint}/received`)).json()
     assert.deepEqual(Object.keys(received).sort(), ids.sort())
