@@ -18,7 +18,8 @@
 # Each Node's ELF interpreter is patched (patchelf) to the loader's absolute path in
 # the cache, so no environment variable has to reach every child process.
 #
-# Prints shell assignments (NODE_X64_MUSL=..., NODE_ARM64_GNU=..., NODE_ARM64_MUSL=...)
+# Prints shell assignments (ZIG_BIN=..., NODE_X64_MUSL=..., NODE_ARM64_GNU=...,
+# NODE_ARM64_MUSL=...)
 # for `eval`. Idempotent; needs root for apt-get and binfmt_misc, as `npm test` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
