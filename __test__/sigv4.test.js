@@ -170,7 +170,6 @@ describe('an independent SigV4 check (botocore) accepts every request', () => {
     })
   }
 
-  // Debian's libfaketime is a glibc library: a musl Node cannot preload it.
   const clockSkewSkip =
     (libc() === 'musl' && "Debian's libfaketime is built for glibc and cannot be preloaded into a musl Node") ||
     (!fs.existsSync(LIBFAKETIME) && "libfaketime is missing (npm test installs Debian's faketime)")

@@ -11,7 +11,7 @@
 #
 # Tests that cannot run on a platform skip themselves and say why
 # (__test__/helpers/platform.js). Debug builds (PLATFORMS_PROFILE=release for release
-# ones): they build in a third of the time and pass the same tests. Binaries go to
+# ones): they build in half the time or less and pass the same tests. Binaries go to
 # dist/platforms/<target>/. Prints each target's build and test times and the .node's
 # size at the end. scripts/setup-platforms.sh says where each tool comes from.
 set -euo pipefail
