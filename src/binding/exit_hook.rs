@@ -4,7 +4,8 @@
 //! `uncaughtException` handler) its event loop never runs again, and an unflushed
 //! logger would lose its queue. One `process.on('exit')` listener per JavaScript
 //! thread closes every logger of that thread and blocks, bounded by their
-//! `shutdownTimeoutMs`, while the background runtime delivers.
+//! `shutdownTimeoutMs` (or the deadline of a `close()` already under way, if later),
+//! while the background runtime delivers.
 
 use std::cell::RefCell;
 use std::time::Instant;
@@ -71,11 +72,15 @@ fn drain_all() {
     if live.is_empty() {
         return;
     }
-    // Read now: reconfigure() may have changed them.
-    let longest = live
+    // Read now: reconfigure() may have changed them. A close() already under way (a
+    // SIGTERM handler's, with its grace period) keeps its own deadline: a host that
+    // calls process.exit() on SIGTERM, as Rocket.Chat's broker does, does not cut
+    // it short.
+    let now = Instant::now();
+    let deadline = live
         .iter()
-        .map(DrainHandle::shutdown_timeout)
+        .map(|h| (now + h.shutdown_timeout()).max(h.close_deadline().unwrap_or(now)))
         .max()
-        .unwrap_or_default();
-    close_all_blocking(&live, Instant::now() + longest);
+        .unwrap_or(now);
+    close_all_blocking(&live, deadline);
 }

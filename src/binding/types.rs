@@ -94,9 +94,15 @@ pub struct LoggerStats {
     pub spool_bytes: i64,
     /// With `spoolDir`: torn or damaged records skipped (never fatal).
     pub corrupt_records: i64,
-    /// With `spoolDir`: unsettled events found on start, left by an earlier logger;
-    /// they are delivered first.
+    /// With `spoolDir`: unsettled events left by loggers that are gone: found on
+    /// start in the folder this logger took over (delivered first), or adopted while
+    /// running from the folder of another instance.
     pub recovered: i64,
+    /// With `spoolDir`: whether this logger writes its spool folder
+    /// (`<spoolDir>/instance-<id>/`). False while it runs from memory because no folder
+    /// could be had (reported once through `onError`, `ERR_SPOOL`), and without
+    /// `spoolDir`.
+    pub spool_in_use: bool,
     /// Apps-Engine bridge calls by app id.
     pub apps: std::collections::HashMap<String, AppCounts>,
     /// Destinations SNS refused as a whole, whose events are held until a probe
@@ -207,6 +213,7 @@ impl From<core::telemetry::StatsSnapshot> for LoggerStats {
             spool_bytes: s.spool_bytes as i64,
             corrupt_records: s.corrupt_records as i64,
             recovered: s.recovered as i64,
+            spool_in_use: s.spool_in_use,
             apps: Default::default(),
             paused: Vec::new(),
         }

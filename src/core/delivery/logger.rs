@@ -32,7 +32,7 @@ pub enum WidgetLogError {
 }
 use super::publisher::Publisher;
 use super::runtime;
-use crate::core::spool::SpoolLock;
+use crate::core::spool::instances;
 use crate::core::telemetry::{Stats, StatsSnapshot};
 
 /// A handle the host's exit hook keeps to drain loggers it does not own.
@@ -43,6 +43,11 @@ impl DrainHandle {
     /// False once the logger and its delivery loop are both gone.
     pub fn is_alive(&self) -> bool {
         self.0.strong_count() > 0
+    }
+
+    /// The deadline of a `close()` in progress (a SIGTERM handler's, say), if any.
+    pub fn close_deadline(&self) -> Option<Instant> {
+        self.0.upgrade().and_then(|s| *s.deadline.borrow())
     }
 
     /// The logger's `shutdownTimeoutMs` as it is now.
@@ -126,12 +131,13 @@ impl Logger {
         publisher: P,
         refusals: Refusals,
     ) -> Result<Logger, InvalidOption> {
-        let spool_lock = match &config.spool {
-            Some(spool) => Some(SpoolLock::acquire(&spool.dir).map_err(|e| {
-                InvalidOption::new("spoolDir", format!("{} {e}", spool.dir.display()))
-            })?),
-            None => None,
-        };
+        // Never a reason not to start: a folder that cannot be had leaves the logger
+        // in memory, which the loop reports.
+        let spool_lock = config.spool.as_ref().map(|spool| {
+            instances::claim(&spool.dir)
+                .map(|(lock, _adopted)| lock)
+                .map_err(|e| format!("{} {e}", spool.dir.display()))
+        });
         let (events_tx, events_rx) = std_mpsc::channel();
         let (texts, texts_back) = text_pool();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
@@ -147,7 +153,7 @@ impl Logger {
             pause_until_us: Default::default(),
             epoch: Instant::now(),
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
-            error_sinks: Mutex::new(Vec::new()),
+            error_sinks: Mutex::new(Default::default()),
             labels: LabelledCounters::default(),
             refusals,
             paused: Mutex::new(Vec::new()),
@@ -414,10 +420,7 @@ impl Logger {
     }
 
     pub fn on_error(&self, sink: ErrorSink) {
-        match self.shared.error_sinks.lock() {
-            Ok(mut sinks) => sinks.push(sink),
-            Err(poisoned) => poisoned.into_inner().push(sink),
-        }
+        self.shared.on_error(sink);
     }
 
     #[cfg(test)]

@@ -113,7 +113,7 @@ pub(crate) struct Shared {
     pub(super) epoch: Instant,
     /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
     pub(super) shutdown_timeout_ms: AtomicU64,
-    pub(super) error_sinks: Mutex<Vec<ErrorSink>>,
+    pub(super) error_sinks: Mutex<ErrorSinks>,
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
     pub refusals: Refusals,
@@ -123,6 +123,16 @@ pub(crate) struct Shared {
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
     pub loop_turns: std::sync::atomic::AtomicU64,
+}
+
+/// Reports kept for the first `onError` callback: the loop starts before the caller
+/// can register one, and a spool it cannot use is reported at once.
+const EARLY_REPORTS: usize = 16;
+
+#[derive(Default)]
+pub struct ErrorSinks {
+    list: Vec<ErrorSink>,
+    early: Vec<DeliveryError>,
 }
 
 impl Shared {
@@ -146,14 +156,33 @@ impl Shared {
         }
     }
 
-    /// Hands a background failure to every `onError` callback.
+    /// Hands a background failure to every `onError` callback; one made before the
+    /// first callback is registered waits for it.
     pub fn report(&self, error: DeliveryError) {
-        let sinks = match self.error_sinks.lock() {
-            Ok(sinks) => sinks.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        let sinks = {
+            let mut sinks = self.error_sinks.lock().unwrap_or_else(|p| p.into_inner());
+            if sinks.list.is_empty() {
+                if sinks.early.len() < EARLY_REPORTS {
+                    sinks.early.push(error);
+                }
+                return;
+            }
+            sinks.list.clone()
         };
         for sink in sinks {
             sink(&error);
+        }
+    }
+
+    /// Registers an `onError` callback; the first one gets what was reported before.
+    pub fn on_error(&self, sink: ErrorSink) {
+        let early = {
+            let mut sinks = self.error_sinks.lock().unwrap_or_else(|p| p.into_inner());
+            sinks.list.push(sink.clone());
+            std::mem::take(&mut sinks.early)
+        };
+        for error in &early {
+            sink(error);
         }
     }
 

@@ -339,7 +339,11 @@ impl FaultPlan {
 
     fn for_dir(dir: &Path) -> Option<std::sync::Arc<FaultPlan>> {
         let plans = PLANS.lock().unwrap();
-        plans.iter().find(|(d, _)| d == dir).map(|(_, p)| p.clone())
+        // A plan for a spoolDir covers its loggers' instance folders too.
+        plans
+            .iter()
+            .find(|(d, _)| d == dir || dir.parent() == Some(d.as_path()))
+            .map(|(_, p)| p.clone())
     }
 
     /// Leaves this many bytes free (`None`: no limit).

@@ -1,4 +1,14 @@
-//! The spool folder's lock: one logger per folder, in this process or another.
+//! A spool folder's lock: one logger per folder, in this process, another process or
+//! on another machine.
+//!
+//! It is the kernel's file lock (`flock`), not a pid or a heartbeat: it belongs to the
+//! open file, so it ends when its holder does, however it ends (a crash, SIGKILL, an
+//! OOM kill), and no clock is involved. On Linux NFS clients `flock` is carried as an
+//! NFS lock (a whole-file POSIX lock, NFSv4 or NLM), which the server grants across
+//! machines and releases when the holder's machine stops renewing its lease; CephFS
+//! and EFS (NFSv4.1) do the same. A pid would say nothing on a volume shared across
+//! machines, and a heartbeat would let a paused process (a long GC, a frozen node)
+//! lose its folder while it still writes. docs/delivery.md says which volumes qualify.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek, SeekFrom, Write as _};
@@ -63,18 +73,59 @@ impl SpoolLock {
             }
             Err(fs::TryLockError::Error(e)) => return Err(SpoolLockError::Io(e)),
         }
-        // Who holds it, for the next one's error message.
+        Ok(Self::held(dir, file))
+    }
+
+    /// Locks a folder that already has a lock file, if its holder is gone; `None` if
+    /// it is held (or has no lock file: a folder still being created, or not a spool).
+    pub fn try_existing(dir: &Path) -> io::Result<Option<SpoolLock>> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self::held(dir, file))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn held(dir: &Path, mut file: File) -> SpoolLock {
+        // Who holds it, for people looking at the folder and the next one's error.
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
-        let _ = write!(file, "process {}", std::process::id());
+        let _ = write!(file, "{}", holder());
         let _ = file.flush();
-        Ok(SpoolLock {
+        SpoolLock {
             dir: dir.to_path_buf(),
             _file: file,
-        })
+        }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Unlocks and removes the lock file (the folder is being removed).
+    pub fn remove(self) -> io::Result<()> {
+        let path = self.dir.join(LOCK_FILE);
+        drop(self._file);
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `process <pid> on <host>`: Kubernetes sets `HOSTNAME` to the pod's name.
+fn holder() -> String {
+    match std::env::var("HOSTNAME") {
+        Ok(host) if !host.is_empty() => format!("process {} on {host}", std::process::id()),
+        _ => format!("process {}", std::process::id()),
     }
 }

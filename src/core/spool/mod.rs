@@ -32,6 +32,7 @@
 //!   reported once per segment.
 
 mod disk;
+pub mod instances;
 mod lock;
 pub mod record;
 mod unwritten;
@@ -941,6 +942,16 @@ impl Spool {
     /// The folder.
     pub fn dir(&self) -> &std::path::Path {
         self.disk.dir()
+    }
+
+    /// Every event it was given is settled: a next logger would find nothing.
+    pub fn is_settled(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Lets go of the spool, keeping its folder locked.
+    pub fn into_lock(self) -> SpoolLock {
+        self._lock
     }
 }
 

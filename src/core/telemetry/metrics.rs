@@ -252,6 +252,12 @@ pub fn render(
     }
     if spooled {
         out.single(
+            "spool_in_use",
+            "gauge",
+            "1 while the logger writes its spool folder, 0 while it runs from memory.",
+            u64::from(stats.spool_in_use),
+        );
+        out.single(
             "spool_events",
             "gauge",
             "Unsettled events in the disk spool.",
@@ -272,7 +278,7 @@ pub fn render(
         out.single(
             "spool_recovered_events",
             "gauge",
-            "Events found in the spool on start, left by an earlier logger.",
+            "Events left by loggers that are gone: found on start, or adopted from another instance's folder.",
             stats.recovered,
         );
         out.single(

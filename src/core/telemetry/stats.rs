@@ -7,7 +7,7 @@
 //! balances exactly (a `stats()` read while a batch settles may see one counter moved
 //! before the other).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::SystemTime;
 
 #[derive(Debug, Default)]
@@ -43,6 +43,8 @@ pub struct Stats {
     pub spool_bytes: AtomicU64,
     pub corrupt_records: AtomicU64,
     pub recovered: AtomicU64,
+    /// With `spoolDir`: the loop writes its folder (false while it runs from memory).
+    pub spool_in_use: AtomicBool,
 }
 
 /// A copy of [`Stats`] for callers; see the module's note on when it balances.
@@ -90,8 +92,12 @@ pub struct StatsSnapshot {
     pub spool_bytes: u64,
     /// With `spoolDir`: torn or damaged records skipped.
     pub corrupt_records: u64,
-    /// With `spoolDir`: unsettled events found in it on start, left by an earlier logger.
+    /// With `spoolDir`: unsettled events left by loggers that are gone, found on start
+    /// or adopted from their folders while running.
     pub recovered: u64,
+    /// With `spoolDir`: whether the logger writes its spool folder; false while it
+    /// runs from memory because no folder could be had (reported through `onError`).
+    pub spool_in_use: bool,
 }
 
 impl Stats {
@@ -118,6 +124,7 @@ impl Stats {
             spool_bytes: self.spool_bytes.load(Relaxed),
             corrupt_records: self.corrupt_records.load(Relaxed),
             recovered: self.recovered.load(Relaxed),
+            spool_in_use: self.spool_in_use.load(Relaxed),
         }
     }
 

@@ -82,16 +82,100 @@ fn a_closed_logger_leaves_undelivered_events_to_the_next_one() {
 }
 
 #[test]
-fn a_second_logger_on_the_same_spool_is_refused() {
+fn loggers_on_one_spool_dir_each_spool_in_a_folder_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
-    let _first =
-        Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default()).unwrap();
-    let Err(err) = Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default())
-    else {
-        panic!("refused")
+    let (a, b) = (FakePublisher::default(), FakePublisher::default());
+    let first = Logger::try_start(spooled_config(true, dir.path()), a.clone()).unwrap();
+    let second = Logger::try_start(spooled_config(true, dir.path()), b.clone()).unwrap();
+    let (ids_a, ids_b) = (log_n(&first, 30), log_n(&second, 30));
+    flush_wait(&first);
+    flush_wait(&second);
+    assert_eq!(accepted_ids(&a, 0), ids_a);
+    assert_eq!(accepted_ids(&b, 0), ids_b);
+    assert!(first.stats().spool_in_use && second.stats().spool_in_use);
+    let folders = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("instance-"))
+            .count()
     };
-    assert_eq!(err.option, "spoolDir");
-    assert!(err.reason.contains("in use by another logger"), "{err}");
+    assert_eq!(folders(dir.path()), 2);
+    close_wait(&first, None);
+    close_wait(&second, None);
+    drop((first, second));
+    assert_eq!(
+        folders(dir.path()),
+        0,
+        "settled folders go with their loggers"
+    );
+}
+
+#[test]
+fn a_live_logger_adopts_the_folder_of_one_that_is_gone_and_sends_it_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = FakePublisher::default();
+    let survivor = Logger::try_start(spooled_config(true, dir.path()), up.clone()).unwrap();
+    let errors = collect_errors(&survivor);
+    // Another instance, SNS down for it, leaves 300 events behind (spilled to disk
+    // past a window of 20) and ends.
+    let down = FakePublisher::with_script((0..10_000).map(|_| Script::Fail(FaultKind::Transient)));
+    let mut config = spooled_config(true, dir.path());
+    config.max_queue_events = 20;
+    let gone = Logger::try_start(config, down).unwrap();
+    let left = log_n(&gone, 300);
+    let report = close_wait(&gone, Some(Duration::from_millis(100)));
+    assert_eq!(report.spooled, 300);
+    drop(gone);
+    let own = log_n(&survivor, 10);
+    wait_until("the adoption", || survivor.stats().delivered == 310);
+    let took = accepted_ids(&up, 0);
+    assert_eq!(took.len(), 310, "each once");
+    let adopted: Vec<String> = took
+        .iter()
+        .filter(|id| left.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(adopted, left, "in the order they were logged");
+    assert!(own.iter().all(|id| took.contains(id)));
+    let s = survivor.stats();
+    assert_eq!(s.recovered, 300);
+    assert_eq!(s.accepted, 310);
+    wait_until("the adopted folder removed", || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("instance-"))
+            .count()
+            == 1
+    });
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "{:?}",
+        errors.lock().unwrap()
+    );
+}
+
+#[test]
+fn without_a_folder_it_can_have_a_logger_runs_from_memory_and_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"").unwrap();
+    let fake = FakePublisher::default();
+    let logger = Logger::try_start(spooled_config(true, &file), fake.clone()).unwrap();
+    let errors = collect_errors(&logger);
+    let ids = log_n(&logger, 10);
+    flush_wait(&logger);
+    assert_eq!(accepted_ids(&fake, 0), ids);
+    assert!(!logger.stats().spool_in_use);
+    let reported = errors.lock().unwrap().clone();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(reported[0].code, ErrorCode::Spool);
+    assert!(
+        reported[0].message.contains("in memory only"),
+        "{}",
+        reported[0].message
+    );
 }
 
 /// SNS as a switch: down (every request fails transiently) or up; records what it

@@ -5,6 +5,7 @@
 //! (`spooling.rs`), batches in flight (`in_flight.rs`), paused destinations
 //! (`pausing.rs`) and reports (`reports.rs`) have files of their own.
 
+mod adoption;
 mod in_flight;
 mod pausing;
 mod reports;
@@ -25,6 +26,7 @@ use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
 use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{EncoderConfig, LoggedEvent, Topic, TopicTable};
+use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Limits, LoggerConfig, Overflow};
 use crate::core::spool::SpoolLock;
@@ -96,17 +98,28 @@ impl<P: Publisher> Worker<P> {
         events: std_mpsc::Receiver<LoggedEvent>,
         texts: TextGiver,
         control: mpsc::UnboundedReceiver<Control>,
-        spool_lock: Option<SpoolLock>,
+        spool_lock: Option<Result<SpoolLock, String>>,
     ) -> Self {
         let topics = config.encoder.router.table().clone();
         let many_lanes = config.encoder.message_group == MessageGroup::Room;
-        let spooling = config
-            .spool
-            .clone()
-            .zip(spool_lock)
-            .map(|(config, lock)| Spooling::new(config, lock));
+        let spooling = match (config.spool.clone(), spool_lock) {
+            (Some(config), Some(Ok(lock))) => Some(Spooling::new(config, lock)),
+            (Some(_), Some(Err(why))) => {
+                shared.report(DeliveryError::new(
+                    ErrorCode::Spool,
+                    format!(
+                        "the spool folder {why}; this logger keeps its events in memory only, up \
+                         to maxQueueEvents and maxQueueBytes, and what it holds is lost if the \
+                         process dies (stats().spoolInUse is false)"
+                    ),
+                    Vec::new(),
+                ));
+                None
+            }
+            _ => None,
+        };
         let memory = config.memory_limits();
-        let held = config.held_limits(config.spool.is_some());
+        let held = config.held_limits(spooling.is_some());
         let context = RequestContext {
             subject: config.subject,
             site_group: config.encoder.site_url.clone(),
@@ -161,6 +174,7 @@ impl<P: Publisher> Worker<P> {
             while let Ok(control) = self.control.try_recv() {
                 self.on_control(control);
             }
+            self.adopt(Instant::now());
             self.refill();
             let now = Instant::now();
             self.dispatch(now);
@@ -203,6 +217,7 @@ impl<P: Publisher> Worker<P> {
             });
             let tick_at = self.spool_tick_at();
             let probe_at = self.probe_at();
+            let adopt_at = self.adopt_at();
             tokio::select! {
                 Some(joined) = self.in_flight.tasks.join_next_with_id(), if !self.in_flight.tasks.is_empty() => {
                     self.settle(joined);
@@ -213,6 +228,7 @@ impl<P: Publisher> Worker<P> {
                 _ = sleep_until_opt(close_at), if close_at.is_some() => self.give_up_pending(),
                 _ = sleep_until_opt(tick_at), if tick_at.is_some() => self.spool_tick(),
                 _ = sleep_until_opt(probe_at), if probe_at.is_some() => {}
+                _ = sleep_until_opt(adopt_at), if adopt_at.is_some() => {}
             }
         }
         // Refuse further requests (their senders answer them at once), and answer the

@@ -17,7 +17,7 @@ use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Overflow, SpoolConfig};
 use crate::core::spool::record::SpooledEvent;
-use crate::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
+use crate::core::spool::{instances, Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
 use crate::core::telemetry::Stats;
 
 use super::Worker;
@@ -40,16 +40,25 @@ pub(super) struct Spooling {
     /// A background sync that failed: (segment, error), for the loop to act on.
     sync_failed: Arc<Mutex<Option<(u32, String)>>>,
     /// Writing fails: reported once, retried with backoff.
-    failing: Option<Failing>,
+    pub(super) failing: Option<Failing>,
     /// Reading back failed last time (reported once).
     read_failing: bool,
     /// Events dropped because the disk refused them and memory was full, to report.
     dropped_ids: Vec<String>,
     /// The last segment whose removal failure was reported.
     removal_reported: Option<String>,
+    /// This logger's own folder inside `config.dir`.
+    own_dir: std::path::PathBuf,
+    /// The folder of a logger that is gone, being taken in.
+    pub(super) adoption: Option<super::adoption::Adoption>,
+    pub(super) next_scan: Instant,
+    pub(super) next_adoption_step: Instant,
+    /// Adopted folders that cannot be removed (a segment could not be read): held, so
+    /// that they are adopted and reported once.
+    pub(super) kept: Vec<SpoolLock>,
 }
 
-struct Failing {
+pub(super) struct Failing {
     since: Instant,
     retry_at: Instant,
     last_attempt: Instant,
@@ -60,7 +69,13 @@ struct Failing {
 
 impl Spooling {
     pub(super) fn new(config: SpoolConfig, lock: SpoolLock) -> Self {
+        let now = Instant::now();
         Spooling {
+            own_dir: lock.dir().to_path_buf(),
+            adoption: None,
+            next_scan: now,
+            next_adoption_step: now,
+            kept: Vec::new(),
             config,
             lock: Some(lock),
             spool: None,
@@ -77,7 +92,7 @@ impl Spooling {
     }
 
     fn dir(&self) -> String {
-        self.config.dir.display().to_string()
+        self.own_dir.display().to_string()
     }
 }
 
@@ -109,6 +124,7 @@ impl<P: Publisher> Worker<P> {
                 Stats::add(&stats.held_events, recovered.events as usize);
                 Stats::add(&stats.held_bytes, recovered.bytes as usize);
                 stats.recovered.store(recovered.events, Ordering::Relaxed);
+                stats.spool_in_use.store(true, Ordering::Relaxed);
                 stats
                     .corrupt_records
                     .store(recovered.corrupt_records, Ordering::Relaxed);
@@ -639,6 +655,29 @@ impl<P: Publisher> Worker<P> {
             ));
         }
         self.update_spool_stats();
+        self.end_adoption();
+        self.remove_settled_folder();
+    }
+
+    /// A folder with nothing left to send goes with its logger, so that restarts do
+    /// not leave one folder each behind.
+    fn remove_settled_folder(&mut self) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        if !spooling.spool.as_ref().is_some_and(Spool::is_settled) {
+            return;
+        }
+        let spool = spooling.spool.take().expect("checked above");
+        let root = spooling.config.dir.clone();
+        let dir = spooling.dir();
+        if let Err(e) = instances::remove(spool.into_lock(), &root) {
+            self.shared.report(DeliveryError::new(
+                ErrorCode::Spool,
+                format!("the spool {dir} is settled but cannot be removed ({e})"),
+                Vec::new(),
+            ));
+        }
     }
 
     pub(super) fn ack(&mut self, settled: &[(Uuid, u32)]) {
