@@ -107,23 +107,6 @@ export declare class AppsEngineBridge {
    * the App's real id for it), and with `log()`'s errors for a bad event.
    */
   doLogEvent(event: AnalyticsEvent, appId: string): Promise<string>
-  /**
-   * Chat Session/started for an omnichannel room the Apps-Engine reports started
-   * (`ILivechatRoom`).
-   */
-  roomStarted(room: LivechatRoomLike, appId: string): Promise<string>
-  /**
-   * Chat Session/closed: `close_method` is `closeMethod` if given, else from
-   * `room.closer` (`'visitor'` → `'chat window'`, a customerAction; `'bot'` →
-   * `'df_bot'`; `'user'` → `'agent'`).
-   */
-  roomClosed(room: LivechatRoomLike, appId: string, closeMethod?: string): Promise<string>
-  /** Agent Transfer/assigned for `IPostLivechatAgentAssigned`'s context. */
-  agentAssigned(context: LivechatEventContextLike, appId: string): Promise<string>
-  /** Agent Transfer/unassigned for `IPostLivechatAgentUnassigned`'s context. */
-  agentUnassigned(context: LivechatEventContextLike, appId: string): Promise<string>
-  /** Agent Transfer/successful for `IPostLivechatRoomTransferred`'s context. */
-  roomTransferred(context: LivechatTransferContextLike, appId: string): Promise<string>
 }
 
 /**
@@ -423,26 +406,6 @@ export declare function generateTypes(plan: string): string
  */
 export declare function listDeadLetters(spoolDir: string): Promise<DeadLetterList>
 
-/** The Apps-Engine's `ILivechatEventContext` (agent assigned and unassigned). */
-export interface LivechatEventContextLike {
-  agent: { id: string }
-  room: LivechatRoomLike
-}
-
-/** The parts of the Apps-Engine's `ILivechatRoom` the helpers read. */
-export interface LivechatRoomLike {
-  id: string
-  closer?: 'user' | 'visitor' | 'bot'
-  servedBy?: { id: string }
-}
-
-/** The Apps-Engine's `ILivechatTransferEventContext` (room transferred). */
-export interface LivechatTransferContextLike {
-  /** `'agent'` or `'department'`. */
-  type: string
-  room: { id: string }
-}
-
 /** Options of `new AnalyticsLogger(options)`. */
 export interface LoggerOptions {
   /**
@@ -660,10 +623,18 @@ export interface LoggerStats {
   /** With `spoolDir`: torn or damaged records skipped (never fatal). */
   corruptRecords: number
   /**
-   * With `spoolDir`: unsettled events found on start, left by an earlier logger;
-   * they are delivered first.
+   * With `spoolDir`: unsettled events left by loggers that are gone: found on
+   * start in the folder this logger took over (delivered first), or adopted while
+   * running from the folder of another instance.
    */
   recovered: number
+  /**
+   * With `spoolDir`: whether this logger writes its spool folder
+   * (`<spoolDir>/instance-<id>/`). False while it runs from memory because no folder
+   * could be had (reported once through `onError`, `ERR_SPOOL`), and without
+   * `spoolDir`.
+   */
+  spoolInUse: boolean
   /** Apps-Engine bridge calls by app id. */
   apps: Record<string, AppCounts>
   /**

@@ -1,8 +1,6 @@
 // Compiled by __test__/types.test.js with tsc --noEmit --strict: the addon's types
 // take the Apps-Engine's own definitions as they are.
 import type { ILivechatRoom } from '@rocket.chat/apps-engine/definition/livechat/ILivechatRoom'
-import type { ILivechatEventContext } from '@rocket.chat/apps-engine/definition/livechat/ILivechatEventContext'
-import type { ILivechatTransferEventContext } from '@rocket.chat/apps-engine/definition/livechat/ILivechatTransferEventContext'
 import {
   AnalyticsLogger,
   AppsEngineBridge,
@@ -13,8 +11,6 @@ import {
 } from '../../index'
 
 declare const room: ILivechatRoom
-declare const context: ILivechatEventContext
-declare const transfer: ILivechatTransferEventContext
 declare const settingsGet: (id: string) => unknown
 
 const options: LoggerOptions | null = optionsFromSettings(settingsGet, 'https://chat.example.com')
@@ -44,12 +40,6 @@ class AppAnalyticsBridge extends AnalyticsBridge {
 async function handlers(appId: string): Promise<string[]> {
   return Promise.all([
     new AppAnalyticsBridge(bridge).doLogEvent({ category: 'Escalation', action: 'attempted', roomId: room.id }, appId),
-    bridge.roomStarted(room, appId),
-    bridge.roomClosed(room, appId),
-    bridge.roomClosed(room, appId, 'timeout'),
-    bridge.agentAssigned(context, appId),
-    bridge.agentUnassigned(context, appId),
-    bridge.roomTransferred(transfer, appId),
   ])
 }
 

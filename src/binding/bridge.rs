@@ -13,10 +13,7 @@ use super::error::{self as js_error};
 use super::logger::AnalyticsLogger;
 use super::napi_raw;
 use crate::core::error::ErrorCode;
-use crate::core::rocketchat::{
-    agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
-    LivechatRoomRef, RateLimit, UserRef,
-};
+use crate::core::rocketchat::{check_app_id, AppRateLimiter, RateLimit};
 use crate::core::telemetry::AppResult;
 
 /// The permission an app needs, as the Apps-Engine names permissions.
@@ -42,37 +39,6 @@ pub struct AppRateLimitOptions {
     pub events_per_second: f64,
     /// Events an app may log at once after being idle.
     pub burst: f64,
-}
-
-/// The parts of the Apps-Engine's `ILivechatRoom` the helpers read.
-#[napi(object, object_from_js = false, object_to_js = false)]
-#[allow(dead_code)] // Type only.
-pub struct LivechatRoomLike {
-    pub id: String,
-    #[napi(ts_type = "'user' | 'visitor' | 'bot'")]
-    pub closer: Option<String>,
-    #[napi(ts_type = "{ id: string }")]
-    pub served_by: Option<String>,
-}
-
-/// The Apps-Engine's `ILivechatEventContext` (agent assigned and unassigned).
-#[napi(object, object_from_js = false, object_to_js = false)]
-#[allow(dead_code)] // Type only.
-pub struct LivechatEventContextLike {
-    #[napi(ts_type = "{ id: string }")]
-    pub agent: String,
-    pub room: LivechatRoomLike,
-}
-
-/// The Apps-Engine's `ILivechatTransferEventContext` (room transferred).
-#[napi(object, object_from_js = false, object_to_js = false)]
-#[allow(dead_code)] // Type only.
-pub struct LivechatTransferContextLike {
-    /// `'agent'` or `'department'`.
-    #[napi(ts_type = "string")]
-    pub r#type: String,
-    #[napi(ts_type = "{ id: string }")]
-    pub room: String,
 }
 
 /// Lets Rocket.Chat Apps log analytics events through the Apps-Engine's bridge
@@ -188,129 +154,9 @@ impl AppsEngineBridge {
             bridge.logger.log_value(env, event, Some(app))
         })
     }
-
-    /// Chat Session/started for an omnichannel room the Apps-Engine reports started
-    /// (`ILivechatRoom`).
-    #[napi(
-        catch_unwind,
-        ts_args_type = "room: LivechatRoomLike, appId: string",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn room_started<'env>(
-        &self,
-        env: &'env Env,
-        room: Unknown,
-        app_id: Unknown,
-    ) -> Result<Object<'env>> {
-        self.call(env, app_id, |bridge, env, app| {
-            let room = read_room(env, room)?;
-            bridge.log_json(env, &room_started(&room).to_string(), app)
-        })
-    }
-
-    /// Chat Session/closed: `close_method` is `closeMethod` if given, else from
-    /// `room.closer` (`'visitor'` → `'chat window'`, a customerAction; `'bot'` →
-    /// `'df_bot'`; `'user'` → `'agent'`).
-    #[napi(
-        catch_unwind,
-        ts_args_type = "room: LivechatRoomLike, appId: string, closeMethod?: string",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn room_closed<'env>(
-        &self,
-        env: &'env Env,
-        room: Unknown,
-        app_id: Unknown,
-        close_method: Option<String>,
-    ) -> Result<Object<'env>> {
-        self.call(env, app_id, |bridge, env, app| {
-            let room = read_room(env, room)?;
-            bridge.log_json(
-                env,
-                &room_closed(&room, close_method.as_deref()).to_string(),
-                app,
-            )
-        })
-    }
-
-    /// Agent Transfer/assigned for `IPostLivechatAgentAssigned`'s context.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "context: LivechatEventContextLike, appId: string",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn agent_assigned<'env>(
-        &self,
-        env: &'env Env,
-        context: Unknown,
-        app_id: Unknown,
-    ) -> Result<Object<'env>> {
-        self.agent(env, "assigned", context, app_id)
-    }
-
-    /// Agent Transfer/unassigned for `IPostLivechatAgentUnassigned`'s context.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "context: LivechatEventContextLike, appId: string",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn agent_unassigned<'env>(
-        &self,
-        env: &'env Env,
-        context: Unknown,
-        app_id: Unknown,
-    ) -> Result<Object<'env>> {
-        self.agent(env, "unassigned", context, app_id)
-    }
-
-    /// Agent Transfer/successful for `IPostLivechatRoomTransferred`'s context.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "context: LivechatTransferContextLike, appId: string",
-        ts_return_type = "Promise<string>"
-    )]
-    pub fn room_transferred<'env>(
-        &self,
-        env: &'env Env,
-        context: Unknown,
-        app_id: Unknown,
-    ) -> Result<Object<'env>> {
-        self.call(env, app_id, |bridge, env, app| {
-            let context = object(env, context, "context")?;
-            let room = read_room(env, context.get_named_property::<Unknown>("room")?)?;
-            let kind = string_property(env, &context, "type", "context.type")?;
-            bridge.log_json(env, &room_transferred(&room.id, &kind).to_string(), app)
-        })
-    }
 }
 
 impl AppsEngineBridge {
-    fn agent<'env>(
-        &self,
-        env: &'env Env,
-        action: &str,
-        context: Unknown,
-        app_id: Unknown,
-    ) -> Result<Object<'env>> {
-        self.call(env, app_id, |bridge, env, app| {
-            let context = object(env, context, "context")?;
-            let room = read_room(env, context.get_named_property::<Unknown>("room")?)?;
-            let agent = object(
-                env,
-                context.get_named_property::<Unknown>("agent")?,
-                "context.agent",
-            )?;
-            let agent = UserRef {
-                id: string_property(env, &agent, "id", "context.agent.id")?,
-            };
-            bridge.log_json(env, &agent_event(action, &room, &agent).to_string(), app)
-        })
-    }
-
-    fn log_json(&self, env: &Env, json: &str, app: &str) -> Result<String> {
-        self.logger.log_text(env, json, Some(app))
-    }
-
     /// The common path: check the app id, the permission and the rate limit, run
     /// `log`, and settle a promise with the id or the error; never throw.
     fn call<'env>(
@@ -375,51 +221,6 @@ impl AppsEngineBridge {
         let answer = napi_raw::call_method(env, None, &f, &[&app, &permission])?;
         napi_raw::truthy(env, &answer)
     }
-}
-
-fn object<'a>(env: &Env, value: Unknown<'a>, what: &str) -> Result<Object<'a>> {
-    napi_raw::as_object(env, value)?.ok_or_else(|| {
-        js_error::invalid_event(
-            env,
-            what,
-            &format!("invalid analytics event: {what} must be an object"),
-        )
-    })
-}
-
-fn string_property(env: &Env, object: &Object, name: &str, what: &str) -> Result<String> {
-    let value: Unknown = object.get_named_property(name)?;
-    if value.get_type()? != ValueType::String {
-        return Err(js_error::invalid_event(
-            env,
-            what,
-            &format!("invalid analytics event: {what} must be a string"),
-        ));
-    }
-    Ok(value.coerce_to_string()?.into_utf8()?.as_str()?.to_owned())
-}
-
-/// Reads an `ILivechatRoom` property by property (rooms hold users and dates, maybe
-/// cycles: never serialized whole).
-fn read_room(env: &Env, room: Unknown) -> Result<LivechatRoomRef> {
-    let room = object(env, room, "room")?;
-    let closer: Unknown = room.get_named_property("closer")?;
-    let closer = match closer.get_type()? {
-        ValueType::String => Some(closer.coerce_to_string()?.into_utf8()?.as_str()?.to_owned()),
-        _ => None,
-    };
-    let served: Unknown = room.get_named_property("servedBy")?;
-    let served_by = match napi_raw::as_object(env, served)? {
-        Some(served) => Some(UserRef {
-            id: string_property(env, &served, "id", "room.servedBy.id")?,
-        }),
-        None => None,
-    };
-    Ok(LivechatRoomRef {
-        id: string_property(env, &room, "id", "room.id")?,
-        closer,
-        served_by,
-    })
 }
 
 fn resolve<'env>(env: &'env Env, id: &str) -> Result<Object<'env>> {

@@ -14,10 +14,7 @@ mod plan;
 mod settings;
 mod types;
 
-pub use bridge::{
-    AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions, LivechatEventContextLike,
-    LivechatRoomLike, LivechatTransferContextLike,
-};
+pub use bridge::{AppRateLimitOptions, AppsEngineBridge, AppsEngineBridgeOptions};
 pub use deadletter::{
     list_dead_letters, purge_dead_letters, replay_dead_letters_js, DeadLetter, DeadLetterList,
     DeadLetterNotSent, DeadLetterPurgeReport, DeadLetterRefusedAgain, DeadLetterReplayOptions,

@@ -5,9 +5,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
-
 /// Per-app limits: `eventsPerSecond` refill, `burst` bucket size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
@@ -103,75 +100,6 @@ pub fn check_app_id(app_id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The parts of the Apps-Engine's `IUser` the mapping reads.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct UserRef {
-    pub id: String,
-}
-
-/// The parts of the Apps-Engine's `ILivechatRoom` the mapping reads.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LivechatRoomRef {
-    pub id: String,
-    /// `'user'` (an agent), `'visitor'` or `'bot'`.
-    pub closer: Option<String>,
-    pub served_by: Option<UserRef>,
-}
-
-/// The Livechat catalog's `close_method` for how an Apps-Engine room was closed.
-pub fn close_method(room: &LivechatRoomRef) -> &'static str {
-    match room.closer.as_deref() {
-        Some("visitor") => "chat window",
-        Some("bot") => "df_bot",
-        _ => "agent",
-    }
-}
-
-/// Chat Session/started for a new omnichannel room.
-pub fn room_started(room: &LivechatRoomRef) -> Value {
-    json!({ "category": "Chat Session", "action": "started", "roomId": room.id })
-}
-
-/// Chat Session/closed, with the close method given or read from `room.closer`; the
-/// visitor closing the chat window is their own action (`customerAction`).
-pub fn room_closed(room: &LivechatRoomRef, method: Option<&str>) -> Value {
-    let method = method.unwrap_or_else(|| close_method(room));
-    let event_type = if method == "chat window" {
-        "customerAction"
-    } else {
-        "session"
-    };
-    json!({
-        "category": "Chat Session",
-        "action": "closed",
-        "roomId": room.id,
-        "eventType": event_type,
-        "properties": { "close_method": method },
-    })
-}
-
-/// Agent Transfer/assigned or /unassigned (`IPostLivechatAgentAssigned`/`Unassigned`).
-pub fn agent_event(action: &str, room: &LivechatRoomRef, agent: &UserRef) -> Value {
-    json!({
-        "category": "Agent Transfer",
-        "action": action,
-        "roomId": room.id,
-        "properties": { "agent_id": agent.id },
-    })
-}
-
-/// Agent Transfer/successful for `IPostLivechatRoomTransferred` (`type` is `agent`
-/// or `department`).
-pub fn room_transferred(room_id: &str, transfer_type: &str) -> Value {
-    json!({
-        "category": "Agent Transfer",
-        "action": "successful",
-        "roomId": room_id,
-        "properties": { "transfer_type": transfer_type },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -209,32 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn closers_map_to_the_catalog() {
-        let room = |closer: &str| LivechatRoomRef {
-            id: "r1".into(),
-            closer: Some(closer.into()),
-            served_by: None,
-        };
-        assert_eq!(
-            room_closed(&room("visitor"), None)["properties"]["close_method"],
-            "chat window"
-        );
-        assert_eq!(
-            room_closed(&room("visitor"), None)["eventType"],
-            "customerAction"
-        );
-        assert_eq!(
-            room_closed(&room("user"), None)["properties"]["close_method"],
-            "agent"
-        );
-        assert_eq!(
-            room_closed(&room("bot"), None)["properties"]["close_method"],
-            "df_bot"
-        );
-        assert_eq!(
-            room_closed(&room("user"), Some("timeout"))["properties"]["close_method"],
-            "timeout"
-        );
+    fn app_ids_are_printable_ascii() {
         assert!(check_app_id("4b5c1e0a-31c2-4f3e-9b8e-000000000000").is_ok());
         assert!(check_app_id("has space").is_err());
     }

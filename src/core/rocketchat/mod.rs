@@ -1,14 +1,10 @@
-//! Rocket.Chat's side: Apps-Engine omnichannel events and the per-app rate limit
-//! (`apps.rs`), the widget endpoint's untrusted body (`widget.rs`), and the admin
+//! Rocket.Chat's side: the App id check and the per-app rate limit (`apps.rs`), the widget endpoint's untrusted body (`widget.rs`), and the admin
 //! settings that become options (`settings.rs`).
 
 mod apps;
 mod settings;
 mod widget;
 
-pub use apps::{
-    agent_event, check_app_id, room_closed, room_started, room_transferred, AppRateLimiter,
-    LivechatRoomRef, RateLimit, UserRef,
-};
+pub use apps::{check_app_id, AppRateLimiter, RateLimit};
 pub use settings::{definitions, options_from_settings, setting_for_option};
 pub use widget::{default_widget_plan, widget_event, WidgetError};
