@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const util = require('node:util')
-const { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { useMoto, waitFor, assertBalanced, instanceFolder, instanceFolders, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
 const moto = require('./helpers/moto')
 
@@ -131,8 +131,9 @@ describe('crashes and restarts with a spool', () => {
     const closed = await first.close({ timeoutMs: 300 })
     assert.equal(closed.spooled, 50)
     proxy.heal()
-    const [segment] = fs.readdirSync(dir).filter((f) => f.endsWith('.seg'))
-    const file = path.join(dir, segment)
+    const folder = instanceFolder(dir)
+    const [segment] = fs.readdirSync(folder).filter((f) => f.endsWith('.seg'))
+    const file = path.join(folder, segment)
     const bytes = fs.readFileSync(file)
     bytes[Math.floor(bytes.length / 2)] ^= 0xff // damage one record in the middle
     fs.writeFileSync(file, bytes.subarray(0, bytes.length - 7)) // and tear the last one
@@ -147,25 +148,29 @@ describe('crashes and restarts with a spool', () => {
     assert.equal(got.size, 48)
   })
 
-  it('never lets two loggers share a folder, in one process or two', async () => {
+  it('gives each logger on one spoolDir a folder of its own, in one process or two, and takes over the folder of a process that is gone', async () => {
     const dir = spoolDir()
     const base = { topicArn: 'arn:aws:sns:us-east-1:123456789012:t', siteUrl: SITE_URL, endpoint: proxy.endpoint, region: moto.REGION, credentials: moto.CREDENTIALS, spoolDir: dir }
     const first = new AnalyticsLogger(base)
-    assert.throws(() => new AnalyticsLogger(base), (e) => {
-      assert.equal(e.code, 'ERR_INVALID_OPTION')
-      assert.equal(e.option, 'spoolDir')
-      assert.ok(e.message.includes(`in use by another logger (process ${process.pid})`), e.message)
-      return true
-    })
-    await first.close()
-    const other = spoolDir()
-    const holder = startChild('hold', { TOPIC_ARN: base.topicArn, SPOOL_DIR: other })
-    await waitFor('the child to hold the folder', () => holder.stdout().includes('holding'))
-    assert.throws(() => new AnalyticsLogger({ ...base, spoolDir: other }), new RegExp(`in use by another logger \\(process ${holder.child.pid}\\)`))
+    const second = new AnalyticsLogger(base)
+    assert.ok(first.stats().spoolInUse !== undefined)
+    await waitFor('both loggers to use their folders', () => first.stats().spoolInUse && second.stats().spoolInUse)
+    assert.equal(instanceFolders(dir).length, 2)
+    const holder = startChild('hold', { TOPIC_ARN: base.topicArn, SPOOL_DIR: dir })
+    await waitFor('the child to hold its folder', () => holder.stdout().includes('holding'))
+    const folders = instanceFolders(dir)
+    assert.equal(folders.length, 3)
+    const held = folders.find((f) => fs.readFileSync(path.join(f, 'spool.lock'), 'utf8').startsWith(`process ${holder.child.pid}`))
+    assert.ok(held, 'the lock file names its holder')
+    await Promise.all([first.close(), second.close()])
+    assert.deepEqual(instanceFolders(dir), [held], 'settled folders go with their loggers')
     holder.child.kill('SIGKILL')
     await holder.exited
-    // The lock dies with its process: the folder is free again.
-    await new AnalyticsLogger({ ...base, spoolDir: other }).close()
+    // The lock dies with its process: the next logger takes the folder over.
+    const next = new AnalyticsLogger(base)
+    await waitFor('the next logger to use a folder', () => next.stats().spoolInUse)
+    assert.deepEqual(instanceFolders(dir), [held])
+    await next.close()
   })
 })
 

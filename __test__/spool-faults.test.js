@@ -10,7 +10,7 @@ const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { useMoto, waitFor } = require('./helpers/setup')
+const { useMoto, waitFor, instanceFolder } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
 
 const ctx = useMoto()
@@ -192,7 +192,9 @@ function records(file) {
   return out
 }
 
-function segments(dir) {
+/** The segment files of the loggers that used `dir` one after the other. */
+function segments(spoolDir) {
+  const dir = instanceFolder(spoolDir)
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.seg'))
@@ -311,11 +313,12 @@ describe('a damaged spool', () => {
   it('a zero-length segment and a stale lock are no damage', async () => {
     const { topicArn, queueUrl } = await ctx.topic()
     const { dir, kept } = await leftInSpool(topicArn)
-    fs.writeFileSync(path.join(dir, '0000000050.seg'), '')
+    const folder = instanceFolder(dir)
+    fs.writeFileSync(path.join(folder, '0000000050.seg'), '')
     // Left by a process that is gone: a lock file nobody holds.
-    fs.writeFileSync(path.join(dir, 'spool.lock'), 'process 999999')
+    fs.writeFileSync(path.join(folder, 'spool.lock'), 'process 999999')
     await replayDamaged(topicArn, queueUrl, dir, { intact: kept, corrupt: 0, damagedSegments: 0 })
-    assert.ok(!fs.existsSync(path.join(dir, '0000000050.seg')), 'the empty segment is removed as settled')
+    assert.ok(!fs.existsSync(path.join(folder, '0000000050.seg')), 'the empty segment is removed as settled')
   })
 
   it('a dead-letter folder in the spool folder is none of the spool’s business', async () => {

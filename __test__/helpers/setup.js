@@ -59,4 +59,25 @@ function assertBalanced(r, what = 'the account') {
   if (r.accepted !== sum) throw new Error(`${what} does not balance: accepted ${r.accepted} != ${sum} in ${JSON.stringify(r)}`)
 }
 
-module.exports = { useMoto, waitFor, assertBalanced, SITE_URL, AnalyticsLogger }
+/**
+ * The loggers' own folders inside a spoolDir (`instance-<id>`, see
+ * src/core/spool/instances.rs), oldest first.
+ */
+function instanceFolders(spoolDir) {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  return fs
+    .readdirSync(spoolDir)
+    .filter((f) => f.startsWith('instance-'))
+    .sort()
+    .map((f) => path.join(spoolDir, f))
+}
+
+/** The one instance folder of a spoolDir that loggers used one after the other. */
+function instanceFolder(spoolDir) {
+  const folders = instanceFolders(spoolDir)
+  if (folders.length !== 1) throw new Error(`expected one instance folder in ${spoolDir}, found ${folders.length}`)
+  return folders[0]
+}
+
+module.exports = { useMoto, waitFor, assertBalanced, instanceFolders, instanceFolder, SITE_URL, AnalyticsLogger }
