@@ -40,15 +40,16 @@ describe('the packed package in a clean app', () => {
     assert.equal(installed.devDependencies, undefined)
     assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'src')), 'no sources in the package')
     // The Rocket.Chat pull request in rocketchat/upstream/ is not package code.
-    assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'rocketchat')).sort(), ['i18n', 'index.d.ts', 'index.js'])
+    assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', 'rocketchat-sns-analytics', 'rocketchat')).sort(), ['i18n', 'index.d.ts', 'index.js', 'shutdown.js'])
   })
 
   it('exports the Rocket.Chat side as rocketchat-sns-analytics/rocketchat, in both module systems', () => {
-    const cjs = "const rc = require('rocketchat-sns-analytics/rocketchat'); console.log(typeof rc.bindSettings, typeof rc.registerOmnichannelCallbacks, typeof rc.registerPrometheusMetrics)"
-    const esm = "import { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics } from 'rocketchat-sns-analytics/rocketchat'; console.log(typeof bindSettings, typeof registerOmnichannelCallbacks, typeof registerPrometheusMetrics)"
+    const names = ['bindSettings', 'registerOmnichannelCallbacks', 'registerPrometheusMetrics', 'widgetEventRoute', 'appsBridge', 'handleShutdown']
+    const cjs = `const rc = require('rocketchat-sns-analytics/rocketchat'); console.log(${names.map((n) => `typeof rc.${n}`).join(', ')})`
+    const esm = `import { ${names.join(', ')} } from 'rocketchat-sns-analytics/rocketchat'; console.log(${names.map((n) => `typeof ${n}`).join(', ')})`
     for (const [flag, source] of [['--input-type=commonjs', cjs], ['--input-type=module', esm]]) {
       const out = execFileSync(process.execPath, [flag, '-e', source], { cwd: app, encoding: 'utf8' })
-      assert.equal(out.trim(), 'function function function')
+      assert.equal(out.trim(), names.map(() => 'function').join(' '))
     }
   })
 

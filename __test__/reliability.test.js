@@ -5,7 +5,7 @@
 // what reached SQS through SNS (moto) against what was logged.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
+const { startChild } = require('./helpers/exit-child')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -22,26 +22,8 @@ function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-spool-'))
 }
 
-/** Starts the spool child; resolves `lines()` as it prints and `exited` when it ends. */
-function startChild(mode, env) {
-  const child = spawn(process.execPath, [CHILD, mode], {
-    env: { ...process.env, ENDPOINT: proxy.endpoint, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  // Not a speed check: a child that never ends is the failure being detected.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      resolve({ code, signal, stdout, stderr })
-    }),
-  )
-  return { child, exited, stdout: () => stdout, stderr: () => stderr }
-}
+/** Starts the spool child in `mode`, against the fault proxy. */
+const startSpoolChild = (mode, env) => startChild([process.execPath, CHILD, mode], { ENDPOINT: proxy.endpoint, ...env })
 
 /** Messages by (round, i): fails on any duplicate. */
 function byKey(messages) {
@@ -56,7 +38,7 @@ function byKey(messages) {
 }
 
 async function drainChild(env) {
-  const c = startChild('drain', env)
+  const c = startSpoolChild('drain', env)
   const { code, stdout, stderr } = await c.exited
   assert.equal(code, 0, stderr)
   return JSON.parse(stdout.trim().split('\n').pop())
@@ -70,7 +52,7 @@ describe('crashes and restarts with a spool', () => {
       const env = { TOPIC_ARN: topicArn, SPOOL_DIR: spoolDir(), PER_ROUND: '40', PAUSE_MS: '150', SPOOL_SYNC_MS: '50' }
       // SNS is down while the child runs, so everything it logs is still held when it dies.
       proxy.outage(600_000)
-      const c = startChild('log', env)
+      const c = startSpoolChild('log', env)
       await waitFor('three synced rounds', () => c.stdout().includes('synced 2\n'))
       c.child.kill(signal)
       const end = await c.exited
@@ -100,7 +82,7 @@ describe('crashes and restarts with a spool', () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
     const env = { TOPIC_ARN: topicArn, SPOOL_DIR: spoolDir(), PER_ROUND: '30', PAUSE_MS: '120', ROUNDS: '3' }
     proxy.outage(600_000)
-    const c = startChild('log', env)
+    const c = startSpoolChild('log', env)
     await waitFor('three synced rounds', () => c.stdout().includes('synced 2\n'))
     c.child.kill('SIGKILL')
     await c.exited
@@ -156,7 +138,7 @@ describe('crashes and restarts with a spool', () => {
     assert.ok(first.stats().spoolInUse !== undefined)
     await waitFor('both loggers to use their folders', () => first.stats().spoolInUse && second.stats().spoolInUse)
     assert.equal(instanceFolders(dir).length, 2)
-    const holder = startChild('hold', { TOPIC_ARN: base.topicArn, SPOOL_DIR: dir })
+    const holder = startSpoolChild('hold', { TOPIC_ARN: base.topicArn, SPOOL_DIR: dir })
     await waitFor('the child to hold its folder', () => holder.stdout().includes('holding'))
     const folders = instanceFolders(dir)
     assert.equal(folders.length, 3)

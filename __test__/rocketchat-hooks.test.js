@@ -48,11 +48,20 @@ async function fireCallbacks(callbacks, rid) {
 
 const summary = (msgs) => msgs.map((m) => [m.json.category, m.json.action, m.json.eventType, m.json.properties])
 
+/**
+ * A room's start and close wait `factDelayMs` for other paths' reports (RoomFacts), so
+ * they reach SNS after the events logged at once: the messages compared as a set.
+ */
+const sorted = (rows) => rows.map((row) => JSON.stringify(row)).sort()
+
+/** Short, so that the tests do not wait long; every report here comes well within it. */
+const FACT_DELAY_MS = 200
+
 for (const [generation, make] of [['makeFunction', makeFunction], ['makeFunction before withMiddleware', makeFunctionLegacy]]) {
   describe(`registerOmnichannelCallbacks on a current server (callbacks with removers, ${generation} hooks)`, () => {
     it("logs the six catalog events from the hooks that fire them, handing every payload on unchanged", async () => {
       const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-      const controller = { logger: ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' }) }
+      const controller = { logger: ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' }), factDelayMs: FACT_DELAY_MS }
       const callbacks = new Callbacks()
       const seen = { onNewRoom: [], afterTakeInquiry: [], ee: [] }
       // The hooks as apps/meteor/server/lib/omnichannel/hooks.ts declares them: async.
@@ -85,14 +94,14 @@ for (const [generation, make] of [['makeFunction', makeFunction], ['makeFunction
       await fireCallbacks(callbacks, rid)
 
       const msgs = await ctx.drain(queueUrl, { expected: 7 })
-      assert.deepEqual(summary(msgs), SIX)
+      assert.deepEqual(sorted(summary(msgs)), sorted(SIX))
       for (const m of msgs) assert.ok(!m.body.includes('visitor-token-secret'), 'the visitor token never leaves')
-      assert.deepEqual(msgs.map((m) => m.json.roomId), [rid, rid, rid, rid, rid, rid, `${rid}-2`])
+      assert.deepEqual(sorted(msgs.map((m) => [m.json.roomId, m.json.properties])), sorted([...SIX.slice(0, 6).map((e) => [rid, e[3]]), [`${rid}-2`, SIX[6][3]]]))
     })
 
     it('calls next exactly once and lets what the hook throws reach Rocket.Chat unchanged', async () => {
       const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-      const controller = { logger: ctx.logger({ topicArn }) }
+      const controller = { logger: ctx.logger({ topicArn }), factDelayMs: FACT_DELAY_MS }
       let calls = 0
       const failure = new Error('CRM webhook down')
       const onNewRoom = make(async () => {
@@ -111,9 +120,43 @@ for (const [generation, make] of [['makeFunction', makeFunction], ['makeFunction
       assert.throws(() => afterTakeInquiry({ inquiry: { rid: 'r-throws' }, room: room('r-throws'), agent }), (e) => e === failure, 'a synchronous throw too')
       assert.equal(syncCalls, 1)
       assert.deepEqual(errors, [], 'nothing of ours failed')
-      // The room was created and taken (the hooks run after the fact): both are logged.
-      const msgs = await ctx.drain(queueUrl, { expected: 2 })
-      assert.deepEqual(msgs.map((m) => m.json.action), ['started', 'assigned'])
+      // The inquiry was taken (afterTakeInquiry runs after the fact): logged. A failed
+      // onNewRoom is not a start Rocket.Chat counts (QueueManager.requestRoom stops there):
+      // not logged.
+      const msgs = await ctx.drain(queueUrl, { expected: 1 })
+      assert.deepEqual(msgs.map((m) => m.json.action), ['assigned'])
+      assert.deepEqual(await ctx.drain(queueUrl, { quietMs: FACT_DELAY_MS + 800 }), [], 'no Chat Session/started')
+    })
+
+    it('logs Chat Session/started only once onNewRoom resolves, and nothing when it throws synchronously', async () => {
+      const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+      const controller = { logger: ctx.logger({ topicArn }), factDelayMs: FACT_DELAY_MS }
+      let release
+      const gate = new Promise((resolve) => {
+        release = resolve
+      })
+      const onNewRoom = make(async (r) => {
+        await gate
+        return r._id
+      })
+      const failure = new TypeError('no department')
+      const throwsAtOnce = make(() => {
+        throw failure
+      })
+      const errors = []
+      registerOmnichannelCallbacks(new Callbacks(), controller, { onNewRoom, afterTakeInquiry: make(async () => {}), onError: (e) => errors.push(e) })
+      registerOmnichannelCallbacks(new Callbacks(), { logger: controller.logger, factDelayMs: FACT_DELAY_MS }, { onNewRoom: throwsAtOnce, afterTakeInquiry: make(async () => {}) })
+      assert.throws(() => throwsAtOnce(room('r-sync-throw')), (e) => e === failure, 'the same error object, thrown as it was')
+      const pending = onNewRoom(room('r-waits'))
+      await new Promise((r) => setTimeout(r, FACT_DELAY_MS + 300))
+      await controller.logger.flush()
+      assert.deepEqual(await ctx.drain(queueUrl, { quietMs: 500 }), [], 'nothing while onNewRoom has not resolved')
+      release()
+      assert.equal(await pending, 'r-waits', "the hook's own result")
+      const [msg] = await ctx.drain(queueUrl, { expected: 1 })
+      assert.deepEqual([msg.json.roomId, msg.json.action], ['r-waits', 'started'])
+      assert.deepEqual(await ctx.drain(queueUrl, { quietMs: FACT_DELAY_MS + 800 }), [], 'r-sync-throw logged nothing')
+      assert.deepEqual(errors, [])
     })
   })
 }
@@ -121,7 +164,7 @@ for (const [generation, make] of [['makeFunction', makeFunction], ['makeFunction
 describe('registerOmnichannelCallbacks on a server from before the makeFunction hooks', () => {
   it('logs the six catalog events from the old callback names, both afterTakeInquiry forms included', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-    const controller = { logger: ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' }) }
+    const controller = { logger: ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' }), factDelayMs: FACT_DELAY_MS }
     const callbacks = new LegacyCallbacks()
     const after = []
     callbacks.add('livechat.newRoom', (r) => {
@@ -138,7 +181,7 @@ describe('registerOmnichannelCallbacks on a server from before the makeFunction 
     await callbacks.run('livechat.afterTakeInquiry', { inquiry: { _id: 'inq1', rid }, room: started }, agent)
     await fireCallbacks(callbacks, rid)
     const msgs = await ctx.drain(queueUrl, { expected: 7 })
-    assert.deepEqual(summary(msgs), SIX)
+    assert.deepEqual(sorted(summary(msgs)), sorted(SIX))
 
     // The form before (apps/meteor/lib/callbacks.ts@02af8ce3): (inquiry, agent).
     await callbacks.run('livechat.afterTakeInquiry', { _id: 'inq2', rid: 'be61:older' }, { agentId: 'agent9', username: 'bo' })
@@ -190,7 +233,7 @@ describe('detaching', () => {
 describe('never throws into Rocket.Chat', () => {
   it('switched off, odd payloads, refused events, an unknown closer', async () => {
     const callbacks = new Callbacks()
-    const controller = { logger: null }
+    const controller = { logger: null, factDelayMs: FACT_DELAY_MS }
     const errors = []
     const onNewRoom = makeFunction(async (r) => r)
     registerOmnichannelCallbacks(callbacks, controller, { onNewRoom, afterTakeInquiry: makeFunction(async (p) => p), onError: (e) => errors.push(e) })
@@ -204,10 +247,12 @@ describe('never throws into Rocket.Chat', () => {
     controller.logger = ctx.logger({ topicArn })
     await callbacks.run('livechat.closeRoom', { room: room('r-bot', { closer: 'bot' }), options: {} })
     await controller.logger.close()
-    // Switched on with a closed logger: log() throws ERR_LOGGER_CLOSED, which goes to onError.
+    // Switched on with a closed logger: log() throws ERR_LOGGER_CLOSED, which goes to
+    // onError with the room, once the start's wait for other reports is over.
     const r = room('r-closed')
     assert.equal(await onNewRoom(r), r)
-    assert.deepEqual(errors.map((e) => [e.code, e.field]), [['ERR_INVALID_EVENT', 'room.closer'], ['ERR_LOGGER_CLOSED', undefined]])
+    await waitFor('the refused start reported', () => errors.length === 2)
+    assert.deepEqual(errors.map((e) => [e.code, e.field, e.roomId]), [['ERR_INVALID_EVENT', 'room.closer', undefined], ['ERR_LOGGER_CLOSED', undefined, 'r-closed']])
     assert.match(errors[0].message, /room r-bot was closed by "bot": Rocket.Chat sets room.closer to 'user' or 'visitor' only/)
   })
 })
@@ -249,12 +294,20 @@ describe('widgetEventRoute', () => {
     assert.equal(ok.statusCode, 200)
     assert.deepEqual(Object.keys(ok.body).sort(), ['id', 'success'])
 
+    const { properties: _, ...bare } = event
     const cases = [
       [{ ...event, extra: 1 }, { errorType: 'invalid-params' }],
       [{ ...event, token: '' }, { errorType: 'invalid-params' }],
       [{ ...event, token: 'stranger' }, { error: 'invalid-token' }],
       [{ ...event, rid: 'someone-elses-room' }, { error: 'invalid-room' }],
-      [{ ...event, category: 'Chat Session', action: 'started' }, { errorType: 'error-invalid-event' }],
+      [{ ...event, category: 'Chat Session', action: 'started' }, { errorType: 'error-event-owner', error: "Chat Session/started is logged by the server's onNewRoom hook and an App (the Dialogflow App, on IPostLivechatRoomStarted), merged into the hook's event for its dialogflowAgentId; the widget route cannot log it (docs/rocketchat.md, One owner per event)" }],
+      [{ ...event, category: 'Escalation', action: 'failed', properties: { failure_reason: 'no agents available' } }, { errorType: 'error-event-owner' }],
+      [{ ...bare, category: 'Custom', action: 'clicked' }, { errorType: 'error-event-owner' }],
+      [{ ...event, category: 'Chat Session', action: 'closed', properties: { close_method: 'timeout' } }, { errorType: 'error-invalid-event', details: { field: 'properties.close_method' } }],
+      [{ ...bare, category: 'Chat Session', action: 'closed' }, { errorType: 'error-invalid-event', details: { field: 'properties.close_method' } }],
+      [{ ...event, category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window', extra: 1 } }, { errorType: 'error-invalid-event', details: { field: 'properties.extra' } }],
+      [{ ...event, category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window' }, tabId: 'x'.repeat(129) }, { errorType: 'error-invalid-event', details: { field: 'tabId' } }],
+      [{ ...event, category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window' }, tabId: 'tab\u0007' }, { errorType: 'error-invalid-event', details: { field: 'tabId' } }],
       [{ ...event, properties: { nested: { deep: true } } }, { errorType: 'error-invalid-event', details: { field: 'properties.nested' } }],
       [{ ...event, properties: { big: 'x'.repeat(300_000) } }, { errorType: 'error-event-too-large' }],
     ]
@@ -288,40 +341,53 @@ describe('widgetEventRoute', () => {
     assert.throws(() => widgetEventRoute({ ...base, ajv: restTypings.ajv }), /validateBadRequestErrorResponse must be Rocket.Chat's/)
   })
 
-  it('logs a visitor close once, whether the widget or the livechat.closeRoom hook sees it first', async () => {
+  it("logs a visitor close once, the widget's, whether the widget or the livechat.closeRoom hook reports it first", async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-    const controller = { logger: ctx.logger({ topicArn }) }
+    // Long enough for the second report of each close, which follows the first at once.
+    const controller = { logger: ctx.logger({ topicArn }), factDelayMs: 1000 }
     const callbacks = new Callbacks()
     registerOmnichannelCallbacks(callbacks, controller, { onNewRoom: makeFunction(async () => {}), afterTakeInquiry: makeFunction(async () => {}) })
     const { post, openRoom } = serve(controller)
-    const close = (rid) => ({ token: 'visitor-token', rid, category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window' } })
+    const close = (rid) => ({ token: 'visitor-token', rid, tabId: `tab-${rid}`, category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window' } })
     const closedByVisitor = (rid) => ({ room: room(rid, { open: undefined, closer: 'visitor', closedAt: new Date() }), options: {} })
+    /** Posts `body`, and resolves (to the answer's promise) once the route has reported it. */
+    const reported = async (body) => {
+      const answer = post(body)
+      // The route reaches RoomFacts after findGuest and findRoom, which resolve at once.
+      await new Promise((r) => setImmediate(r))
+      return { answer }
+    }
 
     // The widget first, while the room is still open; then the server closes it.
     openRoom('r-widget-first')
-    const first = await post(close('r-widget-first'))
-    assert.equal(first.statusCode, 200)
-    assert.ok(first.body.id)
+    const first = await reported(close('r-widget-first'))
+    openRoom('r-widget-first', { open: undefined, closer: 'visitor' })
     await callbacks.run('livechat.closeRoom', closedByVisitor('r-widget-first'))
+    const firstAnswer = await first.answer
+    assert.equal(firstAnswer.statusCode, 200)
+    assert.ok(firstAnswer.body.id)
 
-    // The server first; the widget's event comes after, in this process.
-    openRoom('r-hook-first')
+    // The server first; the widget's event comes after, in this process, while the
+    // hook's report waits: merged, and the widget's report (it has the tab) is logged.
+    openRoom('r-hook-first', { open: undefined, closer: 'visitor' })
     await callbacks.run('livechat.closeRoom', closedByVisitor('r-hook-first'))
     const second = await post(close('r-hook-first'))
-    assert.deepEqual(second.body, { success: true, skipped: 'room-close-already-logged' })
+    assert.equal(second.statusCode, 200)
+    assert.ok(second.body.id)
 
     // The server closed it on another instance: the room read back is no longer open.
     openRoom('r-other-instance', { open: undefined, closedAt: new Date(), closer: 'visitor' })
     const third = await post(close('r-other-instance'))
     assert.deepEqual(third.body, { success: true, skipped: 'room-close-already-logged' })
-    // A second widget close of a room it logged is skipped too.
+    // A widget close of a room whose close is logged already is skipped.
+    openRoom('r-widget-first')
     assert.deepEqual((await post(close('r-widget-first'))).body, { success: true, skipped: 'room-close-already-logged' })
 
     const msgs = await ctx.drain(queueUrl, { expected: 2 })
-    assert.deepEqual(await ctx.drain(queueUrl, { quietMs: 800 }), [], 'no second close')
-    assert.deepEqual(msgs.map((m) => [m.json.roomId, m.json.properties.close_method]), [
-      ['r-widget-first', 'chat window'],
-      ['r-hook-first', 'chat window'],
+    assert.deepEqual(await ctx.drain(queueUrl, { quietMs: 1500 }), [], 'no second close')
+    assert.deepEqual(msgs.map((m) => [m.json.roomId, m.json.properties.close_method, m.json.eventType, m.json.tabId, m.attributes.eventId]), [
+      ['r-widget-first', 'chat window', 'customerAction', 'tab-r-widget-first', firstAnswer.body.id],
+      ['r-hook-first', 'chat window', 'customerAction', 'tab-r-hook-first', second.body.id],
     ])
     await waitFor('every event settled', () => controller.logger.stats().queued === 0)
     assert.equal(controller.logger.stats().delivered, 2, 'logged once each, nothing else sent')
@@ -329,7 +395,7 @@ describe('widgetEventRoute', () => {
 
   it('logs the widget close of a closed room when no hook is attached for this controller', async () => {
     const { topicArn, queueUrl } = await ctx.topic()
-    const { post, openRoom } = serve({ logger: ctx.logger({ topicArn }) })
+    const { post, openRoom } = serve({ logger: ctx.logger({ topicArn }), factDelayMs: FACT_DELAY_MS })
     openRoom('r-no-hooks', { open: undefined })
     const answer = await post({ token: 'visitor-token', rid: 'r-no-hooks', category: 'Chat Session', action: 'closed', properties: { close_method: 'chat window' } })
     assert.ok(answer.body.id, 'without the hooks nothing else logs it, so the widget does')

@@ -8,10 +8,11 @@ const assert = require('node:assert/strict')
 const client = require('prom-client')
 const { useMoto } = require('./helpers/setup')
 const { AppsEngineBridge } = require('..')
-const { bindSettings, registerPrometheusMetrics, registerSettings } = require('../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, registerSettings } = require('../rocketchat')
 const { settingsDefinitions } = require('..')
 const { waitFor } = require('./helpers/setup')
-const { CachedSettingsStandIn } = require('./helpers/rocketchat/settings')
+const { CachedSettingsStandIn, emulatorSettings } = require('./helpers/rocketchat/settings')
+const { Callbacks } = require('./helpers/rocketchat/callbacks')
 const moto = require('./helpers/moto')
 
 const ctx = useMoto()
@@ -73,13 +74,7 @@ describe('bindSettings', () => {
   it('creates the logger when the switch goes on, reconfigures it on a change, closes it when it goes off', async () => {
     const first = await ctx.topic({ fifo: true })
     const second = await ctx.topic({ fifo: true })
-    const settings = new CachedSettingsStandIn({
-      SNS_Analytics_Topic_ARN: first.topicArn,
-      SNS_Analytics_Endpoint: ctx.moto.endpoint,
-      SNS_Analytics_Region: moto.REGION,
-      SNS_Analytics_Access_Key_Id: moto.CREDENTIALS.accessKeyId,
-      SNS_Analytics_Secret_Access_Key: moto.CREDENTIALS.secretAccessKey,
-    })
+    const settings = new CachedSettingsStandIn(emulatorSettings({ topicArn: first.topicArn, endpoint: ctx.moto.endpoint, SNS_Analytics_Enabled: false }))
     const errors = []
     const controller = bindSettings(settings, { onError: (e) => errors.push(e) })
     assert.equal(controller.logger, null, 'off by default')
@@ -108,6 +103,25 @@ describe('bindSettings', () => {
 
     await controller.close()
     assert.equal(settings.watching, 0, 'close() stops following the settings')
+  })
+})
+
+describe('bindSettings and the room facts', () => {
+  it('logs what waits for other reports on the logger it closes when analytics are switched off', async () => {
+    const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
+    const settings = new CachedSettingsStandIn(emulatorSettings({ topicArn, endpoint: ctx.moto.endpoint }))
+    // Longer than the test: only the switch can end the wait.
+    const controller = bindSettings(settings, { factDelayMs: 60_000 })
+    assert.equal(controller.factDelayMs, 60_000)
+    const callbacks = new Callbacks()
+    registerOmnichannelCallbacks(callbacks, controller)
+    const logger = controller.logger
+    await callbacks.run('livechat.closeRoom', { room: { _id: 'r-switched-off', t: 'l', closer: 'user' }, options: {} })
+    settings.set('SNS_Analytics_Enabled', false)
+    await waitFor('the logger closed', () => controller.logger === null && logger.closed)
+    const [msg] = await ctx.drain(queueUrl, { expected: 1 })
+    assert.deepEqual([msg.json.roomId, msg.json.properties.close_method], ['r-switched-off', 'agent'])
+    await controller.close()
   })
 })
 

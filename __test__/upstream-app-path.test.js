@@ -7,8 +7,9 @@
 //   of a non-sentinel caller) -> RealAppBridges.getAnalyticsBridge() -> AppAnalyticsBridge (the
 //   Meteor file) -> AnalyticsBridge.doLogEvent (packages/apps, on @rocket.chat/apps-engine@1.62.0's
 //   real BaseBridge, AppPermissionManager and PermissionDeniedError, with the App's granted
-//   permissions from AppManager's own lookup) -> this package's AppsEngineBridge, on the logger
-//   that bindSettings keeps in step with the SNS_Analytics_* settings -> SNS -> SQS.
+//   permissions from AppManager's own lookup) -> this package's appsBridge (the ownership table,
+//   then AppsEngineBridge), on the logger that bindSettings keeps in step with the
+//   SNS_Analytics_* settings -> SNS -> SQS.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
@@ -138,15 +139,15 @@ describe("an App's analytics event through the pull request, to SNS", () => {
     const { modify } = appProcess(PERMITTED)
     const when = new Date('2026-09-20T10:00:00.000Z')
     const ids = [
-      await modify.getAnalyticsModifier().logEvent({ category: 'Survey', action: 'link_clicked', roomId: 'r1', eventType: 'customerAction', timestamp: when }),
+      await modify.getAnalyticsModifier().logEvent({ category: 'Escalation', action: 'attempted', roomId: 'r1', timestamp: when }),
       // Another App's id in the event is the event's data, not its attribution.
-      await modify.getAnalyticsModifier().logEvent({ category: 'Window', action: 'opened', eventType: 'customerAction', properties: { session_id: OTHER } }),
+      await modify.getAnalyticsModifier().logEvent({ category: 'Agent Transfer', action: 'failed', properties: { failure_reason: OTHER } }),
     ]
     const msgs = await ctx.drain(queueUrl, { expected: 2 })
     assert.deepEqual(msgs.map((m) => m.attributes.eventId), ids)
     assert.deepEqual(msgs.map((m) => m.attributes.appId), [PERMITTED, PERMITTED])
     assert.equal(msgs[0].json.timestamp, when.toISOString())
-    assert.equal(msgs[1].json.properties.session_id, OTHER)
+    assert.equal(msgs[1].json.properties.failure_reason, OTHER)
     assert.ok(debugLines.includes(`The App ${PERMITTED} is logging an analytics event`), debugLines.join('\n'))
   })
 
@@ -154,12 +155,23 @@ describe("an App's analytics event through the pull request, to SNS", () => {
     const { modify } = appProcess(PERMITTED)
     const before = snsAnalytics.logger.stats()
     await assert.rejects(
-      modify.getAnalyticsModifier().logEvent({ category: 'Window', action: 'opened', eventType: 'customerAction' }),
-      { message: "analytics event Window/opened violates tracking plan 'rocketchat-livechat': Window/opened requires property 'session_id' (a string)" },
+      modify.getAnalyticsModifier().logEvent({ category: 'Agent Transfer', action: 'failed' }),
+      { message: "analytics event Agent Transfer/failed violates tracking plan 'rocketchat-livechat': Agent Transfer/failed requires property 'failure_reason' (a string)" },
     )
     await snsAnalytics.logger.flush()
     assert.equal(snsAnalytics.logger.stats().delivered, before.delivered)
     assert.equal(snsAnalytics.logger.stats().apps[PERMITTED].invalid, before.apps[PERMITTED].invalid + 1)
+  })
+
+  it("rejects an event another path owns, naming its owner: nothing published, nothing counted for the App", async () => {
+    const { modify } = appProcess(PERMITTED)
+    const before = snsAnalytics.logger.stats()
+    await assert.rejects(modify.getAnalyticsModifier().logEvent({ category: 'Agent Transfer', action: 'assigned', roomId: 'r1', properties: { agent_id: 'a1' } }), {
+      message: "Agent Transfer/assigned is logged by the server's afterTakeInquiry hook; Apps cannot log it (docs/rocketchat.md, One owner per event)",
+    })
+    await snsAnalytics.logger.flush()
+    assert.equal(snsAnalytics.logger.stats().delivered, before.delivered)
+    assert.deepEqual(snsAnalytics.logger.stats().apps[PERMITTED], before.apps[PERMITTED], 'refused before the bridge')
   })
 
   it("publishes through the host's Modify with the appId it was built for", async () => {
@@ -173,7 +185,7 @@ describe("an App's analytics event through the pull request, to SNS", () => {
     const { sendRequest } = appProcess(PERMITTED)
     const before = snsAnalytics.logger.stats()
     // A valid event, which OTHER may log: only the caller's id is wrong.
-    const event = { category: 'Survey', action: 'link_clicked', eventType: 'customerAction' }
+    const event = { category: 'Escalation', action: 'attempted' }
     for (const params of [[event, OTHER], [event], ['APP_ID', event], [event, 'APP_ID', OTHER]]) {
       await assert.rejects(sendRequest({ method: 'bridges:getAnalyticsBridge:doLogEvent', params }), (e) => {
         assert.deepEqual(e.error, { code: 1000, message: 'Invalid bridge request' }, JSON.stringify(params))
@@ -192,7 +204,7 @@ describe("an App's analytics event through the pull request, to SNS", () => {
   it('gives an App without analytics.write undefined and a PermissionDeniedError: nothing published', async () => {
     const { modify } = appProcess(DENIED)
     const before = snsAnalytics.logger.stats()
-    const { result, notified, lines } = await capturingNotifications(() => modify.getAnalyticsModifier().logEvent({ category: 'Survey', action: 'link_clicked' }))
+    const { result, notified, lines } = await capturingNotifications(() => modify.getAnalyticsModifier().logEvent({ category: 'Escalation', action: 'attempted' }))
     assert.equal(result, undefined, 'the host answered null; the accessor gives undefined')
     assert.equal(notified.length, 1)
     assert.ok(notified[0] instanceof PermissionDeniedError)
@@ -208,7 +220,7 @@ describe("an App's analytics event through the pull request, to SNS", () => {
     const first = snsAnalytics.logger
     settings.set('SNS_Analytics_Enabled', false)
     assert.equal(snsAnalytics.logger, null)
-    const event = { category: 'Window', action: 'opened', eventType: 'customerAction', properties: { session_id: 's1' } }
+    const event = { category: 'Escalation', action: 'attempted', roomId: 'r3' }
     await assert.rejects(modify.getAnalyticsModifier().logEvent(event), { message: 'SNS analytics are switched off (SNS_Analytics_Enabled)' })
     settings.set('SNS_Analytics_Enabled', true)
     assert.ok(snsAnalytics.logger && snsAnalytics.logger !== first)

@@ -1,18 +1,29 @@
-import type { AnalyticsLogger, DeliveryError } from '../index'
+import type { AnalyticsEvent, AnalyticsLogger, AppsEngineBridgeOptions, DeliveryError } from '../index'
 
 /** `{ logger }`, where `logger` is null while analytics are switched off. */
 export interface AnalyticsController {
   readonly logger: AnalyticsLogger | null
+  /**
+   * How long, in milliseconds, a room's Chat Session/started or /closed waits for the
+   * other paths' reports of the same room before its one event is logged (0 to 60000,
+   * default `FACT_DELAY_MS`). Read when the first entry point is wired to the controller.
+   */
+  readonly factDelayMs?: number
 }
 
 /** What `bindSettings` returns. */
 export interface SettingsController extends AnalyticsController {
+  readonly factDelayMs: number
   /**
    * Stops following the settings, detaches the hooks registered on this controller
-   * (registerOmnichannelCallbacks) and closes the logger, delivering what it holds.
+   * (registerOmnichannelCallbacks), logs the room facts still waiting for other reports
+   * at once, and closes the logger with `options`, delivering what it holds.
    */
-  close(): Promise<import('../index').DeliveryReport | null>
+  close(options?: import('../index').CloseOptions): Promise<import('../index').DeliveryReport | null>
 }
+
+/** The default `factDelayMs`: 2000. */
+export declare const FACT_DELAY_MS: number
 
 /** The part of Rocket.Chat's settings registry used here (apps/meteor/server/settings/SettingsRegistry.ts). */
 export interface RocketChatSettingsRegistry {
@@ -48,7 +59,12 @@ export interface RocketChatSettings {
  */
 export declare function bindSettings(
   settings: RocketChatSettings,
-  options?: { siteUrl?: string; onError?: (error: Error & { setting?: string; option?: string; code?: string }) => void },
+  options?: {
+    siteUrl?: string
+    onError?: (error: Error & { setting?: string; option?: string; code?: string }) => void
+    /** See `AnalyticsController.factDelayMs`; a bad value throws `ERR_INVALID_OPTION`. */
+    factDelayMs?: number
+  },
 ): SettingsController
 
 /**
@@ -81,10 +97,12 @@ export interface RocketChatPatchableHook {
  * passed, or on a server from before them (not passed) the callbacks
  * `livechat.newRoom` and `livechat.afterTakeInquiry`. Payloads are handed on
  * unchanged; a patch calls `next` once with the same arguments and returns its
- * result, so what the hook throws reaches Rocket.Chat as without the patch; nothing
- * of ours is thrown into Rocket.Chat: a refused event goes to `onError` (default: the
- * console). A visitor's close is logged once, whether the hook or the widget's route
- * sees it first: pass the same controller to both.
+ * result, so what the hook throws reaches Rocket.Chat as without the patch; Chat
+ * Session/started is logged once `onNewRoom` resolves, and not at all when it throws or
+ * rejects. Nothing of ours is thrown into Rocket.Chat: a refused event goes to
+ * `onError` (default: the console), with `roomId` for a start or a close. A room's start
+ * and close are logged once, whichever of the hooks, the Apps (`appsBridge`) and the
+ * widget's route report them: pass the same controller to all three.
  *
  * Returns a function that detaches every callback and patch added; `close()` of the
  * controller `bindSettings` returned calls it.
@@ -97,9 +115,44 @@ export declare function registerOmnichannelCallbacks(
     onNewRoom?: RocketChatPatchableHook | null
     /** Rocket.Chat's `afterTakeInquiry({ inquiry, room, agent })` hook. */
     afterTakeInquiry?: RocketChatPatchableHook | null
-    onError?: (error: Error | DeliveryError) => void
+    onError?: (error: (Error & { code?: string; field?: string; roomId?: string }) | DeliveryError) => void
   },
 ): () => void
+
+/** A path of this package that carries events. */
+export type EventPath = 'hook' | 'app' | 'widget'
+
+/** The paths that may carry an event (or one value of its property), each with what carries it there. */
+export type EventCarriers = { readonly [path in EventPath]?: string }
+
+/**
+ * One owner per event (docs/rocketchat.md): for every catalog event, `'Category/action'`,
+ * the paths that may log it; `by` names the property whose value decides, `values` the
+ * carriers of each value and `other` those of any other value or none. An event not
+ * listed may come from Apps only. Frozen.
+ */
+export declare const EVENT_OWNERS: {
+  readonly [event: string]: EventCarriers | { readonly by: string; readonly values: { readonly [value: string]: EventCarriers }; readonly other: EventCarriers }
+}
+
+/** What `appsBridge` returns: the server's `AppAnalyticsBridge.logEvent` delegates to it. */
+export interface AppsAnalytics {
+  /**
+   * Logs `event` for the App `appId`; resolves to the event id (for Chat Session/started
+   * and /closed, the id of the room's one event). Rejects with AppsEngineBridge's errors,
+   * with `ERR_EVENT_OWNER` for an event the ownership table keeps from Apps,
+   * `ERR_INVALID_EVENT` (`field: 'roomId'`) for a start or close without its room, and
+   * while switched off with `SNS analytics are switched off (SNS_Analytics_Enabled)`.
+   */
+  doLogEvent(event: AnalyticsEvent, appId: string): Promise<string>
+}
+
+/**
+ * The Apps-Engine side of the controller: one `AppsEngineBridge` (with `options`) per
+ * logger instance, the ownership table enforced, and Chat Session/started and /closed
+ * merged with the hooks' and the widget's reports of the same room.
+ */
+export declare function appsBridge(controller: AnalyticsController | AnalyticsLogger, options?: AppsEngineBridgeOptions): AppsAnalytics
 
 /** The part of prom-client's `Registry` used here (prom-client's own type fits). */
 export interface PromRegistry {
@@ -138,8 +191,9 @@ export interface WidgetEventBody {
 }
 
 /**
- * The widget route's 200 answer: the event's id, or `skipped` when it was a Chat
- * Session/closed for a room whose close is already logged.
+ * The widget route's 200 answer: the event's id (for a close, the id of the room's one
+ * Chat Session/closed, whichever path's report it was), or `skipped` when it was a Chat
+ * Session/closed that came after the room's close was logged.
  */
 export type WidgetEventResponse = { success: true; id: string } | { success: true; skipped: 'room-close-already-logged' }
 
@@ -167,9 +221,12 @@ export type WidgetEventsEndpoints = {
  * `validateBadRequestErrorResponse` (both from @rocket.chat/rest-typings), so the route
  * passes the router's TEST_MODE response check; the visitor authenticated with
  * `findGuest(token)` and `findRoom(token, rid)` (the room must carry `open`, as
- * Rocket.Chat's findRoom projects it); the event logged with `logWidgetEvent`.
- * Failures answer 400 in Rocket.Chat's shape: `error` `invalid-token` or
- * `invalid-room`; `errorType` `error-invalid-event`, `error-event-too-large`,
+ * Rocket.Chat's findRoom projects it); the event logged with `logWidgetEvent`, but a
+ * Chat Session/closed (close_method `'chat window'` only) merged with the other paths'
+ * reports of the room's close, answered once that one event is logged (at most
+ * `factDelayMs` later). Failures answer 400 in Rocket.Chat's shape: `error`
+ * `invalid-token` or `invalid-room`; `errorType` `error-invalid-event`,
+ * `error-event-too-large`, `error-event-owner` (an event the widget does not own),
  * `error-analytics-unavailable` or `error-analytics-disabled`, with `details.field`
  * for a refused event.
  */
@@ -193,3 +250,23 @@ export declare function widgetEventRoute(params: {
   },
   (this: { bodyParams: WidgetEventBody }) => Promise<unknown>,
 ]
+
+/** The default `graceMs` of handleShutdown: 27000, below Kubernetes' 30 s. */
+export declare const DEFAULT_GRACE_MS: number
+
+/**
+ * Closes `controller` when the process is asked to stop (SIGTERM and SIGINT by
+ * default): what it holds is delivered within `graceMs`; the rest stays in the spool
+ * for another instance to adopt, or is reported by id through `onError`. It never ends
+ * the process early and never takes the host's own shutdown away: with another
+ * listener for the signal (Rocket.Chat's broker, a handler of the host's), ending the
+ * process is left to it, and the addon's 'exit' hook keeps delivering until the
+ * grace's deadline; without one, the signal is raised again once the logger is closed,
+ * so the process ends as Node's default would have. Returns a function that removes
+ * its listeners. Throws a TypeError for a controller without `close()` and a
+ * RangeError for a `graceMs` that is not a positive whole number.
+ */
+export declare function handleShutdown(
+  controller: SettingsController,
+  options?: { graceMs?: number; signals?: NodeJS.Signals[]; onError?: (error: Error) => void },
+): () => void

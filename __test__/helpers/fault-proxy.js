@@ -112,6 +112,8 @@ function echoAuthXml(req) {
 function startFaultProxy(target) {
   const faults = []
   let outages = []
+  // Added to every PublishBatch that passes through: SNS slow, but up.
+  let latencyMs = 0
   // `refused`: the entries a 'partial' fault failed, as the client sent them (Id,
   // Message, MessageGroupId, MessageAttributes.entry.N.*).
   const seen = { publishBatch: 0, injected: 0, entriesSent: 0, refused: [] }
@@ -148,6 +150,10 @@ function startFaultProxy(target) {
     }
     try {
       if (!fault) {
+        if (isBatch && latencyMs > 0) {
+          await new Promise((r) => setTimeout(r, latencyMs))
+          if (res.destroyed || req.socket.destroyed) return
+        }
         if (isBatch) seen.entriesSent += dropMembers(form, []).count
         const up = await forward(req, body)
         return reply(up.status, up.body)
@@ -231,6 +237,10 @@ function startFaultProxy(target) {
           const o = { until: Date.now() + ms, kinds, n: 0, topicArn }
           outages = outages.filter((x) => x.topicArn !== topicArn).concat(o)
           return o.until
+        },
+        /** Holds every PublishBatch that passes `ms` longer (0: no more). */
+        latency(ms) {
+          latencyMs = ms
         },
         /** Ends every outage, or only the one of `topicArn`. */
         heal(topicArn) {

@@ -110,8 +110,12 @@ pub struct LoggerOptions {
     pub source_component: Option<String>,
     /// A folder for the disk spool: every accepted event is written there until SNS
     /// has it, so that an outage, a full memory queue, a restart or a crash loses
-    /// nothing; a new logger on the folder delivers what an earlier one left. Created if
-    /// missing; locked, so two loggers can never share it. Default: none (memory only).
+    /// nothing. Created if missing. Any number of loggers (server instances) may share
+    /// it: each writes a locked folder of its own inside it (`instance-<id>/`), a new
+    /// one takes over the folder of one that is gone, and a running one adopts such
+    /// folders and delivers what they hold. If no folder can be had, the logger runs
+    /// from memory and says so once through `onError` (`ERR_SPOOL`). Default: none
+    /// (memory only).
     pub spool_dir: Option<String>,
     /// Bytes of events the spool may hold, counted as `maxQueueBytes` counts them;
     /// past it `overflow` applies. Default 1073741824 (1 GiB).

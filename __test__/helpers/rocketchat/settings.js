@@ -2,6 +2,7 @@
 // Rocket.Chat's cached settings, rebuilt for tests as far as bindSettings uses them
 // (no npm package ships them).
 const { settingsDefinitions } = require('../../..')
+const { REGION, CREDENTIALS } = require('../moto')
 
 /**
  * Rocket.Chat's cached settings, as far as bindSettings uses them
@@ -36,4 +37,20 @@ class CachedSettingsStandIn {
   }
 }
 
-module.exports = { CachedSettingsStandIn }
+/**
+ * The SNS_Analytics_* values of an enabled logger against moto (or the `endpoint`
+ * given), with moto's keys; `more` adds or overrides settings by id.
+ */
+function emulatorSettings({ topicArn, endpoint, ...more }) {
+  return {
+    SNS_Analytics_Enabled: true,
+    SNS_Analytics_Topic_ARN: topicArn,
+    SNS_Analytics_Endpoint: endpoint,
+    SNS_Analytics_Region: REGION,
+    SNS_Analytics_Access_Key_Id: CREDENTIALS.accessKeyId,
+    SNS_Analytics_Secret_Access_Key: CREDENTIALS.secretAccessKey,
+    ...more,
+  }
+}
+
+module.exports = { CachedSettingsStandIn, emulatorSettings }

@@ -47,7 +47,9 @@ impl DrainHandle {
 
     /// The deadline of a `close()` in progress (a SIGTERM handler's, say), if any.
     pub fn close_deadline(&self) -> Option<Instant> {
-        self.0.upgrade().and_then(|s| *s.deadline.borrow())
+        let shared = self.0.upgrade()?;
+        let us = shared.close_requested_us.load(Ordering::Acquire);
+        (us != u64::MAX).then(|| shared.epoch + Duration::from_micros(us))
     }
 
     /// The logger's `shutdownTimeoutMs` as it is now.
@@ -153,6 +155,7 @@ impl Logger {
             pause_until_us: Default::default(),
             epoch: Instant::now(),
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
+            close_requested_us: AtomicU64::new(u64::MAX),
             error_sinks: Mutex::new(Default::default()),
             labels: LabelledCounters::default(),
             refusals,

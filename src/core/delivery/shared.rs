@@ -113,6 +113,10 @@ pub(crate) struct Shared {
     pub(super) epoch: Instant,
     /// `shutdownTimeoutMs`, for the exit hook, which reads it when the process ends.
     pub(super) shutdown_timeout_ms: AtomicU64,
+    /// The earliest deadline a `close()` asked for (microseconds since `epoch`;
+    /// `u64::MAX`: none), set on the caller's thread, so that the exit hook sees a close
+    /// that a host's `process.exit()` interrupts before the loop has taken it in.
+    pub(super) close_requested_us: AtomicU64,
     pub(super) error_sinks: Mutex<ErrorSinks>,
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
@@ -189,6 +193,8 @@ impl Shared {
     /// Asks the loop to close; hands `reply` back if the loop has already ended.
     pub(super) fn close(&self, deadline: Instant, reply: ReportFn) -> Result<(), ReportFn> {
         self.closed.store(true, Ordering::Release);
+        let us = deadline.saturating_duration_since(self.epoch).as_micros() as u64;
+        self.close_requested_us.fetch_min(us, Ordering::AcqRel);
         let sent = self.control.send(Control::Close { deadline, reply });
         self.wake.notify_one();
         match sent {

@@ -1,16 +1,17 @@
 import type { IAppServerOrchestrator } from '@rocket.chat/apps';
 import { AnalyticsBridge } from '@rocket.chat/apps/dist/server/bridges/AnalyticsBridge';
 import type { IAnalyticsEvent } from '@rocket.chat/apps-engine/definition/accessors';
-import { AppsEngineBridge } from 'rocketchat-sns-analytics';
-import type { AnalyticsLogger } from 'rocketchat-sns-analytics';
+import { appsBridge } from 'rocketchat-sns-analytics/rocketchat';
 
 import { snsAnalytics } from '../../../../server/lib/snsAnalytics';
 
 export class AppAnalyticsBridge extends AnalyticsBridge {
-	// The package's bridge for the running logger. It holds each App's rate limit, so it lives as long
-	// as that logger does: a settings change reconfigures the same logger, while switching analytics
-	// off and on again makes a new one.
-	private current: { logger: AnalyticsLogger; bridge: AppsEngineBridge } | undefined;
+	// The package's Apps side of the server's one analytics controller: it keeps each App's rate
+	// limit for as long as the running logger lives, refuses what the server's own hooks or the
+	// widget log (one owner per event), and makes a room's start or close one event with the hooks'
+	// and the widget's reports of it. No permission check of its own: AnalyticsBridge.doLogEvent has
+	// checked analytics.write.
+	private readonly analytics = appsBridge(snsAnalytics);
 
 	constructor(private readonly orch: IAppServerOrchestrator) {
 		super();
@@ -19,16 +20,6 @@ export class AppAnalyticsBridge extends AnalyticsBridge {
 	protected async logEvent(event: IAnalyticsEvent, appId: string): Promise<string> {
 		this.orch.debugLog(`The App ${appId} is logging an analytics event`);
 
-		const { logger } = snsAnalytics;
-		if (!logger) {
-			throw new Error('SNS analytics are switched off (SNS_Analytics_Enabled)');
-		}
-
-		if (this.current?.logger !== logger) {
-			// No permission check of its own: AnalyticsBridge.doLogEvent has checked analytics.write.
-			this.current = { logger, bridge: new AppsEngineBridge(logger) };
-		}
-
-		return this.current.bridge.doLogEvent(event, appId);
+		return this.analytics.doLogEvent(event, appId);
 	}
 }
