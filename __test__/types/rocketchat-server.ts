@@ -9,7 +9,9 @@ import type { ValidateFunction } from 'ajv';
 import * as client from 'prom-client';
 
 import {
+	appsBridge,
 	bindSettings,
+	handleShutdown,
 	registerOmnichannelCallbacks,
 	registerPrometheusMetrics,
 	registerSettings,
@@ -137,8 +139,14 @@ export async function wire(): Promise<void> {
 	exact<Equal<ExtractRoutesFromAPI<typeof endpoints>, WidgetEventsEndpoints>>(true);
 	const route: 'livechat/widget-events' = WIDGET_ROUTE;
 	void route;
+	// Rollouts: SIGTERM closes the controller within the grace period.
+	const removeShutdown: () => void = handleShutdown(controller, { graceMs: 27_000, onError: (e) => console.warn(e.message) });
+	// The Apps-Engine bridge's side: one event per room fact, the ownership table applied.
+	const appEventId: Promise<string> = appsBridge(controller).doLogEvent({ category: 'Escalation', action: 'attempted', roomId: 'r1' }, 'app-id');
+	void appEventId;
+	removeShutdown();
 	detach();
-	await controller.close();
+	await controller.close({ timeoutMs: 5000 });
 }
 
 // The route, as a Rocket.Chat pull request declares it, from the package's type.

@@ -34,7 +34,7 @@ const http = require('node:http')
 const path = require('node:path')
 const client = require('prom-client')
 const { settingsDefinitions } = require('../..')
-const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, widgetEventRoute } = require('../../rocketchat')
+const { bindSettings, registerOmnichannelCallbacks, registerPrometheusMetrics, widgetEventRoute, handleShutdown } = require('../../rocketchat')
 const { Callbacks } = require('../../__test__/helpers/rocketchat/callbacks')
 const { makeFunction } = require('../../__test__/helpers/rocketchat/patch-injection')
 const { createRouter } = require('../../__test__/helpers/rocketchat/router')
@@ -230,6 +230,9 @@ if (require.main === module) {
   const settingsFile = process.argv[2] || path.join(__dirname, 'settings.example.json')
   start({ settingsFile, port: Number(process.argv[3] || 3000) }).then((s) => {
     console.log(`listening ${s.url}`)
+    // As docs/rocketchat.md wires it: the logger delivers what it holds within the grace
+    // period, whatever this server's own handler below does.
+    handleShutdown(s.controller)
     const stop = () => s.close().then(() => process.exit(0))
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
