@@ -154,38 +154,45 @@ describe('one Chat Session/closed per room, whichever path reports it first', ()
     t.diagnostic(`added close delay, first report to log(), ms: ${runs.map((r) => `${r.order.join('>')} ${r.delayMs}`).join(', ')}`)
   })
 
-  it("the hook ('agent') and the widget ('chat window'), both orders, on the timer: the widget's, with its tab", async (t) => {
+  it("the hook and the widget, both orders, on the timer: the server's method stands, the visitor's close gets the tab, a forged close alone logs nothing", async (t) => {
     const s = await server({ factDelayMs: FACT_DELAY_MS })
     const runs = []
-    for (const order of [['hook', 'widget'], ['widget', 'hook']]) {
-      const rid = `r-timer-${order.join('-')}`
+    // [hook's closer, order]: an agent's close with a (forged) widget close, and the
+    // visitor's own close reported by both.
+    for (const [closer, order] of [['user', ['hook', 'widget']], ['user', ['widget', 'hook']], ['visitor', ['hook', 'widget']], ['visitor', ['widget', 'hook']]]) {
+      const rid = `r-timer-${closer}-${order.join('-')}`
       s.openRoom(rid)
-      const run = { rid, order, firstAt: Date.now() }
+      const run = { rid, closer, order, firstAt: Date.now() }
       for (const reporter of order) {
-        if (reporter === 'hook') await s.hookCloses(rid, 'user')
+        if (reporter === 'hook') await s.hookCloses(rid, closer)
         if (reporter === 'widget') run.answer = (await s.widget(widgetClose(rid))).answer
       }
       runs.push(run)
     }
-    // The hook alone: the generic close is logged once the delay is over.
-    s.openRoom('r-timer-hook-alone')
-    const alone = { rid: 'r-timer-hook-alone', order: ['hook'], firstAt: Date.now() }
+    // A forged close: the widget says the visitor closed a room that stays open, and
+    // the agent closes it later. The agent's close is the one logged.
+    s.openRoom('r-forged')
+    const forged = (await s.widget(widgetClose('r-forged'))).answer
+    assert.deepEqual((await forged).body, { success: true, skipped: 'room-close-left-to-the-server' })
+    const alone = { rid: 'r-forged', order: ['hook'], firstAt: Date.now() }
     await s.hookCloses(alone.rid, 'user')
-    const msgs = await s.drain({ expected: 3 })
+    const msgs = await s.drain({ expected: 5 })
     assert.deepEqual(await s.drain({ quietMs: 1500 }), [])
     for (const run of runs) {
       const [msg] = msgs.filter((m) => m.json.roomId === run.rid)
-      assert.deepEqual([msg.json.properties, msg.json.eventType, msg.json.tabId, msg.attributes.appId], [{ close_method: 'chat window' }, 'customerAction', `tab-${run.rid}`, undefined], String(run.order))
+      const want = run.closer === 'user' ? [{ close_method: 'agent' }, 'session', ''] : [{ close_method: 'chat window' }, 'customerAction', `tab-${run.rid}`]
+      assert.deepEqual([msg.json.properties, msg.json.eventType, msg.json.tabId], want, `${run.closer} ${run.order}`)
+      assert.equal(msg.attributes.appId, undefined)
       assert.deepEqual((await run.answer).body, { success: true, id: msg.attributes.eventId })
       run.delayMs = loggedAt(msg.attributes.eventId) - run.firstAt
       // The event keeps the time of its report, not of the decision.
       assert.ok(Date.parse(msg.json.timestamp) < loggedAt(msg.attributes.eventId), 'stamped when reported')
     }
-    const [generic] = msgs.filter((m) => m.json.roomId === alone.rid)
-    assert.deepEqual([generic.json.properties, generic.json.eventType], [{ close_method: 'agent' }, 'session'])
-    alone.delayMs = loggedAt(generic.attributes.eventId) - alone.firstAt
+    const [agent] = msgs.filter((m) => m.json.roomId === alone.rid)
+    assert.deepEqual([agent.json.properties, agent.json.eventType], [{ close_method: 'agent' }, 'session'], 'the forged close left the server\'s intact')
+    alone.delayMs = loggedAt(agent.attributes.eventId) - alone.firstAt
     assert.deepEqual(s.errors, [])
-    t.diagnostic(`added close delay with factDelayMs ${FACT_DELAY_MS}, first report to log(), ms: ${[...runs, alone].map((r) => `${r.order.join('>')} ${r.delayMs}`).join(', ')}`)
+    t.diagnostic(`added close delay with factDelayMs ${FACT_DELAY_MS}, first report to log(), ms: ${[...runs, alone].map((r) => `${r.closer ?? 'user'} ${r.order.join('>')} ${r.delayMs}`).join(', ')}`)
   })
 })
 

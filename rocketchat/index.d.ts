@@ -192,10 +192,13 @@ export interface WidgetEventBody {
 
 /**
  * The widget route's 200 answer: the event's id (for a close, the id of the room's one
- * Chat Session/closed, whichever path's report it was), or `skipped` when it was a Chat
- * Session/closed that came after the room's close was logged.
+ * Chat Session/closed, whichever path's report it was), or `skipped` for a Chat
+ * Session/closed: `'room-close-already-logged'` when it came after the room's close
+ * was logged, `'room-close-left-to-the-server'` when, with the server's hooks attached,
+ * the server did not report the close here (the room is still open, or closed on
+ * another instance, whose hook logs it).
  */
-export type WidgetEventResponse = { success: true; id: string } | { success: true; skipped: 'room-close-already-logged' }
+export type WidgetEventResponse = { success: true; id: string } | { success: true; skipped: 'room-close-already-logged' | 'room-close-left-to-the-server' }
 
 /** Rocket.Chat's 400 answer (`validateBadRequestErrorResponse` of @rocket.chat/rest-typings). */
 export interface BadRequestErrorResponse {

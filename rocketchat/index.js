@@ -301,8 +301,9 @@ function analyticsOff() {
  * How specific a report of a room's close is; the most specific one is logged. The
  * hook knows only who closed the room: 'agent' (closer 'user') says least, since it is
  * also what a Salesforce timeout, a bot or core's visitor-abandonment monitor look
- * like to core; 'chat window' is the visitor's, and the widget's own report of it
- * also carries the tab. An App's report names the reason itself.
+ * like to core; 'chat window' is the visitor's. An App's report names the reason
+ * itself. The widget's report counts only where no hook is attached: with the hooks,
+ * it adds its tab to the hook's 'chat window' and nothing else (RoomFacts #logOne).
  */
 const CLOSE_RANK = { hookAgent: 0, hookVisitor: 1, widget: 2, app: 3 }
 
@@ -434,7 +435,18 @@ class RoomFacts {
   }
 
   async #logOne(fact, logger) {
-    const candidates = [...fact.reports].sort((a, b) => b.rank - a.rank)
+    let candidates = [...fact.reports].sort((a, b) => b.rank - a.rank)
+    if (fact.name === 'Chat Session/closed' && this.hooked > 0) {
+      // With the hooks attached, the server says who closed the room: the widget's
+      // report (anyone's, from the public route) only adds its tab to the visitor's own
+      // close, and never stands in for the server's. A close the server never reports
+      // here (the room is still open, or it closed on another instance, whose hook
+      // logs it) is not logged from the widget.
+      const widget = fact.reports.find((r) => r.path === WIDGET)
+      const visitorClose = fact.reports.find((r) => r.path === HOOK && r.event.properties.close_method === CLOSE_METHOD.visitor)
+      if (widget && visitorClose && widget.event.tabId !== undefined) visitorClose.event = { ...visitorClose.event, tabId: widget.event.tabId }
+      candidates = candidates.filter((r) => r.path !== WIDGET)
+    }
     const agentId = fact.reports.map((r) => r.event.dialogflowAgentId).find((id) => typeof id === 'string' && id)
     const refusals = new Map()
     let id
@@ -450,7 +462,8 @@ class RoomFacts {
     }
     if (id !== undefined) this.#remember(fact.key, id)
     for (const r of fact.reports) {
-      if (id !== undefined && !refusals.has(r)) r.resolve({ id })
+      if (id === undefined && !candidates.includes(r)) r.resolve({ leftToServer: true })
+      else if (id !== undefined && !refusals.has(r)) r.resolve({ id })
       else r.reject(withRoom(refusals.get(r) ?? analyticsOff(), fact.roomId))
     }
   }
@@ -807,6 +820,8 @@ const widgetEventSchema = {
 
 /** Why a widget event was answered without being logged. */
 const CLOSE_ALREADY_LOGGED = 'room-close-already-logged'
+/** Why a widget close was answered without an event: only the server's hook can log it. */
+const CLOSE_LEFT_TO_SERVER = 'room-close-left-to-the-server'
 
 /**
  * The route's 200 answer: the logged event's id (for a close, the id of the room's one
@@ -818,7 +833,7 @@ const widgetEventResponseSchema = {
   properties: {
     success: { type: 'boolean', enum: [true] },
     id: { type: 'string' },
-    skipped: { type: 'string', enum: [CLOSE_ALREADY_LOGGED] },
+    skipped: { type: 'string', enum: [CLOSE_ALREADY_LOGGED, CLOSE_LEFT_TO_SERVER] },
   },
   required: ['success'],
   oneOf: [{ required: ['id'] }, { required: ['skipped'] }],
@@ -945,6 +960,7 @@ function widgetEventRoute({ API, controller, ajv, validateBadRequestErrorRespons
       }
       try {
         const outcome = await facts.report({ path: WIDGET, event: close, log: (merged, target) => target.log(merged) })
+        if (outcome.leftToServer) return API.v1.success({ skipped: CLOSE_LEFT_TO_SERVER })
         return API.v1.success(outcome.skipped ? { skipped: CLOSE_ALREADY_LOGGED } : { id: outcome.id })
       } catch (e) {
         return refused(e)
