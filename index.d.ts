@@ -162,7 +162,8 @@ export interface AppsEngineBridgeOptions {
   /**
    * The server's permission check, called as `hasPermission(appId, 'analytics.write')`
    * for every call; a call it answers `false` is refused with
-   * `code: 'PERMISSION_DENIED'`. Default: every app may log.
+   * `code: 'PERMISSION_DENIED'`. Without it every App is refused: Apps are
+   * third-party code, and an App the server has not cleared logs nothing.
    */
   hasPermission?: (appId: string, permission: 'analytics.write') => boolean
   /** Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`. */
@@ -256,15 +257,21 @@ export interface DeadLetterRefusedAgain {
 }
 
 /**
- * Options of `replayDeadLetters()`. SNS is reached as a logger reaches it: `region`,
- * `endpoint` and `credentials` default to the AWS environment and profile.
+ * Options of `replayDeadLetters()`. Where to publish has no default: give `topicArn`
+ * or `toRecordedTopics: true`, exactly one (else `ERR_INVALID_OPTION`), since a
+ * record's topic is whatever was written in the spool folder. SNS is reached as a
+ * logger reaches it: `region`, `endpoint` and `credentials` default to the AWS
+ * environment and profile.
  */
 export interface DeadLetterReplayOptions {
-  /**
-   * Publish every record to this topic instead of its own (in the same region as
-   * every other record of the replay). Default: each record's topic.
-   */
+  /** Publish every selected record to this topic, whatever topic its record names. */
   topicArn?: string
+  /**
+   * `true`: publish each record to the topic its record names (list them first:
+   * anyone who can write the spool folder can write a record for any topic the
+   * credentials reach). Not together with `topicArn`.
+   */
+  toRecordedTopics?: boolean
   /**
    * The `MessageGroupId` of records that have none (sent to a standard topic)
    * replayed to a FIFO topic. Default `'dead-letter-replay'`.
@@ -424,9 +431,12 @@ export interface LoggerOptions {
    */
   region?: string
   /**
-   * SNS endpoint URL, e.g. a local emulator. Default: `AWS_ENDPOINT_URL_SNS`,
-   * `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), then the regional endpoint
-   * (`AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
+   * SNS endpoint URL: `https://`, or `http://` on loopback only (`127.0.0.0/8`,
+   * `::1`, `localhost`: a local emulator), since over `http://` the signed requests,
+   * and the session token with them, cross the network in cleartext. Default:
+   * `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`),
+   * then the regional endpoint (`AWS_USE_FIPS_ENDPOINT` and
+   * `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
    */
   endpoint?: string
   /**
@@ -477,7 +487,10 @@ export interface LoggerOptions {
   /**
    * The tracking plan events are checked against: a built-in plan
    * (`'rocketchat-livechat'`, `'chat-messaging'`), the path of a `.yaml`, `.yml` or
-   * `.json` plan file (read once, here), or a plan object. Default: none.
+   * `.json` plan file, or a plan object. Default: none. A plan file is read once,
+   * here, and must be a regular file of at most 1 MiB (checked before it is read: a
+   * named pipe or a device is refused); with `RC_SNS_ANALYTICS_PATH_ROOT` set, it
+   * must be inside that folder.
    */
   trackingPlan?: string | TrackingPlanDocument
   /**
@@ -519,8 +532,13 @@ export interface LoggerOptions {
   /**
    * A folder for the disk spool: every accepted event is written there until SNS
    * has it, so that an outage, a full memory queue, a restart or a crash loses
-   * nothing; a new logger on the folder delivers what an earlier one left. Created if
-   * missing; locked, so two loggers can never share it. Default: none (memory only).
+   * nothing. Created if missing. Any number of loggers (server instances) may share
+   * it: each writes a locked folder of its own inside it (`instance-<id>/`), a new
+   * one takes over the folder of one that is gone, and a running one adopts such
+   * folders and delivers what they hold. If no folder can be had, the logger runs
+   * from memory and says so once through `onError` (`ERR_SPOOL`). With
+   * `RC_SNS_ANALYTICS_PATH_ROOT` set, it must be inside that folder. Default: none
+   * (memory only).
    */
   spoolDir?: string
   /**
@@ -742,12 +760,14 @@ export interface RefusedEntry {
 /**
  * Publishes the records `selection` matches again, through a logger, exactly as they
  * were sent: the same id (so FIFO deduplication holds), message, attributes, message
- * group and subject, to their own topic or `options.topicArn`. What SNS accepts
+ * group and subject, to `options.topicArn`, or to each record's own topic with
+ * `options.toRecordedTopics: true`; one of the two is required. What SNS accepts
  * leaves the store; what it refuses again stays, once; what cannot be sent stays as
  * it was. One replay of a store at a time. Rejects with `ERR_INVALID_OPTION` (and
- * `option`) for bad options or selection, `ERR_SPOOL` when the store cannot be used.
+ * `option`) for bad options or selection, neither `topicArn` nor `toRecordedTopics`
+ * included, and `ERR_SPOOL` when the store cannot be used.
  */
-export declare function replayDeadLetters(spoolDir: string, options?: DeadLetterReplayOptions, selection?: DeadLetterSelection): Promise<DeadLetterReplayReport>
+export declare function replayDeadLetters(spoolDir: string, options: DeadLetterReplayOptions, selection?: DeadLetterSelection): Promise<DeadLetterReplayReport>
 
 /** One setting, as `settingsRegistry.add(id, packageValue, options)` takes it. */
 export interface SettingDefinition {

@@ -106,7 +106,7 @@ describe('values JSON cannot carry (issue 12)', () => {
   it('AppsEngineBridge.doLogEvent rejects each the same way', async () => {
     const { topicArn } = await ctx.topic()
     const logger = ctx.logger({ topicArn })
-    const bridge = new AppsEngineBridge(logger)
+    const bridge = new AppsEngineBridge(logger, { hasPermission: () => true })
     for (const [event, field, message] of REGRESSIONS) {
       await assert.rejects(bridge.doLogEvent(event, APP_ID), (e) => {
         assert.equal(e.code, 'ERR_INVALID_EVENT', String(e))
@@ -204,7 +204,7 @@ describe('property: log(), the bridge and the widget keep JSON semantics or name
   it(`AppsEngineBridge.doLogEvent (${RUNS} cases, seed ${SEED})`, async () => {
     const { topicArn, queueUrl } = await ctx.topic()
     const logger = ctx.logger({ topicArn })
-    const bridge = new AppsEngineBridge(logger, { appRateLimit: { eventsPerSecond: 1e6, burst: 1e6 } })
+    const bridge = new AppsEngineBridge(logger, { hasPermission: () => true, appRateLimit: { eventsPerSecond: 1e6, burst: 1e6 } })
     const accepted = []
     await fc.assert(
       fc.asyncProperty(eventCase, async (c) => {

@@ -25,7 +25,8 @@ pub const PERMISSION: &str = "analytics.write";
 pub struct AppsEngineBridgeOptions {
     /// The server's permission check, called as `hasPermission(appId, 'analytics.write')`
     /// for every call; a call it answers `false` is refused with
-    /// `code: 'PERMISSION_DENIED'`. Default: every app may log.
+    /// `code: 'PERMISSION_DENIED'`. Without it every App is refused: Apps are
+    /// third-party code, and an App the server has not cleared logs nothing.
     #[napi(ts_type = "(appId: string, permission: 'analytics.write') => boolean")]
     pub has_permission: Option<String>,
     /// Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`.
@@ -180,7 +181,13 @@ impl AppsEngineBridge {
             Ok(true) => {}
             Ok(false) => {
                 labels.app(&app, AppResult::PermissionDenied);
-                let message = format!("app {app} lacks the {PERMISSION} permission");
+                let message = match self.has_permission {
+                    Some(_) => format!("app {app} lacks the {PERMISSION} permission"),
+                    None => format!(
+                        "app {app} is refused: this AppsEngineBridge was given no hasPermission \
+                         check, and without one it refuses every App"
+                    ),
+                };
                 return reject_with(
                     env,
                     js_error::app_error(env, false, ErrorCode::PermissionDenied, &message, &app),
@@ -211,7 +218,7 @@ impl AppsEngineBridge {
 
     fn permitted(&self, env: &Env, app: &str) -> Result<bool> {
         let Some(check) = &self.has_permission else {
-            return Ok(true);
+            return Ok(false);
         };
         let f = check.borrow_back(env)?;
         let f = napi_raw::unknown(env, &f.coerce_to_object()?);

@@ -31,11 +31,16 @@ pub enum BodyFormat {
 
 impl BodyFormat {
     /// The body of `event`, written into `buf` (emptied first: a buffer to reuse);
-    /// `spec` is its plan entry, which fixes the order of the `ciao` details.
+    /// `spec` is its plan entry, which fixes the order of the `ciao` details. An App's
+    /// event carries its `app_id` in the `rc` body too, for consumers that read the body
+    /// only; the `ciao` body's fixed fields have no place for it (the `appId` attribute
+    /// carries it there).
+    #[allow(clippy::too_many_arguments)]
     pub fn encode(
         &self,
         event: &ParsedEvent<'_>,
         agent_id: &str,
+        app_id: Option<&str>,
         spec: Option<&EventSpec>,
         size_hint: usize,
         mut buf: String,
@@ -44,7 +49,7 @@ impl BodyFormat {
         match self {
             BodyFormat::Rc => {
                 buf.reserve(size_hint + 96);
-                rc_body(&mut buf, event, agent_id);
+                rc_body(&mut buf, event, agent_id, app_id);
                 Ok(buf)
             }
             BodyFormat::Ciao(fields) => {
@@ -72,15 +77,22 @@ const RC_KEYS: [&str; 9] = [
     "\"}",
 ];
 
+/// The key an App's id takes in the `rc` body, after `tabId`.
+const RC_APP_ID_KEY: &str = ",\"appId\":";
+
 /// `{"dialogflowAgentId","roomId","tabId","category","action","properties","eventType","timestamp"}`,
-/// in that order.
-fn rc_body(body: &mut String, e: &ParsedEvent<'_>, agent_id: &str) {
+/// in that order, with `"appId"` after `"tabId"` for an App's event.
+fn rc_body(body: &mut String, e: &ParsedEvent<'_>, agent_id: &str, app_id: Option<&str>) {
     body.push_str(RC_KEYS[0]);
     write_json_str(body, agent_id);
     body.push_str(RC_KEYS[1]);
     write_json_str(body, &e.room_id);
     body.push_str(RC_KEYS[2]);
     write_json_str(body, &e.tab_id);
+    if let Some(app_id) = app_id {
+        body.push_str(RC_APP_ID_KEY);
+        write_json_str(body, app_id);
+    }
     body.push_str(RC_KEYS[3]);
     write_json_str(body, &e.category);
     body.push_str(RC_KEYS[4]);
@@ -310,6 +322,7 @@ mod tests {
                 &e,
                 "b5983b72-cac6-4f85-b9d0-be61e543dfe6",
                 None,
+                None,
                 0,
                 String::new(),
             )
@@ -347,7 +360,7 @@ mod tests {
         )
         .unwrap();
         let body = BodyFormat::Ciao(fields())
-            .encode(&e, "", None, 0, String::new())
+            .encode(&e, "", None, None, 0, String::new())
             .unwrap();
         assert!(
             body.contains(r#""event_detail_1":"42","event_detail_2":"true","event_detail_3":"[\"x\"]","event_detail_4":null"#),
@@ -361,7 +374,7 @@ mod tests {
         )
         .unwrap();
         let err = BodyFormat::Ciao(fields())
-            .encode(&e, "", None, 0, String::new())
+            .encode(&e, "", None, None, 0, String::new())
             .unwrap_err();
         assert_eq!(err.field, "properties");
         assert!(err.reason.contains("room for 4"), "{err}");

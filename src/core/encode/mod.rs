@@ -177,8 +177,9 @@ impl EncoderConfig {
             group,
             app_id: app_id.map(Into::into),
         };
+        // An App's event is written here: the loop's copy has no place for its id.
         let unwritten = match (&self.format, &canonical_properties) {
-            (BodyFormat::Rc, Some(properties)) => UnwrittenEvent::new(
+            (BodyFormat::Rc, Some(properties)) if app_id.is_none() => UnwrittenEvent::new(
                 &mut buf,
                 json,
                 &event,
@@ -196,7 +197,7 @@ impl EncoderConfig {
             Err(to) => {
                 let body = self
                     .format
-                    .encode(&event, agent_id, spec, json.len(), buf)?;
+                    .encode(&event, agent_id, app_id, spec, json.len(), buf)?;
                 LoggedEvent::Written(EncodedEvent::new(
                     id,
                     body,
@@ -252,6 +253,26 @@ mod tests {
             r#"{"dialogflowAgentId":"agent-default","roomId":"","tabId":"","category":"Chat Session","action":"started","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
         );
         assert_eq!((e.topic, e.group.as_deref()), (0, None));
+    }
+
+    #[test]
+    fn an_apps_event_names_its_app_in_the_body_too() {
+        let json = r#"{"category":"Escalation","action":"attempted","roomId":"r1"}"#;
+        let app = "4b5c1e0a-31c2-4f3e-9b8e-5f0d3c2a1b00";
+        let e = encoder()
+            .encode_for(json, Uuid::nil(), NOW, Some(app))
+            .unwrap()
+            .event;
+        assert_eq!(
+            e.body(),
+            r#"{"dialogflowAgentId":"agent-default","roomId":"r1","tabId":"","appId":"4b5c1e0a-31c2-4f3e-9b8e-5f0d3c2a1b00","category":"Escalation","action":"attempted","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
+        );
+        assert_eq!(e.app_id.as_deref(), Some(app), "and as the attribute");
+        // Through log() as well, which writes most bodies in the delivery loop.
+        let logged = encoder()
+            .log_into(String::new(), json, Uuid::nil(), NOW, Some(app))
+            .unwrap();
+        assert_eq!(logged.event.into_queued().0.body(), e.body());
     }
 
     #[test]
