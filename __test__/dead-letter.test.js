@@ -3,12 +3,15 @@
 // (which fails one entry of a PublishBatch with SenderFault=true and a real code, as
 // SNS does for an invalid parameter): kept in the dead-letter store with spoolDir and
 // replayed from it by the command line, byte for byte, exactly once; reported with
-// their message without spoolDir.
+// their message without spoolDir. A replay goes only where it is told (--topic, or
+// --to-recorded-topics), and a crafted store cannot send escape sequences to the
+// terminal of whoever lists it.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const crypto = require('node:crypto')
 const { execFile } = require('node:child_process')
 const { useMoto, waitFor } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
@@ -48,6 +51,57 @@ function cli(...args) {
 function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-dead-letter-'))
 }
+
+/** CRC-32 (IEEE), as the store checksums each record (zlib.crc32 is not in every Node 20). */
+function crc32(bytes) {
+  let crc = ~0
+  for (const b of bytes) {
+    crc ^= b
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1))
+  }
+  return ~crc >>> 0
+}
+
+/**
+ * Writes `<dir>/dead-letter/records.dlq` by hand, as anyone who can write the folder
+ * could, in the format of src/core/deadletter/record.rs. Each letter:
+ * { id, topicArn, category, action, code, reason, message }.
+ */
+function craftStore(dir, letters) {
+  const str = (s) => {
+    const bytes = Buffer.from(s, 'utf8')
+    const len = Buffer.alloc(4)
+    len.writeUInt32LE(bytes.length)
+    return Buffer.concat([len, bytes])
+  }
+  const none = Buffer.from([0xff, 0xff, 0xff, 0xff])
+  const records = letters.map((l) => {
+    const fixed = Buffer.alloc(1 + 16 + 1 + 1 + 4 + 8 + 8)
+    fixed.writeUInt8(1, 0) // a dead letter
+    Buffer.from(l.id.replace(/-/g, ''), 'hex').copy(fixed, 1)
+    fixed.writeUInt8(0, 17) // eventType session
+    fixed.writeUInt8(1, 18) // sender fault
+    fixed.writeUInt32LE(1, 19) // attempts
+    fixed.writeBigInt64LE(1_700_000_000_000n, 23)
+    fixed.writeBigInt64LE(1_700_000_000_100n, 31)
+    const payload = Buffer.concat([
+      fixed, str(l.topicArn), none, str('RC'), none,
+      str(l.category), str(l.action), str(l.code), str(l.reason), str(l.message),
+    ])
+    const header = Buffer.alloc(10)
+    header.writeUInt8(0xd1, 0)
+    header.writeUInt8(0xe7, 1)
+    header.writeUInt32LE(payload.length, 2)
+    header.writeUInt32LE(crc32(payload), 6)
+    return Buffer.concat([header, payload])
+  })
+  const store = path.join(dir, 'dead-letter')
+  fs.mkdirSync(store, { mode: 0o700 })
+  fs.writeFileSync(path.join(store, 'records.dlq'), Buffer.concat([Buffer.from('RCDEAD01'), ...records]), { mode: 0o600 })
+}
+
+// What a terminal acts on instead of showing (C0, DEL, C1), newlines aside.
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
 
 /** Every term of the account: where each logged event went (`inFlight` is part of `queued`). */
 function accounted(s) {
@@ -166,7 +220,7 @@ describe('dead letters', () => {
     await logger.close()
 
     proxy.inject({ ...REFUSAL, members: [1] })
-    const again = await cli('dead-letter', dir, 'replay', '--endpoint', proxy.endpoint, '--region', REGION)
+    const again = await cli('dead-letter', dir, 'replay', '--to-recorded-topics', '--endpoint', proxy.endpoint, '--region', REGION)
     assert.equal(again.status, 1, again.stdout + again.stderr)
     assert.match(again.stdout, /selected 1, delivered 0, refused again 1, not sent 0; 1 left in the store/)
     assert.match(again.stdout, new RegExp(`^refused\\s+${refusedId}\\s+InvalidParameter`, 'm'))
@@ -179,6 +233,7 @@ describe('dead letters', () => {
 
     // Once the cause is gone, it goes to its own topic, and only once.
     const fixed = await addon.replayDeadLetters(dir, {
+      toRecordedTopics: true,
       endpoint: ctx.moto.endpoint,
       region: REGION,
       credentials: CREDENTIALS,
@@ -245,5 +300,90 @@ describe('dead letters', () => {
     const badTopic = await cli('dead-letter', spoolDir(), 'replay', '--topic', 'not-an-arn')
     assert.equal(badTopic.status, 1)
     assert.match(badTopic.stderr, /invalid dead-letter option topicArn/)
+  })
+
+  it('a replay goes to --topic or, only when told, to the recorded topics; never by default', async () => {
+    const dir = spoolDir()
+    const id = crypto.randomUUID()
+    const elsewhere = 'arn:aws:sns:us-east-1:123456789012:someone-elses-topic'
+    craftStore(dir, [{ id, topicArn: elsewhere, category: 'Survey', action: 'answered', code: 'InvalidParameter', reason: 'r', message: '{}' }])
+
+    const neither = await cli('dead-letter', dir, 'replay', '--endpoint', ctx.moto.endpoint, '--region', REGION)
+    assert.equal(neither.status, 2)
+    assert.equal(neither.stdout, '', 'nothing else printed')
+    assert.equal(
+      neither.stderr,
+      'rocketchat-sns-analytics: replay needs --topic <arn> (every selected record to that topic) or --to-recorded-topics (each record to the topic it records)\n',
+    )
+    const both = await cli('dead-letter', dir, 'replay', '--topic', elsewhere, '--to-recorded-topics')
+    assert.equal(both.status, 2)
+    assert.match(both.stderr, /--topic <arn> or --to-recorded-topics, not both/)
+    const misplaced = await cli('dead-letter', dir, 'list', '--to-recorded-topics')
+    assert.equal(misplaced.status, 2)
+    assert.match(misplaced.stderr, /--to-recorded-topics is an option of replay only/)
+
+    // The function behind it: the same rule, ERR_INVALID_OPTION naming both.
+    for (const options of [undefined, {}, { toRecordedTopics: false, endpoint: ctx.moto.endpoint }]) {
+      await assert.rejects(addon.replayDeadLetters(dir, options), (e) => {
+        assert.equal(e.code, 'ERR_INVALID_OPTION')
+        assert.equal(e.option, 'topicArn')
+        assert.match(e.message, /option topicArn: is required, or toRecordedTopics: true/)
+        return true
+      })
+    }
+    await assert.rejects(addon.replayDeadLetters(dir, { topicArn: elsewhere, toRecordedTopics: true }), (e) => {
+      assert.equal(e.code, 'ERR_INVALID_OPTION')
+      assert.equal(e.option, 'toRecordedTopics')
+      assert.match(e.message, /cannot be true together with topicArn/)
+      return true
+    })
+    const { records } = await addon.listDeadLetters(dir)
+    assert.deepEqual(records.map((r) => [r.id, r.attempts]), [[id, 1]], 'the store untouched')
+  })
+
+  it('prints what a crafted store holds with its control characters escaped', async () => {
+    const dir = spoolDir()
+    const id = crypto.randomUUID()
+    const letter = {
+      id,
+      topicArn: 'arn:aws:sns:us-east-1:123456789012:t\x1b[2J\x07',
+      category: 'Survey\x1b[2J',
+      action: 'answered\x07',
+      code: 'Invalid\x1b[2J\x07Parameter\u009b31m\x7f',
+      reason: 'said \x1b]0;owned\x07 SNS \\x1b',
+      message: '{"category":"\x1b[2J","bell":"\x07","csi":"\u009b"}',
+    }
+    craftStore(dir, [letter])
+
+    const listed = await cli('dead-letter', dir, 'list')
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.doesNotMatch(listed.stdout, RAW_CONTROL, JSON.stringify(listed.stdout))
+    const row = listed.stdout.trim().split('\n')[1]
+    assert.ok(row.includes('arn:aws:sns:us-east-1:123456789012:t\\x1b[2J\\x07'), row)
+    assert.ok(row.includes('Invalid\\x1b[2J\\x07Parameter\\x9b31m\\x7f'), row)
+
+    // Export: JSON lines with no raw control character, read back unchanged.
+    const exported = await cli('dead-letter', dir, 'export')
+    assert.equal(exported.status, 0, exported.stderr)
+    assert.doesNotMatch(exported.stdout, RAW_CONTROL, JSON.stringify(exported.stdout))
+    const [record] = exported.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    for (const field of ['topicArn', 'code', 'reason', 'message']) assert.equal(record[field], letter[field], field)
+    assert.equal(record.attributes.category, letter.category)
+    assert.equal(record.attributes.action, letter.action)
+
+    // Replay to the recorded topic, which is no topic: reported, escaped, and kept.
+    const replayed = await cli('dead-letter', dir, 'replay', '--to-recorded-topics', '--endpoint', ctx.moto.endpoint, '--region', REGION)
+    assert.equal(replayed.status, 1, replayed.stdout + replayed.stderr)
+    assert.doesNotMatch(replayed.stdout + replayed.stderr, RAW_CONTROL, JSON.stringify(replayed.stdout + replayed.stderr))
+    assert.match(replayed.stdout, new RegExp(`^not sent\\s+${id}\\s+\\S`, 'm'))
+
+    // A purge report, and an error that quotes what it was given.
+    const purged = await cli('dead-letter', dir, 'purge', '--all')
+    assert.equal(purged.status, 0, purged.stderr)
+    assert.match(purged.stdout, new RegExp(`^removed  ${id}$`, 'm'))
+    const unknown = await cli('dead-letter', dir, 'li\x1b[2Jst')
+    assert.equal(unknown.status, 2)
+    assert.doesNotMatch(unknown.stderr, RAW_CONTROL)
+    assert.match(unknown.stderr, /unknown dead-letter action "li\\x1b\[2Jst"/)
   })
 })

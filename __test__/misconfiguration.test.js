@@ -8,14 +8,20 @@
 // with spoolDir (held on disk, a 50-event memory window) and without it (in memory,
 // within maxQueueEvents). The account balances in every report. The time from the
 // fix to delivery is printed, not asserted.
+//
+// And the settings that reach past their purpose: an http:// endpoint anywhere but
+// loopback (signed requests and session tokens in cleartext), and, under
+// RC_SNS_ANALYTICS_PATH_ROOT, a spool folder outside it.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { useMoto } = require('./helpers/setup')
+const { useMoto, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
+const { tryOptions } = require('./helpers/options-child')
 const moto = require('./helpers/moto')
+const addon = require('..')
 
 const ctx = useMoto()
 const proxy = faultProxyFixture(() => ctx.moto.endpoint)
@@ -175,4 +181,81 @@ describe('a misconfiguration window', { concurrency: true }, () => {
       t.diagnostic(`NotFound ${how}: held ${during.held}, delivered ${agent.length} after creation, lost ${lost}, duplicates ${duplicated}; other topic ${site.length}; creation to resume (probe taken) ${resumedAt[0] - createdAt} ms, to all delivered ${fixToDelivery} ms`)
     })
   }
+})
+
+describe('settings that reach past their purpose', () => {
+  const topicArn = 'arn:aws:sns:us-east-1:123456789012:t'
+  const enabled = { SNS_Analytics_Enabled: true, SNS_Analytics_Topic_ARN: topicArn }
+
+  it('an http:// endpoint is refused unless it is loopback; https:// is taken anywhere', async () => {
+    for (const endpoint of ['http://example.com', 'http://sns.us-east-1.amazonaws.com', 'http://10.0.0.5:4566', 'http://127.0.0.1@example.com']) {
+      assert.throws(() => new AnalyticsLogger({ topicArn, siteUrl: SITE_URL, endpoint }), (e) => {
+        assert.equal(e.code, 'ERR_INVALID_OPTION')
+        assert.equal(e.option, 'endpoint')
+        assert.match(e.message, /option endpoint: may use http:\/\/ only on loopback \(127\.0\.0\.0\/8, ::1, localhost: a local emulator\), since over http:\/\/ the signed requests, and the session token with them, cross the network in cleartext/)
+        return true
+      })
+      assert.throws(() => addon.optionsFromSettings((id) => ({ ...enabled, SNS_Analytics_Endpoint: endpoint })[id], SITE_URL), (e) => {
+        assert.equal(e.code, 'ERR_INVALID_SETTING')
+        assert.equal(e.setting, 'SNS_Analytics_Endpoint')
+        assert.match(e.message, /SNS_Analytics_Endpoint: .*only on loopback/)
+        return true
+      })
+      await assert.rejects(addon.replayDeadLetters(os.tmpdir(), { toRecordedTopics: true, endpoint }), (e) => {
+        assert.equal(e.option, 'endpoint')
+        return true
+      })
+    }
+    for (const endpoint of ['https://sns.example.com', 'http://localhost:4566', 'http://[::1]:4566']) {
+      new AnalyticsLogger({ topicArn, siteUrl: SITE_URL, endpoint }).close({ timeoutMs: 0 })
+    }
+    // http:// on 127.0.0.1, moto's: taken, and the event arrives.
+    const topic = await ctx.topic({ fifo: false })
+    assert.match(ctx.moto.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const logger = ctx.logger({ topicArn: topic.topicArn, endpoint: ctx.moto.endpoint })
+    const id = logger.log({ category: 'Survey', action: 'answered' })
+    await logger.flush()
+    assert.deepEqual((await ctx.drain(topic.queueUrl, { expected: 1 })).map((m) => m.attributes.eventId), [id])
+  })
+
+  it('under RC_SNS_ANALYTICS_PATH_ROOT, spoolDir must resolve inside that folder', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-analytics-root-'))
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-analytics-outside-'))
+    fs.symlinkSync(outside, path.join(root, 'link'))
+    const real = fs.realpathSync(root)
+    const dirs = [
+      [path.join(root, 'spool'), null],
+      [path.join(root, 'not', 'yet', 'made'), null],
+      [outside, 'is outside'],
+      [`${root}/link/..`, 'is outside'], // the symlink's parent, not root's
+      [path.join(root, 'link', 'spool'), 'is outside'],
+      // As given: path.join would fold the '..'.
+      [`${root}/missing/../../x`, 'cannot be resolved to check it against RC_SNS_ANALYTICS_PATH_ROOT (it climbs with .. out of a folder that does not exist)'],
+    ]
+    const cases = dirs.flatMap(([spoolDir]) => [
+      { logger: { topicArn, spoolDir } },
+      { settings: { ...enabled, SNS_Analytics_Spool_Dir: spoolDir } },
+    ])
+    const results = tryOptions(cases, { RC_SNS_ANALYTICS_PATH_ROOT: root })
+    dirs.forEach(([spoolDir, words], i) => {
+      const [option, setting] = results.slice(2 * i, 2 * i + 2)
+      if (!words) {
+        assert.deepEqual([option, setting], [null, null], spoolDir)
+        return
+      }
+      assert.ok(option && setting, `${spoolDir} was taken`)
+      assert.equal(option.code, 'ERR_INVALID_OPTION')
+      assert.equal(option.option, 'spoolDir')
+      assert.ok(option.message.includes(`option spoolDir: ${spoolDir} ${words}`), option.message)
+      assert.ok(option.message.includes(`RC_SNS_ANALYTICS_PATH_ROOT`), option.message)
+      if (words === 'is outside') assert.ok(option.message.includes(`RC_SNS_ANALYTICS_PATH_ROOT=${real}`), option.message)
+      assert.equal(setting.setting, 'SNS_Analytics_Spool_Dir')
+      assert.ok(setting.message.includes(`SNS_Analytics_Spool_Dir: invalid AnalyticsLogger option spoolDir: ${spoolDir} ${words}`), setting.message)
+    })
+    // Unset, the same folders are taken (the variable is the operator's choice).
+    assert.deepEqual(tryOptions([{ logger: { topicArn, spoolDir: outside } }], { RC_SNS_ANALYTICS_PATH_ROOT: '' }), [null])
+    // A root that cannot be resolved refuses, naming the variable.
+    const [e] = tryOptions([{ logger: { topicArn, spoolDir: path.join(root, 'spool') } }], { RC_SNS_ANALYTICS_PATH_ROOT: path.join(root, 'nowhere') })
+    assert.ok(e && e.message.includes('cannot be checked against RC_SNS_ANALYTICS_PATH_ROOT='), JSON.stringify(e))
+  })
 })

@@ -6,7 +6,9 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 const { useMoto, waitFor, SITE_URL, AnalyticsLogger } = require('./helpers/setup')
+const { tryOptions } = require('./helpers/options-child')
 const { builtinPlans } = require('..')
 
 const ctx = useMoto()
@@ -165,6 +167,68 @@ describe('plan sources', () => {
     assert.ok(err.message.includes(`file ${file}: events."Chat Session".closed.properties.close_method has an unknown type 'strng' (did you mean 'string'?)`), err.message)
     const missing = thrown(() => new AnalyticsLogger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:t', siteUrl: SITE_URL, trackingPlan: 'rocketchat-livechatt' }))
     assert.ok(missing.message.includes('give a built-in plan (rocketchat-livechat, chat-messaging)'), missing.message)
+  })
+
+  it('a plan path must be a regular file of at most 1 MiB: /dev/zero, a FIFO, a folder and a big file are refused before reading, without hanging', () => {
+    const dir = tmpDir()
+    const zero = path.join(dir, 'zero.yaml')
+    fs.symlinkSync('/dev/zero', zero)
+    const fifo = path.join(dir, 'pipe.yaml')
+    execFileSync('mkfifo', [fifo])
+    const folder = path.join(dir, 'folder.json')
+    fs.mkdirSync(folder)
+    const big = path.join(dir, 'big.yaml')
+    fs.writeFileSync(big, `events: {}\n#${'x'.repeat(1 << 20)}`)
+    const fine = path.join(dir, 'fine.yaml')
+    fs.writeFileSync(fine, 'events: { Bot: { answered: null } }\n')
+    const refusals = [
+      ['/dev/zero', 'is neither a built-in plan nor a path ending in .yaml, .yml or .json'],
+      [zero, 'is not a regular file but a character device'],
+      [fifo, 'is not a regular file but a named pipe (FIFO)'],
+      [folder, 'is not a regular file but a folder'],
+      [big, `is ${(1 << 20) + 12} bytes, over the limit of a plan file, 1048576 bytes (1 MiB)`],
+    ]
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:t'
+    const cases = [...refusals, [fine]].flatMap(([plan]) => [
+      { logger: { topicArn, trackingPlan: plan } },
+      { settings: { SNS_Analytics_Enabled: true, SNS_Analytics_Topic_ARN: topicArn, SNS_Analytics_Tracking_Plan: plan } },
+    ])
+    const results = tryOptions(cases)
+    refusals.forEach(([plan, words], i) => {
+      const [option, setting] = results.slice(2 * i, 2 * i + 2)
+      assert.ok(option, `${plan} was taken`)
+      assert.equal(option.code, 'ERR_INVALID_OPTION')
+      assert.equal(option.option, 'trackingPlan')
+      assert.ok(option.message.includes(`tracking plan file ${plan} ${words}`), option.message)
+      assert.ok(setting, `${plan} was taken as a setting`)
+      assert.equal(setting.code, 'ERR_INVALID_SETTING')
+      assert.equal(setting.setting, 'SNS_Analytics_Tracking_Plan')
+      assert.ok(setting.message.includes(`SNS_Analytics_Tracking_Plan: invalid AnalyticsLogger option trackingPlan: tracking plan file ${plan} ${words}`), setting.message)
+    })
+    assert.deepEqual(results.slice(-2), [null, null], 'a small regular plan file is read')
+    // Typegen reads plans the same way.
+    assert.throws(() => require('..').generateTypes(fifo), /is not a regular file but a named pipe/)
+  })
+
+  it('under RC_SNS_ANALYTICS_PATH_ROOT, a plan file (and what it extends) must be inside that folder', () => {
+    const root = tmpDir()
+    const outside = tmpDir()
+    fs.writeFileSync(path.join(root, 'inside.yaml'), 'events: { Bot: { answered: null } }\n')
+    fs.writeFileSync(path.join(outside, 'outside.yaml'), 'events: { Bot: { answered: null } }\n')
+    fs.writeFileSync(path.join(root, 'climbs.yaml'), `extend: ${path.join(outside, 'outside.yaml')}\n`)
+    fs.symlinkSync(outside, path.join(root, 'link'))
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:t'
+    const plans = ['inside.yaml', 'rocketchat-livechat', path.join(outside, 'outside.yaml'), 'link/outside.yaml', 'climbs.yaml']
+    const results = tryOptions(
+      plans.map((p) => ({ logger: { topicArn, trackingPlan: p.endsWith('.yaml') && !path.isAbsolute(p) ? path.join(root, p) : p } })),
+      { RC_SNS_ANALYTICS_PATH_ROOT: root },
+    )
+    assert.deepEqual(results.slice(0, 2), [null, null], 'inside, and a built-in plan')
+    for (const [i, e] of results.slice(2).entries()) {
+      assert.ok(e, `${plans[i + 2]} was taken`)
+      assert.equal(e.option, 'trackingPlan')
+      assert.ok(e.message.includes(`is outside RC_SNS_ANALYTICS_PATH_ROOT=${fs.realpathSync(root)}`), e.message)
+    }
   })
 })
 

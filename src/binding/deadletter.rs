@@ -92,14 +92,20 @@ pub struct DeadLetterSelection {
     pub codes: Option<Vec<String>>,
 }
 
-/// Options of `replayDeadLetters()`. SNS is reached as a logger reaches it: `region`,
-/// `endpoint` and `credentials` default to the AWS environment and profile.
+/// Options of `replayDeadLetters()`. Where to publish has no default: give `topicArn`
+/// or `toRecordedTopics: true`, exactly one (else `ERR_INVALID_OPTION`), since a
+/// record's topic is whatever was written in the spool folder. SNS is reached as a
+/// logger reaches it: `region`, `endpoint` and `credentials` default to the AWS
+/// environment and profile.
 #[napi(object, object_from_js = false, object_to_js = false)]
 #[allow(dead_code)] // Type only: read into core::options::ReplayOptions.
 pub struct DeadLetterReplayOptions {
-    /// Publish every record to this topic instead of its own (in the same region as
-    /// every other record of the replay). Default: each record's topic.
+    /// Publish every selected record to this topic, whatever topic its record names.
     pub topic_arn: Option<String>,
+    /// `true`: publish each record to the topic its record names (list them first:
+    /// anyone who can write the spool folder can write a record for any topic the
+    /// credentials reach). Not together with `topicArn`.
+    pub to_recorded_topics: Option<bool>,
     /// The `MessageGroupId` of records that have none (sent to a standard topic)
     /// replayed to a FIFO topic. Default `'dead-letter-replay'`.
     pub message_group_id: Option<String>,
@@ -226,20 +232,21 @@ fn read_selection(
     SelectionOptions::deserialize_from(&mut napi::De::new(&object), |e| e.reason)?.into_selection()
 }
 
+/// The options argument, checked before the store is touched; absent, it is refused
+/// for naming neither `topicArn` nor `toRecordedTopics`.
 fn read_replay_options(
     env: &Env,
     value: Option<Unknown>,
 ) -> std::result::Result<ReplayOptions, InvalidOption> {
-    let Some(value) = value else {
-        return Ok(ReplayOptions::default());
+    let options = match value {
+        Some(value) if !matches!(value.get_type(), Ok(ValueType::Undefined | ValueType::Null)) => {
+            let object = napi_raw::as_object(env, value)
+                .map_err(|e| InvalidOption::new("options", e.reason))?
+                .ok_or_else(|| InvalidOption::new("options", "must be an object"))?;
+            ReplayOptions::deserialize_from(&mut napi::De::new(&object), |e| e.reason)?
+        }
+        _ => ReplayOptions::default(),
     };
-    if matches!(value.get_type(), Ok(ValueType::Undefined | ValueType::Null)) {
-        return Ok(ReplayOptions::default());
-    }
-    let object = napi_raw::as_object(env, value)
-        .map_err(|e| InvalidOption::new("options", e.reason))?
-        .ok_or_else(|| InvalidOption::new("options", "must be an object"))?;
-    let options = ReplayOptions::deserialize_from(&mut napi::De::new(&object), |e| e.reason)?;
     options.check()?;
     Ok(options)
 }
@@ -303,14 +310,16 @@ pub fn purge_dead_letters<'env>(
 
 /// Publishes the records `selection` matches again, through a logger, exactly as they
 /// were sent: the same id (so FIFO deduplication holds), message, attributes, message
-/// group and subject, to their own topic or `options.topicArn`. What SNS accepts
+/// group and subject, to `options.topicArn`, or to each record's own topic with
+/// `options.toRecordedTopics: true`; one of the two is required. What SNS accepts
 /// leaves the store; what it refuses again stays, once; what cannot be sent stays as
 /// it was. One replay of a store at a time. Rejects with `ERR_INVALID_OPTION` (and
-/// `option`) for bad options or selection, `ERR_SPOOL` when the store cannot be used.
+/// `option`) for bad options or selection, neither `topicArn` nor `toRecordedTopics`
+/// included, and `ERR_SPOOL` when the store cannot be used.
 #[napi(
     catch_unwind,
     js_name = "replayDeadLetters",
-    ts_args_type = "spoolDir: string, options?: DeadLetterReplayOptions, selection?: DeadLetterSelection",
+    ts_args_type = "spoolDir: string, options: DeadLetterReplayOptions, selection?: DeadLetterSelection",
     ts_return_type = "Promise<DeadLetterReplayReport>"
 )]
 pub fn replay_dead_letters_js<'env>(

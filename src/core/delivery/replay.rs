@@ -1,7 +1,8 @@
 //! Replaying dead letters: the records of a spool folder's dead-letter store are
 //! published again through a logger of their own, the path every event takes, exactly
 //! as they were sent (the same id, so FIFO deduplication holds; the same message,
-//! attributes, message group and subject), to their own topic or to another. Then the
+//! attributes, message group and subject), to the topic the options name, or to each
+//! record's own topic when the options say so (`ReplayOptions::destination`). Then the
 //! store is brought up to date in one rewrite: what SNS accepted leaves it; what SNS
 //! refused again stays, once, with its attempts added up and the new reason; what
 //! could not be sent for another reason (an outage, the timeout) stays as it was.
@@ -22,7 +23,7 @@ use super::publisher::Publisher;
 use super::shared::DeliveryReport;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore, Selection};
 use crate::core::error::{DeliveryError, InvalidOption};
-use crate::core::options::{parse_topic_arn, ReplayOptions, SnsConfig};
+use crate::core::options::{parse_topic_arn, ReplayDestination, ReplayOptions, SnsConfig};
 
 /// One record SNS refused again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,7 @@ pub fn replay_dead_letters<P: Publisher>(
     publisher: impl Fn(&SnsConfig) -> P,
 ) -> Result<ReplayReport, ReplayError> {
     options.check()?;
+    let destination = options.destination()?;
     let timeout = options.timeout()?;
     if !spool_dir.is_dir() {
         return Err(ReplayError::Store(std::io::Error::new(
@@ -130,10 +132,10 @@ pub fn replay_dead_letters<P: Publisher>(
     let mut groups: Vec<(GroupKey, Vec<(DeadLetter, String)>)> = Vec::new();
     let mut failed: Vec<(Uuid, String)> = Vec::new();
     for letter in selected {
-        let target = options
-            .topic_arn
-            .clone()
-            .unwrap_or_else(|| letter.topic_arn.clone());
+        let target = match destination {
+            ReplayDestination::Topic(topic) => topic.to_owned(),
+            ReplayDestination::Recorded => letter.topic_arn.clone(),
+        };
         let region = match parse_topic_arn(&target) {
             Ok(arn) => arn.region,
             Err(e) => {

@@ -11,9 +11,10 @@ mod replay;
 pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
-pub use input::{Credentials, Options, ReadOptions};
+pub use input::{check_path_root, Credentials, Options, ReadOptions, PATH_ROOT_ENV};
 pub use replay::{
-    ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP, DEFAULT_REPLAY_TIMEOUT_MS,
+    ReplayDestination, ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP,
+    DEFAULT_REPLAY_TIMEOUT_MS,
 };
 
 /// What `log()` does when the memory queue is full.
@@ -252,17 +253,67 @@ pub fn check_subject(subject: &str) -> Result<(), InvalidOption> {
     Ok(())
 }
 
+/// `endpoint`: an https:// URL, or an http:// one on loopback only (a local
+/// emulator). Over http:// to any other host, every signed request, and the session
+/// token of temporary credentials with it, would cross the network in cleartext.
 pub fn check_endpoint(endpoint: &str) -> Result<(), InvalidOption> {
-    let rest = endpoint
-        .strip_prefix("http://")
-        .or_else(|| endpoint.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
-        _ => Err(InvalidOption::new(
+    let (cleartext, rest) = match (
+        endpoint.strip_prefix("http://"),
+        endpoint.strip_prefix("https://"),
+    ) {
+        (Some(rest), _) => (true, rest),
+        (_, Some(rest)) => (false, rest),
+        _ => (false, ""),
+    };
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(InvalidOption::new(
             "endpoint",
             format!("must be an http:// or https:// URL, got {endpoint:?}"),
-        )),
+        ));
     }
+    if cleartext {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if !is_loopback_authority(authority) {
+            return Err(InvalidOption::new(
+                "endpoint",
+                format!(
+                    "may use http:// only on loopback (127.0.0.0/8, ::1, localhost: a local \
+                     emulator), since over http:// the signed requests, and the session token \
+                     with them, cross the network in cleartext; use https://, got {endpoint:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `localhost`, `127.x.y.z`, `[::1]` (or `[::ffff:127.x.y.z]`), with an optional port.
+/// Anything unusual (user info, a backslash, a short or hex IPv4 form) is not loopback
+/// here, whatever some URL parser would make of it.
+fn is_loopback_authority(authority: &str) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, rest)) => match rest.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || (authority.starts_with('[')
+            && host.parse::<Ipv6Addr>().is_ok_and(|ip| {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }));
+    port_ok && host_ok
 }
 
 pub fn check_non_empty(option: &str, value: &str) -> Result<(), InvalidOption> {
@@ -335,6 +386,43 @@ mod tests {
         );
         assert_eq!(Overflow::parse("dropOldest").unwrap(), Overflow::DropOldest);
         assert_eq!(Overflow::parse("block").unwrap_err().option, "overflow");
+    }
+
+    #[test]
+    fn an_http_endpoint_must_be_loopback() {
+        for ok in [
+            "https://sns.eu-west-1.amazonaws.com",
+            "https://sns.example.com:8443/path",
+            "http://127.0.0.1:5000",
+            "http://127.8.9.10",
+            "http://localhost:4566/",
+            "http://LOCALHOST",
+            "http://[::1]:4566",
+            "http://[::ffff:127.0.0.1]:4566",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com",
+            "http://sns.eu-west-1.amazonaws.com",
+            "http://10.0.0.5:4566",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://127.1",
+            "http://0x7f000001",
+            "http://user@127.0.0.1",
+            "http://127.0.0.1@example.com",
+            "http://example.com\\@localhost",
+            "http://localhost:port",
+            "http://[::1",
+        ] {
+            let e = check_endpoint(bad).unwrap_err();
+            assert_eq!(e.option, "endpoint", "{bad}");
+            assert!(e.reason.contains("only on loopback"), "{bad}: {e}");
+            assert!(e.reason.contains("cleartext"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! are, where to publish, and how long to try. A replay publishes through a logger of
 //! its own, built from these by [`ReplayOptions::logger_options`], so every record
 //! takes the path a logged event takes.
+//!
+//! Where to publish is never a default: the store's records name their topic, and
+//! whoever can write the spool folder can write a record for any topic the server's
+//! credentials reach. So a replay goes to `topicArn`, or to each record's own topic
+//! only when `toRecordedTopics: true` says the caller looked at them.
 
 use std::time::Duration;
 
@@ -25,6 +30,7 @@ pub const DEFAULT_REPLAY_TIMEOUT_MS: u64 = 60_000;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReplayOptions {
     pub topic_arn: Option<String>,
+    pub to_recorded_topics: Option<bool>,
     pub message_group_id: Option<String>,
     pub region: Option<String>,
     pub endpoint: Option<String>,
@@ -38,7 +44,34 @@ pub struct ReplayOptions {
 
 impl ReadOptions for ReplayOptions {}
 
+/// Where a replay publishes, as [`ReplayOptions::destination`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayDestination<'a> {
+    /// Every record to this topic (`topicArn`).
+    Topic(&'a str),
+    /// Each record to the topic it records (`toRecordedTopics: true`).
+    Recorded,
+}
+
 impl ReplayOptions {
+    /// Where to publish: `topicArn` or `toRecordedTopics: true`, exactly one of them.
+    pub fn destination(&self) -> Result<ReplayDestination<'_>, InvalidOption> {
+        match (&self.topic_arn, self.to_recorded_topics == Some(true)) {
+            (Some(topic), false) => Ok(ReplayDestination::Topic(topic)),
+            (None, true) => Ok(ReplayDestination::Recorded),
+            (Some(_), true) => Err(InvalidOption::new(
+                "toRecordedTopics",
+                "cannot be true together with topicArn: give one of them",
+            )),
+            (None, false) => Err(InvalidOption::new(
+                "topicArn",
+                "is required, or toRecordedTopics: true: a replay publishes every record to \
+                 topicArn, or each to the topic its record names only when toRecordedTopics is \
+                 true (a record's topic is whatever was written in the spool folder)",
+            )),
+        }
+    }
+
     /// How long the replay keeps trying (`timeoutMs`): its logger's close deadline.
     pub fn timeout(&self) -> Result<Duration, InvalidOption> {
         millis(
@@ -53,7 +86,7 @@ impl ReplayOptions {
     /// Checks every option before anything is read or sent, so that a mistake is
     /// named at once rather than per record.
     pub fn check(&self) -> Result<(), InvalidOption> {
-        if let Some(topic) = &self.topic_arn {
+        if let ReplayDestination::Topic(topic) = self.destination()? {
             parse_topic_arn(topic)?;
         }
         if let Some(group) = &self.message_group_id {
@@ -138,7 +171,16 @@ mod tests {
 
     #[test]
     fn replay_options_are_checked_and_named_like_the_loggers() {
-        assert!(ReplayOptions::default().check().is_ok());
+        let recorded = || serde_json::json!({ "toRecordedTopics": true });
+        let with = |key: &str, value: serde_json::Value| {
+            let mut o = recorded();
+            o[key] = value;
+            o
+        };
+        assert!(ReplayOptions::from_json(recorded())
+            .unwrap()
+            .check()
+            .is_ok());
         let cases = [
             (
                 serde_json::json!({ "topic": "x" }),
@@ -151,22 +193,27 @@ mod tests {
                 "SNS topic ARN",
             ),
             (
-                serde_json::json!({ "messageGroupId": "has space" }),
+                with("messageGroupId", serde_json::json!("has space")),
                 "messageGroupId",
                 "printable",
             ),
             (
-                serde_json::json!({ "endpoint": "127.0.0.1" }),
+                with("endpoint", serde_json::json!("127.0.0.1")),
                 "endpoint",
                 "http://",
             ),
             (
-                serde_json::json!({ "timeoutMs": -1 }),
+                with("endpoint", serde_json::json!("http://sns.example.com")),
+                "endpoint",
+                "loopback",
+            ),
+            (
+                with("timeoutMs", serde_json::json!(-1)),
                 "timeoutMs",
                 "whole number",
             ),
             (
-                serde_json::json!({ "retryBudgetMs": 1.5 }),
+                with("retryBudgetMs", serde_json::json!(1.5)),
                 "retryBudgetMs",
                 "whole number",
             ),
@@ -178,6 +225,34 @@ mod tests {
             assert_eq!(e.option, option, "{json}");
             assert!(e.reason.contains(words), "{json}: {e}");
         }
+    }
+
+    #[test]
+    fn a_replay_goes_to_topic_arn_or_to_the_recorded_topics_only_when_told() {
+        let topic = "arn:aws:sns:eu-west-1:123456789012:fixed.fifo";
+        let read = |json| ReplayOptions::from_json(json).unwrap();
+        // Neither: refused, naming both.
+        for json in [
+            serde_json::json!({}),
+            serde_json::json!({ "toRecordedTopics": false }),
+        ] {
+            let e = read(json.clone()).check().unwrap_err();
+            assert_eq!(e.option, "topicArn", "{json}");
+            assert!(e.reason.contains("toRecordedTopics: true"), "{e}");
+        }
+        // Both: refused, as they contradict each other.
+        let e = read(serde_json::json!({ "topicArn": topic, "toRecordedTopics": true }))
+            .check()
+            .unwrap_err();
+        assert_eq!(e.option, "toRecordedTopics");
+        assert!(e.reason.contains("topicArn"), "{e}");
+        // One of them.
+        let o = read(serde_json::json!({ "topicArn": topic }));
+        assert_eq!(o.destination().unwrap(), ReplayDestination::Topic(topic));
+        let o = read(serde_json::json!({ "topicArn": topic, "toRecordedTopics": false }));
+        assert_eq!(o.destination().unwrap(), ReplayDestination::Topic(topic));
+        let o = read(serde_json::json!({ "toRecordedTopics": true }));
+        assert_eq!(o.destination().unwrap(), ReplayDestination::Recorded);
     }
 
     #[test]

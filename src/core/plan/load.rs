@@ -10,6 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{EventSpec, EventTypes, PropertySpec, PropertyType, TrackingPlan};
 use crate::core::arn::parse_topic_arn;
+use crate::core::options::check_path_root;
 
 /// The plans that ship with the addon, by name, as YAML.
 const BUILTINS: [(&str, &str); 2] = [
@@ -25,6 +26,12 @@ const BUILTINS: [(&str, &str); 2] = [
 
 /// A chain of `extend`s deeper than this is surely a mistake.
 const MAX_EXTEND_DEPTH: usize = 16;
+
+/// The largest plan file that is read: 1 MiB, some 200 times either built-in plan.
+/// A plan file is read whole on the caller's thread, the JavaScript thread when a
+/// logger is made, from a path that may be an admin setting; the cap keeps that read
+/// short, and is checked before it.
+pub const MAX_PLAN_FILE_BYTES: u64 = 1 << 20;
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTINS.iter().map(|(n, _)| *n).collect()
@@ -101,23 +108,113 @@ fn read_document(source: &PlanSource) -> Result<Json, String> {
             yaml(text)
         }
         PlanSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "cannot be read ({e}); give a built-in plan ({}) or the path of a .yaml, .yml or .json file",
-                    builtin_names().join(", ")
-                )
-            })?;
-            match path.extension().and_then(|e| e.to_str()) {
-                Some("json") => {
-                    serde_json::from_str(&text).map_err(|e| format!("is not valid JSON: {e}"))
+            // The extension first: nothing is opened that could not be a plan.
+            let json = match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => true,
+                Some("yaml" | "yml") => false,
+                _ => {
+                    return Err(format!(
+                        "is neither a built-in plan nor a path ending in .yaml, .yml or \
+                         .json; give a built-in plan ({}) or the path of a .yaml, .yml or \
+                         .json file",
+                        builtin_names().join(", ")
+                    ))
                 }
-                Some("yaml" | "yml") => yaml(&text),
-                _ => Err("must end in .yaml, .yml or .json".to_owned()),
+            };
+            let text = read_plan_file(path)?;
+            if json {
+                serde_json::from_str(&text).map_err(|e| format!("is not valid JSON: {e}"))
+            } else {
+                yaml(&text)
             }
         }
         PlanSource::Object(json) => Ok(json.clone()),
         PlanSource::Yaml(text) => yaml(text),
     }
+}
+
+/// A plan file's text, every check made before a byte is read: the operator's root
+/// folder ([`crate::core::options::PATH_ROOT_ENV`]), then a regular file of at most
+/// [`MAX_PLAN_FILE_BYTES`]. Anything else could hang or exhaust the thread that reads
+/// it: a named pipe blocks the open until a writer comes, a device such as
+/// `/dev/zero` never ends. The file is opened without blocking (on Linux), checked
+/// again through its handle, and read no further than the cap, in case it was
+/// swapped or grew in between.
+fn read_plan_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| {
+        format!(
+            "cannot be read ({e}); give a built-in plan ({}) or the path of a .yaml, .yml or .json file",
+            builtin_names().join(", ")
+        )
+    };
+    check_path_root(path)?;
+    check_plan_file(&std::fs::metadata(path).map_err(unreadable)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A named pipe swapped in after the check then opens at once, instead of
+        // waiting for a writer, and the check through the handle refuses it.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(unreadable)?;
+    check_plan_file(&file.metadata().map_err(unreadable)?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PLAN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_PLAN_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("is not UTF-8 text ({e})"))
+}
+
+/// A plan file must be a regular file within [`MAX_PLAN_FILE_BYTES`].
+fn check_plan_file(meta: &std::fs::Metadata) -> Result<(), String> {
+    if !meta.is_file() {
+        return Err(format!(
+            "is not a regular file but {}; a plan file must be a regular .yaml, .yml or .json file",
+            file_kind(meta)
+        ));
+    }
+    if meta.len() > MAX_PLAN_FILE_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    Ok(())
+}
+
+fn too_large(bytes: u64) -> String {
+    format!(
+        "is {bytes} bytes, over the limit of a plan file, {MAX_PLAN_FILE_BYTES} bytes ({} MiB)",
+        MAX_PLAN_FILE_BYTES >> 20
+    )
+}
+
+/// What a path that is not a regular file is, for the error.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "something else"
 }
 
 fn load_raw(
@@ -799,6 +896,82 @@ events:
             "intent"
         );
         assert_eq!(plan.destinations.len(), 1);
+    }
+
+    /// Loads `path` as a plan file on a thread of its own and gives its error: a load
+    /// that hung (on a FIFO, on /dev/zero) fails the test instead of hanging it.
+    fn refusal(path: &Path) -> String {
+        let path = path.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(PlanSource::File(path).load().map(|p| p.name));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the plan loader returned instead of hanging")
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_plan_file_is_a_regular_file_within_the_cap_checked_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // No plan extension: refused before anything is opened.
+        let e = refusal(Path::new("/dev/zero"));
+        assert!(
+            e.contains("file /dev/zero is neither a built-in plan nor a path ending in .yaml"),
+            "{e}"
+        );
+        let folder = dir.path().join("plans.yaml");
+        std::fs::create_dir(&folder).unwrap();
+        let e = refusal(&folder);
+        assert!(e.contains("is not a regular file but a folder"), "{e}");
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_PLAN_FILE_BYTES as usize + 1]).unwrap();
+        let e = refusal(&big);
+        assert!(
+            e.contains(&format!(
+                "is {} bytes, over the limit of a plan file, {MAX_PLAN_FILE_BYTES} bytes (1 MiB)",
+                MAX_PLAN_FILE_BYTES + 1
+            )),
+            "{e}"
+        );
+        // At the cap exactly, it is read.
+        let mut text = "name: full\nevents: {}\n#".to_owned();
+        text.push_str(&"x".repeat(MAX_PLAN_FILE_BYTES as usize - text.len()));
+        let full = dir.path().join("full.yaml");
+        std::fs::write(&full, &text).unwrap();
+        assert_eq!(PlanSource::File(full).load().unwrap().name, "full");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_or_a_named_pipe_with_a_plans_name_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("zero.yaml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let e = refusal(&zero);
+        assert!(
+            e.contains("is not a regular file but a character device"),
+            "{e}"
+        );
+        let pipe = dir.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = refusal(&pipe);
+        assert!(
+            e.contains("is not a regular file but a named pipe (FIFO)"),
+            "{e}"
+        );
+        // A plan file extending one is refused alike, naming the one at fault.
+        let plan = dir.path().join("plan.yaml");
+        std::fs::write(&plan, "extend: pipe.yaml\n").unwrap();
+        let e = refusal(&plan);
+        assert!(
+            e.contains(&format!("file {} is not a regular file", pipe.display())),
+            "{e}"
+        );
     }
 
     #[test]

@@ -202,8 +202,10 @@ mod replay {
         }
     }
 
+    /// To each record's own topic, retrying fast.
     fn fast() -> ReplayOptions {
         ReplayOptions {
+            to_recorded_topics: Some(true),
             retry_initial_backoff_ms: Some(1.0),
             retry_max_backoff_ms: Some(5.0),
             timeout_ms: Some(5_000.0),
@@ -256,6 +258,7 @@ mod replay {
         store(dir.path()).append(&[a.clone(), b.clone()]).unwrap();
         let options = ReplayOptions {
             topic_arn: Some(OTHER.into()),
+            to_recorded_topics: None,
             ..fast()
         };
         let only_kms = Selection {
@@ -340,6 +343,7 @@ mod replay {
         assert!(e.to_string().contains("another replay"), "{e}");
         let bad = ReplayOptions {
             topic_arn: Some("not-an-arn".into()),
+            to_recorded_topics: None,
             ..fast()
         };
         let Err(ReplayError::Option(e)) =
@@ -348,6 +352,21 @@ mod replay {
             panic!("a bad topic was taken");
         };
         assert_eq!(e.option, "topicArn");
+        // Neither a topic nor toRecordedTopics: the records' own topics are not a
+        // default, since whoever writes the folder writes them.
+        let nowhere = ReplayOptions {
+            to_recorded_topics: None,
+            ..fast()
+        };
+        let Err(ReplayError::Option(e)) =
+            replay_dead_letters(dir.path(), &nowhere, &Selection::default(), |_| {
+                fake.clone()
+            })
+        else {
+            panic!("a replay went to the recorded topics unasked");
+        };
+        assert_eq!(e.option, "topicArn");
+        assert!(e.reason.contains("toRecordedTopics"), "{e}");
         assert!(fake.requests().is_empty());
     }
 }
