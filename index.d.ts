@@ -46,6 +46,13 @@ export declare class AnalyticsLogger {
    */
   logWidgetEvent(body: unknown): string
   /**
+   * Throws what `log()` would throw for an App's event of `category` that names
+   * `dialogflowAgentId`, when `appAccess` does not allow it (`PERMISSION_DENIED`,
+   * with `field`), without logging anything: for a report that another path's event
+   * carries (a room start merged with the server's, whose agent the App names).
+   */
+  checkAppAccess(appId: string, category: string, dialogflowAgentId?: string | undefined | null): void
+  /**
    * The logger's counters in the Prometheus text exposition format, for the
    * server's metrics endpoint: `rocketchat_sns_analytics_*` with the labels `topic`,
    * `reason`, `kind`, `app` and `result`.
@@ -507,6 +514,15 @@ export interface LoggerOptions {
    * destination, else `topicArn`. All topics must be in `topicArn`'s region.
    */
   agentTopics?: string | Record<string, string>
+  /**
+   * What each Rocket.Chat App may log through `AppsEngineBridge`: `{ [appId]: {
+   * categories: string[], dialogflowAgentIds?: string[] } }`. An App that is not
+   * listed logs nothing (`PERMISSION_DENIED`, `field: 'appId'`); a category not in
+   * its list (`'*'`: every category) is refused with `field: 'category'`, and a
+   * `dialogflowAgentId` not in its list (routing to that agent's topic) with `field:
+   * 'dialogflowAgentId'`. Default: `{}`, no App.
+   */
+  appAccess?: Record<string, { categories: string[]; dialogflowAgentIds?: string[] }>
   /**
    * The FIFO `MessageGroupId`: `'site'` (default) is `siteUrl`, one ordered stream
    * per site; `'room'` is `${siteUrl}/${roomId}`, so each conversation stays ordered

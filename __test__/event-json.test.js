@@ -16,6 +16,8 @@ const { eventCase, schemaFaults, node, build, defineOn, OMIT } = require('./help
 const RUNS = Number(process.env.PROPERTY_RUNS || 300)
 const SEED = Number(process.env.PROPERTY_SEED || 20261128)
 const APP_ID = '8d3cbb8c-3c07-4b9f-8a3a-1f0c7c2d2c11'
+/** The App may log any category (appAccess denies Apps by default). */
+const APP_ACCESS = { [APP_ID]: { categories: ['*'] } }
 
 const ctx = useMoto()
 
@@ -105,7 +107,7 @@ describe('values JSON cannot carry (issue 12)', () => {
 
   it('AppsEngineBridge.doLogEvent rejects each the same way', async () => {
     const { topicArn } = await ctx.topic()
-    const logger = ctx.logger({ topicArn })
+    const logger = ctx.logger({ topicArn, appAccess: APP_ACCESS })
     const bridge = new AppsEngineBridge(logger, { hasPermission: () => true })
     for (const [event, field, message] of REGRESSIONS) {
       await assert.rejects(bridge.doLogEvent(event, APP_ID), (e) => {
@@ -203,7 +205,7 @@ describe('property: log(), the bridge and the widget keep JSON semantics or name
 
   it(`AppsEngineBridge.doLogEvent (${RUNS} cases, seed ${SEED})`, async () => {
     const { topicArn, queueUrl } = await ctx.topic()
-    const logger = ctx.logger({ topicArn })
+    const logger = ctx.logger({ topicArn, appAccess: APP_ACCESS })
     const bridge = new AppsEngineBridge(logger, { hasPermission: () => true, appRateLimit: { eventsPerSecond: 1e6, burst: 1e6 } })
     const accepted = []
     await fc.assert(

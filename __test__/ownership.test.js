@@ -53,6 +53,7 @@ async function server({ factDelayMs = NEVER, plan = 'rocketchat-livechat', agent
       SNS_Analytics_Tracking_Plan: plan,
       SNS_Analytics_Dialogflow_Agent_Id: agentId,
       SNS_Analytics_Agent_Topics: agentTopics,
+      SNS_Analytics_App_Access: JSON.stringify({ [APP]: { categories: ['*'], dialogflowAgentIds: ['df-agent-9'] } }),
     }),
   )
   const errors = []

@@ -30,7 +30,7 @@ describe('registerPrometheusMetrics', () => {
     }
     assert.equal(await value('events_delivered_total'), 0, 'switched off: 0')
 
-    controller.logger = ctx.logger({ topicArn })
+    controller.logger = ctx.logger({ topicArn, appAccess: { 'good-app': { categories: ['c'] }, 'evil-app': { categories: ['c'] } } })
     for (let i = 0; i < 3; i++) controller.logger.log({ category: 'c', action: 'a' })
     assert.throws(() => controller.logger.log({ category: 'c' }))
     const bridge = new AppsEngineBridge(controller.logger, { hasPermission: (appId) => appId !== 'evil-app' })

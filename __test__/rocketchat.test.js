@@ -10,6 +10,8 @@ const moto = require('./helpers/moto')
 
 const ctx = useMoto()
 const APP = '4b5c1e0a-31c2-4f3e-9b8e-5f0d3c2a1b00'
+/** What the admin lets these Apps log (appAccess: deny by default). */
+const APP_ACCESS = { [APP]: { categories: ['*'] }, 'other-app': { categories: ['Survey'] }, 'third-app': { categories: ['Survey'] } }
 
 /** The shape the Apps-Engine hands an app for a Livechat room (ILivechatRoom). */
 function livechatRoom(id, closer = 'visitor') {
@@ -43,7 +45,7 @@ async function rejection(promise) {
 describe('AppsEngineBridge', () => {
   it('logs for an app with its appId attribute, and has no helpers that would repeat what the server hooks log', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
-    const logger = ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' })
+    const logger = ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat', appAccess: APP_ACCESS })
     const asked = []
     const bridge = new AppsEngineBridge(logger, {
       hasPermission: (appId, permission) => {
@@ -75,7 +77,7 @@ describe('AppsEngineBridge', () => {
 
   it('refuses an app without the permission, over its rate limit, or with a bad event, and publishes none of it', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: false })
-    const logger = ctx.logger({ topicArn })
+    const logger = ctx.logger({ topicArn, appAccess: APP_ACCESS })
     const bridge = new AppsEngineBridge(logger, {
       hasPermission: (appId) => appId !== 'evil-app',
       appRateLimit: { eventsPerSecond: 0.001, burst: 3 },
@@ -113,6 +115,36 @@ describe('AppsEngineBridge', () => {
 })
 
 describe('logWidgetEvent', () => {
+  it('lets an App log only the categories and the agent topics the admin allowed it (appAccess, deny by default)', async () => {
+    const main = await ctx.topic({ fifo: true })
+    const allowed = await ctx.topic({ fifo: true })
+    const other = await ctx.topic({ fifo: true })
+    const logger = ctx.logger({
+      topicArn: main.topicArn,
+      agentTopics: { 'agent-1': allowed.topicArn, 'agent-2': other.topicArn },
+      appAccess: { [APP]: { categories: ['Escalation'], dialogflowAgentIds: ['agent-1'] } },
+    })
+    const bridge = new AppsEngineBridge(logger, { hasPermission: () => true })
+    const ok = await bridge.doLogEvent({ category: 'Escalation', action: 'attempted', roomId: 'r1', dialogflowAgentId: 'agent-1' }, APP)
+    const category = await rejection(bridge.doLogEvent({ category: 'Survey', action: 'link_clicked' }, APP))
+    assert.deepEqual([category.code, category.field], ['PERMISSION_DENIED', 'category'])
+    assert.match(category.message, /may not log category "Survey": appAccess allows it "Escalation" only/)
+    const topic = await rejection(bridge.doLogEvent({ category: 'Escalation', action: 'attempted', roomId: 'r1', dialogflowAgentId: 'agent-2' }, APP))
+    assert.deepEqual([topic.code, topic.field], ['PERMISSION_DENIED', 'dialogflowAgentId'])
+    const unlisted = await rejection(bridge.doLogEvent({ category: 'Escalation', action: 'attempted' }, 'unlisted-app'))
+    assert.deepEqual([unlisted.code, unlisted.field], ['PERMISSION_DENIED', 'appId'])
+    assert.match(unlisted.message, /SNS_Analytics_App_Access/)
+    // The server's own events are not the Apps' business.
+    logger.log({ category: 'Survey', action: 'link_clicked', dialogflowAgentId: 'agent-2' })
+    await logger.flush()
+    const [toAllowed] = await ctx.drain(allowed.queueUrl, { expected: 1 })
+    assert.equal(toAllowed.attributes.eventId, ok)
+    assert.equal(toAllowed.json.appId, APP, 'the App is named in the body too')
+    const toOther = await ctx.drain(other.queueUrl, { expected: 1 })
+    assert.deepEqual(toOther.map((m) => [m.json.category, m.json.appId]), [['Survey', undefined]], 'nothing of the App reached the agent it was not allowed')
+    assert.deepEqual(await ctx.drain(main.queueUrl, { quietMs: 500 }), [])
+  })
+
   it("publishes a widget event as the visitor's, without the token", async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })
     const logger = ctx.logger({ topicArn })
@@ -209,7 +241,7 @@ describe('admin settings', () => {
 describe('metrics()', () => {
   it('exposes the counters in the Prometheus text format with stable names and labels', async () => {
     const { topicArn } = await ctx.topic({ fifo: false })
-    const logger = ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat' })
+    const logger = ctx.logger({ topicArn, trackingPlan: 'rocketchat-livechat', appAccess: APP_ACCESS })
     const bridge = new AppsEngineBridge(logger, { hasPermission: (a) => a === APP })
     logger.log({ category: 'Survey', action: 'link_clicked', eventType: 'customerAction' })
     assert.throws(() => logger.log({ category: 'Survey', action: 'clicked' }))

@@ -82,6 +82,8 @@ describe("an App's analytics event through the pull request, to SNS", () => {
       SNS_Analytics_Access_Key_Id: moto.CREDENTIALS.accessKeyId,
       SNS_Analytics_Secret_Access_Key: moto.CREDENTIALS.secretAccessKey,
       SNS_Analytics_Flush_Interval_Ms: 50,
+      // The admin lets both Apps log every category (appAccess denies Apps by default).
+      SNS_Analytics_App_Access: JSON.stringify({ [PERMITTED]: { categories: ['*'] }, [OTHER]: { categories: ['*'] } }),
       SNS_Analytics_Enabled: true,
     })) {
       settings.set(id, value)

@@ -1006,6 +1006,12 @@ function appsBridge(controller, options) {
         error.field = 'roomId'
         throw error
       }
+      // The App's report may reach SNS inside another path's event (its Dialogflow agent,
+      // on the hook's start): it passes the App's checks before it is merged.
+      const permitted = typeof options?.hasPermission === 'function' && options.hasPermission(appId, 'analytics.write') === true
+      // Refused there, with AppsEngineBridge's error and count.
+      if (!permitted) return bridgeFor(logger).doLogEvent(event, appId)
+      logger.checkAppAccess(appId, event.category, typeof event.dialogflowAgentId === 'string' ? event.dialogflowAgentId : undefined)
       const outcome = await facts.report({ path: APP, event, log: (merged, target) => bridgeFor(target).doLogEvent(merged, appId) })
       return outcome.id
     },

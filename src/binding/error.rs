@@ -174,6 +174,13 @@ pub fn log_error(env: &Env, e: &LogError) -> Error {
         LogError::QueueFull { .. } | LogError::SpoolFull { .. } => {
             throw(env, Kind::Error, ErrorCode::QueueFull, &e.to_string(), None)
         }
+        LogError::NotAllowed(refusal) => throw(
+            env,
+            Kind::Error,
+            ErrorCode::PermissionDenied,
+            &refusal.message,
+            Some(("field", refusal.field)),
+        ),
     }
 }
 

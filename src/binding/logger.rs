@@ -177,6 +177,23 @@ impl AnalyticsLogger {
         }
     }
 
+    /// Throws what `log()` would throw for an App's event of `category` that names
+    /// `dialogflowAgentId`, when `appAccess` does not allow it (`PERMISSION_DENIED`,
+    /// with `field`), without logging anything: for a report that another path's event
+    /// carries (a room start merged with the server's, whose agent the App names).
+    #[napi(catch_unwind)]
+    pub fn check_app_access(
+        &self,
+        env: Env,
+        app_id: String,
+        category: String,
+        dialogflow_agent_id: Option<String>,
+    ) -> Result<()> {
+        self.logger
+            .check_app_access(&app_id, &category, dialogflow_agent_id.as_deref())
+            .map_err(|refusal| js_error::log_error(&env, &LogError::NotAllowed(refusal)))
+    }
+
     /// The logger's counters in the Prometheus text exposition format, for the
     /// server's metrics endpoint: `rocketchat_sns_analytics_*` with the labels `topic`,
     /// `reason`, `kind`, `app` and `result`.

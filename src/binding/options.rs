@@ -31,9 +31,12 @@ pub struct LoggerOptions {
     /// AWS region. Default: `AWS_REGION`/`AWS_DEFAULT_REGION`, the AWS profile, then
     /// the region in `topicArn`.
     pub region: Option<String>,
-    /// SNS endpoint URL, e.g. a local emulator. Default: `AWS_ENDPOINT_URL_SNS`,
-    /// `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), then the regional endpoint
-    /// (`AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
+    /// SNS endpoint URL: `https://`, or `http://` on loopback only (`127.0.0.0/8`,
+    /// `::1`, `localhost`: a local emulator), since over `http://` the signed requests,
+    /// and the session token with them, cross the network in cleartext. Default:
+    /// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`),
+    /// then the regional endpoint (`AWS_USE_FIPS_ENDPOINT` and
+    /// `AWS_USE_DUALSTACK_ENDPOINT` are honoured).
     pub endpoint: Option<String>,
     /// Default: the AWS default provider chain (environment, profile, web identity,
     /// ECS, instance metadata).
@@ -73,7 +76,10 @@ pub struct LoggerOptions {
     pub shutdown_timeout_ms: Option<f64>,
     /// The tracking plan events are checked against: a built-in plan
     /// (`'rocketchat-livechat'`, `'chat-messaging'`), the path of a `.yaml`, `.yml` or
-    /// `.json` plan file (read once, here), or a plan object. Default: none.
+    /// `.json` plan file, or a plan object. Default: none. A plan file is read once,
+    /// here, and must be a regular file of at most 1 MiB (checked before it is read: a
+    /// named pipe or a device is refused); with `RC_SNS_ANALYTICS_PATH_ROOT` set, it
+    /// must be inside that folder.
     #[napi(ts_type = "string | TrackingPlanDocument")]
     pub tracking_plan: Option<serde_json::Value>,
     /// What a plan violation does: `'strict'` (default) makes `log()` throw a
@@ -88,6 +94,14 @@ pub struct LoggerOptions {
     /// destination, else `topicArn`. All topics must be in `topicArn`'s region.
     #[napi(ts_type = "string | Record<string, string>")]
     pub agent_topics: Option<serde_json::Value>,
+    /// What each Rocket.Chat App may log through `AppsEngineBridge`: `{ [appId]: {
+    /// categories: string[], dialogflowAgentIds?: string[] } }`. An App that is not
+    /// listed logs nothing (`PERMISSION_DENIED`, `field: 'appId'`); a category not in
+    /// its list (`'*'`: every category) is refused with `field: 'category'`, and a
+    /// `dialogflowAgentId` not in its list (routing to that agent's topic) with `field:
+    /// 'dialogflowAgentId'`. Default: `{}`, no App.
+    #[napi(ts_type = "Record<string, { categories: string[]; dialogflowAgentIds?: string[] }>")]
+    pub app_access: Option<serde_json::Value>,
     /// The FIFO `MessageGroupId`: `'site'` (default) is `siteUrl`, one ordered stream
     /// per site; `'room'` is `${siteUrl}/${roomId}`, so each conversation stays ordered
     /// while rooms publish in parallel. Events without a `roomId` use the site's group.
@@ -114,7 +128,8 @@ pub struct LoggerOptions {
     /// it: each writes a locked folder of its own inside it (`instance-<id>/`), a new
     /// one takes over the folder of one that is gone, and a running one adopts such
     /// folders and delivers what they hold. If no folder can be had, the logger runs
-    /// from memory and says so once through `onError` (`ERR_SPOOL`). Default: none
+    /// from memory and says so once through `onError` (`ERR_SPOOL`). With
+    /// `RC_SNS_ANALYTICS_PATH_ROOT` set, it must be inside that folder. Default: none
     /// (memory only).
     pub spool_dir: Option<String>,
     /// Bytes of events the spool may hold, counted as `maxQueueBytes` counts them;

@@ -78,6 +78,8 @@ pub enum LogError {
     SpoolFull {
         max_bytes: u64,
     },
+    /// An App's event that `appAccess` does not allow.
+    NotAllowed(crate::core::rocketchat::AppRefusal),
 }
 
 impl fmt::Display for LogError {
@@ -86,6 +88,7 @@ impl fmt::Display for LogError {
             LogError::Invalid(e) => e.fmt(f),
             LogError::Plan(e) => e.fmt(f),
             LogError::Closed => f.write_str("AnalyticsLogger is closed"),
+            LogError::NotAllowed(refusal) => refusal.fmt(f),
             LogError::QueueFull {
                 max_events,
                 max_bytes,

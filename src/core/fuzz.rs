@@ -102,6 +102,9 @@ fn check(cfg: &EncoderConfig, json: &str) -> Result<(), TestCaseError> {
         Err(EncodeError::Invalid(e)) => {
             prop_assert!(!e.field.is_empty() && !e.reason.is_empty(), "{e:?}");
         }
+        Err(EncodeError::NotAllowed(r)) => {
+            prop_assert!(!r.message.is_empty(), "{r:?}");
+        }
         Err(EncodeError::Plan(r)) => {
             prop_assert!(!r.violations.is_empty());
             for v in &r.violations {

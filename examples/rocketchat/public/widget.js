@@ -9,6 +9,10 @@
   const token = sessionStorage.getItem('visitorToken') || random()
   sessionStorage.setItem('visitorToken', token)
   const tabId = random().slice(0, 12)
+  // Window/opened's session_id: a random id of its own, never a part of the token,
+  // which is the visitor's credential.
+  const sessionId = sessionStorage.getItem('analyticsSessionId') || random()
+  sessionStorage.setItem('analyticsSessionId', sessionId)
 
   const { rid } = await (await fetch('/api/v1/livechat/room', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })).json()
   document.getElementById('room').textContent = rid
@@ -42,15 +46,18 @@
     a.click()
     a.remove()
   })
-  // The visitor ends the chat: the event first (it carries this tab's id), then the
-  // room is closed, whose livechat.closeRoom hook finds the close already logged.
+  // The visitor ends the chat: the room is closed, and the event reports it with this
+  // tab's id. Both at once: the server merges the two reports of the close, and
+  // answers the event once the room's one Chat Session/closed is logged.
   document.getElementById('close').addEventListener('click', async () => {
-    await track('Chat Session', 'closed', { close_method: 'chat window' })
-    await fetch('/api/v1/livechat/room.close', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, rid }) })
+    await Promise.all([
+      track('Chat Session', 'closed', { close_method: 'chat window' }),
+      fetch('/api/v1/livechat/room.close', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, rid }) }),
+    ])
     status.dataset.closed = 'true'
   })
 
-  await track('Window', 'opened', { session_id: token.slice(0, 16) })
+  await track('Window', 'opened', { session_id: sessionId })
   status.dataset.ready = 'true'
 })().catch((e) => {
   document.getElementById('status').textContent = `error: ${e.message}`

@@ -227,6 +227,7 @@ impl Logger {
                         self.shared.labels.plan_rejection();
                         LogError::Plan(rejection)
                     }
+                    EncodeError::NotAllowed(refusal) => LogError::NotAllowed(refusal),
                 });
             }
         };
@@ -420,6 +421,20 @@ impl Logger {
             WidgetLogError::Widget(e)
         })?;
         self.log_json(&event).map_err(WidgetLogError::Log)
+    }
+
+    /// Whether `appAccess` lets `app` log `category` naming `agent_id`.
+    pub fn check_app_access(
+        &self,
+        app: &str,
+        category: &str,
+        agent_id: Option<&str>,
+    ) -> Result<(), crate::core::rocketchat::AppRefusal> {
+        self.caller
+            .borrow()
+            .encoder
+            .app_access
+            .check(app, category, agent_id)
     }
 
     pub fn on_error(&self, sink: ErrorSink) {

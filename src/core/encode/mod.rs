@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::core::error::{InvalidEvent, PlanRejection};
 use crate::core::event::{read_event, EncodedEvent, MAX_MESSAGE_BYTES};
 use crate::core::plan::{TrackingPlan, Violation};
+use crate::core::rocketchat::{AppAccess, AppRefusal};
 
 /// What a plan violation does (`validation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,8 @@ pub struct EncoderConfig {
     /// `siteUrl`, the site's message group.
     pub site_url: String,
     pub router: Router,
+    /// What each App may log (`appAccess`); an App not in it logs nothing.
+    pub app_access: Arc<AppAccess>,
 }
 
 /// An event ready to queue, and the plan violations `validation: 'warn'` lets through.
@@ -75,6 +78,8 @@ pub struct Logged {
 pub enum EncodeError {
     Invalid(InvalidEvent),
     Plan(PlanRejection),
+    /// An App's event that `appAccess` does not allow.
+    NotAllowed(AppRefusal),
 }
 
 impl From<InvalidEvent> for EncodeError {
@@ -134,6 +139,11 @@ impl EncoderConfig {
         app_id: Option<&str>,
     ) -> Result<Logged, EncodeError> {
         let (event, canonical_properties) = read_event(json, now_ms)?;
+        if let Some(app) = app_id {
+            self.app_access
+                .check(app, &event.category, event.agent_id.as_deref())
+                .map_err(EncodeError::NotAllowed)?;
+        }
         let spec = self
             .plan
             .as_deref()

@@ -110,6 +110,7 @@ pub const SETTINGS: &[SettingDef] = &[
     def("SNS_Analytics_Secret_Access_Key", Password, D::Str(""), "Connection", Some("credentials.secretAccessKey"), "The secret of the access key."),
     def("SNS_Analytics_Session_Token", Password, D::Str(""), "Connection", Some("credentials.sessionToken"), "For temporary credentials only."),
     def("SNS_Analytics_Agent_Topics", Json, D::Str("{}"), "Routing", Some("agentTopics"), "One topic per Dialogflow agent: {\"<agent id>\": \"<topic ARN>\"}."),
+    def("SNS_Analytics_App_Access", Json, D::Str("{}"), "Apps", Some("appAccess"), "What each Rocket.Chat App may log: {\"<app id>\": {\"categories\": [\"Escalation\"], \"dialogflowAgentIds\": [\"<agent id>\"]}}. An App that is not listed logs nothing; \"*\" allows every category."),
     def("SNS_Analytics_Message_Group", Select(&["site", "room"]), D::Str("site"), "Routing", Some("messageGroup"), "FIFO ordering per site, or per room so that rooms publish in parallel."),
     def("SNS_Analytics_Tracking_Plan", Text, D::Str("rocketchat-livechat"), "Events", Some("trackingPlan"), "A built-in plan or a plan file path. Empty: no plan."),
     def("SNS_Analytics_Validation", Select(&["strict", "warn", "off"]), D::Str("strict"), "Events", Some("validation"), "What an event that breaks the plan does."),
