@@ -35,6 +35,37 @@ pub(crate) struct BatchTarget {
     pub group: Option<Box<str>>,
     /// The probe of a paused destination: one attempt, its events counted as held.
     pub probe: bool,
+    /// A topic only spool records name (another logger's, or a crafted file's), which
+    /// no option of this logger names: never published to (see [`FOREIGN_TOPIC`]).
+    pub foreign: bool,
+}
+
+/// The code a record for a foreign topic is dead-lettered with. Whoever can write the
+/// spool folder must not be able to publish, with the server's credentials, to any
+/// topic they reach: such records are kept in the dead-letter store, where an operator
+/// replays them with an explicit `--topic` or `--to-recorded-topics`.
+pub(crate) const FOREIGN_TOPIC: &str = "ForeignTopic";
+
+/// The answer a batch for a foreign topic gets instead of a request: every entry
+/// refused for its own sake, as SNS refuses an entry it will never take.
+fn refuse_foreign(topic_arn: &str, entries: &[&EncodedEvent]) -> BatchResponse {
+    BatchResponse {
+        successful: Vec::new(),
+        failed: entries
+            .iter()
+            .map(|e| EntryFailure {
+                id: e.id_string(),
+                kind: FaultKind::Permanent,
+                code: FOREIGN_TOPIC.to_owned(),
+                message: format!(
+                    "read back from the spool for {topic_arn}, which no option of this logger \
+                     names: never published; replay it with an explicit --topic or \
+                     --to-recorded-topics"
+                ),
+                sender_fault: true,
+            })
+            .collect(),
+    }
 }
 
 /// What became of one batch, for the loop.
@@ -209,17 +240,21 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             }
         }
         let entries: Vec<&EncodedEvent> = todo.iter().map(|&i| &events[i]).collect();
-        let request = BatchRequest {
-            topic_arn: &target.topic.arn,
-            subject: &context.subject,
-            message_group_id,
-            entries: &entries,
-        };
-        Stats::add(&stats.batches_sent, 1);
-        let outcome = tokio::select! {
-            biased;
-            _ = &mut shutdown => None,
-            r = publisher.publish_batch(request) => Some(r),
+        let outcome = if target.foreign {
+            Some(Ok(refuse_foreign(&target.topic.arn, &entries)))
+        } else {
+            let request = BatchRequest {
+                topic_arn: &target.topic.arn,
+                subject: &context.subject,
+                message_group_id,
+                entries: &entries,
+            };
+            Stats::add(&stats.batches_sent, 1);
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => None,
+                r = publisher.publish_batch(request) => Some(r),
+            }
         };
         let last_error: String;
         let throttled: bool;

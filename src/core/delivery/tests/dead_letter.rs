@@ -370,3 +370,51 @@ mod replay {
         assert!(fake.requests().is_empty());
     }
 }
+
+#[test]
+fn spool_records_for_a_topic_no_option_names_are_kept_never_published() {
+    let dir = tempfile::tempdir().unwrap();
+    // A logger for another topic (or whoever wrote the folder) leaves 5 events.
+    let down = FakePublisher::with_script(
+        (0..1_000).map(|_| Script::Fail(crate::core::delivery::FaultKind::Transient)),
+    );
+    let mut elsewhere = spooled_config(true, dir.path());
+    elsewhere.encoder = encoder_for("arn:aws:sns:us-east-1:999999999999:not-ours.fifo");
+    let first = Logger::try_start(elsewhere, down).unwrap();
+    let left = log_n(&first, 5);
+    let report = close_wait(&first, Some(std::time::Duration::from_millis(100)));
+    assert_eq!(report.spooled, 5);
+    drop(first);
+
+    let fake = FakePublisher::default();
+    let logger = Logger::try_start(spooled_config(true, dir.path()), fake.clone()).unwrap();
+    let errors = collect_errors(&logger);
+    let own = log_n(&logger, 3);
+    let report = flush_wait(&logger);
+    assert_eq!((report.delivered, report.dead_lettered), (3, 5));
+    assert!(
+        fake.requests().iter().all(|r| !r.topic.contains("not-ours")),
+        "nothing reached the foreign topic"
+    );
+    assert_eq!(accepted_ids(&fake, 0), own);
+    let kept = store(dir.path()).read().unwrap();
+    let mut kept_ids: Vec<String> = kept
+        .letters
+        .iter()
+        .map(|l| l.id.hyphenated().to_string())
+        .collect();
+    kept_ids.sort();
+    let mut want = left.clone();
+    want.sort();
+    assert_eq!(kept_ids, want, "kept in the dead-letter store");
+    assert!(kept.letters.iter().all(|l| l.code == "ForeignTopic"
+        && l.topic_arn == "arn:aws:sns:us-east-1:999999999999:not-ours.fifo"));
+    let reported: Vec<_> = errors
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.code == ErrorCode::DeadLettered)
+        .flat_map(|e| e.event_ids.clone())
+        .collect();
+    assert_eq!(reported.len(), 5, "reported by id");
+}

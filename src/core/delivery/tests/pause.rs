@@ -391,7 +391,11 @@ fn with_a_spool_close_leaves_held_events_for_the_next_logger() {
 }
 
 #[test]
-fn a_recovered_event_for_a_topic_no_longer_named_is_routed_again() {
+fn a_recovered_event_for_a_topic_no_longer_named_is_kept_for_an_operator() {
+    // The first logger's agent topic had a typo; the admin fixed it before the next
+    // start. Its events name a topic no option names now: they are never published
+    // (the spool folder is not trusted to pick topics), but kept in the dead-letter
+    // store and reported, for an operator to replay with an explicit --topic.
     let dir = tempfile::tempdir().unwrap();
     let down = FakePublisher::default();
     down.refuse(TYPO_TOPIC, "NotFound");
@@ -405,7 +409,6 @@ fn a_recovered_event_for_a_topic_no_longer_named_is_routed_again() {
     drop(first);
 
     let up = FakePublisher::default();
-    up.refuse(TYPO_TOPIC, "NotFound");
     let second = Logger::try_start(
         with_agent(
             spooled_config(true, dir.path()),
@@ -415,8 +418,22 @@ fn a_recovered_event_for_a_topic_no_longer_named_is_routed_again() {
         up.clone(),
     )
     .unwrap();
-    wait_until("the recovered events", || second.stats().delivered == 10);
-    assert_eq!(accepted_to(&up, AGENT_TOPIC), agent);
+    wait_until("the recovered events kept", || {
+        second.stats().dead_lettered == agent.len() as u64
+    });
+    assert!(up.requests_to(TYPO_TOPIC).is_empty(), "never published");
+    let kept = crate::core::deadletter::DeadLetterStore::in_spool(dir.path(), u64::MAX)
+        .read()
+        .unwrap();
+    let mut kept: Vec<String> = kept
+        .letters
+        .iter()
+        .map(|l| l.id.hyphenated().to_string())
+        .collect();
+    kept.sort();
+    let mut want = agent.clone();
+    want.sort();
+    assert_eq!(kept, want);
     assert_balanced(&flush_wait(&second));
 }
 

@@ -62,10 +62,13 @@ impl<P: Publisher> Worker<P> {
             *self.in_flight.firsts.entry(meta.first_seq).or_default() += 1;
         }
         let events: Vec<EncodedEvent> = batch.into_iter().map(|q| q.event).collect();
+        let foreign =
+            self.foreign_topics.contains(&lane.topic) && !self.routing.router.names(lane.topic);
         let target = BatchTarget {
             topic: self.topic(lane.topic).clone(),
             group: lane.group.clone(),
             probe,
+            foreign,
         };
         let task = deliver_batch(
             self.publisher.clone(),

@@ -84,6 +84,9 @@ pub(crate) struct Worker<P> {
     /// Topics the options stopped naming while paused: events read back from the
     /// spool for them are routed again.
     retired: Vec<u16>,
+    /// Topics only spool records named when they were read back (not this logger's):
+    /// their batches are dead-lettered, never published, while no option names them.
+    foreign_topics: std::collections::HashSet<u16>,
     /// With a spool: events for a paused topic that already has events on disk only,
     /// to be let go of (parked) once the spool file has them. They must not wait in
     /// its lanes: they would be sent before the older events on disk.
@@ -161,6 +164,7 @@ impl<P: Publisher> Worker<P> {
             pauses: Pauses::new(config.retry.initial_backoff),
             routing: config.encoder,
             retired: Vec::new(),
+            foreign_topics: Default::default(),
             awaiting_park: Vec::new(),
         }
     }

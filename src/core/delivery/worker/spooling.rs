@@ -295,7 +295,12 @@ impl<P: Publisher> Worker<P> {
 
     pub(super) fn unspool(&mut self, e: SpooledEvent) -> EncodedEvent {
         let fifo = e.topic_arn.ends_with(".fifo");
+        // A topic this logger never routed to comes from the file alone.
+        let known = self.topics.position(&e.topic_arn).is_some();
         let topic = self.topics.intern(&e.topic_arn, fifo).unwrap_or(0);
+        if !known {
+            self.foreign_topics.insert(topic);
+        }
         EncodedEvent::new(
             e.id,
             e.body,
