@@ -1,18 +1,22 @@
 //! The spool's replay path on arbitrary bytes: the input is a folder's segment files
 //! one after the other (cut before every segment header), as a logger finds them on
 //! start. Opening never fails and never panics; replay hands out exactly the events
-//! it counted, each once, in the files' order; settling them all leaves nothing, and
-//! a second logger on the folder finds nothing to replay.
+//! it counted, each once, in the files' order (as the plain reader of `naive.rs`
+//! finds them, independently of the spool's own); settling them all leaves nothing,
+//! and a second logger on the folder finds nothing to replay.
 #![no_main]
 
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
+use rocketchat_sns_analytics::core::spool::frame::Item;
 use rocketchat_sns_analytics::core::spool::record::{
-    read_at, records_start, Read, Record, SEGMENT_HEADER,
+    records_start, Record, SpoolFormat, SEGMENT_HEADER,
 };
 use rocketchat_sns_analytics::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
 use uuid::Uuid;
+
+mod naive;
 
 /// More files than this adds nothing the fuzzer would not find with fewer.
 const MAX_SEGMENTS: usize = 16;
@@ -35,19 +39,11 @@ fn unsettled(files: &[&[u8]]) -> Vec<Uuid> {
     let mut events = Vec::new();
     let mut acked = HashSet::new();
     for data in files {
-        let mut pos = records_start(data);
-        loop {
-            match read_at(data, pos, true) {
-                Read::Record(Record::Event(e), next) => {
-                    events.push(e.id);
-                    pos = next;
-                }
-                Read::Record(Record::Ack(ids), next) => {
-                    acked.extend(ids);
-                    pos = next;
-                }
-                Read::Corrupt { next, .. } => pos = next,
-                Read::End => break,
+        for item in naive::items::<SpoolFormat>(data, records_start(data)) {
+            match item {
+                Item::Record(Record::Event(e)) => events.push(e.id),
+                Item::Record(Record::Ack(ids)) => acked.extend(ids),
+                Item::Damaged { .. } | Item::End => {}
             }
         }
     }

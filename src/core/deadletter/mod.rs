@@ -16,6 +16,9 @@ mod record;
 mod select;
 mod store;
 
-pub use record::{scan, write_file, write_record, DeadLetter, Scan, FILE_HEADER, MAX_REASON_BYTES};
+pub use record::{
+    scan, scan_from, write_file, write_record, DeadLetter, DeadLetterFormat, Scan, FILE_HEADER,
+    MAX_REASON_BYTES,
+};
 pub use select::Selection;
 pub use store::{Appended, DeadLetterStore, Purged, ReplayLock, DIR_NAME};

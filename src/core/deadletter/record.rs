@@ -18,19 +18,20 @@
 //!
 //! The reader never trusts a length or a byte: a record whose magic, length, checksum
 //! or fields are wrong is skipped, and reading resumes at the next offset where a
-//! whole valid record starts; a damaged header costs nothing but itself.
+//! whole valid record starts; a damaged header costs nothing but itself. It is the
+//! spool's reader (`spool/frame.rs`): a file is read through a bounded window, never
+//! whole, and resynchronising costs time linear in its size whatever it holds.
+
+use std::io;
 
 use uuid::Uuid;
 
 use crate::core::event::{EventType, APP_ATTRIBUTE, ATTRIBUTE_NAMES};
 use crate::core::fields::{put_optional, put_str, Fields};
+use crate::core::spool::frame::{Format, Item, Reader, Shape, Source, RECORD_HEADER_BYTES};
 
 pub const FILE_HEADER: &[u8; 8] = b"RCDEAD01";
 const MAGIC: [u8; 2] = [0xD1, 0xE7];
-/// Magic, length, checksum.
-const RECORD_HEADER_BYTES: usize = 10;
-/// No record is larger: one SNS message (256 KiB), its topic, attributes and reason.
-pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// The AWS error message is kept up to this many bytes (cut at a character).
 pub const MAX_REASON_BYTES: usize = 4096;
 const KIND_DEAD_LETTER: u8 = 1;
@@ -185,23 +186,48 @@ fn decode_payload(payload: &[u8]) -> Option<DeadLetter> {
     (f.at_end() && letter.reason.len() <= MAX_REASON_BYTES).then_some(letter)
 }
 
-/// A whole valid record at `pos`, and the offset after it.
-fn record_at(buf: &[u8], pos: usize) -> Option<(DeadLetter, usize)> {
-    let header = buf.get(pos..pos.checked_add(RECORD_HEADER_BYTES)?)?;
-    if header[..2] != MAGIC {
+/// The dead-letter format, for [`Reader`].
+pub struct DeadLetterFormat;
+
+impl Format for DeadLetterFormat {
+    type Record = DeadLetter;
+    const MAGIC: [u8; 2] = MAGIC;
+    // Nothing is allocated ahead in this file: zeros are damage like any other bytes.
+    const ZERO_TAIL_IS_ROOM: bool = false;
+
+    fn shape_ok(payload: &[u8]) -> bool {
+        shape(payload).is_some()
+    }
+
+    fn decode(payload: &[u8]) -> Option<DeadLetter> {
+        decode_payload(payload)
+    }
+}
+
+/// What [`decode_payload`] checks, but the strings' UTF-8.
+fn shape(payload: &[u8]) -> Option<()> {
+    let mut s = Shape::new(payload);
+    if s.u8()? != KIND_DEAD_LETTER {
         return None;
     }
-    let len = u32::from_le_bytes(header[2..6].try_into().expect("4 bytes")) as usize;
-    if len == 0 || len > MAX_PAYLOAD_BYTES {
+    s.skip(16)?;
+    if s.u8()? > 1 || s.u8()? > 1 {
         return None;
     }
-    let crc = u32::from_le_bytes(header[6..10].try_into().expect("4 bytes"));
-    let start = pos + RECORD_HEADER_BYTES;
-    let payload = buf.get(start..start.checked_add(len)?)?;
-    if crc32fast::hash(payload) != crc {
+    // attempts, first and last attempt
+    s.skip(4 + 8 + 8)?;
+    s.string()?; // topic
+    s.optional_string()?; // group
+    s.string()?; // subject
+    s.optional_string()?; // app
+    s.string()?; // category
+    s.string()?; // action
+    s.string()?; // code
+    if s.string()? > MAX_REASON_BYTES {
         return None;
     }
-    decode_payload(payload).map(|letter| (letter, start + len))
+    s.string()?; // message
+    s.at_end().then_some(())
 }
 
 /// What a file holds: its records, one per event id, in the order each id first
@@ -214,44 +240,37 @@ pub struct Scan {
     pub damaged_bytes: u64,
 }
 
-/// Reads a whole dead-letter file, skipping what is damaged: a torn tail (a crash
-/// mid-write), a flipped byte, garbage, a missing header.
+/// Reads a dead-letter file held in memory (see [`scan_from`]).
 pub fn scan(data: &[u8]) -> Scan {
+    scan_from(data, data.len() as u64).expect("bytes in memory read without error")
+}
+
+/// Reads a dead-letter file of `len` bytes from `src`, skipping what is damaged: a
+/// torn tail (a crash mid-write), a flipped byte, garbage, a missing header. It holds
+/// the records found and a bounded window of the file, never the whole of it.
+pub fn scan_from<S: Source>(src: S, len: u64) -> io::Result<Scan> {
+    let mut reader = Reader::<DeadLetterFormat, S>::new(src, 0, len);
+    if reader.peek(FILE_HEADER.len())? == FILE_HEADER {
+        reader.skip(FILE_HEADER.len() as u64);
+    }
     let mut out = Scan::default();
     let mut index: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
-    let mut pos = if data.starts_with(FILE_HEADER) {
-        FILE_HEADER.len()
-    } else {
-        0
-    };
-    let mut damaged_from: Option<usize> = (pos == 0 && !data.is_empty()).then_some(0);
-    let close_damage = |out: &mut Scan, from: &mut Option<usize>, to: usize| {
-        if let Some(start) = from.take() {
-            out.damaged += 1;
-            out.damaged_bytes += (to - start) as u64;
-        }
-    };
-    while pos < data.len() {
-        match record_at(data, pos) {
-            Some((letter, next)) => {
-                close_damage(&mut out, &mut damaged_from, pos);
-                match index.get(&letter.id) {
-                    Some(&i) => out.letters[i].merge(letter),
-                    None => {
-                        index.insert(letter.id, out.letters.len());
-                        out.letters.push(letter);
-                    }
+    loop {
+        match reader.next_item()? {
+            Item::Record(letter) => match index.get(&letter.id) {
+                Some(&i) => out.letters[i].merge(letter),
+                None => {
+                    index.insert(letter.id, out.letters.len());
+                    out.letters.push(letter);
                 }
-                pos = next;
+            },
+            Item::Damaged { from, to } => {
+                out.damaged += 1;
+                out.damaged_bytes += to - from;
             }
-            None => {
-                damaged_from.get_or_insert(pos);
-                pos += 1;
-            }
+            Item::End => return Ok(out),
         }
     }
-    close_damage(&mut out, &mut damaged_from, data.len());
-    out
 }
 
 #[cfg(test)]

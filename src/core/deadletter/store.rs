@@ -9,16 +9,25 @@
 //! holds it only for one file operation, never across a network call. Appenders open
 //! the file anew under the lock, so a rename never leaves one writing to a file that
 //! is gone.
+//!
+//! As the spool's (`spool/files.rs`): the folder is created 0700 and its files 0600;
+//! a folder that is not this user's, or that others can write, is refused; no file is
+//! opened through a link, and the temporary file is created new (`O_EXCL`). The file
+//! is read through a bounded window, never whole.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use super::record::{scan, write_file, write_record, DeadLetter, Scan, FILE_HEADER};
+use super::record::{scan_from, write_file, write_record, DeadLetter, Scan, FILE_HEADER};
 use super::select::Selection;
+use crate::core::spool::files;
+
+/// How the folder is named in errors.
+const WHAT: &str = "the dead-letter folder";
 
 /// The dead-letter folder's name inside `spoolDir`.
 pub const DIR_NAME: &str = "dead-letter";
@@ -89,25 +98,41 @@ impl DeadLetterStore {
         self.dir.join(FILE_NAME)
     }
 
-    /// Takes the lock, creating the folder if `create`; `None` if there is no folder.
-    fn lock(&self, create: bool) -> io::Result<Option<File>> {
+    /// Creates the folder if it is missing and checks it.
+    fn prepare_dir(&self) -> io::Result<()> {
         if !self.dir.is_dir() {
-            if !create {
-                return Ok(None);
-            }
-            fs::create_dir_all(&self.dir)?;
+            files::create_dir_all(&self.dir)?;
             if let Some(parent) = self.dir.parent() {
                 sync_dir(parent)?;
             }
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(LOCK_NAME))?;
+        files::check_folder(&self.dir, WHAT)
+    }
+
+    /// Takes the lock, creating the folder if `create`; `None` if there is no folder.
+    fn lock(&self, create: bool) -> io::Result<Option<File>> {
+        if !self.dir.is_dir() && !create {
+            return Ok(None);
+        }
+        self.prepare_dir()?;
+        let file = files::open(
+            files::options().read(true).write(true).create(true),
+            &self.dir.join(LOCK_NAME),
+        )?;
         file.lock()?;
         Ok(Some(file))
+    }
+
+    /// The records of the file as it is now (an empty store if there is none).
+    fn scan_file(&self) -> io::Result<Scan> {
+        match files::open(files::options().read(true), &self.path()) {
+            Ok(file) => {
+                let len = file.metadata()?.len();
+                scan_from(file, len)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Scan::default()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Appends `letters` and makes them durable before returning: only then may the
@@ -116,7 +141,7 @@ impl DeadLetterStore {
     pub fn append(&self, letters: &[DeadLetter]) -> io::Result<Appended> {
         let _lock = self.lock(true)?;
         let path = self.path();
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut file = files::open(files::options().create(true).append(true), &path)?;
         let mut buf = Vec::new();
         let new_file = file.metadata()?.len() == 0;
         if new_file {
@@ -135,7 +160,7 @@ impl DeadLetterStore {
             return Ok(Appended::default());
         }
         drop(file);
-        let found = scan(&fs::read(&path)?);
+        let found = self.scan_file()?;
         let target = compaction_target(max_bytes);
         let mut size = FILE_HEADER.len() as u64;
         let mut scratch = Vec::new();
@@ -167,11 +192,7 @@ impl DeadLetterStore {
     }
 
     fn read_locked(&self) -> io::Result<Scan> {
-        match fs::read(self.path()) {
-            Ok(data) => Ok(scan(&data)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Scan::default()),
-            Err(e) => Err(e),
-        }
+        self.scan_file()
     }
 
     /// Reads the records as they are now and lets `edit` change them (remove,
@@ -222,7 +243,12 @@ impl DeadLetterStore {
             return sync_dir(&self.dir);
         }
         let temp = self.dir.join(TEMP_NAME);
-        let mut file = File::create(&temp)?;
+        // One left by a rewrite that was killed; a link there goes, not what it names.
+        match fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = files::open(files::options().write(true).create_new(true), &temp)?;
         file.write_all(&write_file(letters))?;
         file.sync_all()?;
         drop(file);
@@ -232,15 +258,11 @@ impl DeadLetterStore {
 
     /// Locks the store for one replay; refused while another replay holds it.
     pub fn lock_for_replay(&self) -> io::Result<ReplayLock> {
-        if !self.dir.is_dir() {
-            fs::create_dir_all(&self.dir)?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(REPLAY_LOCK_NAME))?;
+        self.prepare_dir()?;
+        let file = files::open(
+            files::options().read(true).write(true).create(true),
+            &self.dir.join(REPLAY_LOCK_NAME),
+        )?;
         match file.try_lock() {
             Ok(()) => Ok(ReplayLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
@@ -410,6 +432,109 @@ mod tests {
         assert!(err.to_string().contains("another replay"), "{err}");
         drop(held);
         store.lock_for_replay().unwrap();
+    }
+
+    #[cfg(unix)]
+    fn precious(dir: &Path) -> PathBuf {
+        let file = dir.join("precious");
+        fs::write(&file, b"not the store's").unwrap();
+        file
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_in_place_of_its_files_are_refused_and_what_they_point_to_is_unchanged() {
+        use std::os::unix::fs::symlink;
+        let elsewhere = tempfile::tempdir().unwrap();
+        let file = precious(elsewhere.path());
+        for name in [FILE_NAME, LOCK_NAME, REPLAY_LOCK_NAME] {
+            let spool = tempfile::tempdir().unwrap();
+            let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+            fs::create_dir(store.dir()).unwrap();
+            symlink(&file, store.dir().join(name)).unwrap();
+            let err = if name == REPLAY_LOCK_NAME {
+                store.lock_for_replay().unwrap_err()
+            } else {
+                store.append(&[letter(1)]).unwrap_err()
+            };
+            assert!(
+                err.to_string().contains("is a symbolic link"),
+                "{name}: {err}"
+            );
+            assert!(err.to_string().contains(name), "{name}: {err}");
+            if name != REPLAY_LOCK_NAME {
+                assert!(store.read().is_err(), "{name}: reading is refused too");
+            }
+            assert_eq!(fs::read(&file).unwrap(), b"not the store's", "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_rewrite_replaces_a_left_temporary_file_and_a_link_there_without_writing_through() {
+        use std::os::unix::fs::symlink;
+        let elsewhere = tempfile::tempdir().unwrap();
+        let file = precious(elsewhere.path());
+        let spool = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+        store.append(&[letter(1), letter(2)]).unwrap();
+        fs::write(
+            store.dir().join(TEMP_NAME),
+            b"left by a rewrite that was killed",
+        )
+        .unwrap();
+        store.rewrite(|l| l.pop().is_some()).unwrap();
+        symlink(&file, store.dir().join(TEMP_NAME)).unwrap();
+        store.rewrite(|l| l.pop().is_some()).unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"not the store's");
+        store.append(&[letter(3)]).unwrap();
+        store.rewrite(|l| l.pop().is_some()).unwrap();
+        assert_eq!(ids(&store.read().unwrap().letters), Vec::<u8>::new());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_can_write_is_refused_and_what_it_makes_is_the_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let spool = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+        store.append(&[letter(1)]).unwrap();
+        store.lock_for_replay().unwrap();
+        assert_eq!(mode(store.dir()), files::DIR_MODE);
+        for name in [FILE_NAME, LOCK_NAME, REPLAY_LOCK_NAME] {
+            assert_eq!(mode(&store.dir().join(name)), files::FILE_MODE, "{name}");
+        }
+        fs::set_permissions(store.dir(), fs::Permissions::from_mode(0o733)).unwrap();
+        let err = store.read().unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "the dead-letter folder {} is writable by group and others (mode 0733)",
+                store.dir().display()
+            )),
+            "{text}"
+        );
+        assert!(store.append(&[letter(2)]).is_err());
+        assert!(store.lock_for_replay().is_err());
+    }
+
+    #[test]
+    fn a_sparse_file_is_read_as_damage_without_holding_it() {
+        let spool = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::in_spool(spool.path(), 1 << 20);
+        store.append(&[letter(1)]).unwrap();
+        let path = store.dir().join(FILE_NAME);
+        let len = fs::metadata(&path).unwrap().len();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len + (64 << 20))
+            .unwrap();
+        let found = store.read().unwrap();
+        assert_eq!(ids(&found.letters), [1]);
+        assert_eq!((found.damaged, found.damaged_bytes), (1, 64 << 20));
     }
 
     /// Writes the fuzz target's seed corpus (`fuzz/corpus/dead_letter_reader/`): real

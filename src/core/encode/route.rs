@@ -35,7 +35,10 @@ impl TopicTable {
     /// The index of `arn`, added if new; `None` when the table is full.
     /// The index of `arn`, if this logger has ever routed to it.
     pub fn position(&self, arn: &str) -> Option<u16> {
-        self.lock().iter().position(|t| t.arn == arn).map(|i| i as u16)
+        self.lock()
+            .iter()
+            .position(|t| t.arn == arn)
+            .map(|i| i as u16)
     }
 
     pub fn intern(&self, arn: &str, fifo: bool) -> Option<u16> {

@@ -389,7 +389,10 @@ mod tests {
             ] {
                 assert!(check(&cfg, json, None).unwrap(), "{json} left to the loop");
                 // An App's id goes into its body, which log() writes.
-                assert!(!check(&cfg, json, Some("app-1")).unwrap(), "{json} of an App");
+                assert!(
+                    !check(&cfg, json, Some("app-1")).unwrap(),
+                    "{json} of an App"
+                );
             }
         }
     }

@@ -18,12 +18,12 @@ use super::{
     StaticCredentials,
 };
 use crate::core::encode::{agent_topics_from_json, Router, TopicTable};
-use crate::core::rocketchat::AppAccess;
 use crate::core::encode::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
 use crate::core::event::MAX_MESSAGE_BYTES;
 use crate::core::plan::{PlanSource, TrackingPlan};
+use crate::core::rocketchat::AppAccess;
 
 /// `credentials`: AWS keys given instead of the default provider chain. No `Debug`:
 /// it holds secrets.

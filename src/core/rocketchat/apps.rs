@@ -182,12 +182,20 @@ impl AppAccess {
     /// Every App may log anything: for tests of what comes after this check.
     #[cfg(test)]
     pub fn any() -> AppAccess {
-        AppAccess { apps: BTreeMap::new(), any: true }
+        AppAccess {
+            apps: BTreeMap::new(),
+            any: true,
+        }
     }
 
     /// Whether `app` may log an event of `category` that names `agent_id` (`None`: the
     /// event names no agent, and goes where the server's own events go).
-    pub fn check(&self, app: &str, category: &str, agent_id: Option<&str>) -> Result<(), AppRefusal> {
+    pub fn check(
+        &self,
+        app: &str,
+        category: &str,
+        agent_id: Option<&str>,
+    ) -> Result<(), AppRefusal> {
         #[cfg(test)]
         if self.any {
             return Ok(());
@@ -303,29 +311,63 @@ mod tests {
         }))
         .unwrap();
         assert!(access.check("sf-app", "Escalation", None).is_ok());
-        assert!(access.check("sf-app", "Escalation", Some("agent-1")).is_ok());
-        assert_eq!(access.check("sf-app", "Survey", None).unwrap_err().field, "category");
-        let agent = access.check("sf-app", "Escalation", Some("agent-2")).unwrap_err();
+        assert!(access
+            .check("sf-app", "Escalation", Some("agent-1"))
+            .is_ok());
+        assert_eq!(
+            access.check("sf-app", "Survey", None).unwrap_err().field,
+            "category"
+        );
+        let agent = access
+            .check("sf-app", "Escalation", Some("agent-2"))
+            .unwrap_err();
         assert_eq!(agent.field, "dialogflowAgentId");
         assert!(agent.message.contains("\"agent-1\""), "{}", agent.message);
         assert!(access.check("any-app", "Anything", None).is_ok());
-        assert_eq!(access.check("any-app", "Anything", Some("a")).unwrap_err().field, "dialogflowAgentId");
+        assert_eq!(
+            access
+                .check("any-app", "Anything", Some("a"))
+                .unwrap_err()
+                .field,
+            "dialogflowAgentId"
+        );
         let unknown = access.check("other-app", "Escalation", None).unwrap_err();
         assert_eq!(unknown.field, "appId");
         assert!(unknown.message.contains("SNS_Analytics_App_Access"));
-        assert!(AppAccess::default().check("sf-app", "Escalation", None).is_err(), "deny by default");
+        assert!(
+            AppAccess::default()
+                .check("sf-app", "Escalation", None)
+                .is_err(),
+            "deny by default"
+        );
     }
 
     #[test]
     fn bad_access_lists_name_where() {
         for (value, option) in [
             (serde_json::json!([]), "appAccess"),
-            (serde_json::json!({ "has space": { "categories": [] } }), "appAccess.has space"),
-            (serde_json::json!({ "a": { "categories": "Escalation" } }), "appAccess.a.categories"),
-            (serde_json::json!({ "a": { "categories": [""] } }), "appAccess.a.categories"),
-            (serde_json::json!({ "a": { "topics": [] } }), "appAccess.a.topics"),
+            (
+                serde_json::json!({ "has space": { "categories": [] } }),
+                "appAccess.has space",
+            ),
+            (
+                serde_json::json!({ "a": { "categories": "Escalation" } }),
+                "appAccess.a.categories",
+            ),
+            (
+                serde_json::json!({ "a": { "categories": [""] } }),
+                "appAccess.a.categories",
+            ),
+            (
+                serde_json::json!({ "a": { "topics": [] } }),
+                "appAccess.a.topics",
+            ),
         ] {
-            assert_eq!(AppAccess::from_json(&value).unwrap_err().option, option, "{value}");
+            assert_eq!(
+                AppAccess::from_json(&value).unwrap_err().option,
+                option,
+                "{value}"
+            );
         }
     }
 

@@ -1,13 +1,16 @@
-//! Every file operation of the spool, in one place: creating, writing, syncing,
-//! truncating and removing segment files, and syncing the folder after a segment is
-//! created or removed (so that a power loss cannot lose a segment whose data the file
-//! sync already covered). In tests a [`FaultPlan`] registered for a folder makes them
-//! fail as a full or failing disk does.
+//! Every file operation of the spool, in one place: creating, opening, writing,
+//! syncing, truncating and removing segment files, and syncing the folder after a
+//! segment is created or removed (so that a power loss cannot lose a segment whose
+//! data the file sync already covered). Segments are created new (`O_EXCL`) and opened
+//! without following links (`files.rs`). In tests a [`FaultPlan`] registered for a
+//! folder makes them fail as a full or failing disk does.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Seek, SeekFrom};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use super::files;
+use super::frame::ZEROS;
 use super::record::SEGMENT_HEADER;
 
 pub const SEGMENT_SUFFIX: &str = ".seg";
@@ -15,9 +18,6 @@ pub const SEGMENT_SUFFIX: &str = ".seg";
 /// EOPNOTSUPP: what `fallocate` says when it cannot allocate that way.
 #[cfg(any(test, not(target_os = "linux")))]
 const FALLOCATE_UNSUPPORTED: i32 = 95;
-
-/// Zero bytes written at a time when room is allocated ahead.
-static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 /// The spool folder's files.
 #[derive(Debug)]
@@ -76,10 +76,10 @@ impl Disk {
         self.dir.join(segment_name(index))
     }
 
-    /// The segment files in the folder, oldest first. Anything else (the lock, a
+    /// What the folder holds under segment names. Anything else (the lock, a
     /// `dead-letter/` folder, files of other names) is not the spool's business.
-    pub fn segment_indices(&self) -> io::Result<Vec<u32>> {
-        let mut out = Vec::new();
+    pub fn segments(&self) -> io::Result<Listing> {
+        let mut listing = Listing::default();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -88,49 +88,49 @@ impl Disk {
                 continue;
             };
             let Ok(i) = stem.parse::<u32>() else { continue };
-            if segment_name(i) != name || !entry.file_type()?.is_file() {
+            if segment_name(i) != name {
                 continue;
             }
-            out.push(i);
-        }
-        out.sort_unstable();
-        Ok(out)
-    }
-
-    /// Reads segment `index` from `from` to `to` (or its end) onto `out`.
-    pub fn read_segment(
-        &self,
-        index: u32,
-        from: u64,
-        to: Option<u64>,
-        out: &mut Vec<u8>,
-    ) -> io::Result<()> {
-        let mut file = File::open(self.segment_path(index))?;
-        file.seek(SeekFrom::Start(from))?;
-        match to {
-            Some(to) => {
-                let n = to.saturating_sub(from);
-                file.take(n).read_to_end(out)?;
-            }
-            None => {
-                file.read_to_end(out)?;
+            listing.highest = listing.highest.max(Some(i));
+            // A link is listed, to be refused by name when opened; a folder or a FIFO
+            // is left alone. Neither is ever written through: new segments are
+            // numbered past every name here.
+            let kind = entry.file_type()?;
+            if kind.is_file() || kind.is_symlink() {
+                listing.files.push(i);
             }
         }
-        Ok(())
+        listing.files.sort_unstable();
+        Ok(listing)
     }
 
-    /// Creates segment `index` with its header and `room` zero bytes after it, then
-    /// syncs the folder. A file left at that index by a creation that failed is
-    /// replaced (the folder is locked: nobody else writes there). On failure the file
-    /// is removed again.
+    /// Opens segment `index` to read it; returns it with its length. A link, or
+    /// anything but a regular file, in its place is refused, naming it.
+    pub fn open_segment(&self, index: u32) -> io::Result<(File, u64)> {
+        let file = files::open(files::options().read(true), &self.segment_path(index))?;
+        let len = file.metadata()?.len();
+        Ok((file, len))
+    }
+
+    /// Creates segment `index` (`O_EXCL`) with its header and `room` zero bytes after
+    /// it, then syncs the folder. A regular file left at that index by a creation that
+    /// failed is replaced (the folder is locked: nobody else writes there); a link
+    /// there is refused. On failure the file is removed again.
     pub fn create_segment(&self, index: u32, room: u64) -> io::Result<SegmentFile> {
         let path = self.segment_path(index);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
+        let create = || {
+            files::open(
+                files::options().read(true).write(true).create_new(true),
+                &path,
+            )
+        };
+        let file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.remove_file(&path)?;
+                create()?
+            }
+            other => other?,
+        };
         let segment = SegmentFile {
             file,
             #[cfg(test)]
@@ -184,6 +184,15 @@ impl Disk {
         File::open(&self.dir)?.sync_all()?;
         Ok(())
     }
+}
+
+/// The folder's entries under segment names.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Files (and links, refused when opened), oldest first.
+    pub files: Vec<u32>,
+    /// The highest number of any entry, whatever it is: new segments go past it.
+    pub highest: Option<u32>,
 }
 
 pub fn segment_name(index: u32) -> String {

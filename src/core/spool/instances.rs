@@ -7,6 +7,11 @@
 //! takes the oldest such folder as its own (its events are replayed first, as after a
 //! restart), and a running one adopts the others (`worker/adoption.rs`). The
 //! dead-letter store stays in `spoolDir/dead-letter/`, shared: it locks per operation.
+//!
+//! `spoolDir` is created [`files::DIR_MODE`] and checked before anything in it is
+//! used ([`files::folder_problem`]): one that is not this user's, or that others can
+//! write, is refused, and the logger runs from memory. Each instance folder is checked
+//! the same way when it is locked, and folders are listed without following links.
 
 use std::fs;
 use std::io;
@@ -15,6 +20,7 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use super::disk::SEGMENT_SUFFIX;
+use super::files;
 use super::lock::{SpoolLock, SpoolLockError};
 
 /// The name of every logger's folder starts so.
@@ -23,7 +29,10 @@ pub const INSTANCE_PREFIX: &str = "instance-";
 /// A folder for a new logger: the oldest one left by a logger that is gone, else a
 /// new one. `adopted` says which.
 pub fn claim(root: &Path) -> Result<(SpoolLock, bool), SpoolLockError> {
-    fs::create_dir_all(root).map_err(SpoolLockError::Io)?;
+    files::create_dir_all(root).map_err(SpoolLockError::Io)?;
+    if let Some(problem) = files::folder_problem(root).map_err(SpoolLockError::Io)? {
+        return Err(SpoolLockError::Refused(problem));
+    }
     if let Some(lock) = orphans(root, None).next() {
         return Ok((lock, true));
     }
@@ -32,12 +41,12 @@ pub fn claim(root: &Path) -> Result<(SpoolLock, bool), SpoolLockError> {
     let mut last = None;
     for _ in 0..8 {
         let dir = root.join(format!("{INSTANCE_PREFIX}{}", Uuid::now_v7().simple()));
-        match fs::create_dir(&dir) {
+        match files::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(SpoolLockError::Io(e)),
         }
-        match SpoolLock::acquire(&dir) {
+        match SpoolLock::create_in_new(&dir) {
             Ok(lock) => return Ok((lock, false)),
             Err(e) => last = Some(e),
         }
@@ -50,10 +59,14 @@ pub fn claim(root: &Path) -> Result<(SpoolLock, bool), SpoolLockError> {
 /// The folders under `root` whose logger is gone, oldest first, each locked for the
 /// caller as the iterator reaches it; `own` is skipped. `root` itself comes last when
 /// it holds segment files: a logger from before per-instance folders wrote there.
-/// Folders that cannot be read or locked are skipped: a later scan tries again.
+/// Folders that cannot be read or locked are skipped: a later scan tries again. So
+/// are folders that fail their check, links to folders, and a lock file that is a
+/// link; and every folder, while `root` itself fails its check.
 pub fn orphans<'a>(root: &'a Path, own: Option<&'a Path>) -> impl Iterator<Item = SpoolLock> + 'a {
+    let root_ok = matches!(files::folder_problem(root), Ok(None));
     let mut dirs: Vec<PathBuf> = fs::read_dir(root)
         .into_iter()
+        .filter(move |_| root_ok)
         .flatten()
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -158,5 +171,76 @@ mod tests {
         remove(legacy, root.path()).unwrap();
         assert!(root.path().join("dead-letter").exists());
         assert!(!root.path().join("0000000000.seg").exists());
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_root_others_can_write_is_refused_naming_the_check_and_nothing_is_made() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = claim(root.path()).unwrap_err();
+        assert!(matches!(err, SpoolLockError::Refused(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("is writable by group and others (mode 0777)"),
+            "{text}"
+        );
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
+        // Nor does a running logger adopt from it.
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        drop(claim(root.path()).unwrap());
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(orphans(root.path(), None).count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_and_locks_are_made_for_the_user_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let spool_dir = root.path().join("a/spool");
+        let (lock, _) = claim(&spool_dir).unwrap();
+        assert_eq!(mode_of(&root.path().join("a")), files::DIR_MODE);
+        assert_eq!(mode_of(&spool_dir), files::DIR_MODE);
+        assert_eq!(mode_of(lock.dir()), files::DIR_MODE);
+        assert_eq!(mode_of(&lock.dir().join("spool.lock")), files::FILE_MODE);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_instance_folder_others_can_write_or_with_a_linked_lock_is_not_adopted() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let precious = elsewhere.path().join("precious");
+        fs::write(&precious, b"not the spool's").unwrap();
+
+        let open = root.path().join(format!("{INSTANCE_PREFIX}0"));
+        fs::create_dir(&open).unwrap();
+        fs::write(open.join("spool.lock"), b"").unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let linked = root.path().join(format!("{INSTANCE_PREFIX}1"));
+        fs::create_dir(&linked).unwrap();
+        symlink(&precious, linked.join("spool.lock")).unwrap();
+
+        assert_eq!(orphans(root.path(), None).count(), 0);
+        let err = SpoolLock::try_existing(&open).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is writable by group and others (mode 0777)"),
+            "{err}"
+        );
+        let err = SpoolLock::try_existing(&linked).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        let (own, adopted) = claim(root.path()).unwrap();
+        assert!(!adopted, "a folder of its own");
+        assert!(own.dir() != open && own.dir() != linked);
+        assert_eq!(fs::read(&precious).unwrap(), b"not the spool's");
     }
 }

@@ -9,10 +9,17 @@
 //! and EFS (NFSv4.1) do the same. A pid would say nothing on a volume shared across
 //! machines, and a heartbeat would let a paused process (a long GC, a frozen node)
 //! lose its folder while it still writes. docs/delivery.md says which volumes qualify.
+//!
+//! The lock file is opened without following links and created new in a new folder
+//! (`files.rs`): it is truncated to name its holder, which must never reach a file a
+//! link points to. A folder is checked before its lock is taken: one that is not this
+//! user's, or that others can write, is refused.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read as _, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+
+use super::files;
 
 const LOCK_FILE: &str = "spool.lock";
 
@@ -31,6 +38,8 @@ pub struct SpoolLock {
 pub enum SpoolLockError {
     /// Another logger holds it; the text names the holder if it wrote its pid.
     InUse(String),
+    /// The folder fails a check ([`files::folder_problem`]): why, as a predicate.
+    Refused(String),
     Io(io::Error),
 }
 
@@ -42,23 +51,33 @@ impl std::fmt::Display for SpoolLockError {
                 "is in use by another logger ({holder}); two loggers must never share a spool \
                  folder, give each its own spoolDir"
             ),
+            SpoolLockError::Refused(problem) => write!(f, "{problem}"),
             SpoolLockError::Io(e) => write!(f, "cannot be used: {e}"),
         }
     }
 }
 
 impl SpoolLock {
-    /// Creates the folder if needed and locks it.
+    /// Creates the folder if needed, checks it, and locks it.
     pub fn acquire(dir: &Path) -> Result<SpoolLock, SpoolLockError> {
-        fs::create_dir_all(dir).map_err(SpoolLockError::Io)?;
-        let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(SpoolLockError::Io)?;
+        files::create_dir_all(dir).map_err(SpoolLockError::Io)?;
+        if let Some(problem) = files::folder_problem(dir).map_err(SpoolLockError::Io)? {
+            return Err(SpoolLockError::Refused(problem));
+        }
+        Self::lock(dir, files::options().read(true).write(true).create(true))
+    }
+
+    /// Locks a folder this logger has just created: its lock file is created new
+    /// (`O_EXCL`), so nothing planted under that name can be written through.
+    pub fn create_in_new(dir: &Path) -> Result<SpoolLock, SpoolLockError> {
+        Self::lock(
+            dir,
+            files::options().read(true).write(true).create_new(true),
+        )
+    }
+
+    fn lock(dir: &Path, options: &fs::OpenOptions) -> Result<SpoolLock, SpoolLockError> {
+        let mut file = files::open(options, &dir.join(LOCK_FILE)).map_err(SpoolLockError::Io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -78,12 +97,13 @@ impl SpoolLock {
 
     /// Locks a folder that already has a lock file, if its holder is gone; `None` if
     /// it is held (or has no lock file: a folder still being created, or not a spool).
+    /// A folder that fails its check, or whose lock file is a link, is an error.
     pub fn try_existing(dir: &Path) -> io::Result<Option<SpoolLock>> {
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-        {
+        files::check_folder(dir, "the spool folder")?;
+        let file = match files::open(
+            files::options().read(true).write(true),
+            &dir.join(LOCK_FILE),
+        ) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),

@@ -30,14 +30,24 @@
 //!   damage costs the damaged records only; a file is kept until its intact events are
 //!   settled; nothing damaged stops a logger from starting. Damage is counted and
 //!   reported once per segment.
+//!
+//! What others can put in the folder (see `files.rs` and `frame.rs`): folders are
+//! created 0700 and files 0600; a folder that is not this user's, or that others can
+//! write, is refused; no file is opened through a link, and segments are created new;
+//! a segment is read through a bounded window, never whole, in time linear in its
+//! size whatever it holds. A link, or a file that cannot be opened, under a segment's
+//! name is reported, left alone, and keeps the folder from being removed.
 
 mod disk;
+pub mod files;
+pub mod frame;
 pub mod instances;
 mod lock;
 pub mod record;
 mod unwritten;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
 use std::io;
 
 use uuid::Uuid;
@@ -46,10 +56,11 @@ use uuid::Uuid;
 pub use disk::FaultPlan;
 pub use disk::SyncJob;
 use disk::{segment_name, Disk, SegmentFile};
+use frame::Item;
 pub use lock::{SpoolLock, SpoolLockError};
 use record::{
-    read_at, records_start, write_acks, write_event, Read, Record, SpooledEvent,
-    ACK_ROOM_PER_EVENT, SEGMENT_HEADER,
+    skip_header, write_acks, write_event, Record, SegmentReader, SpooledEvent, ACK_ROOM_PER_EVENT,
+    SEGMENT_HEADER,
 };
 use unwritten::Unwritten;
 pub use unwritten::UnwrittenEvent;
@@ -86,12 +97,11 @@ struct Segment {
 /// Where the backlog reader is.
 #[derive(Debug)]
 enum Cursor {
-    /// In a segment file: `data` is what was read of it, up to `read_to`.
+    /// In a segment file, from `start` on: `reader` once it is opened.
     File {
         segment: u32,
-        pos: usize,
-        data: Vec<u8>,
-        read_to: Option<u64>,
+        start: u64,
+        reader: Option<Box<FileReader>>,
         /// Damaged stretches met in it (own segments), reported on leaving it.
         damage: u64,
     },
@@ -160,6 +170,9 @@ pub struct Spool {
     vanished: Vec<(Uuid, u64)>,
     pub corrupt_records: u64,
     damage: Vec<SegmentDamage>,
+    /// A file under a segment's name could not be read (a link, say): it is left for
+    /// a person, so the folder is never settled and removed with it.
+    left_alone: bool,
     /// A settled segment that could not be removed, and why (reported by the loop).
     removal_error: Option<(String, io::Error)>,
     /// The last allocation of room got less than it asked for: the disk is (nearly)
@@ -168,21 +181,36 @@ pub struct Spool {
     scratch: Vec<u8>,
 }
 
-/// Calls `f` with every record of a finished segment; returns the damaged stretches.
-fn scan(data: &[u8], mut f: impl FnMut(Record)) -> u64 {
-    let mut corrupt = 0;
-    let mut pos = records_start(data);
+type FileReader = SegmentReader<File>;
+
+/// Opens segment `index` to read it from `start` (past its header, from 0) to `end`
+/// (its length, if none).
+fn open_reader(disk: &Disk, index: u32, start: u64, end: Option<u64>) -> io::Result<FileReader> {
+    let (file, len) = disk.open_segment(index)?;
+    let mut reader = FileReader::new(file, start, end.unwrap_or(len));
+    if start == 0 {
+        skip_header(&mut reader)?;
+    }
+    Ok(reader)
+}
+
+/// What a segment holds, as far as opening and rewinding need: its events' ids and
+/// bytes, in order, the ids its acks settle, and its damaged stretches.
+#[derive(Default)]
+struct Scanned {
+    events: Vec<(Uuid, u64)>,
+    settled: Vec<Uuid>,
+    stretches: u64,
+}
+
+fn scan(mut reader: FileReader) -> io::Result<Scanned> {
+    let mut out = Scanned::default();
     loop {
-        match read_at(data, pos, true) {
-            Read::Record(r, next) => {
-                f(r);
-                pos = next;
-            }
-            Read::Corrupt { next, .. } => {
-                corrupt += 1;
-                pos = next;
-            }
-            Read::End => return corrupt,
+        match reader.next_item()? {
+            Item::Record(Record::Event(e)) => out.events.push((e.id, queued_bytes(&e))),
+            Item::Record(Record::Ack(ids)) => out.settled.extend(ids),
+            Item::Damaged { .. } => out.stretches += 1,
+            Item::End => return Ok(out),
         }
     }
 }
@@ -209,27 +237,28 @@ impl Spool {
     /// and a full disk leaves the new segment to the first write that finds room.
     pub fn open(lock: SpoolLock, segment_bytes: u64) -> io::Result<(Spool, Recovered)> {
         let disk = Disk::new(lock.dir());
-        let indices = disk.segment_indices()?;
+        let listing = disk.segments()?;
         let mut recovered = Recovered::default();
         let mut settled = HashSet::new();
         let mut events: Vec<(u32, Uuid, u64)> = Vec::new();
         let mut segments = BTreeMap::new();
         let mut damage = Vec::new();
-        for &i in &indices {
-            let mut data = Vec::new();
-            if let Err(e) = disk.read_segment(i, 0, None, &mut data) {
-                // Left alone for a person to look at: never replayed, never removed.
-                damage.push(SegmentDamage {
-                    segment: segment_name(i),
-                    stretches: 0,
-                    unreadable: Some(e.to_string()),
-                });
-                continue;
-            }
-            let stretches = scan(&data, |r| match r {
-                Record::Event(e) => events.push((i, e.id, queued_bytes(&e))),
-                Record::Ack(ids) => settled.extend(ids),
-            });
+        for &i in &listing.files {
+            let scanned = match open_reader(&disk, i, 0, None).and_then(scan) {
+                Ok(read) => read,
+                Err(e) => {
+                    // Left alone for a person to look at: never replayed, never removed.
+                    damage.push(SegmentDamage {
+                        segment: segment_name(i),
+                        stretches: 0,
+                        unreadable: Some(e.to_string()),
+                    });
+                    continue;
+                }
+            };
+            events.extend(scanned.events.into_iter().map(|(id, bytes)| (i, id, bytes)));
+            settled.extend(scanned.settled);
+            let stretches = scanned.stretches;
             if stretches > 0 {
                 damage.push(SegmentDamage {
                     segment: segment_name(i),
@@ -258,9 +287,10 @@ impl Spool {
             recovered.events += 1;
             recovered.bytes += bytes;
         }
-        let write_index = match indices.last() {
+        let left_alone = damage.iter().any(|d| d.unreadable.is_some());
+        let write_index = match listing.highest {
             None => 0,
-            Some(&last) => last.checked_add(1).ok_or_else(|| {
+            Some(last) => last.checked_add(1).ok_or_else(|| {
                 io::Error::other("the folder's segment numbers are used up; move its files away")
             })?,
         };
@@ -276,9 +306,8 @@ impl Spool {
             .find(|(_, s)| s.live > 0)
             .map(|(&segment, _)| Cursor::File {
                 segment,
-                pos: 0,
-                data: Vec::new(),
-                read_to: None,
+                start: 0,
+                reader: None,
                 damage: 0,
             });
         let mut spool = Spool {
@@ -299,6 +328,7 @@ impl Spool {
             vanished: Vec::new(),
             corrupt_records: recovered.corrupt_records,
             damage,
+            left_alone,
             removal_error: None,
             tight: false,
             scratch: Vec::new(),
@@ -555,9 +585,8 @@ impl Spool {
             // event still waiting now is.
             self.backlog = Some(Cursor::File {
                 segment: index,
-                pos: (start + at as u64) as usize,
-                data: Vec::new(),
-                read_to: None,
+                start: start + at as u64,
+                reader: None,
                 damage: 0,
             });
         }
@@ -634,9 +663,8 @@ impl Spool {
             };
             let Cursor::File {
                 segment,
-                pos,
-                data,
-                read_to,
+                start,
+                reader,
                 damage,
             } = cursor
             else {
@@ -660,19 +688,21 @@ impl Spool {
                 Some(FileState::Earlier) => None,
                 _ => Some(0),
             };
-            if *read_to != Some(limit.unwrap_or(u64::MAX)) {
-                let from = data.len() as u64;
-                if limit.is_none_or(|end| end > from) {
-                    self.disk.read_segment(seg, from, limit, data)?;
+            let item = if limit == Some(0) {
+                Item::End
+            } else {
+                let r = match reader {
+                    Some(r) => r,
+                    None => reader.insert(Box::new(open_reader(&self.disk, seg, *start, limit)?)),
+                };
+                if let Some(end) = limit {
+                    // The segment being written: what was written since is read too.
+                    r.extend_to(end);
                 }
-                *read_to = Some(limit.unwrap_or(u64::MAX));
-                if from == 0 && *pos == 0 {
-                    *pos = records_start(data);
-                }
-            }
-            match read_at(data, *pos, true) {
-                Read::Record(Record::Event(e), next) => {
-                    *pos = next;
+                r.next_item()?
+            };
+            match item {
+                Item::Record(Record::Event(e)) => {
                     let wanted = if filtered {
                         self.replay.remove(&e.id).is_some()
                     } else {
@@ -684,9 +714,8 @@ impl Spool {
                         out.push((e, seg));
                     }
                 }
-                Read::Record(Record::Ack(_), next) => *pos = next,
-                Read::Corrupt { next, .. } => {
-                    *pos = next;
+                Item::Record(Record::Ack(_)) => {}
+                Item::Damaged { .. } => {
                     // An earlier logger's damage was counted on open, and a
                     // rewound file's when it was first read.
                     if !filtered {
@@ -694,7 +723,7 @@ impl Spool {
                         self.corrupt_records += 1;
                     }
                 }
-                Read::End => {
+                Item::End => {
                     if *damage > 0 {
                         self.damage.push(SegmentDamage {
                             segment: segment_name(seg),
@@ -715,9 +744,8 @@ impl Spool {
                     *cursor = match next {
                         Some((segment, _)) => Cursor::File {
                             segment,
-                            pos: 0,
-                            data: Vec::new(),
-                            read_to: None,
+                            start: 0,
+                            reader: None,
                             damage: 0,
                         },
                         None => Cursor::Unwritten,
@@ -750,16 +778,14 @@ impl Spool {
                 FileState::Own { data_end } => Some(data_end),
                 FileState::Earlier => None,
             };
-            let mut data = Vec::new();
-            match self.disk.read_segment(i, 0, end, &mut data) {
-                Ok(()) => {}
+            let reader = match open_reader(&self.disk, i, 0, end) {
+                Ok(reader) => reader,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
-            }
-            scan(&data, |r| match r {
-                Record::Event(e) => events.push((i, e.id, queued_bytes(&e))),
-                Record::Ack(ids) => settled.extend(ids),
-            });
+            };
+            let scanned = scan(reader)?;
+            events.extend(scanned.events.into_iter().map(|(id, bytes)| (i, id, bytes)));
+            settled.extend(scanned.settled);
             first.get_or_insert(i);
         }
         let mut replay = HashMap::new();
@@ -776,9 +802,8 @@ impl Spool {
         self.backlog = match first {
             Some(segment) if self.rewound => Some(Cursor::File {
                 segment,
-                pos: 0,
-                data: Vec::new(),
-                read_to: None,
+                start: 0,
+                reader: None,
                 damage: 0,
             }),
             _ if waiting > 0 => Some(Cursor::Unwritten),
@@ -881,7 +906,7 @@ impl Spool {
             total += match (&self.writer, s.file) {
                 (_, FileState::Missing) => 0,
                 (Some(w), _) if w.index == i => w.alloc_end,
-                _ => std::fs::metadata(self.disk.segment_path(i)).map_or(0, |m| m.len()),
+                _ => std::fs::symlink_metadata(self.disk.segment_path(i)).map_or(0, |m| m.len()),
             };
         }
         total
@@ -944,9 +969,10 @@ impl Spool {
         self.disk.dir()
     }
 
-    /// Every event it was given is settled: a next logger would find nothing.
+    /// Every event it was given is settled, and no file was left alone: a next logger
+    /// would find nothing, and the folder may go.
     pub fn is_settled(&self) -> bool {
-        self.live == 0
+        self.live == 0 && !self.left_alone
     }
 
     /// Lets go of the spool, keeping its folder locked.

@@ -13,7 +13,8 @@
 //! or fields are wrong is skipped, and reading resumes at the next offset where a whole
 //! valid record starts. A torn tail (a crash mid-write) is one corrupt stretch. The
 //! header is not needed to read: a damaged one is one corrupt stretch like any other,
-//! and the records after it are read.
+//! and the records after it are read. Files are read through [`SegmentReader`]
+//! (`frame.rs`: a bounded window, and a resynchronisation linear in the file's size).
 //!
 //! Two things are written that the first version of this format did not write, and
 //! both read as that version's files did, so a spool left by it replays as it is:
@@ -23,18 +24,17 @@
 //!   the disk is full ([`ACK_ROOM_PER_EVENT`] per unsettled event). A reader stops at
 //!   zero bytes that run to the end of the file: they are room, not damage.
 
+use std::io;
+
 use uuid::Uuid;
 
+use super::frame::{Format, Item, Reader, Shape, Source};
+pub use super::frame::{MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES};
 use crate::core::event::EventType;
 use crate::core::fields::{put_optional, put_str, Fields};
 
 pub const SEGMENT_HEADER: &[u8; 8] = b"RCSPOOL1";
 const MAGIC: [u8; 2] = [0x5A, 0xA5];
-/// Magic, length, checksum.
-pub const RECORD_HEADER_BYTES: usize = 10;
-/// No record is larger: one SNS message (256 KiB) with its topic and attributes, or
-/// an ack of a few thousand ids.
-pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// Disk an ack can take per event, at most: an ack record for that event alone,
 /// twice. What the spool keeps allocated ahead for every unsettled event on disk.
 pub const ACK_ROOM_PER_EVENT: u64 = 2 * (RECORD_HEADER_BYTES as u64 + 1 + 4 + 16);
@@ -180,23 +180,60 @@ pub enum Read {
     End,
 }
 
-/// A whole valid record at `pos`, if there is one.
-fn record_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
-    let header = buf.get(pos..pos.checked_add(RECORD_HEADER_BYTES)?)?;
-    if header[..2] != MAGIC {
-        return None;
+/// The segment format, for [`Reader`].
+pub struct SpoolFormat;
+
+impl Format for SpoolFormat {
+    type Record = Record;
+    const MAGIC: [u8; 2] = MAGIC;
+    const ZERO_TAIL_IS_ROOM: bool = true;
+
+    fn shape_ok(payload: &[u8]) -> bool {
+        shape(payload).is_some()
     }
-    let len = u32::from_le_bytes([header[2], header[3], header[4], header[5]]) as usize;
-    if len == 0 || len > MAX_PAYLOAD_BYTES {
-        return None;
+
+    fn decode(payload: &[u8]) -> Option<Record> {
+        decode_payload(payload)
     }
-    let crc = u32::from_le_bytes([header[6], header[7], header[8], header[9]]);
-    let start = pos + RECORD_HEADER_BYTES;
-    let payload = buf.get(start..start.checked_add(len)?)?;
-    if crc32fast::hash(payload) != crc {
-        return None;
+}
+
+/// What [`decode_payload`] checks, but the strings' UTF-8: the kind, the event type,
+/// and lengths that add up to the payload.
+fn shape(payload: &[u8]) -> Option<()> {
+    let mut s = Shape::new(payload);
+    match s.u8()? {
+        KIND_EVENT => {
+            s.skip(16)?;
+            if s.u8()? > 1 {
+                return None;
+            }
+            s.string()?;
+            s.optional_string()?;
+            s.optional_string()?;
+            s.string()?;
+            s.string()?;
+            s.string()?;
+        }
+        KIND_ACK => {
+            let n = s.u32()? as usize;
+            if n > MAX_PAYLOAD_BYTES / 16 {
+                return None;
+            }
+            s.skip(16 * n)?;
+        }
+        _ => return None,
     }
-    decode_payload(payload).map(|r| (r, start + len))
+    s.at_end().then_some(())
+}
+
+/// A segment's records, in order, through a bounded window.
+pub type SegmentReader<S> = Reader<SpoolFormat, S>;
+
+/// Moves `reader`, at the start of a segment, past its header (see [`records_start`]).
+pub fn skip_header<S: Source>(reader: &mut SegmentReader<S>) -> io::Result<()> {
+    let start = records_start(reader.peek(SEGMENT_HEADER.len())?);
+    reader.skip(start as u64);
+    Ok(())
 }
 
 /// Where a segment's records start: after the header, or (the header damaged) at the
@@ -226,34 +263,26 @@ fn incomplete_at(buf: &[u8], pos: usize) -> bool {
         && rest.len() < RECORD_HEADER_BYTES + len
 }
 
-/// Reads the record at `pos`. `at_end_of_data` says whether `buf` is all there will
-/// ever be (a finished segment) or more may follow (the segment being written): an
+/// Reads the record at `pos` of bytes in memory (a file is read with
+/// [`SegmentReader`]). `at_end_of_data` says whether `buf` is all there will ever be
+/// (a finished segment) or more may follow (the segment being written): an
 /// incomplete tail is `End` in the second case and corrupt in the first.
 pub fn read_at(buf: &[u8], pos: usize, at_end_of_data: bool) -> Read {
     if pos >= buf.len() {
         return Read::End;
     }
-    if let Some((record, next)) = record_at(buf, pos) {
-        return Read::Record(record, next);
-    }
-    if buf[pos..].iter().all(|&b| b == 0) {
-        // Room allocated ahead for acks, never written.
-        return Read::End;
-    }
-    if !at_end_of_data && incomplete_at(buf, pos) {
-        return Read::End;
-    }
-    // Resynchronise: the next offset where a whole valid record starts.
-    let mut next = pos + 1;
-    while next < buf.len() {
-        if buf[next] == MAGIC[0] && record_at(buf, next).is_some() {
-            break;
-        }
-        next += 1;
-    }
-    Read::Corrupt {
-        skipped: next - pos,
-        next,
+    let mut reader = SegmentReader::new(buf, pos as u64, buf.len() as u64);
+    match reader
+        .next_item()
+        .expect("bytes in memory read without error")
+    {
+        Item::Record(record) => Read::Record(record, reader.offset() as usize),
+        Item::End => Read::End,
+        Item::Damaged { .. } if !at_end_of_data && incomplete_at(buf, pos) => Read::End,
+        Item::Damaged { from, to } => Read::Corrupt {
+            skipped: (to - from) as usize,
+            next: to as usize,
+        },
     }
 }
 
@@ -374,6 +403,232 @@ mod tests {
         assert_eq!(ids, [0, 1, 3, 4]);
     }
 
+    /// The reader as it was before the window and the cheap checks, one offset at a
+    /// time over the whole bytes: what [`SegmentReader`] must agree with.
+    fn naive_items(buf: &[u8], start: usize) -> Vec<Item<Record>> {
+        fn record(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
+            let h = buf.get(pos..pos + RECORD_HEADER_BYTES)?;
+            let len = u32::from_le_bytes([h[2], h[3], h[4], h[5]]) as usize;
+            let crc = u32::from_le_bytes([h[6], h[7], h[8], h[9]]);
+            if h[..2] != MAGIC || len == 0 || len > MAX_PAYLOAD_BYTES {
+                return None;
+            }
+            let payload = buf.get(pos + RECORD_HEADER_BYTES..pos + RECORD_HEADER_BYTES + len)?;
+            if crc32fast::hash(payload) != crc {
+                return None;
+            }
+            decode_payload(payload).map(|r| (r, pos + RECORD_HEADER_BYTES + len))
+        }
+        let (mut out, mut pos) = (Vec::new(), start);
+        loop {
+            if pos >= buf.len() {
+                out.push(Item::End);
+                return out;
+            }
+            if let Some((r, next)) = record(buf, pos) {
+                out.push(Item::Record(r));
+                pos = next;
+            } else if buf[pos..].iter().all(|&b| b == 0) {
+                out.push(Item::End);
+                return out;
+            } else {
+                let next = (pos + 1..buf.len())
+                    .find(|&c| record(buf, c).is_some())
+                    .unwrap_or(buf.len());
+                out.push(Item::Damaged {
+                    from: pos as u64,
+                    to: next as u64,
+                });
+                pos = next;
+            }
+        }
+    }
+
+    fn reader_items(reader: &mut SegmentReader<&[u8]>) -> Vec<Item<Record>> {
+        let mut out = Vec::new();
+        loop {
+            let item = reader.next_item().unwrap();
+            let end = item == Item::End;
+            out.push(item);
+            if end {
+                return out;
+            }
+        }
+    }
+
+    /// A header that passes every cheap check: an event whose fixed fields parse and
+    /// whose body runs `len` bytes, but whose checksum is wrong.
+    fn fake_header(out: &mut Vec<u8>, len: u32) {
+        let start = out.len();
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
+        out.push(KIND_EVENT);
+        out.extend_from_slice(&[7; 16]);
+        out.push(0);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&crate::core::fields::NONE.to_le_bytes());
+        out.extend_from_slice(&crate::core::fields::NONE.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let fixed = (out.len() - start - RECORD_HEADER_BYTES + 4) as u32;
+        out.extend_from_slice(&(len - fixed).to_le_bytes());
+        assert!(
+            shape(&out[start + RECORD_HEADER_BYTES..]).is_none(),
+            "the body follows"
+        );
+    }
+
+    /// Headers every `gap` bytes, each declaring a payload of about 1 MiB.
+    fn fake_headers(size: usize, gap: usize) -> Vec<u8> {
+        let mut one = Vec::new();
+        fake_header(&mut one, (MAX_PAYLOAD_BYTES - 64) as u32);
+        one.resize(gap, b'x');
+        let mut out = SEGMENT_HEADER.to_vec();
+        while out.len() < size {
+            out.extend_from_slice(&one);
+        }
+        out.truncate(size);
+        out
+    }
+
+    #[test]
+    fn a_file_of_fake_headers_costs_work_linear_in_its_size() {
+        let size = 4 << 20;
+        for gap in [64, 4096] {
+            let data = fake_headers(size, gap);
+            let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
+            skip_header(&mut reader).unwrap();
+            let items = reader_items(&mut reader);
+            assert_eq!(
+                items,
+                [
+                    Item::Damaged {
+                        from: SEGMENT_HEADER.len() as u64,
+                        to: size as u64
+                    },
+                    Item::End
+                ]
+            );
+            // Every offset checked one payload at a time would checksum about 1 MiB per
+            // header: some 16,000 (and 256) bytes per byte of the file.
+            assert!(
+                reader.hashed() <= 4 * size as u64,
+                "gap {gap}: {} bytes checksummed for a file of {size}",
+                reader.hashed()
+            );
+            assert!(reader.window_capacity() <= super::super::frame::WINDOW_BYTES + 64);
+        }
+    }
+
+    #[test]
+    fn fake_headers_between_records_cost_work_linear_in_the_size() {
+        // Each stretch starts at a fake header: were it checked over the length it
+        // declares, every one would cost a megabyte.
+        let mut data = SEGMENT_HEADER.to_vec();
+        let mut n = 0u32;
+        while data.len() < 2 << 20 {
+            write(&mut data, &event(n as u8));
+            fake_header(&mut data, (MAX_PAYLOAD_BYTES - 64) as u32);
+            n += 1;
+        }
+        let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
+        skip_header(&mut reader).unwrap();
+        let items = reader_items(&mut reader);
+        let records = items
+            .iter()
+            .filter(|i| matches!(i, Item::Record(_)))
+            .count();
+        let damaged = items
+            .iter()
+            .filter(|i| matches!(i, Item::Damaged { .. }))
+            .count();
+        assert_eq!((records, damaged), (n as usize, n as usize));
+        assert!(
+            reader.hashed() <= 4 * data.len() as u64,
+            "{} bytes checksummed for a file of {}",
+            reader.hashed(),
+            data.len()
+        );
+    }
+
+    #[test]
+    fn a_reader_skipped_past_what_it_read_reads_from_there() {
+        let mut data = SEGMENT_HEADER.to_vec();
+        write(&mut data, &event(1));
+        let at = data.len() as u64;
+        write(&mut data, &event(2));
+        for window in [1, 16, 4096] {
+            let mut reader = SegmentReader::with_window(&data[..], 0, data.len() as u64, window);
+            reader.skip(at);
+            assert_eq!(
+                reader_items(&mut reader),
+                [Item::Record(Record::Event(event(2))), Item::End]
+            );
+        }
+    }
+
+    #[test]
+    fn a_real_record_after_fake_headers_is_found() {
+        let mut data = fake_headers(3 << 20, 64);
+        let at = data.len();
+        write(&mut data, &event(9));
+        let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
+        skip_header(&mut reader).unwrap();
+        let items = reader_items(&mut reader);
+        assert_eq!(
+            items,
+            [
+                Item::Damaged {
+                    from: SEGMENT_HEADER.len() as u64,
+                    to: at as u64
+                },
+                Item::Record(Record::Event(event(9))),
+                Item::End
+            ]
+        );
+    }
+
+    /// A piece of a generated file.
+    #[derive(Debug, Clone)]
+    enum Piece {
+        Event(u8),
+        Ack(Vec<u8>),
+        Garbage(Vec<u8>),
+        Zeros(usize),
+        /// A plausible header declaring this many bytes (more than follow, often).
+        Fake(u32),
+    }
+
+    fn piece() -> impl Strategy<Value = Piece> {
+        prop_oneof![
+            4 => any::<u8>().prop_map(Piece::Event),
+            1 => proptest::collection::vec(any::<u8>(), 1..4).prop_map(Piece::Ack),
+            1 => proptest::collection::vec(any::<u8>(), 1..40).prop_map(Piece::Garbage),
+            1 => (1usize..300).prop_map(Piece::Zeros),
+            1 => (64u32..2000).prop_map(Piece::Fake),
+        ]
+    }
+
+    fn build(pieces: &[Piece]) -> Vec<u8> {
+        let mut out = SEGMENT_HEADER.to_vec();
+        for p in pieces {
+            match p {
+                Piece::Event(n) => {
+                    write(&mut out, &event(*n));
+                }
+                Piece::Ack(ns) => {
+                    let ids: Vec<Uuid> = ns.iter().map(|n| event(*n).id).collect();
+                    write_ack(&mut out, &ids);
+                }
+                Piece::Garbage(g) => out.extend_from_slice(g),
+                Piece::Zeros(n) => out.resize(out.len() + n, 0),
+                Piece::Fake(len) => fake_header(&mut out, *len),
+            }
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(crate::core::fuzz_cases(256)))]
 
@@ -426,6 +681,57 @@ mod tests {
             for (i, s) in spans.iter().enumerate() {
                 let intact = s.end <= cut && !damaged[i];
                 prop_assert_eq!(found.contains(&(i as u8)), intact, "record {} of {}", i, count);
+            }
+        }
+
+        /// However small the window, and however the file is damaged, the reader
+        /// finds what reading every offset of the whole file finds: the same records,
+        /// stretches and end.
+        #[test]
+        fn a_window_of_any_size_reads_as_the_whole_file_does(
+            pieces in proptest::collection::vec(piece(), 0..24),
+            flips in proptest::collection::vec((any::<proptest::sample::Index>(), 1u8..=255), 0..4),
+            cut in any::<proptest::sample::Index>(),
+            window in 1usize..400,
+        ) {
+            let mut data = build(&pieces);
+            for (at, mask) in &flips {
+                let at = at.index(data.len());
+                data[at] ^= mask;
+            }
+            data.truncate(cut.index(data.len() + 1));
+            let start = records_start(&data);
+            let want = naive_items(&data, start);
+            let mut reader = SegmentReader::with_window(&data[..], 0, data.len() as u64, window);
+            skip_header(&mut reader).unwrap();
+            prop_assert_eq!(reader_items(&mut reader), want.clone());
+            let mut whole = SegmentReader::new(&data[..], 0, data.len() as u64);
+            skip_header(&mut whole).unwrap();
+            prop_assert_eq!(reader_items(&mut whole), want);
+        }
+
+        /// The cheap check never refuses a payload that decodes, whatever was done to it.
+        #[test]
+        fn what_decodes_has_the_shape(
+            piece in piece(),
+            flips in proptest::collection::vec((any::<proptest::sample::Index>(), 1u8..=255), 0..3),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let record = build(std::slice::from_ref(&piece));
+            let mut payload = record[SEGMENT_HEADER.len()..].to_vec();
+            if payload.len() > RECORD_HEADER_BYTES {
+                payload.drain(..RECORD_HEADER_BYTES);
+            }
+            if matches!(piece, Piece::Event(_) | Piece::Ack(_)) {
+                prop_assert!(decode_payload(&payload).is_some() && shape(&payload).is_some());
+            }
+            for (at, mask) in &flips {
+                let at = at.index(payload.len());
+                payload[at] ^= mask;
+            }
+            payload.truncate(cut.index(payload.len() + 1));
+            if decode_payload(&payload).is_some() {
+                prop_assert!(shape(&payload).is_some());
             }
         }
     }

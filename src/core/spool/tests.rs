@@ -850,3 +850,113 @@ fn write_fuzz_seeds() {
     }
     seed("failed-write", dir.path());
 }
+
+/// A file of someone else's that a link will point to, and what it holds.
+#[cfg(unix)]
+fn precious(dir: &Path) -> (PathBuf, &'static [u8]) {
+    let file = dir.join("precious");
+    fs::write(&file, b"not the spool's").unwrap();
+    (file, b"not the spool's")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_linked_segment_is_reported_left_alone_and_never_written_through() {
+    use std::os::unix::fs::symlink;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (file, content) = precious(elsewhere.path());
+    let absent = elsewhere.path().join("absent");
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 3, 3, DEFAULT_SEGMENT_BYTES, &[]);
+    // One link to a file, and a dangling one where the next segment would go.
+    symlink(&file, segment_path(dir.path(), 1)).unwrap();
+    symlink(&absent, segment_path(dir.path(), 2)).unwrap();
+    let (mut spool, recovered) = open(dir.path(), DEFAULT_SEGMENT_BYTES);
+    assert_eq!(recovered.events, 3, "the real segment is read");
+    let damage = spool.take_damage();
+    assert_eq!(damage.len(), 2, "{damage:?}");
+    for (d, i) in damage.iter().zip([1, 2]) {
+        assert_eq!(d.segment, segment_name(i));
+        let why = d.unreadable.as_deref().expect("unreadable");
+        assert!(why.contains("is a symbolic link"), "{why}");
+    }
+    assert_eq!(replay_all(&mut spool).len(), 3);
+    spool.append(&event(9), ARN);
+    spool.flush().unwrap();
+    assert!(
+        segment_path(dir.path(), 3).is_file(),
+        "numbered past the links"
+    );
+    let acks: Vec<(Uuid, u32)> = (0..3).map(|i| (event(i).id, 0)).collect();
+    spool.ack(&acks);
+    spool.ack(&[(event(9).id, 3)]);
+    spool.close().unwrap();
+    assert_eq!(spool.live_events(), 0);
+    assert!(!spool.is_settled(), "the links keep the folder");
+    assert_eq!(fs::read(&file).unwrap(), content);
+    assert!(
+        !absent.exists(),
+        "nothing created through the dangling link"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn segments_are_created_new_for_the_user_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Disk::new(dir.path());
+    // A file a creation that failed left is replaced; a link is not written through.
+    fs::write(segment_path(dir.path(), 0), b"left by a failed creation").unwrap();
+    drop(disk.create_segment(0, 0).unwrap());
+    assert_eq!(
+        fs::read(segment_path(dir.path(), 0)).unwrap(),
+        SEGMENT_HEADER
+    );
+    let mode = fs::metadata(segment_path(dir.path(), 0))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, files::FILE_MODE);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (file, content) = precious(elsewhere.path());
+    std::os::unix::fs::symlink(&file, segment_path(dir.path(), 1)).unwrap();
+    let err = disk.create_segment(1, 0).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), content);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_sparse_segment_is_read_through_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    spool_with(dir.path(), 2, 2, DEFAULT_SEGMENT_BYTES, &[]);
+    let path = segment_path(dir.path(), 0);
+    // A hole of 32 windows (the node test has a gigabyte), then a byte that is not
+    // zero: no room, damage to read through.
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    let size = 32 * frame::WINDOW_BYTES as u64;
+    file.set_len(size).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, b"Z", size - 1).unwrap();
+    drop(file);
+    let disk = Disk::new(dir.path());
+    let mut reader = open_reader(&disk, 0, 0, None).unwrap();
+    let (mut events, mut stretches) = (0, Vec::new());
+    loop {
+        match reader.next_item().unwrap() {
+            Item::Record(Record::Event(_)) => events += 1,
+            Item::Record(Record::Ack(_)) => {}
+            Item::Damaged { from, to } => stretches.push((from, to)),
+            Item::End => break,
+        }
+    }
+    assert_eq!(events, 2);
+    assert_eq!(stretches.len(), 1);
+    assert_eq!(stretches[0].1, size);
+    assert!(
+        reader.window_capacity() <= frame::WINDOW_BYTES,
+        "one window"
+    );
+    let (_, recovered) = open(dir.path(), DEFAULT_SEGMENT_BYTES);
+    assert_eq!((recovered.events, recovered.corrupt_records), (2, 1));
+}

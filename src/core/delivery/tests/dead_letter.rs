@@ -393,7 +393,9 @@ fn spool_records_for_a_topic_no_option_names_are_kept_never_published() {
     let report = flush_wait(&logger);
     assert_eq!((report.delivered, report.dead_lettered), (3, 5));
     assert!(
-        fake.requests().iter().all(|r| !r.topic.contains("not-ours")),
+        fake.requests()
+            .iter()
+            .all(|r| !r.topic.contains("not-ours")),
         "nothing reached the foreign topic"
     );
     assert_eq!(accepted_ids(&fake, 0), own);
