@@ -63,6 +63,16 @@ pub fn claim(root: &Path) -> Result<(SpoolLock, bool), SpoolLockError> {
 /// are folders that fail their check, links to folders, and a lock file that is a
 /// link; and every folder, while `root` itself fails its check.
 pub fn orphans<'a>(root: &'a Path, own: Option<&'a Path>) -> impl Iterator<Item = SpoolLock> + 'a {
+    orphans_with(root, own, |_, _| {})
+}
+
+/// [`orphans`], calling `refused` with each folder that fails its check or whose lock
+/// file is not a plain file (for the logger to report).
+pub fn orphans_with<'a>(
+    root: &'a Path,
+    own: Option<&'a Path>,
+    mut refused: impl FnMut(&Path, io::Error) + 'a,
+) -> impl Iterator<Item = SpoolLock> + 'a {
     let root_ok = matches!(files::folder_problem(root), Ok(None));
     let mut dirs: Vec<PathBuf> = fs::read_dir(root)
         .into_iter()
@@ -84,7 +94,13 @@ pub fn orphans<'a>(root: &'a Path, own: Option<&'a Path>) -> impl Iterator<Item 
         dirs.push(root.to_path_buf());
     }
     dirs.into_iter()
-        .filter_map(|dir| SpoolLock::try_existing(&dir).ok().flatten())
+        .filter_map(move |dir| match SpoolLock::try_existing(&dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                refused(&dir, e);
+                None
+            }
+        })
 }
 
 fn has_segments(dir: &Path) -> bool {

@@ -424,3 +424,33 @@ fn while_sns_is_down_every_event_reaches_the_disk_within_a_tick() {
         wait_until("the round on disk", || logger.stats().spooled == 40 * round);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_folder_others_can_write_is_not_adopted_and_reported_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("instance-0");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("spool.lock"), b"").unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let logger =
+        Logger::try_start(spooled_config(true, dir.path()), FakePublisher::default()).unwrap();
+    let errors = collect_errors(&logger);
+    wait_until("the report", || codes(&errors, ErrorCode::Spool) == 1);
+    // Several scans later (50 ms apart in tests), still one.
+    std::thread::sleep(Duration::from_millis(300));
+    let reported = errors.lock().unwrap().clone();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(
+        reported[0].message.contains("is not adopted"),
+        "{}",
+        reported[0].message
+    );
+    assert!(
+        reported[0].message.contains("writable by group and others"),
+        "{}",
+        reported[0].message
+    );
+    assert!(planted.exists(), "left for a person to look at");
+}

@@ -110,7 +110,13 @@ impl<P: Publisher> Worker<P> {
             return;
         };
         let root = spooling.config.dir.clone();
-        for lock in instances::orphans(&root, Some(&own)) {
+        let mut refused = Vec::new();
+        let orphans: Vec<_> = instances::orphans_with(&root, Some(&own), |dir, e| {
+            refused.push((dir.to_path_buf(), e))
+        })
+        .collect();
+        self.report_refused_folders(refused);
+        for lock in orphans {
             let dir = lock.dir().to_path_buf();
             match Spool::open(lock, DEFAULT_SEGMENT_BYTES) {
                 Ok((spool, recovered)) => {
@@ -142,6 +148,27 @@ impl<P: Publisher> Worker<P> {
                     ),
                     Vec::new(),
                 )),
+            }
+        }
+    }
+
+    /// Folders that look like another logger's but fail their check (others may write
+    /// them, their lock is a link): never adopted, reported once each.
+    fn report_refused_folders(&mut self, refused: Vec<(PathBuf, std::io::Error)>) {
+        let Some(spooling) = self.spooling.as_mut() else {
+            return;
+        };
+        for (dir, e) in refused {
+            if spooling.refused_folders.insert(dir.clone()) {
+                self.shared.report(DeliveryError::new(
+                    ErrorCode::Spool,
+                    format!(
+                        "the spool folder {} is not adopted: {e}; whatever it holds stays there \
+                         for a person to look at",
+                        dir.display()
+                    ),
+                    Vec::new(),
+                ));
             }
         }
     }

@@ -56,6 +56,8 @@ pub(super) struct Spooling {
     /// Adopted folders that cannot be removed (a segment could not be read): held, so
     /// that they are adopted and reported once.
     pub(super) kept: Vec<SpoolLock>,
+    /// Folders refused for adoption, reported once each.
+    pub(super) refused_folders: std::collections::HashSet<std::path::PathBuf>,
 }
 
 pub(super) struct Failing {
@@ -76,6 +78,7 @@ impl Spooling {
             next_scan: now,
             next_adoption_step: now,
             kept: Vec::new(),
+            refused_folders: Default::default(),
             config,
             lock: Some(lock),
             spool: None,
