@@ -12,8 +12,9 @@ use napi_derive::napi;
 use super::error::{self as js_error};
 use super::logger::AnalyticsLogger;
 use super::napi_raw;
+use crate::core::encode::check_app_id;
 use crate::core::error::ErrorCode;
-use crate::core::rocketchat::{check_app_id, AppRateLimiter, RateLimit};
+use crate::core::rocketchat::{AppRateLimiter, RateLimit};
 use crate::core::telemetry::AppResult;
 
 /// The permission an app needs, as the Apps-Engine names permissions.

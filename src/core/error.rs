@@ -61,6 +61,19 @@ impl fmt::Display for InvalidOption {
 
 impl std::error::Error for InvalidOption {}
 
+/// Why an App may not log an event: the field at fault and what the admin allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRefusal {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for AppRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Why `log()` did not accept a well-formed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogError {
@@ -79,7 +92,7 @@ pub enum LogError {
         max_bytes: u64,
     },
     /// An App's event that `appAccess` does not allow.
-    NotAllowed(crate::core::rocketchat::AppRefusal),
+    NotAllowed(AppRefusal),
 }
 
 impl fmt::Display for LogError {

@@ -2,8 +2,9 @@
 //! exercises validation, batching, retry and the delivery loop without Node.
 //!
 //! One folder per stage of the pipeline, in the order an event goes through them:
-//! `options` (what the logger is told), `encode` (an event read, checked, routed and
-//! formatted on the caller's thread), `plan` (tracking plans), `delivery` (the logger
+//! `options` (what the logger is told; `paths` confines those that are filesystem
+//! paths), `encode` (an event read, checked (what each App may log included), routed
+//! and formatted on the caller's thread), `plan` (tracking plans), `delivery` (the logger
 //! handle, the delivery loop and its retries), `spool` (the disk queue), `deadletter` (events SNS refused for good), `sns` (the
 //! publisher), `telemetry` (stats and metrics) and `rocketchat` (the Apps-Engine,
 //! widget and settings adapters). Imports run one way; `scripts/check-module-cycles.py`
@@ -17,6 +18,7 @@ pub mod error;
 pub mod event;
 mod fields;
 pub mod options;
+pub mod paths;
 pub mod plan;
 pub mod rocketchat;
 #[cfg(feature = "sns")]

@@ -40,7 +40,7 @@ pub fn encoder_for(topic_arn: &str) -> EncoderConfig {
         message_group: MessageGroup::Site,
         site_url: "https://chat.example.com".into(),
         router: Router::new(Default::default(), topic_arn, &[], &[]).expect("valid topic"),
-        app_access: Arc::new(crate::core::rocketchat::AppAccess::any()),
+        app_access: Arc::new(crate::core::encode::AppAccess::any()),
     }
 }
 

@@ -429,7 +429,7 @@ impl Logger {
         app: &str,
         category: &str,
         agent_id: Option<&str>,
-    ) -> Result<(), crate::core::rocketchat::AppRefusal> {
+    ) -> Result<(), crate::core::error::AppRefusal> {
         self.caller
             .borrow()
             .encoder

@@ -3,11 +3,13 @@
 //! chosen format (or, for the usual event, leave it to the delivery loop to copy
 //! together: `unwritten.rs`), and check the SNS size limit.
 
+mod access;
 mod format;
 mod reroute;
 mod route;
 mod unwritten;
 
+pub use access::{check_app_id, AppAccess, ALL_CATEGORIES};
 pub use format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 pub use route::{agent_topics_from_json, Router, Topic, TopicTable};
 pub use unwritten::LoggedEvent;
@@ -17,10 +19,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::core::error::{InvalidEvent, PlanRejection};
+use crate::core::error::{AppRefusal, InvalidEvent, PlanRejection};
 use crate::core::event::{read_event, EncodedEvent, MAX_MESSAGE_BYTES};
 use crate::core::plan::{TrackingPlan, Violation};
-use crate::core::rocketchat::{AppAccess, AppRefusal};
 
 /// What a plan violation does (`validation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ mod replay;
 pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
-pub use input::{check_path_root, Credentials, Options, ReadOptions, PATH_ROOT_ENV};
+pub use input::{Credentials, Options, ReadOptions};
 pub use replay::{
     ReplayDestination, ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP,
     DEFAULT_REPLAY_TIMEOUT_MS,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{EventSpec, EventTypes, PropertySpec, PropertyType, TrackingPlan};
 use crate::core::arn::parse_topic_arn;
-use crate::core::options::check_path_root;
+use crate::core::paths::check_path_root;
 
 /// The plans that ship with the addon, by name, as YAML.
 const BUILTINS: [(&str, &str); 2] = [
@@ -134,7 +134,7 @@ fn read_document(source: &PlanSource) -> Result<Json, String> {
 }
 
 /// A plan file's text, every check made before a byte is read: the operator's root
-/// folder ([`crate::core::options::PATH_ROOT_ENV`]), then a regular file of at most
+/// folder ([`crate::core::paths::PATH_ROOT_ENV`]), then a regular file of at most
 /// [`MAX_PLAN_FILE_BYTES`]. Anything else could hang or exhaust the thread that reads
 /// it: a named pipe blocks the open until a writer comes, a device such as
 /// `/dev/zero` never ends. The file is opened without blocking (on Linux), checked
