@@ -17,6 +17,8 @@ use rocketchat_sns_analytics::core::spool::frame::{Item, Reader};
 use uuid::Uuid;
 
 mod naive;
+mod scratch;
+use scratch::scratch_dir;
 
 /// What the store makes of the plain reader's items: one record per id, merged.
 fn naive_scan(data: &[u8]) -> Scan {
@@ -44,17 +46,6 @@ fn merge(letters: &mut Vec<DeadLetter>, index: &mut HashMap<Uuid, usize>, letter
             letters.push(letter);
         }
     }
-}
-
-fn scratch_dir() -> tempfile::TempDir {
-    // Memory-backed where there is one: the target does file I/O on every run.
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(shm) {
-            return dir;
-        }
-    }
-    tempfile::tempdir().expect("a temporary folder")
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -17,6 +17,8 @@ use rocketchat_sns_analytics::core::spool::{Spool, SpoolLock, DEFAULT_SEGMENT_BY
 use uuid::Uuid;
 
 mod naive;
+mod scratch;
+use scratch::scratch_dir;
 
 /// More files than this adds nothing the fuzzer would not find with fewer.
 const MAX_SEGMENTS: usize = 16;
@@ -52,17 +54,6 @@ fn unsettled(files: &[&[u8]]) -> Vec<Uuid> {
         .into_iter()
         .filter(|id| !acked.contains(id) && seen.insert(*id))
         .collect()
-}
-
-fn scratch_dir() -> tempfile::TempDir {
-    // Memory-backed where there is one: the target does file I/O on every run.
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(shm) {
-            return dir;
-        }
-    }
-    tempfile::tempdir().expect("a temporary folder")
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -444,6 +444,15 @@ mod tests {
         }
     }
 
+    /// A whole segment in memory, read from its records' start: the reader (for what
+    /// it counted) and every item, the end included.
+    fn read_segment(data: &[u8]) -> (SegmentReader<&[u8]>, Vec<Item<Record>>) {
+        let mut reader = SegmentReader::new(data, 0, data.len() as u64);
+        skip_header(&mut reader).unwrap();
+        let items = reader_items(&mut reader);
+        (reader, items)
+    }
+
     fn reader_items(reader: &mut SegmentReader<&[u8]>) -> Vec<Item<Record>> {
         let mut out = Vec::new();
         loop {
@@ -497,9 +506,7 @@ mod tests {
         let size = 4 << 20;
         for gap in [64, 4096] {
             let data = fake_headers(size, gap);
-            let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
-            skip_header(&mut reader).unwrap();
-            let items = reader_items(&mut reader);
+            let (reader, items) = read_segment(&data);
             assert_eq!(
                 items,
                 [
@@ -532,9 +539,7 @@ mod tests {
             fake_header(&mut data, (MAX_PAYLOAD_BYTES - 64) as u32);
             n += 1;
         }
-        let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
-        skip_header(&mut reader).unwrap();
-        let items = reader_items(&mut reader);
+        let (reader, items) = read_segment(&data);
         let records = items
             .iter()
             .filter(|i| matches!(i, Item::Record(_)))
@@ -573,9 +578,7 @@ mod tests {
         let mut data = fake_headers(3 << 20, 64);
         let at = data.len();
         write(&mut data, &event(9));
-        let mut reader = SegmentReader::new(&data[..], 0, data.len() as u64);
-        skip_header(&mut reader).unwrap();
-        let items = reader_items(&mut reader);
+        let (_, items) = read_segment(&data);
         assert_eq!(
             items,
             [
@@ -705,9 +708,7 @@ mod tests {
             let mut reader = SegmentReader::with_window(&data[..], 0, data.len() as u64, window);
             skip_header(&mut reader).unwrap();
             prop_assert_eq!(reader_items(&mut reader), want.clone());
-            let mut whole = SegmentReader::new(&data[..], 0, data.len() as u64);
-            skip_header(&mut whole).unwrap();
-            prop_assert_eq!(reader_items(&mut whole), want);
+            prop_assert_eq!(read_segment(&data).1, want);
         }
 
         /// The cheap check never refuses a payload that decodes, whatever was done to it.
