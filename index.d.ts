@@ -109,9 +109,10 @@ export declare class AppsEngineBridge {
   /**
    * Logs `event` for the app `appId`; resolves to the event id. Rejects with
    * `code: 'PERMISSION_DENIED'` when `hasPermission(appId, 'analytics.write')` is
-   * false, `'RATE_LIMITED'` over the app's limit, `'ERR_INVALID_APP_ID'` for a
-   * malformed id or the App runtime's placeholder `'APP_ID'` (the host substitutes
-   * the App's real id for it), and with `log()`'s errors for a bad event.
+   * false, `'RATE_LIMITED'` over the app's event rate or byte budget (the message
+   * says which), `'ERR_INVALID_APP_ID'` for a malformed id or the App runtime's
+   * placeholder `'APP_ID'` (the host substitutes the App's real id for it), and
+   * with `log()`'s errors for a bad event.
    */
   doLogEvent(event: AnalyticsEvent, appId: string): Promise<string>
 }
@@ -156,12 +157,29 @@ export interface AppCounts {
   invalid: number
 }
 
-/** A per-app token bucket. */
+/**
+ * Per-app token buckets: a call is admitted while the app has an event token and
+ * its byte budget is not spent; a call over either is refused with
+ * `code: 'RATE_LIMITED'`, its message naming the budget.
+ */
 export interface AppRateLimitOptions {
   /** Sustained events per second per app. */
   eventsPerSecond: number
   /** Events an app may log at once after being idle. */
   burst: number
+  /**
+   * Sustained bytes of events per second per app (their JSON). Default 262144
+   * (256 KiB/s): an event may be 256 KiB, so the event rate alone would let one
+   * App log about 25 MiB/s. An event's bytes are counted once it is logged, so
+   * one large event may overdraw the budget; the App's calls are then refused
+   * until the debt is repaid at this rate (as Kafka's byte-rate quotas do).
+   */
+  bytesPerSecond?: number
+  /**
+   * Bytes of events an app may log at once after being idle. Default 1048576
+   * (1 MiB).
+   */
+  burstBytes?: number
 }
 
 /** Options of `new AppsEngineBridge(logger, options)`. */
@@ -173,7 +191,10 @@ export interface AppsEngineBridgeOptions {
    * third-party code, and an App the server has not cleared logs nothing.
    */
   hasPermission?: (appId: string, permission: 'analytics.write') => boolean
-  /** Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`. */
+  /**
+   * Per-app token buckets, of events and of bytes. Default
+   * `{ eventsPerSecond: 100, burst: 200, bytesPerSecond: 262144, burstBytes: 1048576 }`.
+   */
   appRateLimit?: AppRateLimitOptions
 }
 
@@ -414,6 +435,24 @@ export interface DestinationReport {
  */
 export declare function generateTypes(plan: string): string
 
+/** One lane's counters. */
+export interface LaneStats {
+  /** Events accepted into the lane, dropped ones included. */
+  logged: number
+  delivered: number
+  /** Dropped because the lane was at its share, or the whole queue was full. */
+  dropped: number
+  /**
+   * Refused before the queue, so not logged: over the widget's caps per visitor
+   * or room (`widgetEventsPerVisitor`, `widgetEventsPerRoom`), or an App's rate
+   * limit or byte budget (`appRateLimit`).
+   */
+  refused: number
+  /** Not settled yet, wherever they wait, and their bytes. */
+  heldEvents: number
+  heldBytes: number
+}
+
 /**
  * The records of `spoolDir`'s dead-letter store, oldest first. Rejects with
  * `ERR_SPOOL` (and `path`) when the folder cannot be read.
@@ -576,6 +615,35 @@ export interface LoggerOptions {
    * their ids) and counted (`stats().deadLetterDropped`). Default 67108864 (64 MiB).
    */
   maxDeadLetterBytes?: number
+  /**
+   * Percent of the limits (`maxQueueEvents`/`maxQueueBytes`, or with `spoolDir`
+   * `maxSpoolBytes`) the Livechat widget's events may hold unsettled; past it the
+   * widget's newest events are dropped, reported by id (`ERR_QUEUE_FULL`, naming
+   * the lane) and counted in `stats().sources.widget`, and no other source's are
+   * (1-90). Default 25.
+   */
+  widgetSharePercent?: number
+  /**
+   * Percent of the limits one Rocket.Chat App's events may hold (1-90, at most
+   * `appsSharePercent`). Default 10.
+   */
+  appSharePercent?: number
+  /**
+   * Percent of the limits every App's events together may hold (1-90). With
+   * `widgetSharePercent` it must leave the server's own events at least 10%.
+   * Default 25.
+   */
+  appsSharePercent?: number
+  /**
+   * Widget events one visitor token may send per minute (`logWidgetEvent`); more
+   * throw `RATE_LIMITED` (the route answers 429). Default 60.
+   */
+  widgetEventsPerVisitor?: number
+  /**
+   * Widget events one room may receive from the widget per minute, whatever the
+   * token. Default 120.
+   */
+  widgetEventsPerRoom?: number
 }
 
 /**
@@ -671,6 +739,13 @@ export interface LoggerStats {
   spoolInUse: boolean
   /** Apps-Engine bridge calls by app id. */
   apps: Record<string, AppCounts>
+  /**
+   * The same events by lane: the server's own, the Livechat widget's, and the
+   * Apps' (together and each). The widget and the Apps may fill only their share of
+   * the limits (`widgetSharePercent`, `appSharePercent`, `appsSharePercent`); a lane
+   * at its share drops its own newest events (reported by id, `ERR_QUEUE_FULL`).
+   */
+  sources: SourceStats
   /**
    * Destinations SNS refused as a whole, whose events are held until a probe
    * passes or `reconfigure()` routes them elsewhere.
@@ -801,6 +876,16 @@ export interface SettingDefinition {
  * format fields, batching and spool. None of them is public.
  */
 export declare function settingsDefinitions(): { group: string; settings: SettingDefinition[] }
+
+/** Events by lane: `stats().sources`. */
+export interface SourceStats {
+  server: LaneStats
+  widget: LaneStats
+  /** Every App together. */
+  apps: LaneStats
+  /** Each App, by App id. */
+  app: Record<string, LaneStats>
+}
 
 /** A tracking plan given in code; the same shape as a plan file. */
 export interface TrackingPlanDocument {

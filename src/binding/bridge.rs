@@ -1,6 +1,7 @@
 //! `AppsEngineBridge`: what the Rocket.Chat server's Apps-Engine bridge delegates to,
 //! so that Rocket.Chat Apps can log analytics events without being able to abuse it:
-//! a permission check per call, a token bucket per app, the app's id on every event.
+//! a permission check per call, token buckets per app (events and bytes), the app's
+//! id on every event.
 
 use std::cell::RefCell;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use super::logger::AnalyticsLogger;
 use super::napi_raw;
 use crate::core::encode::check_app_id;
 use crate::core::error::ErrorCode;
-use crate::core::rocketchat::{AppRateLimiter, RateLimit};
+use crate::core::rocketchat::{AppRateLimiter, RateLimit, RateRefusal};
 use crate::core::telemetry::AppResult;
 
 /// The permission an app needs, as the Apps-Engine names permissions.
@@ -30,17 +31,29 @@ pub struct AppsEngineBridgeOptions {
     /// third-party code, and an App the server has not cleared logs nothing.
     #[napi(ts_type = "(appId: string, permission: 'analytics.write') => boolean")]
     pub has_permission: Option<String>,
-    /// Per-app token bucket. Default `{ eventsPerSecond: 100, burst: 200 }`.
+    /// Per-app token buckets, of events and of bytes. Default
+    /// `{ eventsPerSecond: 100, burst: 200, bytesPerSecond: 262144, burstBytes: 1048576 }`.
     pub app_rate_limit: Option<AppRateLimitOptions>,
 }
 
-/// A per-app token bucket.
+/// Per-app token buckets: a call is admitted while the app has an event token and
+/// its byte budget is not spent; a call over either is refused with
+/// `code: 'RATE_LIMITED'`, its message naming the budget.
 #[napi(object)]
 pub struct AppRateLimitOptions {
     /// Sustained events per second per app.
     pub events_per_second: f64,
     /// Events an app may log at once after being idle.
     pub burst: f64,
+    /// Sustained bytes of events per second per app (their JSON). Default 262144
+    /// (256 KiB/s): an event may be 256 KiB, so the event rate alone would let one
+    /// App log about 25 MiB/s. An event's bytes are counted once it is logged, so
+    /// one large event may overdraw the budget; the App's calls are then refused
+    /// until the debt is repaid at this rate (as Kafka's byte-rate quotas do).
+    pub bytes_per_second: Option<f64>,
+    /// Bytes of events an app may log at once after being idle. Default 1048576
+    /// (1 MiB).
+    pub burst_bytes: Option<f64>,
 }
 
 /// Lets Rocket.Chat Apps log analytics events through the Apps-Engine's bridge
@@ -114,6 +127,12 @@ impl AppsEngineBridge {
                 if let Some(v) = number_property(&env, &rate, "burst")? {
                     limit.burst = v;
                 }
+                if let Some(v) = number_property(&env, &rate, "bytesPerSecond")? {
+                    limit.bytes_per_second = v;
+                }
+                if let Some(v) = number_property(&env, &rate, "burstBytes")? {
+                    limit.burst_bytes = v;
+                }
                 let valid = limit.events_per_second > 0.0
                     && limit.events_per_second.is_finite()
                     && limit.burst >= 1.0
@@ -124,6 +143,23 @@ impl AppsEngineBridge {
                         &crate::core::error::InvalidOption::new(
                             "appRateLimit",
                             "needs eventsPerSecond > 0 and burst >= 1",
+                        ),
+                    ));
+                }
+                let bytes_problem =
+                    if !(limit.bytes_per_second > 0.0 && limit.bytes_per_second.is_finite()) {
+                        Some(("bytesPerSecond", limit.bytes_per_second, "> 0"))
+                    } else if !(limit.burst_bytes >= 1.0 && limit.burst_bytes.is_finite()) {
+                        Some(("burstBytes", limit.burst_bytes, ">= 1"))
+                    } else {
+                        None
+                    };
+                if let Some((name, value, bound)) = bytes_problem {
+                    return Err(js_error::invalid_option(
+                        &env,
+                        &crate::core::error::InvalidOption::new(
+                            format!("appRateLimit.{name}"),
+                            format!("must be a finite number {bound}, got {value}"),
                         ),
                     ));
                 }
@@ -138,9 +174,10 @@ impl AppsEngineBridge {
 
     /// Logs `event` for the app `appId`; resolves to the event id. Rejects with
     /// `code: 'PERMISSION_DENIED'` when `hasPermission(appId, 'analytics.write')` is
-    /// false, `'RATE_LIMITED'` over the app's limit, `'ERR_INVALID_APP_ID'` for a
-    /// malformed id or the App runtime's placeholder `'APP_ID'` (the host substitutes
-    /// the App's real id for it), and with `log()`'s errors for a bad event.
+    /// false, `'RATE_LIMITED'` over the app's event rate or byte budget (the message
+    /// says which), `'ERR_INVALID_APP_ID'` for a malformed id or the App runtime's
+    /// placeholder `'APP_ID'` (the host substitutes the App's real id for it), and
+    /// with `log()`'s errors for a bad event.
     #[napi(
         catch_unwind,
         ts_args_type = "event: AnalyticsEvent, appId: string",
@@ -153,19 +190,20 @@ impl AppsEngineBridge {
         app_id: Unknown,
     ) -> Result<Object<'env>> {
         self.call(env, app_id, |bridge, env, app| {
-            bridge.logger.log_value(env, event, Some(app))
+            bridge.logger.log_value_sized(env, event, Some(app))
         })
     }
 }
 
 impl AppsEngineBridge {
     /// The common path: check the app id, the permission and the rate limit, run
-    /// `log`, and settle a promise with the id or the error; never throw.
+    /// `log` (which answers the event's id and its size in bytes), charge the bytes
+    /// to the app, and settle a promise with the id or the error; never throw.
     fn call<'env>(
         &self,
         env: &'env Env,
         app_id: Unknown,
-        log: impl FnOnce(&Self, &Env, &str) -> Result<String>,
+        log: impl FnOnce(&Self, &Env, &str) -> Result<(String, usize)>,
     ) -> Result<Object<'env>> {
         let labels = self.logger.core().labels();
         let app = match app_id.get_type()? {
@@ -196,17 +234,27 @@ impl AppsEngineBridge {
             }
             Err(_) => return reject_pending(env),
         }
-        if !self.limiter.borrow_mut().try_acquire(&app, Instant::now()) {
+        // The borrow ends with the statement: `log` may run the App's toJSON, which may
+        // call the bridge again.
+        let admitted = self.limiter.borrow_mut().try_acquire(&app, Instant::now());
+        if let Err(refusal) = admitted {
             labels.app(&app, AppResult::RateLimited);
-            let message =
-                format!("app {app} is over its analytics rate limit (appRateLimit); event dropped");
+            self.logger
+                .core()
+                .count_refused(crate::core::event::Source::App(&app));
+            let message = rate_limited_message(&app, refusal, self.limiter.borrow().limit());
             return reject_with(
                 env,
                 js_error::app_error(env, false, ErrorCode::RateLimited, &message, &app),
             );
         }
         match log(self, env, &app) {
-            Ok(id) => {
+            Ok((id, bytes)) => {
+                // Known only now that the event is encoded: charged after the fact,
+                // possibly into debt that refuses the App's next calls until repaid.
+                self.limiter
+                    .borrow_mut()
+                    .charge_bytes(&app, bytes, Instant::now());
                 labels.app(&app, AppResult::Logged);
                 resolve(env, &id)
             }
@@ -228,6 +276,22 @@ impl AppsEngineBridge {
         // What it throws stays pending and becomes the rejection (reject_pending).
         let answer = napi_raw::call_method(env, None, &f, &[&app, &permission])?;
         napi_raw::truthy(env, &answer)
+    }
+}
+
+/// The RATE_LIMITED message, naming the budget that refused and its options.
+fn rate_limited_message(app: &str, refusal: RateRefusal, limit: RateLimit) -> String {
+    match refusal {
+        RateRefusal::Events => format!(
+            "app {app} is over its analytics rate limit (appRateLimit.eventsPerSecond {}, \
+             burst {}); event dropped",
+            limit.events_per_second, limit.burst
+        ),
+        RateRefusal::Bytes => format!(
+            "app {app} is over its analytics byte budget (appRateLimit.bytesPerSecond {}, \
+             burstBytes {}); event dropped",
+            limit.bytes_per_second, limit.burst_bytes
+        ),
     }
 }
 

@@ -9,7 +9,7 @@ use napi::{Env, Error, Status};
 
 use super::napi_raw::{self, ErrorKind as Kind};
 use crate::core::error::{ErrorCode, InvalidOption, LogError, PlanRejection};
-use crate::core::rocketchat::WidgetError;
+use crate::core::rocketchat::{WidgetError, WidgetErrorKind};
 
 /// Extra properties of a thrown error. A property that cannot be set is left out:
 /// the error is thrown all the same.
@@ -120,18 +120,16 @@ pub fn invalid_option(env: &Env, e: &InvalidOption) -> Error {
 
 /// A widget body the endpoint must refuse.
 pub fn invalid_widget_event(env: &Env, e: &WidgetError) -> Error {
-    let code = if e.too_large {
-        ErrorCode::EventTooLarge
-    } else {
-        ErrorCode::InvalidEvent
+    let code = match e.kind {
+        WidgetErrorKind::Invalid => ErrorCode::InvalidEvent,
+        WidgetErrorKind::TooLarge => ErrorCode::EventTooLarge,
+        WidgetErrorKind::OverCap => ErrorCode::RateLimited,
     };
-    throw(
-        env,
-        Kind::TypeError,
-        code,
-        &e.to_string(),
-        Some(("field", &e.field)),
-    )
+    let kind = match e.kind {
+        WidgetErrorKind::OverCap => Kind::Error,
+        _ => Kind::TypeError,
+    };
+    throw(env, kind, code, &e.to_string(), Some(("field", &e.field)))
 }
 
 /// A Rocket.Chat setting with a value the logger cannot use.
@@ -171,7 +169,7 @@ pub fn log_error(env: &Env, e: &LogError) -> Error {
             &e.to_string(),
             None,
         ),
-        LogError::QueueFull { .. } | LogError::SpoolFull { .. } => {
+        LogError::QueueFull { .. } | LogError::SpoolFull { .. } | LogError::LaneFull(_) => {
             throw(env, Kind::Error, ErrorCode::QueueFull, &e.to_string(), None)
         }
         LogError::NotAllowed(refusal) => throw(

@@ -87,6 +87,17 @@ impl AnalyticsLogger {
         event: Unknown,
         app_id: Option<&str>,
     ) -> Result<String> {
+        self.log_value_sized(env, event, app_id).map(|(id, _)| id)
+    }
+
+    /// [`Self::log_value`], and the bytes of the event's JSON text (what an App's byte
+    /// budget is charged).
+    pub(crate) fn log_value_sized(
+        &self,
+        env: &Env,
+        event: Unknown,
+        app_id: Option<&str>,
+    ) -> Result<(String, usize)> {
         let env = *env;
         let kind = event.get_type()?;
         if kind != ValueType::Object || napi_raw::is_array(&env, &event) {
@@ -117,7 +128,7 @@ impl AnalyticsLogger {
         fast_log::with_json_buf(|buf| {
             let json = fast_log::copy_text(&env, &text, buf)
                 .inspect_err(|_| self.logger.count_invalid())?;
-            self.log_text(&env, json, app_id)
+            self.log_text(&env, json, app_id).map(|id| (id, json.len()))
         })
     }
 
@@ -250,6 +261,7 @@ impl AnalyticsLogger {
     pub fn stats(&self) -> LoggerStats {
         let mut stats: LoggerStats = self.logger.stats().into();
         stats.apps = app_counts(&self.logger.labels().snapshot());
+        stats.sources = (&self.logger.sources()).into();
         stats.paused = self
             .logger
             .paused_destinations()

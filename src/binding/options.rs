@@ -145,6 +145,25 @@ pub struct LoggerOptions {
     /// size the oldest records are dropped, reported (`ERR_DEAD_LETTER_FULL`, with
     /// their ids) and counted (`stats().deadLetterDropped`). Default 67108864 (64 MiB).
     pub max_dead_letter_bytes: Option<f64>,
+    /// Percent of the limits (`maxQueueEvents`/`maxQueueBytes`, or with `spoolDir`
+    /// `maxSpoolBytes`) the Livechat widget's events may hold unsettled; past it the
+    /// widget's newest events are dropped, reported by id (`ERR_QUEUE_FULL`, naming
+    /// the lane) and counted in `stats().sources.widget`, and no other source's are
+    /// (1-90). Default 25.
+    pub widget_share_percent: Option<f64>,
+    /// Percent of the limits one Rocket.Chat App's events may hold (1-90, at most
+    /// `appsSharePercent`). Default 10.
+    pub app_share_percent: Option<f64>,
+    /// Percent of the limits every App's events together may hold (1-90). With
+    /// `widgetSharePercent` it must leave the server's own events at least 10%.
+    /// Default 25.
+    pub apps_share_percent: Option<f64>,
+    /// Widget events one visitor token may send per minute (`logWidgetEvent`); more
+    /// throw `RATE_LIMITED` (the route answers 429). Default 60.
+    pub widget_events_per_visitor: Option<f64>,
+    /// Widget events one room may receive from the widget per minute, whatever the
+    /// token. Default 120.
+    pub widget_events_per_room: Option<f64>,
 }
 
 /// A tracking plan given in code; the same shape as a plan file.

@@ -105,9 +105,67 @@ pub struct LoggerStats {
     pub spool_in_use: bool,
     /// Apps-Engine bridge calls by app id.
     pub apps: std::collections::HashMap<String, AppCounts>,
+    /// The same events by lane: the server's own, the Livechat widget's, and the
+    /// Apps' (together and each). The widget and the Apps may fill only their share of
+    /// the limits (`widgetSharePercent`, `appSharePercent`, `appsSharePercent`); a lane
+    /// at its share drops its own newest events (reported by id, `ERR_QUEUE_FULL`).
+    pub sources: SourceStats,
     /// Destinations SNS refused as a whole, whose events are held until a probe
     /// passes or `reconfigure()` routes them elsewhere.
     pub paused: Vec<PausedDestination>,
+}
+
+/// Events by lane: `stats().sources`.
+#[napi(object)]
+pub struct SourceStats {
+    pub server: LaneStats,
+    pub widget: LaneStats,
+    /// Every App together.
+    pub apps: LaneStats,
+    /// Each App, by App id.
+    pub app: std::collections::HashMap<String, LaneStats>,
+}
+
+/// One lane's counters.
+#[napi(object)]
+#[derive(Default)]
+pub struct LaneStats {
+    /// Events accepted into the lane, dropped ones included.
+    pub logged: i64,
+    pub delivered: i64,
+    /// Dropped because the lane was at its share, or the whole queue was full.
+    pub dropped: i64,
+    /// Refused before the queue, so not logged: over the widget's caps per visitor
+    /// or room (`widgetEventsPerVisitor`, `widgetEventsPerRoom`), or an App's rate
+    /// limit or byte budget (`appRateLimit`).
+    pub refused: i64,
+    /// Not settled yet, wherever they wait, and their bytes.
+    pub held_events: i64,
+    pub held_bytes: i64,
+}
+
+impl From<&core::telemetry::LaneSnapshot> for LaneStats {
+    fn from(l: &core::telemetry::LaneSnapshot) -> Self {
+        Self {
+            logged: l.logged as i64,
+            delivered: l.delivered as i64,
+            dropped: l.dropped as i64,
+            refused: l.refused as i64,
+            held_events: l.held_events as i64,
+            held_bytes: l.held_bytes as i64,
+        }
+    }
+}
+
+impl From<&core::telemetry::SourcesSnapshot> for SourceStats {
+    fn from(s: &core::telemetry::SourcesSnapshot) -> Self {
+        Self {
+            server: (&s.server).into(),
+            widget: (&s.widget).into(),
+            apps: (&s.apps).into(),
+            app: s.app.iter().map(|(id, l)| (id.clone(), l.into())).collect(),
+        }
+    }
 }
 
 /// A destination SNS refused as a whole (no permission, no topic, a key identity or
@@ -215,6 +273,12 @@ impl From<core::telemetry::StatsSnapshot> for LoggerStats {
             recovered: s.recovered as i64,
             spool_in_use: s.spool_in_use,
             apps: Default::default(),
+            sources: SourceStats {
+                server: Default::default(),
+                widget: Default::default(),
+                apps: Default::default(),
+                app: Default::default(),
+            },
             paused: Vec::new(),
         }
     }

@@ -93,6 +93,9 @@ pub enum LogError {
     },
     /// An App's event that `appAccess` does not allow.
     NotAllowed(AppRefusal),
+    /// The event's lane (the widget's, an App's, the Apps') is at its cap and
+    /// `overflow` is `reject`: which lane, and its cap.
+    LaneFull(String),
 }
 
 impl fmt::Display for LogError {
@@ -109,6 +112,10 @@ impl fmt::Display for LogError {
                 f,
                 "AnalyticsLogger queue is full ({max_events} events or {max_bytes} bytes, \
                  see maxQueueEvents and maxQueueBytes); event rejected because overflow is 'reject'"
+            ),
+            LogError::LaneFull(lane) => write!(
+                f,
+                "AnalyticsLogger: {lane}; event rejected because overflow is 'reject'"
             ),
             LogError::SpoolFull { max_bytes } => write!(
                 f,

@@ -261,6 +261,9 @@ pub fn test_config(fifo: bool) -> LoggerConfig {
             request_timeout: Duration::from_secs(1),
         },
         spool: None,
+        shares: Default::default(),
+        widget_events_per_visitor: crate::core::options::defaults::WIDGET_EVENTS_PER_VISITOR as u32,
+        widget_events_per_room: crate::core::options::defaults::WIDGET_EVENTS_PER_ROOM as u32,
     }
 }
 

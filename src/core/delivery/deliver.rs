@@ -394,8 +394,11 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::add(&stats.retried, todo.len());
     }
 
+    // Settled but not delivered: refused or failed.
+    let mut undelivered = vec![false; events.len()];
     for r in &refused_entries {
         settled[r.index] = true;
+        undelivered[r.index] = true;
     }
     // Counted by keep_refused, dead-lettered or failed: settled either way.
     let refused_count = refused_entries.len();
@@ -410,16 +413,11 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     let n = events.len();
     for (i, _) in &failures {
         settled[*i] = true;
+        undelivered[*i] = true;
     }
     // Only what is settled leaves the account's unsettled events: what is held, or
     // left in the spool by the deadline, is still to be delivered.
     let settled_count = delivered + failures.len() + refused_count;
-    let settled_bytes: usize = events
-        .iter()
-        .zip(&settled)
-        .filter(|(_, s)| **s)
-        .map(|(e, _)| e.queued_bytes())
-        .sum();
     shared.labels.delivered(&target.topic.arn, delivered);
     for (_, failure) in &failures {
         shared.labels.failed(&target.topic.arn, failure.code, 1);
@@ -431,7 +429,14 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::sub(&stats.held, settled_count);
     }
     Stats::sub(&stats.in_flight, n);
-    stats.release(settled_count, settled_bytes);
+    for ((event, settled), undelivered) in events.iter().zip(&settled).zip(&undelivered) {
+        if *settled {
+            shared.release(event.source(), 1, event.queued_bytes());
+            if !undelivered {
+                shared.sources.delivered(event.source(), 1);
+            }
+        }
+    }
 
     // One report per distinct failure, naming all its events.
     let mut grouped: Vec<(ErrorCode, String, Vec<String>)> = Vec::new();

@@ -18,11 +18,11 @@ use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::encode::{EncodeError, EncoderConfig, LoggedEvent};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
-use crate::core::event::EncodedEvent;
+use crate::core::event::{EncodedEvent, Source};
 use crate::core::options::{Limits, LoggerConfig, Overflow};
 use crate::core::plan::Violation;
-use crate::core::rocketchat::WidgetError;
-use crate::core::telemetry::LabelledCounters;
+use crate::core::rocketchat::{WidgetCapLimits, WidgetCapRefusal, WidgetCaps, WidgetError};
+use crate::core::telemetry::{LabelledCounters, LaneCaps};
 
 /// Why a widget body was not logged.
 #[derive(Debug)]
@@ -66,6 +66,8 @@ struct CallerSide {
     /// What `log()` checks the held counters against: the memory queue's limits, or
     /// with a spool, the spool's.
     held: Limits,
+    /// The widget's and the Apps' caps within `held`.
+    caps: LaneCaps,
     overflow: Overflow,
     max_batch_size: i64,
     shutdown_timeout: Duration,
@@ -73,9 +75,11 @@ struct CallerSide {
 
 impl CallerSide {
     fn new(config: &LoggerConfig) -> Self {
+        let held = config.held_limits(config.spool.is_some());
         CallerSide {
             encoder: config.encoder.clone(),
-            held: config.held_limits(config.spool.is_some()),
+            held,
+            caps: config.shares.caps(held),
             overflow: config.overflow,
             max_batch_size: config.max_batch_size as i64,
             shutdown_timeout: config.shutdown_timeout,
@@ -93,6 +97,8 @@ pub struct Logger {
     shared: Arc<Shared>,
     caller: RefCell<Arc<CallerSide>>,
     spool: Option<crate::core::options::SpoolConfig>,
+    /// The widget's events per visitor and per room in the current window.
+    widget_caps: RefCell<WidgetCaps>,
 }
 
 impl Logger {
@@ -146,6 +152,7 @@ impl Logger {
         let (deadline_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             stats: Stats::default(),
+            sources: Default::default(),
             wake: Notify::new(),
             undispatched: AtomicI64::new(0),
             wants_events: AtomicBool::new(true),
@@ -169,6 +176,7 @@ impl Logger {
             shared: shared.clone(),
             caller: RefCell::new(Arc::new(CallerSide::new(&config))),
             spool: config.spool.clone(),
+            widget_caps: RefCell::new(WidgetCaps::new(widget_cap_limits(&config))),
         };
         let worker = Worker::new(
             config,
@@ -207,6 +215,21 @@ impl Logger {
 
     /// [`Logger::log_json`] for an event a Rocket.Chat App logged through the bridge.
     pub fn log_json_for(&self, json: &str, app_id: Option<&str>) -> Result<Uuid, LogError> {
+        self.log_json_from(
+            json,
+            match app_id {
+                Some(app) => Source::App(app),
+                None => Source::Server,
+            },
+        )
+    }
+
+    /// [`Logger::log_json`] for an event of `source`, counted in its lane.
+    pub(crate) fn log_json_from(&self, json: &str, source: Source<'_>) -> Result<Uuid, LogError> {
+        let app_id = match source {
+            Source::App(app) => Some(app),
+            Source::Server | Source::Widget => None,
+        };
         if self.is_closed() {
             return Err(LogError::Closed);
         }
@@ -216,7 +239,7 @@ impl Logger {
         let caller = self.caller.borrow();
         let stats = &self.shared.stats;
         let buf = self.texts.take();
-        let encoded = match caller.encoder.log_into(buf, json, id, now_ms, app_id) {
+        let mut encoded = match caller.encoder.log_into(buf, json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -231,6 +254,9 @@ impl Logger {
                 });
             }
         };
+        if source == Source::Widget {
+            encoded.event.mark_widget();
+        }
         // For the next call, while JavaScript builds its event.
         self.texts.warm_next(json.len());
         if encoded.violations.is_empty() {
@@ -309,13 +335,28 @@ impl Logger {
         // Accepted before the limits are checked, so that `overflow`'s drops count in
         // both `accepted` and `dropped` and the account balances.
         Stats::add(&stats.accepted, 1);
+        // A lane at its cap drops its own newest event, whatever `overflow` says of the
+        // queue as a whole: the lane exists to stop a flooding source, whose newest
+        // events are the flood, and its oldest may be in a request or on disk already.
+        if let Err(full) = self
+            .shared
+            .sources
+            .admit(event.source(), bytes, &caller.caps)
+        {
+            Stats::add(&stats.dropped, 1);
+            if caller.overflow == Overflow::Reject {
+                return Err(LogError::LaneFull(full.describe()));
+            }
+            let _ = self.shared.control.send(Control::LaneFull(id, full));
+            return Ok(id);
+        }
         let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
         let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let full = held > caller.held.events || held_bytes > caller.held.bytes;
         if full && caller.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
-            stats.release(1, bytes as usize);
-            Stats::add(&stats.dropped, 1);
+            self.shared.release(event.source(), 1, bytes as usize);
+            self.shared.count_dropped(event.source(), 1);
             if caller.overflow == Overflow::Reject {
                 return Err(if self.spool.is_some() {
                     LogError::SpoolFull {
@@ -331,9 +372,10 @@ impl Logger {
             let _ = self.shared.control.send(Control::Dropped(id));
             return Ok(id);
         }
-        if self.events.send(event).is_err() {
+        if let Err(std_mpsc::SendError(event)) = self.events.send(event) {
             // The loop has ended, which only happens after close: not accepted.
-            stats.release(1, bytes as usize);
+            self.shared.release(event.source(), 1, bytes as usize);
+            self.shared.sources.unlog(event.source());
             Stats::sub(&stats.accepted, 1);
             return Err(LogError::Closed);
         }
@@ -385,6 +427,17 @@ impl Logger {
         self.shared.stats.snapshot()
     }
 
+    /// An event of `source` refused before the queue (over an App's rate limit or byte
+    /// budget), counted in its lane.
+    pub fn count_refused(&self, source: Source<'_>) {
+        self.shared.sources.refused(source);
+    }
+
+    /// The events by lane.
+    pub fn sources(&self) -> crate::core::telemetry::SourcesSnapshot {
+        self.shared.sources.snapshot()
+    }
+
     /// The labelled counters (per topic, reason and app).
     pub fn labels(&self) -> &LabelledCounters {
         &self.shared.labels
@@ -401,6 +454,7 @@ impl Logger {
         crate::core::telemetry::render(
             &self.stats(),
             &self.shared.labels.snapshot(),
+            &self.shared.sources.snapshot(),
             &self.shared.paused_destinations(),
             self.spool.is_some(),
         )
@@ -420,7 +474,23 @@ impl Logger {
             Stats::add(&self.shared.stats.invalid, 1);
             WidgetLogError::Widget(e)
         })?;
-        self.log_json(&event).map_err(WidgetLogError::Log)
+        self.widget_caps
+            .borrow_mut()
+            .admit(&event.token, &event.room_id, Instant::now())
+            .map_err(|refusal| {
+                self.shared.sources.refused(Source::Widget);
+                let (field, option) = match refusal {
+                    WidgetCapRefusal::Room { .. } => ("rid", "widgetEventsPerRoom"),
+                    WidgetCapRefusal::Visitor { .. } => ("token", "widgetEventsPerVisitor"),
+                    WidgetCapRefusal::TooManyVisitors { .. } => ("token", "widgetSharePercent"),
+                };
+                WidgetLogError::Widget(WidgetError::over_cap(
+                    field,
+                    format!("{refusal} ({option})"),
+                ))
+            })?;
+        self.log_json_from(&event.json, Source::Widget)
+            .map_err(WidgetLogError::Log)
     }
 
     /// Whether `appAccess` lets `app` log `category` naming `agent_id`.
@@ -491,6 +561,7 @@ impl Logger {
             store.set_max_bytes(spool.max_dead_letter_bytes);
         }
         let caller = Arc::new(CallerSide::new(&config));
+        let cap_limits = widget_cap_limits(&config);
         if self
             .shared
             .control
@@ -504,7 +575,19 @@ impl Logger {
         }
         self.shared.wake.notify_one();
         *self.caller.borrow_mut() = caller;
+        if self.widget_caps.borrow().limits() != cap_limits {
+            *self.widget_caps.borrow_mut() = WidgetCaps::new(cap_limits);
+        }
         Ok(())
+    }
+}
+
+/// The widget's caps as the options set them.
+fn widget_cap_limits(config: &LoggerConfig) -> WidgetCapLimits {
+    WidgetCapLimits {
+        window: Duration::from_millis(crate::core::options::defaults::WIDGET_CAP_WINDOW_MS),
+        per_visitor: config.widget_events_per_visitor,
+        per_room: config.widget_events_per_room,
     }
 }
 

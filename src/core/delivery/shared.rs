@@ -12,9 +12,12 @@ use uuid::Uuid;
 
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::error::DeliveryError;
+use crate::core::event::Source;
 use crate::core::options::LoggerConfig;
 use crate::core::plan::Violation;
-use crate::core::telemetry::{LabelledCounters, PausedDestination, Stats, StatsSnapshot};
+use crate::core::telemetry::{
+    FullLane, LabelledCounters, PausedDestination, SourceLanes, Stats, StatsSnapshot,
+};
 
 /// What `flush()` and `close()` resolve with: the logger's account when they settled,
 /// `accepted = delivered + failed + dropped + dead_lettered + held + queued` (the
@@ -70,6 +73,8 @@ pub(crate) enum Control {
     },
     /// Events `log()` dropped because of `overflow: 'dropNewest'`, to be reported.
     Dropped(Uuid),
+    /// An event `log()` dropped because its lane was at its cap, to be reported.
+    LaneFull(Uuid, FullLane),
     /// `reconfigure()`: the delivery loop's share of the new options.
     Reconfigure(Box<LoggerConfig>),
     /// A published event broke the plan (`validation: 'warn'`), to be reported once
@@ -94,6 +99,8 @@ pub(crate) enum Refusals {
 /// State shared between the caller's side and the delivery loop.
 pub(crate) struct Shared {
     pub stats: Stats,
+    /// The same events by lane (server, widget, each App).
+    pub sources: SourceLanes,
     /// Wakes the delivery loop.
     pub wake: Notify,
     /// Events sent to the loop and not yet put into a batch. Signed: the loop may
@@ -140,6 +147,20 @@ pub struct ErrorSinks {
 }
 
 impl Shared {
+    /// Events of one lane leave the unsettled ones (settled, dropped, or never
+    /// accepted after all): the one place that lowers what the limits are checked
+    /// against, logger-wide and in the lane.
+    pub fn release(&self, source: Source<'_>, events: usize, bytes: usize) {
+        self.stats.release(events, bytes);
+        self.sources.release(source, events as u64, bytes as u64);
+    }
+
+    /// Events of one lane dropped because the queue (or the spool) was full.
+    pub fn count_dropped(&self, source: Source<'_>, events: usize) {
+        Stats::add(&self.stats.dropped, events);
+        self.sources.dropped(source, events as u64);
+    }
+
     /// Holds every request of this logger back for `d`.
     pub fn pause_for(&self, d: Duration) {
         let until = (Instant::now() + d).duration_since(self.epoch).as_micros() as u64;

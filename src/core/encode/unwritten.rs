@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::format::{rc_body_from_literals, rc_body_len};
 use crate::core::event::{
-    message_bytes_of, queued_bytes_of, write_json_str, EncodedEvent, EventType, ParsedEvent,
+    message_bytes_of, queued_bytes_of, write_json_str, EncodedEvent, EventType, ParsedEvent, Source,
 };
 
 /// An event on its way from `log()` to the delivery loop.
@@ -79,6 +79,26 @@ impl LoggedEvent {
         }
     }
 
+    /// Marks the event as the Livechat widget's (see [`crate::core::event::Source`]).
+    pub fn mark_widget(&mut self) {
+        match self {
+            LoggedEvent::Written(e) => e.widget = true,
+            LoggedEvent::Unwritten(e) => e.widget = true,
+        }
+    }
+
+    /// The lane the event is counted in.
+    pub fn source(&self) -> Source<'_> {
+        match self {
+            LoggedEvent::Written(e) => e.source(),
+            LoggedEvent::Unwritten(e) => match (&e.app_id, e.widget) {
+                (Some(app), _) => Source::App(app),
+                (None, true) => Source::Widget,
+                (None, false) => Source::Server,
+            },
+        }
+    }
+
     /// The event as it waits in the queue, where no buffer goes back: a written one
     /// as it is, without [`LoggedEvent::into_queued`]'s copy.
     pub fn into_encoded(self) -> EncodedEvent {
@@ -108,6 +128,7 @@ pub struct UnwrittenEvent {
     topic: u16,
     group: Option<Box<str>>,
     app_id: Option<Box<str>>,
+    widget: bool,
 }
 
 /// The places in [`UnwrittenEvent::literals`], in the order the body holds them.
@@ -238,6 +259,7 @@ impl UnwrittenEvent {
             topic: to.topic,
             group: to.group,
             app_id: to.app_id,
+            widget: false,
         }
     }
 
@@ -266,6 +288,7 @@ impl UnwrittenEvent {
             topic,
             group,
             app_id,
+            widget,
         } = self;
         let literal = |i| literal(&text, &literals, i);
         rc_body_from_literals(
@@ -275,7 +298,7 @@ impl UnwrittenEvent {
             timestamp_ms,
         );
         debug_assert_eq!(body.len(), body_len as usize);
-        let event = EncodedEvent::new(
+        let mut event = EncodedEvent::new(
             id,
             body,
             unquote(literal(CATEGORY)),
@@ -285,6 +308,7 @@ impl UnwrittenEvent {
             group,
             app_id,
         );
+        event.widget = widget;
         (event, text)
     }
 }

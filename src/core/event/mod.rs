@@ -49,6 +49,46 @@ impl EventType {
     }
 }
 
+/// Who logged an event: the lane of the limits it is counted in (`delivery/sources.rs`).
+/// An App's event names its App; the widget's are marked when the widget route logs
+/// them; every other event is the server's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source<'a> {
+    Server,
+    Widget,
+    App(&'a str),
+}
+
+impl Source<'_> {
+    /// The source as a key that outlives the event.
+    pub fn to_key(self) -> SourceKey {
+        match self {
+            Source::Server => SourceKey::Server,
+            Source::Widget => SourceKey::Widget,
+            Source::App(app) => SourceKey::App(app.into()),
+        }
+    }
+}
+
+/// A [`Source`] that owns its App id: for events whose lane must be known after the
+/// event itself is gone (on disk only, or in a request).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceKey {
+    Server,
+    Widget,
+    App(Box<str>),
+}
+
+impl SourceKey {
+    pub fn as_source(&self) -> Source<'_> {
+        match self {
+            SourceKey::Server => Source::Server,
+            SourceKey::Widget => Source::Widget,
+            SourceKey::App(app) => Source::App(app),
+        }
+    }
+}
+
 /// An event that passed validation, held as the SNS message it becomes.
 /// This is what waits in the queue, so it keeps only what the request needs, and its
 /// three texts in one allocation: made on the JavaScript thread (or, for a body the
@@ -74,6 +114,8 @@ pub struct EncodedEvent {
     /// The Rocket.Chat App that logged it through the Apps-Engine bridge: the `appId`
     /// message attribute.
     pub app_id: Option<Box<str>>,
+    /// Logged by the Livechat widget's route: counted in the widget's lane.
+    pub widget: bool,
 }
 
 impl EncodedEvent {
@@ -103,6 +145,22 @@ impl EncodedEvent {
             topic,
             group,
             app_id,
+            widget: false,
+        }
+    }
+
+    /// The event, marked as the Livechat widget's when `widget` says so.
+    pub fn from_widget(mut self, widget: bool) -> Self {
+        self.widget = widget;
+        self
+    }
+
+    /// The lane this event is counted in.
+    pub fn source(&self) -> Source<'_> {
+        match (&self.app_id, self.widget) {
+            (Some(app), _) => Source::App(app),
+            (None, true) => Source::Widget,
+            (None, false) => Source::Server,
         }
     }
 

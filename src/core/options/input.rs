@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
-    parse_topic_arn, whole_number, LoggerConfig, Overflow, RetryPolicy, SnsConfig, SpoolConfig,
-    StaticCredentials,
+    parse_topic_arn, whole_number, LoggerConfig, Overflow, RetryPolicy, Shares, SnsConfig,
+    SpoolConfig, StaticCredentials, MIN_SERVER_PERCENT,
 };
 use crate::core::encode::AppAccess;
 use crate::core::encode::{agent_topics_from_json, Router, TopicTable};
@@ -89,6 +89,11 @@ pub struct Options {
     pub max_spool_bytes: Option<f64>,
     pub spool_sync_ms: Option<f64>,
     pub max_dead_letter_bytes: Option<f64>,
+    pub widget_share_percent: Option<f64>,
+    pub app_share_percent: Option<f64>,
+    pub apps_share_percent: Option<f64>,
+    pub widget_events_per_visitor: Option<f64>,
+    pub widget_events_per_room: Option<f64>,
 }
 
 impl ReadOptions for Options {}
@@ -246,6 +251,7 @@ impl Options {
         mut self,
         topics: Arc<TopicTable>,
     ) -> Result<LoggerConfig, InvalidOption> {
+        let shares = self.shares()?;
         let topic_arn = self
             .topic_arn
             .take()
@@ -451,7 +457,58 @@ impl Options {
                 )?,
             },
             spool,
+            shares,
+            widget_events_per_visitor: whole_number(
+                "widgetEventsPerVisitor",
+                self.widget_events_per_visitor,
+                defaults::WIDGET_EVENTS_PER_VISITOR,
+                1,
+                1_000_000,
+            )? as u32,
+            widget_events_per_room: whole_number(
+                "widgetEventsPerRoom",
+                self.widget_events_per_room,
+                defaults::WIDGET_EVENTS_PER_ROOM,
+                1,
+                1_000_000,
+            )? as u32,
         })
+    }
+
+    fn shares(&self) -> Result<Shares, InvalidOption> {
+        let d = Shares::default();
+        let percent = |option, value, default| {
+            whole_number(option, value, default, 1, 100 - MIN_SERVER_PERCENT)
+        };
+        let shares = Shares {
+            widget_percent: percent(
+                "widgetSharePercent",
+                self.widget_share_percent,
+                d.widget_percent,
+            )?,
+            app_percent: percent("appSharePercent", self.app_share_percent, d.app_percent)?,
+            apps_percent: percent("appsSharePercent", self.apps_share_percent, d.apps_percent)?,
+        };
+        if shares.widget_percent + shares.apps_percent > 100 - MIN_SERVER_PERCENT {
+            return Err(InvalidOption::new(
+                "appsSharePercent",
+                format!(
+                    "and widgetSharePercent must leave the server's own events at least \
+                     {MIN_SERVER_PERCENT}% of the limits, got {} + {}",
+                    shares.widget_percent, shares.apps_percent
+                ),
+            ));
+        }
+        if shares.app_percent > shares.apps_percent {
+            return Err(InvalidOption::new(
+                "appSharePercent",
+                format!(
+                    "must not exceed appsSharePercent (the share of every App together), got {} > {}",
+                    shares.app_percent, shares.apps_percent
+                ),
+            ));
+        }
+        Ok(shares)
     }
 }
 

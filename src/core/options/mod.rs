@@ -11,6 +11,8 @@ mod replay;
 pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
+use crate::core::event::MAX_MESSAGE_BYTES;
+use crate::core::telemetry::{Cap, LaneCaps};
 pub use input::{Credentials, Options, ReadOptions};
 pub use replay::{
     ReplayDestination, ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP,
@@ -157,6 +159,51 @@ pub struct Limits {
     pub bytes: u64,
 }
 
+/// The lanes' caps as shares of the limits (`telemetry/sources.rs`), in percent: the
+/// widget's, each App's, and every App's together. The server's events have the rest,
+/// at least [`MIN_SERVER_PERCENT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    pub widget_percent: u64,
+    pub app_percent: u64,
+    pub apps_percent: u64,
+}
+
+/// What the widget's and the Apps' shares must leave to the server's own events.
+pub const MIN_SERVER_PERCENT: u64 = 10;
+
+impl Default for Shares {
+    fn default() -> Self {
+        Shares {
+            widget_percent: defaults::WIDGET_SHARE_PERCENT,
+            app_percent: defaults::APP_SHARE_PERCENT,
+            apps_percent: defaults::APPS_SHARE_PERCENT,
+        }
+    }
+}
+
+impl Shares {
+    /// The lanes' caps within `limits`. A cap is never below one event or one message
+    /// of the largest size, so that a lane can always hold something.
+    pub fn caps(&self, limits: Limits) -> LaneCaps {
+        let share = |percent: u64| {
+            let of = |whole: u64| match whole {
+                u64::MAX => u64::MAX,
+                whole => (whole as u128 * percent as u128 / 100) as u64,
+            };
+            Cap {
+                events: of(limits.events).max(1),
+                bytes: of(limits.bytes).max(MAX_MESSAGE_BYTES as u64),
+            }
+        };
+        LaneCaps {
+            widget: share(self.widget_percent),
+            app: share(self.app_percent),
+            apps: share(self.apps_percent),
+        }
+    }
+}
+
 /// Everything a logger needs, validated and defaulted.
 #[derive(Debug, Clone)]
 pub struct LoggerConfig {
@@ -177,6 +224,11 @@ pub struct LoggerConfig {
     /// With a spool, the memory queue (`maxQueueEvents`, `maxQueueBytes`) is a window
     /// over it, and events past the window wait on disk instead of being dropped.
     pub spool: Option<SpoolConfig>,
+    pub shares: Shares,
+    /// Events the widget may send per visitor token, and per room, in a window of
+    /// [`defaults::WIDGET_CAP_WINDOW_MS`] (`logWidgetEvent`).
+    pub widget_events_per_visitor: u32,
+    pub widget_events_per_room: u32,
 }
 
 impl LoggerConfig {
@@ -223,6 +275,19 @@ pub mod defaults {
     pub const RETRY_BUDGET_MS: u64 = 120_000;
     /// The `ciao` body's `source_component`.
     pub const SOURCE_COMPONENT: &str = "Rocket.Chat";
+    /// A quarter of the limits for anonymous visitors, a quarter for every App
+    /// together (a tenth each): the server's own events keep at least half.
+    pub const WIDGET_SHARE_PERCENT: u64 = 25;
+    pub const APP_SHARE_PERCENT: u64 = 10;
+    pub const APPS_SHARE_PERCENT: u64 = 25;
+    /// A person in the widget makes a few events a minute (opening it, a survey, a
+    /// link, closing it): one a second for a minute is far above that. A room has its
+    /// visitor, maybe in several tabs or after a reconnect with a new token: twice a
+    /// visitor's cap, so a second token in the room does not starve the first, while
+    /// many tokens cannot pour into one room.
+    pub const WIDGET_CAP_WINDOW_MS: u64 = 60_000;
+    pub const WIDGET_EVENTS_PER_VISITOR: u64 = 60;
+    pub const WIDGET_EVENTS_PER_ROOM: u64 = 120;
 }
 
 /// `siteUrl` becomes the MessageGroupId: 1–128 printable ASCII characters.

@@ -4,6 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::core::options::defaults;
+
 /// The settings group.
 pub const GROUP: &str = "SNS_Analytics";
 
@@ -124,6 +126,11 @@ pub const SETTINGS: &[SettingDef] = &[
     def("SNS_Analytics_Max_Queue_Events", Integer, D::Int(100_000), "Batching", Some("maxQueueEvents"), "Events held in memory."),
     def("SNS_Analytics_Spool_Dir", Text, D::Str(""), "Reliability", Some("spoolDir"), "A folder where events wait until SNS has them, across outages and restarts. Empty: memory only."),
     def("SNS_Analytics_Max_Spool_Bytes", Integer, D::Int(1 << 30), "Reliability", Some("maxSpoolBytes"), "Bytes of events the spool may hold."),
+    def("SNS_Analytics_Widget_Share_Percent", Integer, D::Int(defaults::WIDGET_SHARE_PERCENT as i64), "Sources", Some("widgetSharePercent"), "Percent of the queue (or spool) the Livechat widget's events may fill; past it the widget's newest events are dropped and reported by id, never the server's."),
+    def("SNS_Analytics_App_Share_Percent", Integer, D::Int(defaults::APP_SHARE_PERCENT as i64), "Sources", Some("appSharePercent"), "Percent of the queue (or spool) one Rocket.Chat App's events may fill."),
+    def("SNS_Analytics_Apps_Share_Percent", Integer, D::Int(defaults::APPS_SHARE_PERCENT as i64), "Sources", Some("appsSharePercent"), "Percent of the queue (or spool) every App's events together may fill. With the widget's share it must leave the server's own events at least 10%."),
+    def("SNS_Analytics_Widget_Events_Per_Visitor", Integer, D::Int(defaults::WIDGET_EVENTS_PER_VISITOR as i64), "Sources", Some("widgetEventsPerVisitor"), "Widget events one visitor token may send per minute; more are refused (HTTP 429)."),
+    def("SNS_Analytics_Widget_Events_Per_Room", Integer, D::Int(defaults::WIDGET_EVENTS_PER_ROOM as i64), "Sources", Some("widgetEventsPerRoom"), "Widget events one room may receive from the widget per minute; more are refused (HTTP 429)."),
 ];
 
 /// The i18n label key of a setting, Rocket.Chat style: the id itself.

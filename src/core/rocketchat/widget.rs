@@ -23,8 +23,18 @@ const KEYS: [&str; 6] = ["token", "rid", "tabId", "category", "action", "propert
 pub struct WidgetError {
     pub field: String,
     pub reason: String,
-    /// Over [`MAX_BODY_BYTES`]: an HTTP 413 rather than a 400.
-    pub too_large: bool,
+    pub kind: WidgetErrorKind,
+}
+
+/// What kind of refusal a [`WidgetError`] is: what the route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WidgetErrorKind {
+    /// Not an event the widget may send, as it is (400).
+    Invalid,
+    /// Over [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// Over a cap per visitor or per room (`widget_caps.rs`): 429.
+    OverCap,
 }
 
 impl WidgetError {
@@ -32,9 +42,27 @@ impl WidgetError {
         Self {
             field: field.to_owned(),
             reason: reason.into(),
-            too_large: false,
+            kind: WidgetErrorKind::Invalid,
         }
     }
+
+    /// A well-formed event over the widget's caps: `field` names the key at fault
+    /// (`token` or `rid`).
+    pub fn over_cap(field: &str, reason: impl Into<String>) -> Self {
+        Self {
+            kind: WidgetErrorKind::OverCap,
+            ..Self::new(field, reason)
+        }
+    }
+}
+
+/// A widget body, checked: the event to log, and the visitor token and room it came
+/// with (for the caps; the token is never logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidgetEvent {
+    pub json: String,
+    pub token: String,
+    pub room_id: String,
 }
 
 impl WidgetError {
@@ -51,7 +79,10 @@ impl WidgetError {
 
 impl std::fmt::Display for WidgetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid widget event: {} {}", self.field, self.reason)
+        match self.kind {
+            WidgetErrorKind::OverCap => write!(f, "widget event refused: {}", self.reason),
+            _ => write!(f, "invalid widget event: {} {}", self.field, self.reason),
+        }
     }
 }
 
@@ -91,7 +122,7 @@ fn bounded_str<'a>(
 /// Checks a widget body (the JSON text of the parsed request body) and returns the
 /// event to log, as JSON: `{ category, action, roomId, tabId, eventType:
 /// 'customerAction', properties }`, without the token.
-pub fn widget_event(json: &str, plan: &TrackingPlan) -> Result<String, WidgetError> {
+pub fn widget_event(json: &str, plan: &TrackingPlan) -> Result<WidgetEvent, WidgetError> {
     if json.len() > MAX_BODY_BYTES {
         return Err(WidgetError {
             field: "body".into(),
@@ -99,7 +130,7 @@ pub fn widget_event(json: &str, plan: &TrackingPlan) -> Result<String, WidgetErr
                 "is {} bytes, over the {MAX_BODY_BYTES}-byte limit",
                 json.len()
             ),
-            too_large: true,
+            kind: WidgetErrorKind::TooLarge,
         });
     }
     let body: Value = serde_json::from_str(json)
@@ -113,7 +144,7 @@ pub fn widget_event(json: &str, plan: &TrackingPlan) -> Result<String, WidgetErr
             format!("has an unknown key {k:?}; the keys are {}", KEYS.join(", ")),
         ));
     }
-    bounded_str(&body, "token", MAX_TOKEN, true)?;
+    let token = bounded_str(&body, "token", MAX_TOKEN, true)?.unwrap_or_default();
     let rid = bounded_str(&body, "rid", MAX_ROOM_ID, true)?.unwrap_or_default();
     if !rid
         .bytes()
@@ -161,12 +192,16 @@ pub fn widget_event(json: &str, plan: &TrackingPlan) -> Result<String, WidgetErr
     let parsed = parse_event(&text, 0).map_err(|InvalidEvent { field, reason }| WidgetError {
         field,
         reason,
-        too_large: false,
+        kind: WidgetErrorKind::Invalid,
     })?;
     if let Some(v) = plan.check(&parsed).into_iter().next() {
         return Err(WidgetError::new(&v.path, v.message));
     }
-    Ok(text)
+    Ok(WidgetEvent {
+        json: text,
+        token: token.to_owned(),
+        room_id: rid.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +209,7 @@ mod tests {
     use super::*;
 
     fn check(json: &str) -> Result<String, WidgetError> {
-        widget_event(json, default_widget_plan())
+        widget_event(json, default_widget_plan()).map(|e| e.json)
     }
 
     #[test]
@@ -209,9 +244,7 @@ mod tests {
             assert!(err.to_string().contains(words), "{err}");
         }
         assert!(
-            check(&format!(r#"{{"pad":"{long}"}}"#))
-                .unwrap_err()
-                .too_large
+            check(&format!(r#"{{"pad":"{long}"}}"#)).unwrap_err().kind == WidgetErrorKind::TooLarge
         );
     }
 }

@@ -65,7 +65,7 @@ use record::{
 use unwritten::Unwritten;
 pub use unwritten::UnwrittenEvent;
 
-use crate::core::event::EncodedEvent;
+use crate::core::event::{EncodedEvent, SourceKey};
 
 /// A segment is closed and a new one started past this size.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 8 << 20;
@@ -110,12 +110,14 @@ enum Cursor {
 }
 
 /// What a logger found in its folder on start.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovered {
     /// Unsettled events left by an earlier logger, to be replayed first.
     pub events: u64,
     /// Their bytes as the memory limits count them (`EncodedEvent::queued_bytes`).
     pub bytes: u64,
+    /// The same events and bytes by the lane they are counted in.
+    pub by_source: Vec<(SourceKey, u64, u64)>,
     /// Stretches skipped because they were torn or damaged.
     pub corrupt_records: u64,
 }
@@ -161,13 +163,13 @@ pub struct Spool {
     unacked_on_disk: u64,
     /// Unsettled events of earlier loggers not replayed yet: (segment, bytes) by id.
     /// Each is replayed once, however often its record is in the files.
-    replay: HashMap<Uuid, (u32, u64)>,
+    replay: HashMap<Uuid, (u32, u64, SourceKey)>,
     /// After [`Spool::rewind`], until the reader is past every file: each file is read
     /// as an earlier logger's (only the events in `replay` come back).
     rewound: bool,
     /// Events of earlier loggers that were counted on open and then not found when
     /// read back (a file changed under the spool): for the loop to settle as lost.
-    vanished: Vec<(Uuid, u64)>,
+    vanished: Vec<(Uuid, u64, SourceKey)>,
     pub corrupt_records: u64,
     damage: Vec<SegmentDamage>,
     /// A file under a segment's name could not be read (a link, say): it is left for
@@ -198,7 +200,7 @@ fn open_reader(disk: &Disk, index: u32, start: u64, end: Option<u64>) -> io::Res
 /// bytes, in order, the ids its acks settle, and its damaged stretches.
 #[derive(Default)]
 struct Scanned {
-    events: Vec<(Uuid, u64)>,
+    events: Vec<(Uuid, u64, SourceKey)>,
     settled: Vec<Uuid>,
     stretches: u64,
 }
@@ -207,7 +209,10 @@ fn scan(mut reader: FileReader) -> io::Result<Scanned> {
     let mut out = Scanned::default();
     loop {
         match reader.next_item()? {
-            Item::Record(Record::Event(e)) => out.events.push((e.id, queued_bytes(&e))),
+            Item::Record(Record::Event(e)) => {
+                out.events
+                    .push((e.id, queued_bytes(&e), e.source().to_key()))
+            }
             Item::Record(Record::Ack(ids)) => out.settled.extend(ids),
             Item::Damaged { .. } => out.stretches += 1,
             Item::End => return Ok(out),
@@ -240,7 +245,7 @@ impl Spool {
         let listing = disk.segments()?;
         let mut recovered = Recovered::default();
         let mut settled = HashSet::new();
-        let mut events: Vec<(u32, Uuid, u64)> = Vec::new();
+        let mut events: Vec<(u32, Uuid, u64, SourceKey)> = Vec::new();
         let mut segments = BTreeMap::new();
         let mut damage = Vec::new();
         for &i in &listing.files {
@@ -256,7 +261,12 @@ impl Spool {
                     continue;
                 }
             };
-            events.extend(scanned.events.into_iter().map(|(id, bytes)| (i, id, bytes)));
+            events.extend(
+                scanned
+                    .events
+                    .into_iter()
+                    .map(|(id, bytes, source)| (i, id, bytes, source)),
+            );
             settled.extend(scanned.settled);
             let stretches = scanned.stretches;
             if stretches > 0 {
@@ -276,17 +286,25 @@ impl Spool {
             );
         }
         let mut replay = HashMap::new();
-        for (i, id, bytes) in events {
+        let mut by_source: HashMap<SourceKey, (u64, u64)> = HashMap::new();
+        for (i, id, bytes, source) in events {
             if settled.contains(&id) || replay.contains_key(&id) {
                 continue;
             }
-            replay.insert(id, (i, bytes));
+            let tally = by_source.entry(source.clone()).or_default();
+            tally.0 += 1;
+            tally.1 += bytes;
+            replay.insert(id, (i, bytes, source));
             if let Some(s) = segments.get_mut(&i) {
                 s.live += 1;
             }
             recovered.events += 1;
             recovered.bytes += bytes;
         }
+        recovered.by_source = by_source
+            .into_iter()
+            .map(|(source, (events, bytes))| (source, events, bytes))
+            .collect();
         let left_alone = damage.iter().any(|d| d.unreadable.is_some());
         let write_index = match listing.highest {
             None => 0,
@@ -356,6 +374,7 @@ impl Spool {
                     topic_arn,
                     event.group.as_deref(),
                     event.app_id.as_deref(),
+                    event.widget,
                     event.category(),
                     event.action(),
                     event.body(),
@@ -770,7 +789,7 @@ impl Spool {
     pub fn rewind(&mut self, in_memory: &HashSet<Uuid>) -> io::Result<u64> {
         self.flush()?;
         let mut settled: HashSet<Uuid> = self.pending_acks.iter().copied().collect();
-        let mut events: Vec<(u32, Uuid, u64)> = Vec::new();
+        let mut events: Vec<(u32, Uuid, u64, SourceKey)> = Vec::new();
         let mut first = None;
         for (&i, s) in &self.segments {
             let end = match s.file {
@@ -784,16 +803,21 @@ impl Spool {
                 Err(e) => return Err(e),
             };
             let scanned = scan(reader)?;
-            events.extend(scanned.events.into_iter().map(|(id, bytes)| (i, id, bytes)));
+            events.extend(
+                scanned
+                    .events
+                    .into_iter()
+                    .map(|(id, bytes, source)| (i, id, bytes, source)),
+            );
             settled.extend(scanned.settled);
             first.get_or_insert(i);
         }
         let mut replay = HashMap::new();
-        for (i, id, bytes) in events {
+        for (i, id, bytes, source) in events {
             if settled.contains(&id) || in_memory.contains(&id) || replay.contains_key(&id) {
                 continue;
             }
-            replay.insert(id, (i, bytes));
+            replay.insert(id, (i, bytes, source));
         }
         let waiting = self.unwritten.waiting().0;
         self.backlog_events = replay.len() as u64 + waiting;
@@ -815,14 +839,14 @@ impl Spool {
     /// Every file of earlier loggers is read: an event counted on open and not met
     /// again is gone (its file changed under the spool). The loop settles it as lost.
     fn lose_unfound_replays(&mut self) {
-        for (id, (segment, bytes)) in self.replay.drain() {
+        for (id, (segment, bytes, source)) in self.replay.drain() {
             if let Some(s) = self.segments.get_mut(&segment) {
                 s.live = s.live.saturating_sub(1);
             }
             self.live = self.live.saturating_sub(1);
             self.unacked_on_disk = self.unacked_on_disk.saturating_sub(1);
             self.backlog_events = self.backlog_events.saturating_sub(1);
-            self.vanished.push((id, bytes));
+            self.vanished.push((id, bytes, source));
         }
     }
 
@@ -833,8 +857,8 @@ impl Spool {
         self.backlog_events = 0;
     }
 
-    /// Events counted on open that could not be read back: (id, bytes).
-    pub fn take_vanished(&mut self) -> Vec<(Uuid, u64)> {
+    /// Events counted on open that could not be read back: (id, bytes, lane).
+    pub fn take_vanished(&mut self) -> Vec<(Uuid, u64, SourceKey)> {
         std::mem::take(&mut self.vanished)
     }
 

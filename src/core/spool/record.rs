@@ -3,7 +3,7 @@
 //! ```text
 //! header  "RCSPOOL1"
 //! record  magic 0x5A 0xA5 | payload length u32 LE | CRC-32 of payload u32 LE | payload
-//! payload 1 (event) | id [16] | eventType u8 | topic | group | app | category | action | body
+//! payload 1 (event) | id [16] | kind u8 | topic | group | app | category | action | body
 //!         2 (ack)   | count u32 | ids [16] x count
 //! string  length u32 LE | UTF-8 bytes      (group, app: length 0xFFFFFFFF = none)
 //! room    zero bytes after the last record: space set aside for acks (see below)
@@ -15,6 +15,12 @@
 //! header is not needed to read: a damaged one is one corrupt stretch like any other,
 //! and the records after it are read. Files are read through [`SegmentReader`]
 //! (`frame.rs`: a bounded window, and a resynchronisation linear in the file's size).
+//!
+//! The event's `kind` byte is its event type (0 `session`, 1 `customerAction`), plus
+//! [`WIDGET_BIT`] for an event the Livechat widget's route logged: its lane of the limits
+//! (`delivery/sources.rs`) must be known again when it is read back. A reader older
+//! than that bit counts such a record as damaged, so a rollback past it reports the
+//! widget's spooled events as `corrupt_records` rather than changing them.
 //!
 //! Two things are written that the first version of this format did not write, and
 //! both read as that version's files did, so a spool left by it replays as it is:
@@ -30,7 +36,7 @@ use uuid::Uuid;
 
 use super::frame::{Format, Item, Reader, Shape, Source};
 pub use super::frame::{MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES};
-use crate::core::event::EventType;
+use crate::core::event::{EventType, Source as EventSource};
 use crate::core::fields::{put_optional, put_str, Fields};
 
 pub const SEGMENT_HEADER: &[u8; 8] = b"RCSPOOL1";
@@ -41,6 +47,8 @@ pub const ACK_ROOM_PER_EVENT: u64 = 2 * (RECORD_HEADER_BYTES as u64 + 1 + 4 + 16
 /// Ids per ack record.
 const ACK_CHUNK: usize = 4096;
 const KIND_EVENT: u8 = 1;
+/// Set in an event record's type byte for the widget's events (see the module doc).
+const WIDGET_BIT: u8 = 0x80;
 const KIND_ACK: u8 = 2;
 /// An event as the spool keeps it: enough to publish it again, to the same topic and
 /// group, with the same id.
@@ -51,9 +59,22 @@ pub struct SpooledEvent {
     pub topic_arn: String,
     pub group: Option<String>,
     pub app_id: Option<String>,
+    /// Logged by the Livechat widget's route.
+    pub widget: bool,
     pub category: String,
     pub action: String,
     pub body: String,
+}
+
+impl SpooledEvent {
+    /// The lane of the limits it is counted in.
+    pub fn source(&self) -> EventSource<'_> {
+        match (&self.app_id, self.widget) {
+            (Some(app), _) => EventSource::App(app),
+            (None, true) => EventSource::Widget,
+            (None, false) => EventSource::Server,
+        }
+    }
 }
 
 /// One record read back.
@@ -91,15 +112,21 @@ pub fn write_event(
     topic_arn: &str,
     group: Option<&str>,
     app_id: Option<&str>,
+    widget: bool,
     category: &str,
     action: &str,
     body: &str,
 ) -> usize {
     let start = open_record(out, KIND_EVENT);
     out.extend_from_slice(id.as_bytes());
-    out.push(match event_type {
+    let event_type = match event_type {
         EventType::Session => 0,
         EventType::CustomerAction => 1,
+    };
+    out.push(if widget {
+        event_type | WIDGET_BIT
+    } else {
+        event_type
     });
     put_str(out, topic_arn);
     put_optional(out, group);
@@ -135,7 +162,8 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
     let record = match f.u8()? {
         KIND_EVENT => {
             let id = f.uuid()?;
-            let event_type = match f.u8()? {
+            let kind = f.u8()?;
+            let event_type = match kind & !WIDGET_BIT {
                 0 => EventType::Session,
                 1 => EventType::CustomerAction,
                 _ => return None,
@@ -149,6 +177,7 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
                 topic_arn,
                 group,
                 app_id,
+                widget: kind & WIDGET_BIT != 0,
                 category: f.string()?,
                 action: f.string()?,
                 body: f.string()?,
@@ -204,7 +233,7 @@ fn shape(payload: &[u8]) -> Option<()> {
     match s.u8()? {
         KIND_EVENT => {
             s.skip(16)?;
-            if s.u8()? > 1 {
+            if s.u8()? & !WIDGET_BIT > 1 {
                 return None;
             }
             s.string()?;
@@ -300,6 +329,7 @@ mod tests {
                 .is_multiple_of(2)
                 .then(|| format!("https://chat.example.com/r{n}")),
             app_id: n.is_multiple_of(3).then(|| format!("app-{n}")),
+            widget: n % 5 == 1,
             category: "Chat Session".into(),
             action: "closed".into(),
             body: format!(r#"{{"n":{n},"s":"ünï"}}"#),
@@ -314,6 +344,7 @@ mod tests {
             &e.topic_arn,
             e.group.as_deref(),
             e.app_id.as_deref(),
+            e.widget,
             &e.category,
             &e.action,
             &e.body,

@@ -620,6 +620,7 @@ fn a_previous_versions_spool_replays() {
             ARN,
             e.group.as_deref(),
             e.app_id.as_deref(),
+            e.widget,
             e.category(),
             e.action(),
             e.body(),

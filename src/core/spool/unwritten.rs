@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use uuid::Uuid;
 
 use super::record::{read_at, Read, Record, SpooledEvent};
+use crate::core::event::SourceKey;
 
 #[derive(Debug)]
 struct Entry {
@@ -32,6 +33,17 @@ pub struct UnwrittenEvent {
     pub queued_bytes: u64,
     /// Its event is in memory (window or in flight): it is not counted as waiting.
     pub in_memory: bool,
+    /// The lane of the limits it is counted in.
+    pub source: SourceKey,
+}
+
+/// The lane of the event whose record is `record`: read from the record rather than
+/// kept beside it, as only drops and a close ask for it.
+fn source_of(record: &[u8]) -> SourceKey {
+    match read_at(record, 0, true) {
+        Read::Record(Record::Event(e), _) => e.source().to_key(),
+        _ => unreachable!("the spool's own record decodes"),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +205,7 @@ impl Unwritten {
             segment: entry.segment,
             queued_bytes: entry.queued_bytes,
             in_memory: false,
+            source: source_of(&self.buf[entry.start..entry.start + entry.len]),
         })
     }
 
@@ -206,6 +219,7 @@ impl Unwritten {
                 segment: e.segment,
                 queued_bytes: e.queued_bytes,
                 in_memory: e.in_memory,
+                source: source_of(&self.buf[e.start..e.start + e.len]),
             })
     }
 

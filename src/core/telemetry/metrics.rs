@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+use super::sources::{LaneSnapshot, SourcesSnapshot};
 use super::stats::{PausedDestination, StatsSnapshot};
 use crate::core::error::ErrorCode;
 use crate::core::plan::VIOLATION_KINDS;
@@ -133,13 +134,58 @@ impl Exposition {
 }
 
 /// The exposition text for one logger.
+/// The lanes: `source` is `server`, `widget` or `app` (with `app`, the App's id).
+fn render_sources(out: &mut Exposition, sources: &SourcesSnapshot) {
+    let mut lanes: Vec<([(&str, &str); 2], &LaneSnapshot)> = vec![
+        ([("source", "server"), ("app", "")], &sources.server),
+        ([("source", "widget"), ("app", "")], &sources.widget),
+    ];
+    for (app, lane) in &sources.app {
+        lanes.push(([("source", "app"), ("app", app)], lane));
+    }
+    out.header(
+        "source_events_total",
+        "counter",
+        "Events by lane (source) and outcome: logged (accepted, dropped ones included), delivered, dropped (the lane at its share, or the queue full), refused (before the queue: the widget's caps, an App's rate limit or byte budget).",
+    );
+    for (labels, lane) in &lanes {
+        for (outcome, n) in [
+            ("logged", lane.logged),
+            ("delivered", lane.delivered),
+            ("dropped", lane.dropped),
+            ("refused", lane.refused),
+        ] {
+            let labels = [labels[0], labels[1], ("outcome", outcome)];
+            out.sample("source_events_total", &labels, n);
+        }
+    }
+    out.header(
+        "source_held_events",
+        "gauge",
+        "Events not settled yet, by lane (source): what the lane's share is checked against.",
+    );
+    for (labels, lane) in &lanes {
+        out.sample("source_held_events", labels, lane.held_events);
+    }
+    out.header(
+        "source_held_bytes",
+        "gauge",
+        "Bytes of the events not settled yet, by lane (source).",
+    );
+    for (labels, lane) in &lanes {
+        out.sample("source_held_bytes", labels, lane.held_bytes);
+    }
+}
+
 pub fn render(
     stats: &StatsSnapshot,
     counters: &Counters,
+    sources: &SourcesSnapshot,
     paused: &[PausedDestination],
     spooled: bool,
 ) -> String {
     let mut out = Exposition(String::new());
+    render_sources(&mut out, sources);
     out.single(
         "events_accepted_total",
         "counter",
@@ -340,7 +386,7 @@ mod tests {
             since: std::time::SystemTime::UNIX_EPOCH,
             held: 12,
         }];
-        let text = render(&stats, &c.snapshot(), &paused, false);
+        let text = render(&stats, &c.snapshot(), &Default::default(), &paused, false);
         for line in [
             "# TYPE rocketchat_sns_analytics_events_delivered_total counter",
             "rocketchat_sns_analytics_events_delivered_total{topic=\"arn:aws:sns:us-east-1:123456789012:t.fifo\"} 7",

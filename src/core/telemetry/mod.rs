@@ -2,7 +2,9 @@
 //! waiting for the background, and the Prometheus text of them (`metrics.rs`).
 
 mod metrics;
+mod sources;
 mod stats;
 
 pub use metrics::{render, AppResult, Counters, LabelledCounters};
+pub use sources::{tally, Cap, FullLane, LaneCaps, LaneSnapshot, SourceLanes, SourcesSnapshot};
 pub use stats::{PausedDestination, Stats, StatsSnapshot};

@@ -9,4 +9,5 @@ mod overflow;
 mod pause;
 mod reconfigure;
 mod retry;
+mod sources;
 mod spool;

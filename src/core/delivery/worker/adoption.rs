@@ -239,6 +239,9 @@ impl<P: Publisher> Worker<P> {
             stats
                 .held_bytes
                 .fetch_add(event.queued_bytes() as u64, Ordering::Relaxed);
+            self.shared
+                .sources
+                .hold(event.source(), 1, event.queued_bytes() as u64);
             self.shared.undispatched.fetch_add(1, Ordering::AcqRel);
             adoption.taken.push((event.id, segment));
             self.take_event(event, now);

@@ -12,8 +12,8 @@ use crate::core::delivery::deliver::{deliver_batch, BatchOutcome, BatchTarget};
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::error::{DeliveryError, ErrorCode};
-use crate::core::event::EncodedEvent;
-use crate::core::telemetry::Stats;
+use crate::core::event::{EncodedEvent, SourceKey};
+use crate::core::telemetry::{tally, Stats};
 
 use super::Worker;
 
@@ -37,6 +37,8 @@ pub(super) struct InFlightBatch {
     /// Sequence numbers, to put events handed back where they were.
     pub(super) seqs: Vec<u64>,
     pub(super) bytes: usize,
+    /// Its events and bytes by lane, to release them if its task dies.
+    pub(super) by_source: Vec<(SourceKey, u64, u64)>,
     /// A paused destination's probe.
     pub(super) probe: bool,
 }
@@ -56,6 +58,11 @@ impl<P: Publisher> Worker<P> {
             segments: batch.iter().map(|q| q.segment).collect(),
             seqs: batch.iter().map(|q| q.seq).collect(),
             bytes: batch.iter().map(|q| q.event.queued_bytes()).sum(),
+            by_source: tally(
+                batch
+                    .iter()
+                    .map(|q| (q.event.source(), q.event.queued_bytes() as u64)),
+            ),
             probe,
         };
         if !probe {
@@ -143,7 +150,10 @@ impl<P: Publisher> Worker<P> {
                     if meta.probe {
                         Stats::sub(&stats.held, n);
                     }
-                    stats.release(n, meta.bytes);
+                    for (source, events, bytes) in &meta.by_source {
+                        self.shared
+                            .release(source.as_source(), *events as usize, *bytes as usize);
+                    }
                     Stats::add(&stats.failed, n);
                 }
                 if meta.probe {

@@ -185,7 +185,7 @@ impl<P: Publisher> Worker<P> {
             self.probe(now);
             self.write_spool();
             let parked = self.park_held();
-            self.report_drops();
+            self.report_drops(false);
             // Before flushes are answered, so that what they report is what stats() shows.
             self.publish_paused();
             self.answer_flushes();
@@ -222,6 +222,7 @@ impl<P: Publisher> Worker<P> {
             let tick_at = self.spool_tick_at();
             let probe_at = self.probe_at();
             let adopt_at = self.adopt_at();
+            let drops_at = self.drops_due_at();
             tokio::select! {
                 Some(joined) = self.in_flight.tasks.join_next_with_id(), if !self.in_flight.tasks.is_empty() => {
                     self.settle(joined);
@@ -233,6 +234,7 @@ impl<P: Publisher> Worker<P> {
                 _ = sleep_until_opt(tick_at), if tick_at.is_some() => self.spool_tick(),
                 _ = sleep_until_opt(probe_at), if probe_at.is_some() => {}
                 _ = sleep_until_opt(adopt_at), if adopt_at.is_some() => {}
+                _ = sleep_until_opt(drops_at), if drops_at.is_some() => {}
             }
         }
         // Refuse further requests (their senders answer them at once), and answer the
@@ -245,12 +247,12 @@ impl<P: Publisher> Worker<P> {
                 Control::Close { reply, .. } => self.close_waiters.push(reply),
                 Control::Reconfigure(_) => {}
                 // Reports are still made as the running loop makes them.
-                report @ (Control::Dropped(_) | Control::Violations { .. }) => {
-                    self.on_control(report)
-                }
+                report @ (Control::Dropped(_)
+                | Control::LaneFull(..)
+                | Control::Violations { .. }) => self.on_control(report),
             }
         }
-        self.report_drops();
+        self.report_drops(true);
         self.close_spool().await;
         // Dropping the loop answers every waiter (see `Drop`).
     }
@@ -410,8 +412,8 @@ impl<P: Publisher> Worker<P> {
                 }
                 (self.unspool(spooled), segment)
             };
-            stats.release(1, event.queued_bytes());
-            Stats::add(&stats.dropped, 1);
+            shared.release(event.source(), 1, event.queued_bytes());
+            shared.count_dropped(event.source(), 1);
             self.reports.dropped_ids.push(event.id_string());
             self.ack(&[(event.id, segment)]);
         }
@@ -431,6 +433,7 @@ impl<P: Publisher> Worker<P> {
                 self.start_closing(deadline);
             }
             Control::Dropped(id) => self.reports.dropped_ids.push(id.hyphenated().to_string()),
+            Control::LaneFull(id, lane) => self.lane_dropped(id, lane),
             Control::Violations {
                 id,
                 event,

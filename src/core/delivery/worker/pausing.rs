@@ -355,7 +355,10 @@ impl<P: Publisher> Worker<P> {
         let remaining = pause.held;
         let stats = &self.shared.stats;
         Stats::sub(&stats.held, n);
-        stats.release(n, lost.iter().map(|q| q.event.queued_bytes()).sum());
+        for q in &lost {
+            self.shared
+                .release(q.event.source(), 1, q.event.queued_bytes());
+        }
         Stats::add(&stats.failed, n);
         let arn = self.topic(topic).arn.clone();
         self.shared

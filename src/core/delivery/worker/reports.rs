@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -10,7 +11,7 @@ use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::DeliveryReport;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::plan::Violation;
-use crate::core::telemetry::Stats;
+use crate::core::telemetry::{FullLane, Stats};
 
 use super::Worker;
 
@@ -19,9 +20,17 @@ use super::Worker;
 pub(super) struct Reports {
     /// Events `log()` or the loop dropped per `overflow`, for the next report.
     pub(super) dropped_ids: Vec<String>,
+    /// Events `log()` dropped because their lane was at its cap, by lane.
+    pub(super) lane_drops: Vec<(FullLane, Vec<String>)>,
+    /// When drops were last reported: a flood drops events on every turn of the loop,
+    /// and one report per turn would flood `onError` in turn.
+    pub(super) drops_reported_at: Option<Instant>,
     /// Violations already reported, so that each is reported once.
     pub(super) violations_seen: HashSet<(&'static str, String, String)>,
 }
+
+/// Drops are reported at most this often (all of them, by id, in each report).
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Distinct (kind, event, path) triples `validation: 'warn'` reports; past this many,
 /// new ones are only counted, so hostile input cannot grow memory without bound.
@@ -92,7 +101,10 @@ impl<P: Publisher> Worker<P> {
         if spooled {
             return;
         }
-        stats.release(n, bytes);
+        for q in &drained {
+            self.shared
+                .release(q.event.source(), 1, q.event.queued_bytes());
+        }
         Stats::add(&stats.failed, n);
         for q in &drained {
             let topic = self.topic(q.event.topic).arn.clone();
@@ -107,7 +119,47 @@ impl<P: Publisher> Worker<P> {
         ));
     }
 
-    pub(super) fn report_drops(&mut self) {
+    /// An event dropped at its lane's cap, for the next report.
+    pub(super) fn lane_dropped(&mut self, id: Uuid, lane: FullLane) {
+        let id = id.hyphenated().to_string();
+        match self.reports.lane_drops.iter_mut().find(|(l, _)| *l == lane) {
+            Some((_, ids)) => ids.push(id),
+            None => self.reports.lane_drops.push((lane, vec![id])),
+        }
+    }
+
+    /// When drops waiting to be reported are due, if any are.
+    pub(super) fn drops_due_at(&self) -> Option<Instant> {
+        if self.reports.dropped_ids.is_empty() && self.reports.lane_drops.is_empty() {
+            return None;
+        }
+        Some(
+            self.reports
+                .drops_reported_at
+                .map_or_else(Instant::now, |at| at + DROP_REPORT_INTERVAL),
+        )
+    }
+
+    /// Reports the drops since the last report, once [`DROP_REPORT_INTERVAL`] has
+    /// passed since it (or at once with `now_anyway`: the loop ends).
+    pub(super) fn report_drops(&mut self, now_anyway: bool) {
+        match self.drops_due_at() {
+            None => return,
+            Some(due) if !now_anyway && due > Instant::now() => return,
+            Some(_) => self.reports.drops_reported_at = Some(Instant::now()),
+        }
+        for (lane, ids) in std::mem::take(&mut self.reports.lane_drops) {
+            self.shared.report(DeliveryError::new(
+                ErrorCode::QueueFull,
+                format!(
+                    "{}; {} of its events dropped, newest first. Other lanes, and the \
+                     server's own events, are not affected",
+                    lane.describe(),
+                    ids.len()
+                ),
+                ids,
+            ));
+        }
         if self.reports.dropped_ids.is_empty() {
             return;
         }

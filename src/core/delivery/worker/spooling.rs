@@ -126,6 +126,11 @@ impl<P: Publisher> Worker<P> {
                 Stats::add(&stats.accepted, recovered.events as usize);
                 Stats::add(&stats.held_events, recovered.events as usize);
                 Stats::add(&stats.held_bytes, recovered.bytes as usize);
+                for (source, events, bytes) in &recovered.by_source {
+                    self.shared
+                        .sources
+                        .hold(source.as_source(), *events, *bytes);
+                }
                 stats.recovered.store(recovered.events, Ordering::Relaxed);
                 stats.spool_in_use.store(true, Ordering::Relaxed);
                 stats
@@ -195,9 +200,10 @@ impl<P: Publisher> Worker<P> {
             let Some(dropped) = spooling.spool.as_mut().and_then(|s| s.drop_waiting(true)) else {
                 return false;
             };
-            let stats = &self.shared.stats;
-            stats.release(1, dropped.queued_bytes as usize);
-            Stats::add(&stats.dropped, 1);
+            let source = dropped.source.as_source();
+            self.shared
+                .release(source, 1, dropped.queued_bytes as usize);
+            self.shared.count_dropped(source, 1);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -222,9 +228,8 @@ impl<P: Publisher> Worker<P> {
 
     /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
     pub(super) fn drop_unwritable(&mut self, event: EncodedEvent) {
-        let stats = &self.shared.stats;
-        stats.release(1, event.queued_bytes());
-        Stats::add(&stats.dropped, 1);
+        self.shared.release(event.source(), 1, event.queued_bytes());
+        self.shared.count_dropped(event.source(), 1);
         self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
         if let Some(s) = self.spooling.as_mut() {
             s.dropped_ids.push(event.id_string());
@@ -314,6 +319,7 @@ impl<P: Publisher> Worker<P> {
             e.group.map(String::into_boxed_str),
             e.app_id.map(String::into_boxed_str),
         )
+        .from_widget(e.widget)
     }
 
     /// Writes buffered spool records to the file: at the end of every turn, and the
@@ -426,7 +432,6 @@ impl<P: Publisher> Worker<P> {
             return;
         };
         spool.expect_unwritten();
-        let stats = &self.shared.stats;
         loop {
             let (n, b) = spool.waiting_in_memory();
             if n == 0 || (window_events + n <= memory.events && window_bytes + b <= memory.bytes) {
@@ -435,8 +440,10 @@ impl<P: Publisher> Worker<P> {
             let Some(dropped) = spool.drop_waiting(oldest) else {
                 break;
             };
-            stats.release(1, dropped.queued_bytes as usize);
-            Stats::add(&stats.dropped, 1);
+            let source = dropped.source.as_source();
+            self.shared
+                .release(source, 1, dropped.queued_bytes as usize);
+            self.shared.count_dropped(source, 1);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -494,8 +501,8 @@ impl<P: Publisher> Worker<P> {
         let vanished = spool.take_vanished();
         if !vanished.is_empty() {
             let stats = &self.shared.stats;
-            for (_, bytes) in &vanished {
-                stats.release(1, *bytes as usize);
+            for (_, bytes, source) in &vanished {
+                self.shared.release(source.as_source(), 1, *bytes as usize);
             }
             Stats::add(&stats.failed, vanished.len());
             reports.push(DeliveryError::new(
@@ -505,7 +512,7 @@ impl<P: Publisher> Worker<P> {
                      file changed or went away meanwhile); they are lost",
                     vanished.len()
                 ),
-                ids(vanished.into_iter().map(|(id, _)| id)),
+                ids(vanished.into_iter().map(|(id, _, _)| id)),
             ));
         }
         if let Some((segment, e)) = spool.take_removal_error() {
@@ -637,7 +644,8 @@ impl<P: Publisher> Worker<P> {
             for e in &lost {
                 // Unsettled until now, in memory or not (a close leaves what it could
                 // not send in the account's `queued`): failed from here on.
-                stats.release(1, e.queued_bytes as usize);
+                self.shared
+                    .release(e.source.as_source(), 1, e.queued_bytes as usize);
                 let topic = spool
                     .unwritten_event(&e.id)
                     .map(|s| s.topic_arn)
