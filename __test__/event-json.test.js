@@ -206,7 +206,7 @@ describe('property: log(), the bridge and the widget keep JSON semantics or name
   it(`AppsEngineBridge.doLogEvent (${RUNS} cases, seed ${SEED})`, async () => {
     const { topicArn, queueUrl } = await ctx.topic()
     const logger = ctx.logger({ topicArn, appAccess: APP_ACCESS })
-    const bridge = new AppsEngineBridge(logger, { hasPermission: () => true, appRateLimit: { eventsPerSecond: 1e6, burst: 1e6 } })
+    const bridge = new AppsEngineBridge(logger, { hasPermission: () => true, appRateLimit: { eventsPerSecond: 1e6, burst: 1e6, bytesPerSecond: 1e12, burstBytes: 1e12 } })
     const accepted = []
     await fc.assert(
       fc.asyncProperty(eventCase, async (c) => {
@@ -225,7 +225,8 @@ describe('property: log(), the bridge and the widget keep JSON semantics or name
 
   it(`logWidgetEvent (${RUNS} cases, seed ${SEED})`, async () => {
     const { topicArn, queueUrl } = await ctx.topic()
-    const logger = ctx.logger({ topicArn })
+    // One visitor sends every case: the caps per visitor and room out of the way.
+    const logger = ctx.logger({ topicArn, widgetEventsPerVisitor: 1e6, widgetEventsPerRoom: 1e6 })
     const accepted = []
     fc.assert(
       fc.property(node, (n) => {

@@ -48,6 +48,15 @@ describe('registerPrometheusMetrics', () => {
     const text = await registry.metrics()
     assert.match(text, /# TYPE rocketchat_sns_analytics_events_delivered_total counter/)
     assert.match(text, /rocketchat_sns_analytics_app_events_total\{app="good-app",result="logged"\} 1/)
+    // The lanes, as the core's exposition has them: same names, labels and values.
+    assert.equal(await value('source_events_total', { source: 'server', outcome: 'delivered' }), 3)
+    assert.equal(await value('source_events_total', { source: 'app', app: 'good-app', outcome: 'delivered' }), 1)
+    assert.equal(await value('source_held_events', { source: 'widget' }), 0)
+    const core = controller.logger.metrics()
+    for (const line of ['rocketchat_sns_analytics_source_events_total{source="server",app="",outcome="delivered"} 3', 'rocketchat_sns_analytics_source_events_total{source="app",app="good-app",outcome="delivered"} 1']) {
+      assert.ok(core.includes(line), line)
+      assert.ok(text.includes(line), line)
+    }
   })
 
   it('shows each paused destination and what it holds, and drops it when it resumes', async () => {

@@ -231,10 +231,11 @@ export type WidgetEventsEndpoints = {
  * `invalid-token` or `invalid-room`; `errorType` `error-invalid-event`,
  * `error-event-too-large`, `error-event-owner` (an event the widget does not own),
  * `error-analytics-unavailable` or `error-analytics-disabled`, with `details.field`
- * for a refused event.
+ * for a refused event. A visitor token or a room over its cap a minute
+ * (`widgetEventsPerVisitor`, `widgetEventsPerRoom`) answers 429 with `API.v1.tooManyRequests`.
  */
 export declare function widgetEventRoute(params: {
-  API: { v1: { success(result?: object): unknown; failure(result?: string, errorType?: string, stack?: string, error?: { details: unknown }): unknown } }
+  API: { v1: { success(result?: object): unknown; failure(result?: string, errorType?: string, stack?: string, error?: { details: unknown }): unknown; tooManyRequests(msg?: string): unknown } }
   controller: AnalyticsController | AnalyticsLogger
   /** Rocket.Chat's ajv instance: `import { ajv } from '@rocket.chat/rest-typings'`. */
   ajv: { compile<T = unknown>(schema: object): import('ajv').ValidateFunction<T> }

@@ -778,6 +778,43 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
       for (const [kind, n] of Object.entries((s && s.violations) || {})) this.inc({ kind }, n)
     },
   })
+  // The lanes, as logger.metrics() names them: source server, widget, or app with the App's id.
+  const lanes = (s) => {
+    const { sources } = s || {}
+    if (!sources) return []
+    return [
+      [{ source: 'server', app: '' }, sources.server],
+      [{ source: 'widget', app: '' }, sources.widget],
+      ...Object.entries(sources.app).map(([app, lane]) => [{ source: 'app', app }, lane]),
+    ]
+  }
+  new client.Counter({
+    name: `${PREFIX}source_events_total`,
+    help: "Events by lane (source) and outcome: logged (accepted, dropped ones included), delivered, dropped (the lane at its share, or the queue full), refused (before the queue: the widget's caps, an App's rate limit or byte budget).",
+    labelNames: ['source', 'app', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [labels, lane] of lanes(stats())) {
+        for (const outcome of ['logged', 'delivered', 'dropped', 'refused']) this.inc({ ...labels, outcome }, lane[outcome])
+      }
+    },
+  })
+  for (const [name, help, field] of [
+    ['source_held_events', "Events not settled yet, by lane (source): what the lane's share is checked against.", 'heldEvents'],
+    ['source_held_bytes', 'Bytes of the events not settled yet, by lane (source).', 'heldBytes'],
+  ]) {
+    new client.Gauge({
+      name: PREFIX + name,
+      help,
+      labelNames: ['source', 'app'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const [labels, lane] of lanes(stats())) this.set(labels, lane[field])
+      },
+    })
+  }
   new client.Counter({
     name: `${PREFIX}app_events_total`,
     help: 'Apps-Engine bridge calls, by app id and result.',
@@ -837,6 +874,18 @@ const widgetEventResponseSchema = {
   },
   required: ['success'],
   oneOf: [{ required: ['id'] }, { required: ['skipped'] }],
+  additionalProperties: false,
+}
+
+/**
+ * What the route answers a widget over its caps per visitor or room with: ApiClass's
+ * `tooManyRequests(msg)`, 429 `{ success: false, error }`
+ * (apps/meteor/server/api/ApiClass.ts@b2da25443e9c7472fb23fb68799290b6d67e6cbe).
+ */
+const widgetTooManyRequestsSchema = {
+  type: 'object',
+  properties: { success: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
+  required: ['success', 'error'],
   additionalProperties: false,
 }
 
@@ -902,7 +951,9 @@ function widgetCloseEvent({ tabId, properties }, room) {
  * `error`, `errorType` `error-invalid-event`, `error-event-too-large` or
  * `error-event-owner` (an event the widget does not own: EVENT_OWNERS)
  * (`error-analytics-unavailable` for a full queue or a closed logger), and `details:
- * { field }`; switched off, `errorType` `error-analytics-disabled`.
+ * { field }`; switched off, `errorType` `error-analytics-disabled`. A visitor token or
+ * a room over its cap a minute (the logger's widgetEventsPerVisitor and
+ * widgetEventsPerRoom) answers 429 with `tooManyRequests(message)`, the same shape.
  *
  * A Chat Session/closed goes through the controller's RoomFacts with the hook's and the
  * Apps' reports of the same close: the route answers once the room's one close is
@@ -922,10 +973,10 @@ function widgetEventRoute({ API, controller, ajv, validateBadRequestErrorRespons
   const options = {
     authRequired: false,
     body: ajv.compile(widgetEventSchema),
-    response: { 200: ajv.compile(widgetEventResponseSchema), 400: validateBadRequestErrorResponse },
+    response: { 200: ajv.compile(widgetEventResponseSchema), 400: validateBadRequestErrorResponse, 429: ajv.compile(widgetTooManyRequestsSchema) },
     rateLimiterOptions: rateLimit,
   }
-  const refused = (e) => API.v1.failure(e.message, WIDGET_ERROR_TYPES[e.code] ?? 'error-analytics-unavailable', undefined, e.field ? { details: { field: e.field } } : undefined)
+  const refused = (e) => e.code === 'RATE_LIMITED' ? API.v1.tooManyRequests(e.message) : API.v1.failure(e.message, WIDGET_ERROR_TYPES[e.code] ?? 'error-analytics-unavailable', undefined, e.field ? { details: { field: e.field } } : undefined)
   return [
     WIDGET_ROUTE,
     options,

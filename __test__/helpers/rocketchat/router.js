@@ -17,7 +17,9 @@
 //   `failure(result, errorType, stack, error)` answers 400: an object gets
 //   `success: false`, a string becomes `{ success: false, error, stack }` plus
 //   `errorType` and `details` (JSON-parsed when it is text) when given; an action that
-//   throws answers `failure(e.message, e.error, TEST_MODE ? e.stack : undefined, e)`.
+//   throws answers `failure(e.message, e.error, TEST_MODE ? e.stack : undefined, e)`;
+//   `tooManyRequests(msg)` answers 429 `{ success: false, error: msg || 'Too many
+//   requests' }`.
 //   The action runs with `this.bodyParams`. Rate limits are not applied under
 //   TEST_MODE (shouldAddRateLimitToRoute), and not here at all.
 // Authentication, query parameters, middlewares and headers are left out: the widget
@@ -38,6 +40,10 @@ function coerceDatesToStrings(obj) {
 function success(result = {}, statusCode = 200) {
   if (isObject(result)) result.success = true
   return { statusCode, body: result }
+}
+
+function tooManyRequests(msg) {
+  return { statusCode: 429, body: { success: false, error: msg || 'Too many requests' } }
 }
 
 function failure(result, errorType, stack, error) {
@@ -71,7 +77,7 @@ function createRouter({ testMode = true } = {}) {
       routes.set(`${method} /v1/${subpath}`, { options: { tags: [], ...options, typed: true }, action })
       return this
     }
-  const v1 = { get: register('GET'), post: register('POST'), put: register('PUT'), delete: register('DELETE'), success, failure }
+  const v1 = { get: register('GET'), post: register('POST'), put: register('PUT'), delete: register('DELETE'), success, failure, tooManyRequests }
 
   async function request(method, path, bodyParams) {
     const route = routes.get(`${method} ${path}`)
