@@ -59,6 +59,12 @@ export declare class AnalyticsLogger {
    */
   metrics(): string
   /**
+   * The same metrics as data, family by family (`metricDefinitions()` lists the
+   * families without samples): what `registerPrometheusMetrics` publishes through
+   * prom-client, so that both exporters have the same names, labels and values.
+   */
+  metricFamilies(): Array<MetricFamily>
+  /**
    * Resolves once every event logged before the call is delivered, has
    * definitively failed, or is held for a paused destination (counted in the
    * report's `held`), with the logger's account. Never rejects.
@@ -751,6 +757,27 @@ export interface LoggerStats {
    * passes or `reconfigure()` routes them elsewhere.
    */
   paused: Array<PausedDestination>
+}
+
+/**
+ * Every metric family a logger publishes, without samples: what a registry
+ * registers before there is a logger to read (`registerPrometheusMetrics`).
+ */
+export declare function metricDefinitions(): Array<MetricFamily>
+
+/** One metric family: its full name, type, help, label names and samples. */
+export interface MetricFamily {
+  name: string
+  type: 'counter' | 'gauge'
+  help: string
+  labelNames: Array<string>
+  samples: Array<MetricSample>
+}
+
+/** One sample of a family: its labels by name, and its value. */
+export interface MetricSample {
+  labels: Record<string, string>
+  value: number
 }
 
 /**

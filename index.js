@@ -40,6 +40,7 @@ module.exports.AppsEngineBridge = binding.AppsEngineBridge
 module.exports.builtinPlans = binding.builtinPlans
 module.exports.generateTypes = binding.generateTypes
 module.exports.listDeadLetters = binding.listDeadLetters
+module.exports.metricDefinitions = binding.metricDefinitions
 module.exports.optionsFromSettings = binding.optionsFromSettings
 module.exports.purgeDeadLetters = binding.purgeDeadLetters
 module.exports.replayDeadLetters = binding.replayDeadLetters

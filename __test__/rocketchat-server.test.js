@@ -28,7 +28,8 @@ describe('registerPrometheusMetrics', () => {
       const sample = metric.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
       return sample ? sample.value : undefined
     }
-    assert.equal(await value('events_delivered_total'), 0, 'switched off: 0')
+    assert.equal(await value('events_accepted_total'), 0, 'switched off: 0')
+    assert.equal(await value('events_delivered_total'), undefined, 'switched off: no series by topic')
 
     controller.logger = ctx.logger({ topicArn, appAccess: { 'good-app': { categories: ['c'] }, 'evil-app': { categories: ['c'] } } })
     for (let i = 0; i < 3; i++) controller.logger.log({ category: 'c', action: 'a' })
@@ -55,8 +56,75 @@ describe('registerPrometheusMetrics', () => {
     const core = controller.logger.metrics()
     for (const line of ['rocketchat_sns_analytics_source_events_total{source="server",app="",outcome="delivered"} 3', 'rocketchat_sns_analytics_source_events_total{source="app",app="good-app",outcome="delivered"} 1']) {
       assert.ok(core.includes(line), line)
-      assert.ok(text.includes(line), line)
     }
+  })
+
+  it('publishes exactly what logger.metrics() has: the same families, types, labels and values, after the same run', async () => {
+    const { topicArn } = await ctx.topic({ fifo: true })
+    const missing = `arn:aws:sns:us-east-1:123456789012:rc-metrics-parity-${process.pid}.fifo`
+    const spoolDir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'rc-metrics-'))
+    const controller = {
+      logger: ctx.logger({
+        topicArn,
+        trackingPlan: 'rocketchat-livechat',
+        agentTopics: { 'df-missing': missing },
+        appAccess: { 'good-app': { categories: ['*'], dialogflowAgentIds: ['df-missing'] } },
+        spoolDir,
+        retryInitialBackoffMs: 10,
+        retryMaxBackoffMs: 50,
+      }),
+    }
+    const registry = new client.Registry()
+    registerPrometheusMetrics(controller, registry)
+    const { logger } = controller
+    logger.log({ category: 'Escalation', action: 'attempted' })
+    logger.log({ category: 'Escalation', action: 'attempted', dialogflowAgentId: 'df-missing' })
+    assert.throws(() => logger.log({ category: 'Nope', action: 'x' }))
+    logger.logWidgetEvent({ token: 'visitor-1', rid: 'room-1', category: 'Survey', action: 'link_clicked' })
+    const bridge = new AppsEngineBridge(logger, { hasPermission: (appId) => appId === 'good-app' })
+    await bridge.doLogEvent({ category: 'Escalation', action: 'attempted' }, 'good-app')
+    await bridge.doLogEvent({ category: 'Escalation', action: 'attempted' }, 'evil-app').catch(() => {})
+    await logger.flush()
+    await waitFor('the paused destination', () => logger.stats().paused.length === 1)
+
+    // Each exposition as a set: `# TYPE` and `# HELP` lines, and samples with their
+    // labels in name order (each exporter orders labels its own way).
+    const parse = (text) => {
+      const lines = new Map()
+      for (const line of text.split('\n').filter(Boolean)) {
+        if (line.startsWith('#')) {
+          lines.set(line, null)
+          continue
+        }
+        const [, name, labels = '', value] = line.match(/^([a-z_]+)(?:\{(.*)\})? (\S+)$/)
+        const sorted = labels ? [...labels.matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => `${m[1]}="${m[2]}"`).sort().join(',') : ''
+        lines.set(`${name}{${sorted}}`, Number(value))
+      }
+      return lines
+    }
+    const prom = parse(await registry.metrics())
+    const core = parse(logger.metrics())
+    assert.deepEqual([...prom.keys()].sort(), [...core.keys()].sort(), 'the same families, help, types and series')
+    for (const [key, value] of core) {
+      if (key.startsWith('rocketchat_sns_analytics_oldest_undelivered_age_seconds')) {
+        assert.ok(Math.abs(prom.get(key) - value) < 1, key)
+      } else {
+        assert.equal(prom.get(key), value, key)
+      }
+    }
+    // What the run made, as both have it.
+    for (const [key, value] of [
+      ['rocketchat_sns_analytics_events_held{}', 1],
+      [`rocketchat_sns_analytics_destination_held_events{topic="${missing}"}`, 1],
+      ['rocketchat_sns_analytics_source_events_total{app="",outcome="delivered",source="widget"}', 1],
+      ['rocketchat_sns_analytics_source_events_total{app="good-app",outcome="delivered",source="app"}', 1],
+      ['rocketchat_sns_analytics_app_events_total{app="evil-app",result="permission_denied"}', 1],
+      ['rocketchat_sns_analytics_spool_in_use{}', 1],
+    ]) {
+      assert.equal(core.get(key), value, key)
+    }
+    assert.ok(core.get(`rocketchat_sns_analytics_oldest_undelivered_age_seconds{topic="${missing}"}`) >= 0, 'the held event has an age')
+    await logger.close({ timeoutMs: 100 })
   })
 
   it('shows each paused destination and what it holds, and drops it when it resumes', async () => {
@@ -68,7 +136,8 @@ describe('registerPrometheusMetrics', () => {
     const report = await controller.logger.flush()
     assert.equal(report.held, 5)
     const text = await registry.metrics()
-    assert.match(text, new RegExp(`rocketchat_sns_analytics_destination_paused\\{topic="${missing}",code="NotFound"\\} 1`))
+    // prom-client writes labels in its own order.
+    assert.match(text, new RegExp(`rocketchat_sns_analytics_destination_paused\\{(?=[^}]*topic="${missing}")(?=[^}]*code="NotFound")[^}]*\\} 1`))
     assert.match(text, new RegExp(`rocketchat_sns_analytics_destination_held_events\\{topic="${missing}"\\} 5`))
     assert.match(text, /rocketchat_sns_analytics_events_held 5/)
     await moto.topicWithQueue(ctx.moto, { name: missing.split(':').pop() })

@@ -12,8 +12,6 @@
 // close waits for the other paths' reports of it (RoomFacts; read when the first entry
 // point is wired to the controller); an AnalyticsLogger itself is accepted too.
 
-const PREFIX = 'rocketchat_sns_analytics_'
-
 /** The server's own site URL setting, the default `siteUrl`. */
 const SITE_URL_SETTING = 'Site_Url'
 
@@ -709,128 +707,48 @@ function registerOmnichannelCallbacks(callbacks, controller, { onNewRoom, afterT
 /**
  * Puts the logger's counters and gauges on a prom-client `Registry` (Rocket.Chat's
  * metrics are prom-client: apps/meteor/server/lib/metrics/lib/metrics.ts@96b2c0ba958a9d6882d083499847d5e7ae1d05f7) as
- * collectors that read `stats()` at scrape time, with per-app counts as labels. The
+ * collectors that read the logger at scrape time: every family of `metricDefinitions()`,
+ * with the samples of `logger.metricFamilies()`, the same definition `logger.metrics()`
+ * renders, so both expositions have the same names, labels and values. The
  * prom-client module is the host's own by default (`require('prom-client')`), so that
  * the metrics belong to the registry's prom-client. While the controller's logger is
- * null (switched off), every value is 0.
+ * null (switched off), unlabelled metrics read 0 and labelled ones have no series.
  */
 function registerPrometheusMetrics(source, registry, client = require('prom-client')) {
-  const stats = () => {
-    const logger = loggerOf(source)
-    return logger ? logger.stats() : null
+  const { metricDefinitions } = require('..')
+  // One read of the logger per scrape: prom-client collects metric by metric, and
+  // every family must come from the same moment. The read is forgotten once the
+  // scrape's turn of the event loop is over.
+  let read = null
+  const current = () => {
+    if (!read) {
+      const logger = loggerOf(source)
+      read = new Map((logger ? logger.metricFamilies() : []).map((f) => [f.name, f]))
+      setImmediate(() => {
+        read = null
+      })
+    }
+    return read
   }
-  const total = (name, help, read) =>
-    new client.Counter({
-      name: PREFIX + name,
-      help,
-      registers: [registry],
-      collect() {
-        const s = stats()
-        this.reset()
-        this.inc(s ? read(s) : 0)
-      },
-    })
-  const gauge = (name, help, read) =>
-    new client.Gauge({
-      name: PREFIX + name,
-      help,
-      registers: [registry],
-      collect() {
-        const s = stats()
-        this.set(s ? read(s) : 0)
-      },
-    })
-  total('events_accepted_total', 'Events log() accepted (overflow drops included), and events recovered from the spool.', (s) => s.accepted)
-  total('events_delivered_total', 'Events SNS accepted.', (s) => s.delivered)
-  total('events_failed_total', 'Events given up: refused by SNS, out of retry budget, cut off at shutdown, or held for a paused destination when close() ended without a spool.', (s) => s.failed)
-  total('events_dropped_total', 'Events discarded because the queue was full (overflow).', (s) => s.dropped)
-  total('events_invalid_total', 'Events log() refused as invalid, tracking-plan rejections included.', (s) => s.invalid)
-  total('events_retried_total', 'Entries sent again after a transient failure.', (s) => s.retried)
-  total('batches_sent_total', 'PublishBatch requests sent, retries included.', (s) => s.batchesSent)
-  gauge('events_queued', 'Events accepted, neither settled nor held: waiting to be sent, or in a request.', (s) => s.queued)
-  gauge('events_in_flight', 'Events in a PublishBatch request not yet answered, or waiting for a retry.', (s) => s.inFlight)
-  gauge('events_held', 'Events held for destinations SNS refused as a whole (paused).', (s) => s.held)
-  gauge('events_spooled', 'With spoolDir: unsettled events kept in the spool.', (s) => s.spooled)
-  gauge('spool_in_use', 'With spoolDir: 1 while the logger writes its spool folder, 0 while it runs from memory (no folder could be had).', (s) => (s.spoolInUse ? 1 : 0))
-  // One series per paused destination, gone when it resumes (reset at every scrape).
-  const paused = (name, help, labelNames, read) =>
-    new client.Gauge({
-      name: PREFIX + name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        const s = stats()
-        this.reset()
-        for (const p of (s && s.paused) || []) read(this, p)
-      },
-    })
-  paused('destination_paused', 'Destinations SNS refused as a whole (no permission, no topic, invalid keys, a disabled KMS key), while paused: 1, by topic and AWS code.', ['topic', 'code'], (g, p) => g.set({ topic: p.topicArn, code: p.awsCode }, 1))
-  paused('destination_held_events', 'Events held for a paused destination, by topic.', ['topic'], (g, p) => g.set({ topic: p.topicArn }, p.held))
-  new client.Counter({
-    name: `${PREFIX}plan_violations_total`,
-    help: 'Tracking-plan violations found, by kind.',
-    labelNames: ['kind'],
-    registers: [registry],
-    collect() {
-      const s = stats()
-      this.reset()
-      for (const [kind, n] of Object.entries((s && s.violations) || {})) this.inc({ kind }, n)
-    },
-  })
-  // The lanes, as logger.metrics() names them: source server, widget, or app with the App's id.
-  const lanes = (s) => {
-    const { sources } = s || {}
-    if (!sources) return []
-    return [
-      [{ source: 'server', app: '' }, sources.server],
-      [{ source: 'widget', app: '' }, sources.widget],
-      ...Object.entries(sources.app).map(([app, lane]) => [{ source: 'app', app }, lane]),
-    ]
-  }
-  new client.Counter({
-    name: `${PREFIX}source_events_total`,
-    help: "Events by lane (source) and outcome: logged (accepted, dropped ones included), delivered, dropped (the lane at its share, or the queue full), refused (before the queue: the widget's caps, an App's rate limit or byte budget).",
-    labelNames: ['source', 'app', 'outcome'],
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const [labels, lane] of lanes(stats())) {
-        for (const outcome of ['logged', 'delivered', 'dropped', 'refused']) this.inc({ ...labels, outcome }, lane[outcome])
-      }
-    },
-  })
-  for (const [name, help, field] of [
-    ['source_held_events', "Events not settled yet, by lane (source): what the lane's share is checked against.", 'heldEvents'],
-    ['source_held_bytes', 'Bytes of the events not settled yet, by lane (source).', 'heldBytes'],
-  ]) {
-    new client.Gauge({
-      name: PREFIX + name,
-      help,
-      labelNames: ['source', 'app'],
+  for (const definition of metricDefinitions()) {
+    const Metric = definition.type === 'counter' ? client.Counter : client.Gauge
+    new Metric({
+      name: definition.name,
+      help: definition.help,
+      labelNames: definition.labelNames,
       registers: [registry],
       collect() {
         this.reset()
-        for (const [labels, lane] of lanes(stats())) this.set(labels, lane[field])
+        const family = current().get(definition.name)
+        // Switched off: an unlabelled metric reads 0, a labelled one has no series.
+        const samples = family ? family.samples : definition.labelNames.length === 0 ? [{ labels: {}, value: 0 }] : []
+        for (const { labels, value } of samples) {
+          if (definition.type === 'counter') this.inc(labels, value)
+          else this.set(labels, value)
+        }
       },
     })
   }
-  new client.Counter({
-    name: `${PREFIX}app_events_total`,
-    help: 'Apps-Engine bridge calls, by app id and result.',
-    labelNames: ['app', 'result'],
-    registers: [registry],
-    collect() {
-      const s = stats()
-      this.reset()
-      for (const [app, counts] of Object.entries((s && s.apps) || {})) {
-        this.inc({ app, result: 'logged' }, counts.logged)
-        this.inc({ app, result: 'permission_denied' }, counts.permissionDenied)
-        this.inc({ app, result: 'rate_limited' }, counts.rateLimited)
-        this.inc({ app, result: 'invalid' }, counts.invalid)
-      }
-    },
-  })
 }
 
 /** The widget's route: widget telemetry, apart from livechat/analytics/dashboards/*. */

@@ -213,6 +213,18 @@ impl AnalyticsLogger {
         self.logger.metrics()
     }
 
+    /// The same metrics as data, family by family (`metricDefinitions()` lists the
+    /// families without samples): what `registerPrometheusMetrics` publishes through
+    /// prom-client, so that both exporters have the same names, labels and values.
+    #[napi(catch_unwind)]
+    pub fn metric_families(&self) -> Vec<crate::binding::metrics::MetricFamily> {
+        self.logger
+            .metric_families()
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
     /// Resolves once every event logged before the call is delivered, has
     /// definitively failed, or is held for a paused destination (counted in the
     /// report's `held`), with the logger's account. Never rejects.

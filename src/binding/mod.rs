@@ -8,6 +8,7 @@ mod event_json;
 mod exit_hook;
 mod fast_log;
 mod logger;
+mod metrics;
 mod napi_raw;
 mod options;
 mod plan;
@@ -28,6 +29,7 @@ pub use options::{
     TrackingPlanDocument,
 };
 pub use plan::{builtin_plans, generate_types};
+pub use metrics::{metric_definitions, MetricFamily, MetricSample};
 pub use settings::{options_from_settings_js, settings_definitions, SettingDefinition};
 pub use types::{
     AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats, PlanViolation,

@@ -164,6 +164,13 @@ impl Lanes {
         event
     }
 
+    /// Each lane's topic and its first event's id: its oldest.
+    pub fn fronts(&self) -> impl Iterator<Item = (u16, uuid::Uuid)> + '_ {
+        self.lanes
+            .iter()
+            .filter_map(|(key, l)| l.queue.front().map(|q| (key.topic, q.event.id)))
+    }
+
     /// Every queued event's id.
     pub fn ids(&self) -> impl Iterator<Item = uuid::Uuid> + '_ {
         self.lanes

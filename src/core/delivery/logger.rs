@@ -167,6 +167,7 @@ impl Logger {
             labels: LabelledCounters::default(),
             refusals,
             paused: Mutex::new(Vec::new()),
+            oldest: Mutex::new(Vec::new()),
             #[cfg(test)]
             loop_turns: Default::default(),
         });
@@ -451,13 +452,30 @@ impl Logger {
 
     /// The Prometheus text exposition of this logger's counters.
     pub fn metrics(&self) -> String {
-        crate::core::telemetry::render(
-            &self.stats(),
-            &self.shared.labels.snapshot(),
-            &self.shared.sources.snapshot(),
-            &self.shared.paused_destinations(),
-            self.spool.is_some(),
-        )
+        crate::core::telemetry::render(&self.metric_families())
+    }
+
+    /// This logger's metrics, family by family: what both exporters publish.
+    pub fn metric_families(&self) -> Vec<crate::core::telemetry::Family> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let oldest: Vec<(String, f64)> = self
+            .shared
+            .oldest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(topic, ms)| (topic.clone(), (now_ms - ms).max(0) as f64 / 1000.0))
+            .collect();
+        let paused = self.shared.paused_destinations();
+        crate::core::telemetry::families(&crate::core::telemetry::MetricsInput {
+            stats: self.stats(),
+            counters: self.shared.labels.snapshot(),
+            sources: self.shared.sources.snapshot(),
+            paused: &paused,
+            oldest: &oldest,
+        })
     }
 
     /// Checks an untrusted Livechat widget body (its JSON text) and logs the event it

@@ -131,6 +131,9 @@ pub(crate) struct Shared {
     /// The paused destinations, as the loop last published them (when they change,
     /// at most once per turn of the loop), for `stats()` and `metrics()`.
     pub paused: Mutex<Vec<PausedDestination>>,
+    /// Per topic, when its oldest unsettled event was logged (epoch ms), as the loop
+    /// last published it (at most once a second), for `metrics()`.
+    pub oldest: Mutex<Vec<(String, i64)>>,
     /// Turns of the delivery loop, for tests that check it sleeps when blocked.
     #[cfg(test)]
     pub loop_turns: std::sync::atomic::AtomicU64,

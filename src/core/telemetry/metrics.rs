@@ -105,254 +105,337 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-const PREFIX: &str = "rocketchat_sns_analytics";
+/// What every metric's name starts with.
+pub const PREFIX: &str = "rocketchat_sns_analytics_";
 
-struct Exposition(String);
+/// A metric's type, as the exposition format names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+}
 
-impl Exposition {
-    fn header(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {PREFIX}_{name} {help}");
-        let _ = writeln!(self.0, "# TYPE {PREFIX}_{name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
-        let _ = write!(self.0, "{PREFIX}_{name}");
-        if !labels.is_empty() {
-            let parts: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            let _ = write!(self.0, "{{{}}}", parts.join(","));
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
         }
-        let _ = writeln!(self.0, " {value}");
-    }
-
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) {
-        self.header(name, kind, help);
-        self.sample(name, &[], value);
     }
 }
 
-/// The exposition text for one logger.
+/// One metric family: the one definition both exporters publish (`logger.metrics()`
+/// renders it as text; `registerPrometheusMetrics` registers it with prom-client).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// The full name, [`PREFIX`] included.
+    pub name: String,
+    pub kind: MetricKind,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+    pub samples: Vec<Sample>,
+}
+
+/// One sample: its label values, in the family's `labels` order, and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<String>,
+    pub value: f64,
+}
+
+/// What the metrics are read from.
+#[derive(Debug, Default)]
+pub struct MetricsInput<'a> {
+    pub stats: StatsSnapshot,
+    pub counters: Counters,
+    pub sources: SourcesSnapshot,
+    pub paused: &'a [PausedDestination],
+    /// Per topic, the age in seconds of its oldest event not yet settled.
+    pub oldest: &'a [(String, f64)],
+}
+
+struct Families(Vec<Family>);
+
+impl Families {
+    fn family(
+        &mut self,
+        name: &str,
+        kind: MetricKind,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> &mut Family {
+        self.0.push(Family {
+            name: format!("{PREFIX}{name}"),
+            kind,
+            help,
+            labels,
+            samples: Vec::new(),
+        });
+        self.0.last_mut().expect("just pushed")
+    }
+
+    fn single(&mut self, name: &str, kind: MetricKind, help: &'static str, value: u64) {
+        self.family(name, kind, help, &[]).sample(&[], value as f64);
+    }
+}
+
+impl Family {
+    fn sample(&mut self, labels: &[&str], value: f64) {
+        debug_assert_eq!(labels.len(), self.labels.len(), "{}", self.name);
+        self.samples.push(Sample {
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            value,
+        });
+    }
+}
+
+use MetricKind::{Counter, Gauge};
+
+/// Every metric family, with its samples.
+pub fn families(input: &MetricsInput<'_>) -> Vec<Family> {
+    let MetricsInput {
+        stats,
+        counters,
+        sources,
+        paused,
+        oldest,
+    } = input;
+    let mut out = Families(Vec::new());
+    out.single(
+        "events_accepted_total",
+        Counter,
+        "Events log() accepted (overflow drops included), and events recovered from the spool.",
+        stats.accepted,
+    );
+    let f = out.family(
+        "events_delivered_total",
+        Counter,
+        "Events SNS accepted, by topic.",
+        &["topic"],
+    );
+    for (topic, n) in &counters.delivered {
+        f.sample(&[topic], *n as f64);
+    }
+    let f = out.family(
+        "events_failed_total",
+        Counter,
+        "Events given up, by topic and reason (ERR_PUBLISH_FAILED, ERR_RETRIES_EXHAUSTED, ERR_SHUTDOWN_TIMEOUT, ERR_DESTINATION_UNAVAILABLE, ERR_SPOOL, ERR_INTERNAL).",
+        &["topic", "reason"],
+    );
+    for ((topic, reason), n) in &counters.failed {
+        f.sample(&[topic, reason], *n as f64);
+    }
+    out.single(
+        "events_dropped_total",
+        Counter,
+        "Events dropped because the queue, or their source's lane, was full (by lane: source_events_total).",
+        stats.dropped,
+    );
+    let f = out.family(
+        "events_invalid_total",
+        Counter,
+        "Events log() refused, by reason.",
+        &["reason"],
+    );
+    let plan = counters.plan_rejections.min(stats.invalid);
+    f.sample(&["invalid_event"], (stats.invalid - plan) as f64);
+    f.sample(&["tracking_plan"], plan as f64);
+    let f = out.family(
+        "plan_violations_total",
+        Counter,
+        "Tracking-plan violations found, by kind.",
+        &["kind"],
+    );
+    for (kind, n) in VIOLATION_KINDS.iter().zip(stats.violations) {
+        f.sample(&[kind.as_str()], n as f64);
+    }
+    out.single(
+        "events_retried_total",
+        Counter,
+        "Entries sent again after a transient failure.",
+        stats.retried,
+    );
+    out.single(
+        "batches_sent_total",
+        Counter,
+        "PublishBatch requests sent, retries included.",
+        stats.batches_sent,
+    );
+    out.single(
+        "events_queued",
+        Gauge,
+        "Events accepted, not settled and not held: waiting to be sent or in a request.",
+        stats.queued,
+    );
+    out.single(
+        "events_in_flight",
+        Gauge,
+        "Events in a request not yet answered, or waiting for a retry.",
+        stats.in_flight,
+    );
+    out.single(
+        "events_held",
+        Gauge,
+        "Events held for paused destinations.",
+        stats.held,
+    );
+    let f = out.family(
+        "oldest_undelivered_age_seconds",
+        Gauge,
+        "Age of the oldest event not yet settled, by topic (from its id's time, so across restarts): what a delivery SLO is set on. Events read from the spool count once they are read; the oldest of all is always among those.",
+        &["topic"],
+    );
+    for (topic, age) in oldest.iter() {
+        f.sample(&[topic], *age);
+    }
+    let f = out.family(
+        "destination_paused",
+        Gauge,
+        "1 for each destination SNS refused as a whole (no permission, no topic, invalid keys, a disabled KMS key), by topic and AWS code, while it is paused.",
+        &["topic", "code"],
+    );
+    for p in paused.iter() {
+        f.sample(&[&p.topic_arn, &p.aws_code], 1.0);
+    }
+    let f = out.family(
+        "destination_held_events",
+        Gauge,
+        "Events held for a paused destination, by topic.",
+        &["topic"],
+    );
+    for p in paused.iter() {
+        f.sample(&[&p.topic_arn], p.held as f64);
+    }
+    out.single(
+        "spool_in_use",
+        Gauge,
+        "With spoolDir: 1 while the logger writes its spool folder, 0 while it runs from memory (and without spoolDir).",
+        u64::from(stats.spool_in_use),
+    );
+    out.single(
+        "spool_events",
+        Gauge,
+        "With spoolDir: unsettled events in the disk spool.",
+        stats.spooled,
+    );
+    out.single(
+        "spool_bytes",
+        Gauge,
+        "With spoolDir: bytes of the disk spool's files.",
+        stats.spool_bytes,
+    );
+    out.single(
+        "spool_corrupt_records_total",
+        Counter,
+        "With spoolDir: torn or damaged spool records skipped.",
+        stats.corrupt_records,
+    );
+    out.single(
+        "spool_recovered_events_total",
+        Counter,
+        "With spoolDir: events left by loggers that are gone, found on start or adopted from another instance's folder.",
+        stats.recovered,
+    );
+    out.single(
+        "events_dead_lettered_total",
+        Counter,
+        "With spoolDir: events SNS refused for good for their own sake, kept in the dead-letter store.",
+        stats.dead_lettered,
+    );
+    out.single(
+        "dead_letter_dropped_total",
+        Counter,
+        "With spoolDir: dead letters dropped, oldest first, to keep the store within maxDeadLetterBytes.",
+        stats.dead_letter_dropped,
+    );
+    let f = out.family(
+        "app_events_total",
+        Counter,
+        "Apps-Engine bridge calls, by app and result.",
+        &["app", "result"],
+    );
+    for ((app, result), n) in &counters.apps {
+        f.sample(&[app, result.as_str()], *n as f64);
+    }
+    source_families(&mut out, sources);
+    out.0
+}
+
 /// The lanes: `source` is `server`, `widget` or `app` (with `app`, the App's id).
-fn render_sources(out: &mut Exposition, sources: &SourcesSnapshot) {
-    let mut lanes: Vec<([(&str, &str); 2], &LaneSnapshot)> = vec![
-        ([("source", "server"), ("app", "")], &sources.server),
-        ([("source", "widget"), ("app", "")], &sources.widget),
+fn source_families(out: &mut Families, sources: &SourcesSnapshot) {
+    let mut lanes: Vec<([&str; 2], &LaneSnapshot)> = vec![
+        (["server", ""], &sources.server),
+        (["widget", ""], &sources.widget),
     ];
     for (app, lane) in &sources.app {
-        lanes.push(([("source", "app"), ("app", app)], lane));
+        lanes.push((["app", app], lane));
     }
-    out.header(
+    let f = out.family(
         "source_events_total",
-        "counter",
+        Counter,
         "Events by lane (source) and outcome: logged (accepted, dropped ones included), delivered, dropped (the lane at its share, or the queue full), refused (before the queue: the widget's caps, an App's rate limit or byte budget).",
+        &["source", "app", "outcome"],
     );
-    for (labels, lane) in &lanes {
+    for ([source, app], lane) in &lanes {
         for (outcome, n) in [
             ("logged", lane.logged),
             ("delivered", lane.delivered),
             ("dropped", lane.dropped),
             ("refused", lane.refused),
         ] {
-            let labels = [labels[0], labels[1], ("outcome", outcome)];
-            out.sample("source_events_total", &labels, n);
+            f.sample(&[source, app, outcome], n as f64);
         }
     }
-    out.header(
+    let f = out.family(
         "source_held_events",
-        "gauge",
+        Gauge,
         "Events not settled yet, by lane (source): what the lane's share is checked against.",
+        &["source", "app"],
     );
-    for (labels, lane) in &lanes {
-        out.sample("source_held_events", labels, lane.held_events);
+    for ([source, app], lane) in &lanes {
+        f.sample(&[source, app], lane.held_events as f64);
     }
-    out.header(
+    let f = out.family(
         "source_held_bytes",
-        "gauge",
+        Gauge,
         "Bytes of the events not settled yet, by lane (source).",
+        &["source", "app"],
     );
-    for (labels, lane) in &lanes {
-        out.sample("source_held_bytes", labels, lane.held_bytes);
+    for ([source, app], lane) in &lanes {
+        f.sample(&[source, app], lane.held_bytes as f64);
     }
 }
 
-pub fn render(
-    stats: &StatsSnapshot,
-    counters: &Counters,
-    sources: &SourcesSnapshot,
-    paused: &[PausedDestination],
-    spooled: bool,
-) -> String {
-    let mut out = Exposition(String::new());
-    render_sources(&mut out, sources);
-    out.single(
-        "events_accepted_total",
-        "counter",
-        "Events log() accepted (overflow drops included), and events recovered from the spool.",
-        stats.accepted,
-    );
-    out.header(
-        "events_delivered_total",
-        "counter",
-        "Events SNS accepted, by topic.",
-    );
-    for (topic, n) in &counters.delivered {
-        out.sample("events_delivered_total", &[("topic", topic)], *n);
+/// Every family, without samples: what a registry registers before any scrape.
+pub fn definitions() -> Vec<Family> {
+    let mut defs = families(&MetricsInput::default());
+    for f in &mut defs {
+        f.samples.clear();
     }
-    out.header(
-        "events_failed_total",
-        "counter",
-        "Events given up, by topic and reason (ERR_PUBLISH_FAILED, ERR_RETRIES_EXHAUSTED, ERR_SHUTDOWN_TIMEOUT, ERR_DESTINATION_UNAVAILABLE, ERR_INTERNAL).",
-    );
-    for ((topic, reason), n) in &counters.failed {
-        out.sample(
-            "events_failed_total",
-            &[("topic", topic), ("reason", reason)],
-            *n,
-        );
+    defs
+}
+
+/// The Prometheus text exposition of `families`.
+pub fn render(families: &[Family]) -> String {
+    let mut out = String::new();
+    for f in families {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
+        for s in &f.samples {
+            out.push_str(&f.name);
+            if !f.labels.is_empty() {
+                let parts: Vec<String> = f
+                    .labels
+                    .iter()
+                    .zip(&s.labels)
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect();
+                let _ = write!(out, "{{{}}}", parts.join(","));
+            }
+            let _ = writeln!(out, " {}", s.value);
+        }
     }
-    out.header(
-        "events_dropped_total",
-        "counter",
-        "Events dropped because the queue was full (overflow).",
-    );
-    out.sample(
-        "events_dropped_total",
-        &[("reason", "queue_full")],
-        stats.dropped,
-    );
-    out.header(
-        "events_invalid_total",
-        "counter",
-        "Events log() refused, by reason.",
-    );
-    let plan = counters.plan_rejections.min(stats.invalid);
-    out.sample(
-        "events_invalid_total",
-        &[("reason", "invalid_event")],
-        stats.invalid - plan,
-    );
-    out.sample("events_invalid_total", &[("reason", "tracking_plan")], plan);
-    out.header(
-        "plan_violations_total",
-        "counter",
-        "Tracking-plan violations found, by kind.",
-    );
-    for (kind, n) in VIOLATION_KINDS.iter().zip(stats.violations) {
-        out.sample("plan_violations_total", &[("kind", kind.as_str())], n);
-    }
-    out.single(
-        "events_retried_total",
-        "counter",
-        "Entries sent again after a transient failure.",
-        stats.retried,
-    );
-    out.single(
-        "batches_sent_total",
-        "counter",
-        "PublishBatch requests sent, retries included.",
-        stats.batches_sent,
-    );
-    out.single(
-        "events_queued",
-        "gauge",
-        "Events accepted, not settled and not held: waiting to be sent or in a request.",
-        stats.queued,
-    );
-    out.single(
-        "events_in_flight",
-        "gauge",
-        "Events in a request not yet answered, or waiting for a retry.",
-        stats.in_flight,
-    );
-    out.single(
-        "events_held",
-        "gauge",
-        "Events held for paused destinations.",
-        stats.held,
-    );
-    out.header(
-        "destination_paused",
-        "gauge",
-        "1 for each destination SNS refused as a whole (no permission, no topic, invalid keys, a disabled KMS key), by topic and AWS code, while it is paused.",
-    );
-    for p in paused {
-        out.sample(
-            "destination_paused",
-            &[("topic", &p.topic_arn), ("code", &p.aws_code)],
-            1,
-        );
-    }
-    out.header(
-        "destination_held_events",
-        "gauge",
-        "Events held for a paused destination, by topic.",
-    );
-    for p in paused {
-        out.sample(
-            "destination_held_events",
-            &[("topic", &p.topic_arn)],
-            p.held,
-        );
-    }
-    if spooled {
-        out.single(
-            "spool_in_use",
-            "gauge",
-            "1 while the logger writes its spool folder, 0 while it runs from memory.",
-            u64::from(stats.spool_in_use),
-        );
-        out.single(
-            "spool_events",
-            "gauge",
-            "Unsettled events in the disk spool.",
-            stats.spooled,
-        );
-        out.single(
-            "spool_bytes",
-            "gauge",
-            "Bytes of the disk spool's files.",
-            stats.spool_bytes,
-        );
-        out.single(
-            "spool_corrupt_records_total",
-            "counter",
-            "Torn or damaged spool records skipped.",
-            stats.corrupt_records,
-        );
-        out.single(
-            "spool_recovered_events",
-            "gauge",
-            "Events left by loggers that are gone: found on start, or adopted from another instance's folder.",
-            stats.recovered,
-        );
-        out.single(
-            "events_dead_lettered_total",
-            "counter",
-            "Events SNS refused for good for their own sake, kept in the dead-letter store.",
-            stats.dead_lettered,
-        );
-        out.single(
-            "dead_letter_dropped_total",
-            "counter",
-            "Dead letters dropped, oldest first, to keep the store within maxDeadLetterBytes.",
-            stats.dead_letter_dropped,
-        );
-    }
-    out.header(
-        "app_events_total",
-        "counter",
-        "Apps-Engine bridge calls, by app and result.",
-    );
-    for ((app, result), n) in &counters.apps {
-        out.sample(
-            "app_events_total",
-            &[("app", app), ("result", result.as_str())],
-            *n,
-        );
-    }
-    out.0
+    out
 }
 
 #[cfg(test)]
@@ -386,7 +469,13 @@ mod tests {
             since: std::time::SystemTime::UNIX_EPOCH,
             held: 12,
         }];
-        let text = render(&stats, &c.snapshot(), &Default::default(), &paused, false);
+        let text = render(&families(&MetricsInput {
+            stats,
+            counters: c.snapshot(),
+            paused: &paused,
+            oldest: &[("arn:aws:sns:us-east-1:123456789012:t.fifo".into(), 1.5)],
+            ..Default::default()
+        }));
         for line in [
             "# TYPE rocketchat_sns_analytics_events_delivered_total counter",
             "rocketchat_sns_analytics_events_delivered_total{topic=\"arn:aws:sns:us-east-1:123456789012:t.fifo\"} 7",
@@ -395,7 +484,9 @@ mod tests {
             "rocketchat_sns_analytics_events_invalid_total{reason=\"tracking_plan\"} 1",
             "rocketchat_sns_analytics_plan_violations_total{kind=\"notAllowedValue\"} 2",
             "rocketchat_sns_analytics_app_events_total{app=\"app-\\\"1\\\"\",result=\"rate_limited\"} 1",
-            "rocketchat_sns_analytics_events_dropped_total{reason=\"queue_full\"} 4",
+            "rocketchat_sns_analytics_events_dropped_total 4",
+            "rocketchat_sns_analytics_oldest_undelivered_age_seconds{topic=\"arn:aws:sns:us-east-1:123456789012:t.fifo\"} 1.5",
+            "rocketchat_sns_analytics_spool_in_use 0",
             "rocketchat_sns_analytics_events_held 12",
             "rocketchat_sns_analytics_events_accepted_total 30",
             "rocketchat_sns_analytics_destination_paused{topic=\"arn:aws:sns:us-east-1:123456789012:agent.fifo\",code=\"AuthorizationError\"} 1",
@@ -403,7 +494,11 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
-        assert!(!text.contains("spool_"), "no spool, no spool metrics");
+        assert_eq!(
+            definitions().len(),
+            text.lines().filter(|l| l.starts_with("# TYPE")).count(),
+            "every family defined is rendered, with or without samples"
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@ mod metrics;
 mod sources;
 mod stats;
 
-pub use metrics::{render, AppResult, Counters, LabelledCounters};
+pub use metrics::{
+    definitions, families, render, AppResult, Counters, Family, LabelledCounters, MetricKind,
+    MetricsInput, Sample, PREFIX,
+};
 pub use sources::{tally, Cap, FullLane, LaneCaps, LaneSnapshot, SourceLanes, SourcesSnapshot};
 pub use stats::{PausedDestination, Stats, StatsSnapshot};

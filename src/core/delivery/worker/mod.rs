@@ -186,6 +186,7 @@ impl<P: Publisher> Worker<P> {
             self.write_spool();
             let parked = self.park_held();
             self.report_drops(false);
+            self.publish_oldest();
             // Before flushes are answered, so that what they report is what stats() shows.
             self.publish_paused();
             self.answer_flushes();

@@ -25,12 +25,19 @@ pub(super) struct Reports {
     /// When drops were last reported: a flood drops events on every turn of the loop,
     /// and one report per turn would flood `onError` in turn.
     pub(super) drops_reported_at: Option<Instant>,
+    /// When the oldest event per topic was last published, and whether as none.
+    oldest_published_at: Option<Instant>,
+    oldest_published_none: bool,
     /// Violations already reported, so that each is reported once.
     pub(super) violations_seen: HashSet<(&'static str, String, String)>,
 }
 
 /// Drops are reported at most this often (all of them, by id, in each report).
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The oldest unsettled event per topic is published at most this often (a scan of
+/// every lane), and at once when nothing is left.
+const OLDEST_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Distinct (kind, event, path) triples `validation: 'warn'` reports; past this many,
 /// new ones are only counted, so hostile input cannot grow memory without bound.
@@ -126,6 +133,48 @@ impl<P: Publisher> Worker<P> {
             Some((_, ids)) => ids.push(id),
             None => self.reports.lane_drops.push((lane, vec![id])),
         }
+    }
+
+    /// Publishes, per topic, when its oldest event in memory or in a request was
+    /// logged (its UUIDv7 id's time), for the metric of the oldest undelivered age.
+    /// Events on disk behind the memory window are newer than those in it, so the
+    /// oldest of all is always among these.
+    pub(super) fn publish_oldest(&mut self) {
+        let now = Instant::now();
+        let idle = self.pending.is_empty() && self.in_flight.batches.is_empty();
+        let due = self
+            .reports
+            .oldest_published_at
+            .is_none_or(|at| now >= at + OLDEST_INTERVAL);
+        if idle && self.reports.oldest_published_none || !idle && !due {
+            return;
+        }
+        let mut oldest: Vec<(u16, i64)> = Vec::new();
+        let firsts = self.pending.fronts().chain(
+            self.in_flight
+                .batches
+                .values()
+                .filter_map(|b| b.ids.first().map(|id| (b.lane.topic, *id))),
+        );
+        for (topic, id) in firsts {
+            let Some(ms) = id.get_timestamp().map(|t| {
+                let (secs, nanos) = t.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            }) else {
+                continue;
+            };
+            match oldest.iter_mut().find(|(t, _)| *t == topic) {
+                Some((_, at)) => *at = (*at).min(ms),
+                None => oldest.push((topic, ms)),
+            }
+        }
+        let named: Vec<(String, i64)> = oldest
+            .into_iter()
+            .map(|(topic, ms)| (self.topic(topic).arn.clone(), ms))
+            .collect();
+        self.reports.oldest_published_at = Some(now);
+        self.reports.oldest_published_none = named.is_empty();
+        *self.shared.oldest.lock().unwrap_or_else(|p| p.into_inner()) = named;
     }
 
     /// When drops waiting to be reported are due, if any are.
