@@ -24,12 +24,12 @@ pub use deadletter::{
 pub use event_json::event_json_function;
 pub use fast_log::{log_json_function, reject_event};
 pub use logger::AnalyticsLogger;
+pub use metrics::{metric_definitions, MetricFamily, MetricSample};
 pub use options::{
     AwsCredentials, LoggerOptions, PlannedEventDefinition, PlannedPropertyDefinition,
     TrackingPlanDocument,
 };
 pub use plan::{builtin_plans, generate_types};
-pub use metrics::{metric_definitions, MetricFamily, MetricSample};
 pub use settings::{options_from_settings_js, settings_definitions, SettingDefinition};
 pub use types::{
     AnalyticsEvent, CloseOptions, DeliveryError, DeliveryReport, LoggerStats, PlanViolation,

@@ -367,7 +367,9 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             }
             if !delayed_reported {
                 delayed_reported = true;
-                shared.report(DeliveryError::new(
+                shared.report_about(
+                    &target.topic.arn,
+                    DeliveryError::new(
                     ErrorCode::DeliveryDelayed,
                     format!(
                         "SNS has failed these events for {} ms (last error: {last_error}); they stay \
@@ -375,7 +377,8 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                         started.elapsed().as_millis()
                     ),
                     todo.iter().map(|&i| id_strings[i].clone()).collect(),
-                ));
+                ),
+                );
             }
         }
         let stopped = tokio::select! {
@@ -451,7 +454,10 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         }
     }
     for (code, message, event_ids) in grouped {
-        shared.report(DeliveryError::new(code, message, event_ids));
+        shared.report_about(
+            &target.topic.arn,
+            DeliveryError::new(code, message, event_ids),
+        );
     }
     let returned = if refused.is_some() || target.probe {
         let mut wanted = todo.into_iter().peekable();

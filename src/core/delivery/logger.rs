@@ -164,6 +164,7 @@ impl Logger {
             shutdown_timeout_ms: AtomicU64::new(config.shutdown_timeout.as_millis() as u64),
             close_requested_us: AtomicU64::new(u64::MAX),
             error_sinks: Mutex::new(Default::default()),
+            throttle: Mutex::new(Default::default()),
             labels: LabelledCounters::default(),
             refusals,
             paused: Mutex::new(Vec::new()),

@@ -18,6 +18,7 @@ mod prefetch;
 mod publisher;
 mod refusals;
 mod replay;
+mod report_throttle;
 mod retry;
 mod runtime;
 mod shared;

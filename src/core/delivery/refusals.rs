@@ -132,16 +132,23 @@ fn report_kept(
     let dir = store.dir().display();
     Stats::add(&stats.dead_lettered, letters.len());
     for ((code, reason), group) in by_reason(letters) {
-        shared.report(DeliveryError::new(
-            ErrorCode::DeadLettered,
-            format!(
-                "SNS refused {} events for good: {code}: {reason}; they are kept in the \
+        let topic = group
+            .first()
+            .map(|l| l.topic_arn.clone())
+            .unwrap_or_default();
+        shared.report_about(
+            &topic,
+            DeliveryError::new(
+                ErrorCode::DeadLettered,
+                format!(
+                    "SNS refused {} events for good: {code}: {reason}; they are kept in the \
                  dead-letter store {dir}, to list and replay with \
                  `npx rocketchat-sns-analytics dead-letter <spoolDir> list`",
-                group.len()
+                    group.len()
+                ),
+                ids(&group),
             ),
-            ids(&group),
-        ));
+        );
     }
     if !appended.dropped.is_empty() {
         Stats::add(&stats.dead_letter_dropped, appended.dropped.len());
@@ -186,6 +193,10 @@ fn report_with_messages(shared: &Shared, letters: Vec<DeadLetter>, why_here: &st
             format!("SNS refused the message: {code}: {reason}{why_here}"),
             ids(&group),
         );
+        let topic = group
+            .first()
+            .map(|l| l.topic_arn.clone())
+            .unwrap_or_default();
         error.entries = group
             .into_iter()
             .map(|l| RefusedEntry {
@@ -203,6 +214,6 @@ fn report_with_messages(shared: &Shared, letters: Vec<DeadLetter>, why_here: &st
                 reason: l.reason,
             })
             .collect();
-        shared.report(error);
+        shared.report_about(&topic, error);
     }
 }

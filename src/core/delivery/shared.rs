@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
+use super::report_throttle::{self, ReportThrottle};
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::error::DeliveryError;
 use crate::core::event::Source;
@@ -125,6 +126,8 @@ pub(crate) struct Shared {
     /// that a host's `process.exit()` interrupts before the loop has taken it in.
     pub(super) close_requested_us: AtomicU64,
     pub(super) error_sinks: Mutex<ErrorSinks>,
+    /// Repeated failures waiting to be reported, merged (`report_throttle.rs`).
+    pub(super) throttle: Mutex<ReportThrottle>,
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
     pub refusals: Refusals,
@@ -200,6 +203,43 @@ impl Shared {
         for sink in sinks {
             sink(&error);
         }
+    }
+
+    /// [`Shared::report`] for a failure about `topic` that repeats per batch: merged
+    /// with the others of its code and topic, at most one report per interval.
+    pub fn report_about(&self, topic: &str, error: DeliveryError) {
+        if !report_throttle::merged(error.code) {
+            return self.report(error);
+        }
+        let now_or_later = self
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .offer(topic, error, Instant::now());
+        if let Some(error) = now_or_later {
+            self.report(error);
+        }
+    }
+
+    /// Reports the merged failures that are due (every one, with `all`: a flush or a
+    /// close is answered).
+    pub fn report_merged(&self, all: bool) {
+        let due = self
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .due(Instant::now(), all);
+        for error in due {
+            self.report(error);
+        }
+    }
+
+    /// When the next merged report is due, if one waits.
+    pub fn merged_report_at(&self) -> Option<Instant> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_due()
     }
 
     /// Registers an `onError` callback; the first one gets what was reported before.

@@ -186,6 +186,7 @@ impl<P: Publisher> Worker<P> {
             self.write_spool();
             let parked = self.park_held();
             self.report_drops(false);
+            self.shared.report_merged(false);
             self.publish_oldest();
             // Before flushes are answered, so that what they report is what stats() shows.
             self.publish_paused();
@@ -224,6 +225,7 @@ impl<P: Publisher> Worker<P> {
             let probe_at = self.probe_at();
             let adopt_at = self.adopt_at();
             let drops_at = self.drops_due_at();
+            let merged_at = self.shared.merged_report_at();
             tokio::select! {
                 Some(joined) = self.in_flight.tasks.join_next_with_id(), if !self.in_flight.tasks.is_empty() => {
                     self.settle(joined);
@@ -236,6 +238,7 @@ impl<P: Publisher> Worker<P> {
                 _ = sleep_until_opt(probe_at), if probe_at.is_some() => {}
                 _ = sleep_until_opt(adopt_at), if adopt_at.is_some() => {}
                 _ = sleep_until_opt(drops_at), if drops_at.is_some() => {}
+                _ = sleep_until_opt(merged_at), if merged_at.is_some() => {}
             }
         }
         // Refuse further requests (their senders answer them at once), and answer the
@@ -255,6 +258,7 @@ impl<P: Publisher> Worker<P> {
         }
         self.report_drops(true);
         self.close_spool().await;
+        self.shared.report_merged(true);
         // Dropping the loop answers every waiter (see `Drop`).
     }
 

@@ -236,6 +236,11 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let lowest = self.lowest_unsettled();
+        if self.flush_waiters.iter().any(|(seq, _)| *seq <= lowest) {
+            // What a flush's events came to is reported before it resolves.
+            self.report_drops(true);
+            self.shared.report_merged(true);
+        }
         let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
         let mut i = 0;
         while i < self.flush_waiters.len() {
