@@ -5,8 +5,10 @@
 // replayed from it by the command line, byte for byte, exactly once; reported with
 // their message without spoolDir. A replay goes only where it is told (--topic, or
 // --to-recorded-topics), and a crafted store cannot send escape sequences to the
-// terminal of whoever lists it.
-const { describe, it } = require('node:test')
+// terminal of whoever lists it. Its credentials come from --options-file (checked by
+// helpers/sigv4_proxy.py, since moto takes any key) or the AWS default chain, never
+// from a flag, and are never printed.
+const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -16,6 +18,7 @@ const { execFile } = require('node:child_process')
 const { useMoto, waitFor } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
 const { REGION, ROOT, CREDENTIALS } = require('./helpers/moto')
+const { startSigv4Proxy } = require('./helpers/sigv4')
 const addon = require('..')
 
 const ctx = useMoto()
@@ -29,8 +32,8 @@ const REFUSAL = {
   senderFault: true,
 }
 
-/** Runs the command line; resolves to { status, stdout, stderr }. */
-function cli(...args) {
+/** Runs the command line with `env` added; resolves to { status, stdout, stderr }. */
+function runCli(args, env = {}) {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -41,12 +44,16 @@ function cli(...args) {
           AWS_ACCESS_KEY_ID: 'testing',
           AWS_SECRET_ACCESS_KEY: 'testing',
           AWS_EC2_METADATA_DISABLED: 'true',
+          ...env,
         },
       },
       (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }),
     )
   })
 }
+
+/** Runs the command line; resolves to { status, stdout, stderr }. */
+const cli = (...args) => runCli(args)
 
 function spoolDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rc-dead-letter-'))
@@ -385,5 +392,247 @@ describe('dead letters', () => {
     assert.equal(unknown.status, 2)
     assert.doesNotMatch(unknown.stderr, RAW_CONTROL)
     assert.match(unknown.stderr, /unknown dead-letter action "li\\x1b\[2Jst"/)
+  })
+})
+
+// Not real keys: made up for these tests. The proxy knows only FILE_KEY's; the
+// environment of the child holds BOGUS, which the proxy refuses.
+const FILE_KEY = {
+  accessKeyId: 'ASIAOPTIONSFILE0TEST',
+  secretAccessKey: 'options-file/secret+key=0123456789abTEST',
+  sessionToken: 'IQoJb3JpZ2luX2VjEOPTIONSFILE//////////token/test==',
+}
+const BOGUS = { id: 'AKIDBOGUSENVIRONMENT', secret: 'bogus-environment-secret-0123456789TEST' }
+
+/** A child environment whose default chain holds BOGUS only: no profile, no role. */
+const BOGUS_ENVIRONMENT = {
+  AWS_ACCESS_KEY_ID: BOGUS.id,
+  AWS_SECRET_ACCESS_KEY: BOGUS.secret,
+  AWS_SESSION_TOKEN: '',
+  AWS_PROFILE: '',
+  AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'no-such-credentials-file'),
+  AWS_CONFIG_FILE: path.join(os.tmpdir(), 'no-such-config-file'),
+  AWS_EC2_METADATA_DISABLED: 'true',
+}
+
+/** Writes `content` (an object as JSON, or text as it is) to a fresh file of `mode`. */
+function optionsFile(content, mode = 0o600) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rc-options-file-')), 'sns.json')
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content), { mode })
+  fs.chmodSync(file, mode) // whatever the umask
+  return file
+}
+
+/** A store holding one record for some topic; resolves to { dir, id }. */
+function oneRecord() {
+  const dir = spoolDir()
+  const id = crypto.randomUUID()
+  craftStore(dir, [{
+    id,
+    topicArn: 'arn:aws:sns:us-east-1:123456789012:recorded',
+    category: 'Survey',
+    action: 'answered',
+    code: 'InvalidParameter',
+    reason: 'r',
+    message: '{"replayed":"from an options file"}',
+  }])
+  return { dir, id }
+}
+
+/** The secret and the token never appear in what the command printed. */
+function assertNoSecret(result, ...secrets) {
+  for (const secret of [FILE_KEY.secretAccessKey, FILE_KEY.sessionToken, BOGUS.secret, ...secrets]) {
+    assert.ok(!result.stdout.includes(secret), `stdout shows a secret: ${result.stdout}`)
+    assert.ok(!result.stderr.includes(secret), `stderr shows a secret: ${result.stderr}`)
+  }
+}
+
+describe('replay credentials: --options-file, or else the AWS default chain; never flags', () => {
+  let proxy
+  before(async () => {
+    proxy = await startSigv4Proxy(ctx.moto.endpoint, {
+      [FILE_KEY.accessKeyId]: { secret: FILE_KEY.secretAccessKey, token: FILE_KEY.sessionToken },
+    }, REGION)
+  })
+  after(() => proxy?.stop())
+
+  /** What the proxy counted during `fn`: requests it passed, refusals by AWS code. */
+  async function counted(fn) {
+    const before = await proxy.stats()
+    const result = await fn()
+    const afterwards = await proxy.stats()
+    const refused = {}
+    for (const [code, n] of Object.entries(afterwards.refused)) {
+      const d = n - (before.refused[code] ?? 0)
+      if (d > 0) refused[code] = d
+    }
+    return { result, refused, verified: afterwards.verified - before.verified }
+  }
+
+  it('signs with the keys and session token of the file, not the environment', async () => {
+    const working = await ctx.topic({ fifo: false })
+    const { dir, id } = oneRecord()
+    const file = optionsFile({ region: REGION, endpoint: proxy.endpoint, credentials: FILE_KEY, requestTimeoutMs: 5000 })
+
+    // The default chain alone (the bogus environment): the proxy refuses the key and
+    // the record stays; so whatever the proxy passes later was signed with the file's.
+    const chain = await counted(() =>
+      runCli(['dead-letter', dir, 'replay', '--topic', working.topicArn, '--endpoint', proxy.endpoint, '--region', REGION, '--timeout-ms', '2000'], BOGUS_ENVIRONMENT),
+    )
+    assert.equal(chain.result.status, 1, chain.result.stdout + chain.result.stderr)
+    assert.match(chain.result.stdout, /delivered 0, .*; 1 left in the store/)
+    assert.equal(chain.verified, 0)
+    assert.ok(chain.refused.InvalidClientTokenId >= 1, JSON.stringify(chain.refused))
+    assertNoSecret(chain.result)
+
+    const replayed = await counted(() =>
+      runCli(['dead-letter', dir, 'replay', '--topic', working.topicArn, '--options-file', file], BOGUS_ENVIRONMENT),
+    )
+    const { result } = replayed
+    assert.equal(result.status, 0, result.stdout + result.stderr)
+    assert.match(result.stdout, /^selected 1, delivered 1, refused again 0, not sent 0; 0 left in the store$/m)
+    assert.match(result.stdout, new RegExp(`^delivered\\s+${id}$`, 'm'))
+    assert.deepEqual(replayed.refused, {}, 'nothing the proxy refused')
+    assert.ok(replayed.verified >= 1, 'signed with the file\'s key and token, which only the file holds')
+    assertNoSecret(result)
+    const [message] = await ctx.drain(working.queueUrl, { expected: 1 })
+    assert.equal(message.body, '{"replayed":"from an options file"}')
+    assert.equal(message.attributes.eventId, id)
+    assert.deepEqual(await addon.listDeadLetters(dir), { records: [], damaged: 0 })
+  })
+
+  it('--region and --endpoint override the file\'s', async () => {
+    const working = await ctx.topic({ fifo: false })
+    const { dir, id } = oneRecord()
+    // Neither would do: nothing listens at port 1, and the proxy takes requests
+    // signed for its own region only.
+    const file = optionsFile({ region: 'eu-west-3', endpoint: 'http://127.0.0.1:1', credentials: FILE_KEY })
+    const replayed = await counted(() =>
+      runCli(['dead-letter', dir, 'replay', '--topic', working.topicArn, '--options-file', file, '--region', REGION, '--endpoint', proxy.endpoint, '--timeout-ms', '10000'], BOGUS_ENVIRONMENT),
+    )
+    assert.equal(replayed.result.status, 0, replayed.result.stdout + replayed.result.stderr)
+    assert.match(replayed.result.stdout, new RegExp(`^delivered\\s+${id}$`, 'm'))
+    assert.deepEqual(replayed.refused, {})
+    assert.ok(replayed.verified >= 1)
+    assertNoSecret(replayed.result)
+    assert.equal((await ctx.drain(working.queueUrl, { expected: 1 })).length, 1)
+  })
+
+  it('refuses a file group or others may read, a link, another user\'s file, a big one; before reading it', async () => {
+    const { dir } = oneRecord()
+    const replay = (...args) => runCli(['dead-letter', dir, 'replay', '--topic', 'arn:aws:sns:us-east-1:123456789012:t', ...args], BOGUS_ENVIRONMENT)
+    const content = { endpoint: proxy.endpoint, credentials: FILE_KEY }
+
+    const readable = optionsFile(content, 0o644)
+    const open = await replay('--options-file', readable)
+    assert.equal(open.status, 1)
+    assert.equal(open.stdout, '')
+    assert.equal(
+      open.stderr,
+      `rocketchat-sns-analytics: dead-letter: the options file ${readable} is readable by group and others (mode 0644); chmod 600 it: it holds credentials\n`,
+    )
+    assertNoSecret(open)
+    const groupWritable = await replay('--options-file', optionsFile(content, 0o620))
+    assert.match(groupWritable.stderr, /is writable by group \(mode 0620\); chmod 600 it/)
+
+    // A link to a file that would pass: refused as a link, whatever it points at.
+    const target = optionsFile(content)
+    const link = path.join(path.dirname(target), 'link.json')
+    fs.symlinkSync(target, link)
+    const linked = await replay('--options-file', link)
+    assert.equal(linked.status, 1)
+    assert.match(linked.stderr, new RegExp(`the options file ${link} is a symbolic link; give the file itself`))
+    assertNoSecret(linked)
+
+    const folder = await replay('--options-file', path.dirname(target))
+    assert.match(folder.stderr, /is not a regular file/)
+    const missing = await replay('--options-file', '/nonexistent/sns.json')
+    assert.match(missing.stderr, /the options file \/nonexistent\/sns\.json does not exist/)
+
+    const big = optionsFile(JSON.stringify({ ...content, region: REGION }) + ' '.repeat(64 * 1024))
+    const tooBig = await replay('--options-file', big)
+    assert.equal(tooBig.status, 1)
+    assert.match(tooBig.stderr, new RegExp(`the options file ${big} is larger than 65536 bytes \\(64 KiB\\)`))
+
+    // Another user's file (only root can make one here).
+    if (process.getuid() === 0) {
+      const theirs = optionsFile(content)
+      fs.chownSync(theirs, 65534, 65534)
+      const owned = await replay('--options-file', theirs)
+      assert.equal(owned.status, 1)
+      assert.match(owned.stderr, new RegExp(`the options file ${theirs} is owned by uid 65534, not by uid 0 \\(this process's user\\)`))
+      assertNoSecret(owned)
+    }
+
+    const { records } = await addon.listDeadLetters(dir)
+    assert.deepEqual(records.map((r) => r.attempts), [1], 'nothing was sent')
+  })
+
+  it('refuses an unknown option in the file by name, and what the addon refuses names the file', async () => {
+    const { dir } = oneRecord()
+    const replay = (file) => runCli(['dead-letter', dir, 'replay', '--to-recorded-topics', '--options-file', file], BOGUS_ENVIRONMENT)
+
+    // A replay option is not a connection option: the file cannot choose the topic.
+    const topic = optionsFile({ credentials: FILE_KEY, topicArn: 'arn:aws:sns:us-east-1:123456789012:t' })
+    const unknown = await replay(topic)
+    assert.equal(unknown.status, 1)
+    assert.match(unknown.stderr, new RegExp(`the options file ${topic} holds unknown option "topicArn": it holds region, endpoint, credentials, requestTimeoutMs only`))
+    assertNoSecret(unknown)
+    // The keys flat, not under credentials: named, their values not shown.
+    const flat = await replay(optionsFile({ accessKeyId: FILE_KEY.accessKeyId, secretAccessKey: FILE_KEY.secretAccessKey }))
+    assert.match(flat.stderr, /holds unknown option "accessKeyId"/)
+    assertNoSecret(flat)
+
+    // What the addon checks, it names, and the CLI says which file it came from.
+    const misspelt = optionsFile({ credentials: { accessKeyId: FILE_KEY.accessKeyId, secretAccesKey: FILE_KEY.secretAccessKey } })
+    const named = await replay(misspelt)
+    assert.equal(named.status, 1)
+    assert.match(named.stderr, new RegExp(`invalid dead-letter option credentials\\.secretAccesKey: unknown field .*\\(in the options file ${misspelt}\\)`))
+    assertNoSecret(named)
+
+    // The secret where an object belongs: the addon quotes the value; not printed.
+    const bare = await replay(optionsFile({ credentials: FILE_KEY.secretAccessKey }))
+    assert.equal(bare.status, 1)
+    assert.match(bare.stderr, /invalid dead-letter option credentials: .*\[redacted\]/)
+    assertNoSecret(bare)
+    // Not JSON: JSON.parse quotes the text; not printed either.
+    const broken = optionsFile(`{"credentials": {"accessKeyId": "${FILE_KEY.accessKeyId}", "secretAccessKey": ${FILE_KEY.secretAccessKey}}}`)
+    const notJson = await replay(broken)
+    assert.equal(notJson.status, 1)
+    assert.match(notJson.stderr, new RegExp(`the options file ${broken} is not valid JSON`))
+    assertNoSecret(notJson)
+    const array = await replay(optionsFile([FILE_KEY]))
+    assert.match(array.stderr, /must hold a JSON object/)
+    assertNoSecret(array)
+
+    const { records } = await addon.listDeadLetters(dir)
+    assert.deepEqual(records.map((r) => r.attempts), [1], 'nothing was sent')
+  })
+
+  it('refuses credentials as flags, pointing at --options-file, without printing them', async () => {
+    const { dir } = oneRecord()
+    for (const args of [
+      ['--secret-access-key', FILE_KEY.secretAccessKey],
+      [`--secret-access-key=${FILE_KEY.secretAccessKey}`],
+      ['--access-key-id', FILE_KEY.accessKeyId],
+      ['--session-token', FILE_KEY.sessionToken],
+      ['--aws-secret-access-key', FILE_KEY.secretAccessKey],
+    ]) {
+      const flagged = await runCli(['dead-letter', dir, 'replay', '--to-recorded-topics', ...args], BOGUS_ENVIRONMENT)
+      const flag = args[0].split('=')[0]
+      assert.equal(flagged.status, 2, args[0])
+      assert.equal(flagged.stdout, '')
+      assert.match(flagged.stderr, new RegExp(`^rocketchat-sns-analytics: ${flag}: credentials are never taken as flags \\(shell history and ps would keep them\\); put them in a file given with --options-file <path>`))
+      assertNoSecret(flagged)
+    }
+    const misplaced = await cli('dead-letter', dir, 'list', '--options-file', optionsFile({ credentials: FILE_KEY }))
+    assert.equal(misplaced.status, 2)
+    assert.match(misplaced.stderr, /--options-file is an option of replay only/)
+
+    const help = await cli('--help')
+    assert.match(help.stdout, /--options-file <path>/)
+    assert.match(help.stdout, /Credentials come from --options-file, or else from the AWS default chain/)
+    const { records } = await addon.listDeadLetters(dir)
+    assert.deepEqual(records.map((r) => r.attempts), [1], 'nothing was sent')
   })
 })

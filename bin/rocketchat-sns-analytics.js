@@ -4,6 +4,7 @@
 //   rocketchat-sns-analytics dead-letter <spoolDir> list|export|replay|purge [options]
 'use strict'
 
+const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const addon = require(path.join(__dirname, '..'))
@@ -35,11 +36,22 @@ Options:
                     replay: publish each record to the topic it records (whoever
                     can write the spool folder can write any topic there: list first)
   --message-group-id <id>  replay: group of records without one sent to a FIFO topic
+  --options-file <path>
+                    replay: how to reach SNS, as the logger's options say it: a JSON
+                    object of region, endpoint, credentials ({ accessKeyId,
+                    secretAccessKey, sessionToken? }) and requestTimeoutMs, nothing
+                    else. It holds a secret: it must be a regular file (not a link)
+                    of yours that only you can read or write (chmod 600), 64 KiB at
+                    most
   --region <r>, --endpoint <url>, --request-timeout-ms <ms>
-                    replay: how to reach SNS (default: the AWS environment, as the
-                    logger; credentials come from the AWS default chain)
+                    replay: how to reach SNS; each overrides the options file's
+                    (default: the AWS environment and profile, as the logger)
   --timeout-ms <ms> replay: how long to keep trying (default 60000)
   --all             purge: every record
+Credentials come from --options-file, or else from the AWS default chain (the
+environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; the profile:
+AWS_PROFILE and the shared files; the instance or task role). Never as flags: shell
+history and ps would show them.
 Exit status: 0 done; 1 replay left records in the store, or an error; 2 usage.`
 
 // What a terminal may act on instead of showing: the C0 controls, DEL and the C1
@@ -50,12 +62,46 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
  * `value` as text that is safe to print: each control character as a \xNN escape
  * and a backslash doubled, so that an escape in the output always means one. Every
  * value that comes from the store, or from an error that may quote it, goes through
- * here: the store is a file anyone who can write the folder can craft.
+ * here: the store is a file anyone who can write the folder can craft. So does every
+ * error, and the secrets of an options file are taken out first (`redacted`).
  */
 function printable(value) {
-  return String(value)
+  return redacted(String(value))
     .replace(/\\/g, '\\\\')
     .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+// The secrets read from an options file (its credentials but the access key id), as
+// they are and as a JSON or Rust string quotes them: what is printed never holds them.
+// The addon keeps credentials out of its errors; this also covers what it echoes of a
+// value of the wrong shape (`"credentials": "<the secret>"`), and everything else.
+const secrets = []
+const REDACTED = '[redacted]'
+
+function keepSecret(value) {
+  if (typeof value === 'number') value = String(value)
+  if (typeof value !== 'string' || value === '') return
+  for (const form of [value, JSON.stringify(value).slice(1, -1)]) {
+    if (!secrets.includes(form)) secrets.push(form)
+  }
+  // Longest first, so that no secret is left half shown by a shorter one inside it.
+  secrets.sort((a, b) => b.length - a.length)
+}
+
+/** Every string (and number) under an options file's `credentials`, but accessKeyId. */
+function keepSecretsOf(credentials) {
+  if (credentials !== null && typeof credentials === 'object') {
+    for (const [key, value] of Object.entries(credentials)) {
+      if (key !== 'accessKeyId') keepSecretsOf(value)
+    }
+  } else {
+    keepSecret(credentials)
+  }
+}
+
+function redacted(text) {
+  for (const secret of secrets) text = text.split(secret).join(REDACTED)
+  return text
 }
 
 /**
@@ -96,7 +142,111 @@ function number(flag, value) {
   return n
 }
 
+// What an options file may hold: the part of the logger's options that says how to
+// reach SNS. The addon checks their values; the names are checked here, so that a
+// replay option (topicArn, timeoutMs...) cannot hide in a file.
+const OPTIONS_FILE_KEYS = ['region', 'endpoint', 'credentials', 'requestTimeoutMs']
+const OPTIONS_FILE_MAX_BYTES = 64 * 1024
+
+// Flags that would put a secret on the command line, where shell history and `ps`
+// keep it: refused, by their name only (the value after them is never printed).
+const SECRET_FLAG = /^--(?:aws[-_])?(?:access[-_]key(?:[-_]id)?|secret(?:[-_]access)?(?:[-_]key)?|session[-_]token|credentials?)(?:=|$)/i
+
+/**
+ * Who besides the owner may do what with a file of `mode`: 'readable by group and
+ * others' (0644), 'readable and writable by group' (0660), ...
+ */
+function openTo(mode) {
+  const verbs = (shift) =>
+    [['readable', 4], ['writable', 2], ['executable', 1]]
+      .filter(([, bit]) => mode & (bit << shift))
+      .map(([verb]) => verb)
+      .join(', ')
+      .replace(/, ([a-z]+)$/, ' and $1')
+  const group = verbs(3)
+  const others = verbs(0)
+  if (group === others) return `${group} by group and others`
+  return [group && `${group} by group`, others && `${others} by others`].filter(Boolean).join(', ')
+}
+
+/**
+ * The options an options file holds, read only once it is known to be the caller's
+ * own secret: a regular file, not a link, owned by this process's user and closed to
+ * group and others, 64 KiB at most. Throws an error naming the path and the check.
+ */
+function readOptionsFile(file) {
+  const refuse = (why) => new Error(`the options file ${file} ${why}`)
+  let stat
+  try {
+    stat = fs.lstatSync(file)
+  } catch (e) {
+    throw refuse(e.code === 'ENOENT' ? 'does not exist' : `cannot be read (${e.code || e.message})`)
+  }
+  if (stat.isSymbolicLink()) throw refuse('is a symbolic link; give the file itself, a regular file only you can read')
+  if (!stat.isFile()) throw refuse('is not a regular file')
+  const ownerChecks = typeof process.getuid === 'function' // not on Windows, where modes mean little
+  if (ownerChecks) {
+    const uid = process.getuid()
+    if (stat.uid !== uid) {
+      throw refuse(`is owned by uid ${stat.uid}, not by uid ${uid} (this process's user); it holds credentials: use a file of your own`)
+    }
+    if ((stat.mode & 0o077) !== 0) {
+      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0')
+      throw refuse(`is ${openTo(stat.mode)} (mode ${mode}); chmod 600 it: it holds credentials`)
+    }
+  }
+  if (stat.size > OPTIONS_FILE_MAX_BYTES) throw refuse(`is larger than ${OPTIONS_FILE_MAX_BYTES} bytes (64 KiB)`)
+
+  // Opened without following a link and without waiting on a FIFO, then checked to be
+  // the very file checked above, in case it was swapped in between.
+  let text
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0))
+  try {
+    const opened = fs.fstatSync(fd)
+    if (!opened.isFile() || opened.dev !== stat.dev || opened.ino !== stat.ino) throw refuse('changed while it was being read')
+    const buffer = Buffer.alloc(OPTIONS_FILE_MAX_BYTES + 1)
+    let length = 0
+    for (let n; length < buffer.length && (n = fs.readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n
+    if (length > OPTIONS_FILE_MAX_BYTES) throw refuse(`is larger than ${OPTIONS_FILE_MAX_BYTES} bytes (64 KiB)`)
+    text = buffer.subarray(0, length).toString('utf8').replace(/^\uFEFF/, '')
+  } finally {
+    fs.closeSync(fd)
+  }
+
+  let options
+  try {
+    options = JSON.parse(text)
+  } catch (e) {
+    // Never JSON.parse's message: it quotes the text, secret and all.
+    const at = /at position (\d+)/.exec(e.message)
+    let where = ''
+    if (at) {
+      const before = text.slice(0, Number(at[1])).split('\n')
+      where = ` (line ${before.length}, column ${before[before.length - 1].length + 1})`
+    }
+    throw refuse(`is not valid JSON${where}`)
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw refuse('must hold a JSON object: { "region", "endpoint", "credentials", "requestTimeoutMs" }')
+  }
+  if ('credentials' in options) keepSecretsOf(options.credentials)
+  for (const key of Object.keys(options)) {
+    if (!OPTIONS_FILE_KEYS.includes(key)) {
+      throw refuse(`holds unknown option "${key}": it holds ${OPTIONS_FILE_KEYS.join(', ')} only, as the logger's options name them`)
+    }
+  }
+  return options
+}
+
 async function deadLetter(args) {
+  const end = args.indexOf('--')
+  const secretFlag = (end === -1 ? args : args.slice(0, end)).find((a) => SECRET_FLAG.test(a))
+  if (secretFlag) {
+    return fail(
+      `${secretFlag.split('=')[0]}: credentials are never taken as flags (shell history and ps would keep them); put them in a file given with --options-file <path> (chmod 600), or leave them to the AWS default chain (environment, profile, instance role)`,
+      2,
+    )
+  }
   let parsed
   try {
     parsed = parseArgs({
@@ -108,6 +258,7 @@ async function deadLetter(args) {
         topic: { type: 'string' },
         'to-recorded-topics': { type: 'boolean' },
         'message-group-id': { type: 'string' },
+        'options-file': { type: 'string' },
         region: { type: 'string' },
         endpoint: { type: 'string' },
         'request-timeout-ms': { type: 'string' },
@@ -124,7 +275,7 @@ async function deadLetter(args) {
     return fail('dead-letter takes a spool folder and an action', 2, { usage: true })
   }
   const selection = { ids: values.id, codes: values.code }
-  const replayOnly = ['topic', 'to-recorded-topics', 'message-group-id', 'region', 'endpoint', 'request-timeout-ms', 'timeout-ms']
+  const replayOnly = ['topic', 'to-recorded-topics', 'message-group-id', 'options-file', 'region', 'endpoint', 'request-timeout-ms', 'timeout-ms']
   if (action !== 'replay') {
     const misplaced = replayOnly.find((f) => values[f] !== undefined)
     if (misplaced) return fail(`--${misplaced} is an option of replay only`, 2, { usage: true })
@@ -168,16 +319,32 @@ async function deadLetter(args) {
           2,
         )
       }
+      const file = values['options-file'] === undefined ? {} : readOptionsFile(values['options-file'])
+      const flags = {
+        region: values.region,
+        endpoint: values.endpoint,
+        requestTimeoutMs: number('--request-timeout-ms', values['request-timeout-ms']),
+      }
       const options = {
         topicArn: values.topic,
         toRecordedTopics: values['to-recorded-topics'],
         messageGroupId: values['message-group-id'],
-        region: values.region,
-        endpoint: values.endpoint,
-        requestTimeoutMs: number('--request-timeout-ms', values['request-timeout-ms']),
+        // The file's connection options as the logger takes them; a flag overrides.
+        ...file,
+        ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
         timeoutMs: number('--timeout-ms', values['timeout-ms']),
       }
-      const report = await addon.replayDeadLetters(spoolDir, options, selection)
+      let report
+      try {
+        report = await addon.replayDeadLetters(spoolDir, options, selection)
+      } catch (e) {
+        // An option the file gave, refused by the addon: say where it came from.
+        const name = typeof e.option === 'string' ? e.option.split(/[.[]/)[0] : undefined
+        if (e.code === 'ERR_INVALID_OPTION' && name !== undefined && Object.hasOwn(file, name) && flags[name] === undefined) {
+          e.message += ` (in the options file ${values['options-file']})`
+        }
+        throw e
+      }
       warnDamaged(report.damaged)
       const out = [`selected ${report.selected}, delivered ${report.delivered.length}, refused again ${report.refused.length}, not sent ${report.failed.length}; ${report.remaining} left in the store`]
       for (const id of report.delivered) out.push(`delivered  ${printable(id)}`)
