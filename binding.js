@@ -840,6 +840,7 @@ module.exports.AppsEngineBridge = nativeBinding.AppsEngineBridge
 module.exports.builtinPlans = nativeBinding.builtinPlans
 module.exports.generateTypes = nativeBinding.generateTypes
 module.exports.listDeadLetters = nativeBinding.listDeadLetters
+module.exports.metricDefinitions = nativeBinding.metricDefinitions
 module.exports.optionsFromSettings = nativeBinding.optionsFromSettings
 module.exports.purgeDeadLetters = nativeBinding.purgeDeadLetters
 module.exports.replayDeadLetters = nativeBinding.replayDeadLetters
