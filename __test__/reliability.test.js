@@ -269,5 +269,14 @@ describe('secrets', () => {
       assert.ok(!e.message.includes(secret) && !e.message.includes(keyId), e.message)
       return true
     })
+    // A key where the object belongs, or in a field of the wrong type, is not quoted.
+    for (const credentials of [secret, { accessKeyId: keyId, secretAccessKey: 12345678901234 }, { accessKeyId: keyId, secretAccessKey: [secret] }]) {
+      assert.throws(() => new AnalyticsLogger({ topicArn: 'arn:aws:sns:us-east-1:123456789012:t', siteUrl: SITE_URL, credentials }), (e) => {
+        assert.equal(e.code, 'ERR_INVALID_OPTION')
+        assert.match(e.option, /^credentials/)
+        for (const s of [secret, keyId, '12345678901234']) assert.ok(!e.message.includes(s), e.message)
+        return true
+      })
+    }
   })
 })

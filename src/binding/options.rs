@@ -164,6 +164,12 @@ pub struct LoggerOptions {
     /// Widget events one room may receive from the widget per minute, whatever the
     /// token. Default 120.
     pub widget_events_per_room: Option<f64>,
+    /// Write one line per batch outcome to standard error: topic, message group, the
+    /// events' ids, how many were delivered, failed (by code), refused or kept, the
+    /// attempts and the time taken; never a message body, an attribute value or a
+    /// credential. `RC_SNS_ANALYTICS_DEBUG=1` in the environment switches it on for
+    /// every logger. Default `false`.
+    pub debug: Option<bool>,
 }
 
 /// A tracking plan given in code; the same shape as a plan file.

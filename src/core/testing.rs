@@ -264,6 +264,7 @@ pub fn test_config(fifo: bool) -> LoggerConfig {
         shares: Default::default(),
         widget_events_per_visitor: crate::core::options::defaults::WIDGET_EVENTS_PER_VISITOR as u32,
         widget_events_per_room: crate::core::options::defaults::WIDGET_EVENTS_PER_ROOM as u32,
+        debug: false,
     }
 }
 

@@ -17,6 +17,8 @@ use crate::core::event::EncodedEvent;
 use crate::core::options::RetryPolicy;
 use crate::core::telemetry::Stats;
 
+use super::debug_log;
+
 /// What every request of one logger has in common.
 pub(crate) struct RequestContext {
     pub subject: String,
@@ -27,6 +29,8 @@ pub(crate) struct RequestContext {
     /// retry budget and a shutdown deadline leave events there instead of failing
     /// them.
     pub spooled: bool,
+    /// `debug`: one line per batch outcome on standard error.
+    pub debug: bool,
 }
 
 /// Where one batch goes.
@@ -432,6 +436,19 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::sub(&stats.held, settled_count);
     }
     Stats::sub(&stats.in_flight, n);
+    if context.debug {
+        debug_log::batch_outcome(&debug_log::Outcome {
+            topic: &target.topic.arn,
+            group: message_group_id,
+            events: &events,
+            delivered,
+            failures: failures.iter().map(|(_, f)| f.code).collect(),
+            refused: refused_count,
+            attempts: retry + 1,
+            elapsed: started.elapsed(),
+            probe: target.probe,
+        });
+    }
     for ((event, settled), undelivered) in events.iter().zip(&settled).zip(&undelivered) {
         if *settled {
             shared.release(event.source(), 1, event.queued_bytes());

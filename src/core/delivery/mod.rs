@@ -10,6 +10,7 @@
 
 mod batch;
 mod block_queue;
+mod debug_log;
 mod deliver;
 mod lanes;
 mod logger;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     check_endpoint, check_non_empty, check_site_url, check_subject, defaults, millis,
     parse_topic_arn, whole_number, LoggerConfig, Overflow, RetryPolicy, Shares, SnsConfig,
-    SpoolConfig, StaticCredentials, MIN_SERVER_PERCENT,
+    SpoolConfig, StaticCredentials, DEBUG_ENV, MIN_SERVER_PERCENT,
 };
 use crate::core::encode::AppAccess;
 use crate::core::encode::{agent_topics_from_json, Router, TopicTable};
@@ -94,6 +94,7 @@ pub struct Options {
     pub apps_share_percent: Option<f64>,
     pub widget_events_per_visitor: Option<f64>,
     pub widget_events_per_room: Option<f64>,
+    pub debug: Option<bool>,
 }
 
 impl ReadOptions for Options {}
@@ -118,7 +119,19 @@ pub trait ReadOptions: DeserializeOwned {
             } else {
                 path
             };
-            InvalidOption::new(option, describe(e.into_inner()))
+            let reason = describe(e.into_inner());
+            // A wrong value's message quotes the value: not for what may be a key. A
+            // field's name is no secret, and says what to fix.
+            let names_a_field =
+                reason.starts_with("unknown field") || reason.starts_with("missing field");
+            if option.starts_with("credentials") && !names_a_field {
+                return InvalidOption::new(
+                    option,
+                    "must be { accessKeyId, secretAccessKey, sessionToken? }, each a string \
+                     (the value given is not shown: it may be a secret)",
+                );
+            }
+            InvalidOption::new(option, reason)
         })
     }
 
@@ -458,6 +471,9 @@ impl Options {
             },
             spool,
             shares,
+            debug: self.debug.unwrap_or(false)
+                || std::env::var(DEBUG_ENV)
+                    .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
             widget_events_per_visitor: whole_number(
                 "widgetEventsPerVisitor",
                 self.widget_events_per_visitor,
@@ -559,7 +575,7 @@ mod tests {
             (
                 r#"{"credentials": {"accessKeyId": 5}}"#,
                 "credentials.accessKeyId",
-                "expected a string",
+                "each a string (the value given is not shown",
             ),
             (
                 r#"{"credentials": {"accessKeyId": "a", "secret": "s"}}"#,

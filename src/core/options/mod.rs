@@ -229,7 +229,13 @@ pub struct LoggerConfig {
     /// [`defaults::WIDGET_CAP_WINDOW_MS`] (`logWidgetEvent`).
     pub widget_events_per_visitor: u32,
     pub widget_events_per_room: u32,
+    /// One line per batch outcome on standard error (`debug`, or the environment's
+    /// [`DEBUG_ENV`]).
+    pub debug: bool,
 }
+
+/// Set to `1` or `true`, it switches `debug` on for every logger of the process.
+pub const DEBUG_ENV: &str = "RC_SNS_ANALYTICS_DEBUG";
 
 impl LoggerConfig {
     /// The memory queue's limits: `maxQueueEvents` and `maxQueueBytes`.

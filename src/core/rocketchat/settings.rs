@@ -121,11 +121,15 @@ pub const SETTINGS: &[SettingDef] = &[
     def("SNS_Analytics_Business", Text, D::Str(""), "Events", Some("business"), "Ciao body: business."),
     def("SNS_Analytics_Deployment", Text, D::Str(""), "Events", Some("deployment"), "Ciao body: ciao_deployment."),
     def("SNS_Analytics_Source_Component", Text, D::Str(""), "Events", Some("sourceComponent"), "Ciao body: source_component. Empty: Rocket.Chat."),
-    def("SNS_Analytics_Max_Batch_Size", Integer, D::Int(10), "Batching", Some("maxBatchSize"), "Events per PublishBatch request, 1-10."),
-    def("SNS_Analytics_Flush_Interval_Ms", Integer, D::Int(1000), "Batching", Some("flushIntervalMs"), "Longest an event waits for its batch to fill, in ms."),
-    def("SNS_Analytics_Max_Queue_Events", Integer, D::Int(100_000), "Batching", Some("maxQueueEvents"), "Events held in memory."),
+    def("SNS_Analytics_Max_Batch_Size", Integer, D::Int(defaults::MAX_BATCH_SIZE as i64), "Batching", Some("maxBatchSize"), "Events per PublishBatch request, 1-10."),
+    def("SNS_Analytics_Flush_Interval_Ms", Integer, D::Int(defaults::FLUSH_INTERVAL_MS as i64), "Batching", Some("flushIntervalMs"), "Longest an event waits for its batch to fill, in ms."),
+    def("SNS_Analytics_Max_Queue_Events", Integer, D::Int(defaults::MAX_QUEUE_EVENTS as i64), "Batching", Some("maxQueueEvents"), "Events held in memory."),
+    def("SNS_Analytics_Overflow", Select(&["dropNewest", "dropOldest", "reject"]), D::Str("dropNewest"), "Batching", Some("overflow"), "What a full queue (or spool) does with a new event: drop it, drop the oldest waiting one, or refuse it (log() throws). Every drop is reported by id."),
     def("SNS_Analytics_Spool_Dir", Text, D::Str(""), "Reliability", Some("spoolDir"), "A folder where events wait until SNS has them, across outages and restarts. Empty: memory only."),
-    def("SNS_Analytics_Max_Spool_Bytes", Integer, D::Int(1 << 30), "Reliability", Some("maxSpoolBytes"), "Bytes of events the spool may hold."),
+    def("SNS_Analytics_Max_Spool_Bytes", Integer, D::Int(defaults::MAX_SPOOL_BYTES as i64), "Reliability", Some("maxSpoolBytes"), "Bytes of events the spool may hold."),
+    def("SNS_Analytics_Spool_Sync_Ms", Integer, D::Int(defaults::SPOOL_SYNC_MS as i64), "Reliability", Some("spoolSyncMs"), "Longest an accepted event waits before it is written to the spool file, in ms: what a crash can lose."),
+    def("SNS_Analytics_Max_Dead_Letter_Bytes", Integer, D::Int(defaults::MAX_DEAD_LETTER_BYTES as i64), "Reliability", Some("maxDeadLetterBytes"), "Bytes of the dead-letter store in the spool folder, where events SNS refuses for their own sake are kept; past it the oldest are dropped and reported."),
+    def("SNS_Analytics_Debug", Boolean, D::Bool(false), "Reliability", Some("debug"), "Log each batch's outcome on the server's standard error (topic, group, ids, result, time; never event bodies or credentials). RC_SNS_ANALYTICS_DEBUG=1 in the environment switches it on too."),
     def("SNS_Analytics_Widget_Share_Percent", Integer, D::Int(defaults::WIDGET_SHARE_PERCENT as i64), "Sources", Some("widgetSharePercent"), "Percent of the queue (or spool) the Livechat widget's events may fill; past it the widget's newest events are dropped and reported by id, never the server's."),
     def("SNS_Analytics_App_Share_Percent", Integer, D::Int(defaults::APP_SHARE_PERCENT as i64), "Sources", Some("appSharePercent"), "Percent of the queue (or spool) one Rocket.Chat App's events may fill."),
     def("SNS_Analytics_Apps_Share_Percent", Integer, D::Int(defaults::APPS_SHARE_PERCENT as i64), "Sources", Some("appsSharePercent"), "Percent of the queue (or spool) every App's events together may fill. With the widget's share it must leave the server's own events at least 10%."),
@@ -294,8 +298,10 @@ pub fn options_from_settings(
         options.remove("credentials");
     }
     if !options.contains_key("spoolDir") {
-        // Its default must not turn into "maxSpoolBytes needs spoolDir".
-        options.remove("maxSpoolBytes");
+        // Their defaults must not turn into "maxSpoolBytes needs spoolDir".
+        for option in ["maxSpoolBytes", "spoolSyncMs", "maxDeadLetterBytes"] {
+            options.remove(option);
+        }
     }
     if !options.contains_key("siteUrl") {
         if let Some(url) = site_url.filter(|u| !u.is_empty()) {

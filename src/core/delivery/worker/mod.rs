@@ -128,6 +128,7 @@ impl<P: Publisher> Worker<P> {
             site_group: config.encoder.site_url.clone(),
             retry: config.retry,
             spooled: spooling.is_some(),
+            debug: config.debug,
         };
         Worker {
             publisher: Arc::new(publisher),
@@ -474,6 +475,7 @@ impl<P: Publisher> Worker<P> {
             site_group: config.encoder.site_url.clone(),
             retry: config.retry,
             spooled: self.context.spooled,
+            debug: config.debug,
         });
         self.routing = config.encoder;
         self.reconfigure_pauses();

@@ -160,6 +160,7 @@ impl<P: Publisher> Worker<P> {
                     site_group: self.context.site_group.clone(),
                     retry: self.context.retry,
                     spooled: false,
+                    debug: self.context.debug,
                 });
             }
         }
