@@ -41,8 +41,11 @@ export declare class AnalyticsLogger {
    * marks `widget`, their properties exactly as planned), stamped
    * `eventType: 'customerAction'`, the visitor token never forwarded. Returns the
    * event id. Throws a `TypeError` with `field` and `code` `'ERR_INVALID_EVENT'`
-   * (answer 400) or `'ERR_EVENT_TOO_LARGE'` (answer 413); the route has already
-   * checked the token and the room.
+   * or `'ERR_EVENT_TOO_LARGE'` (the route answers 400, `errorType`
+   * `error-invalid-event` or `error-event-too-large`), or an `Error` with `code`
+   * `'RATE_LIMITED'` and `field` `token` or `rid` over the caps per visitor or room
+   * (`widgetEventsPerVisitor`, `widgetEventsPerRoom`; the route answers 429); the
+   * route has already checked the token and the room.
    */
   logWidgetEvent(body: unknown): string
   /**
@@ -362,9 +365,14 @@ export interface DeliveryError {
   /**
    * `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
    * `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
+   * `ERR_SPOOL_RECOVERED` (the spool is written again),
    * `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
    * (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
    * despite violations, `validation: 'warn'`), `ERR_INTERNAL`;
+   * `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_DELIVERY_DELAYED` and
+   * `ERR_DEAD_LETTERED` repeat per batch, so they are merged: at most one report per
+   * 10 s per topic and code, with every id and a count in the message;
+   * `ERR_QUEUE_FULL` at most once a second;
    * `ERR_DESTINATION_UNAVAILABLE` once when SNS refuses a topic as a whole and its
    * events are held (with `eventIds` only when `close()` gave up held events
    * without `spoolDir`: they are lost), and `DESTINATION_RESUMED` once when it takes
@@ -650,6 +658,14 @@ export interface LoggerOptions {
    * token. Default 120.
    */
   widgetEventsPerRoom?: number
+  /**
+   * Write one line per batch outcome to standard error: topic, message group, the
+   * events' ids, how many were delivered, failed (by code), refused or kept, the
+   * attempts and the time taken; never a message body, an attribute value or a
+   * credential. `RC_SNS_ANALYTICS_DEBUG=1` in the environment switches it on for
+   * every logger. Default `false`.
+   */
+  debug?: boolean
 }
 
 /**
@@ -700,7 +716,7 @@ export interface LoggerStats {
    * With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
    * the entry, e.g. `InvalidParameter`) and kept in the dead-letter store
    * (`<spoolDir>/dead-letter/`), to list and replay with
-   * `npx rocketchat-sns-analytics dead-letter <spoolDir> list|replay`.
+   * `npx rocketchat-sns-analytics dead-letter <spoolDir> list|export|replay|purge`.
    */
   deadLettered: number
   /**

@@ -160,10 +160,11 @@ export interface PromRegistry {
 }
 
 /**
- * Puts the logger's counters and gauges (`rocketchat_sns_analytics_*`) on a
- * prom-client registry (Rocket.Chat's is prom-client's default `register`), read from
- * `stats()` at scrape time, with per-app counts labelled `app` and `result`. `client`
- * is the prom-client module (default: `require('prom-client')`).
+ * Puts the logger's metrics (`rocketchat_sns_analytics_*`) on a prom-client registry
+ * (Rocket.Chat's is prom-client's default `register`): every family of
+ * `metricDefinitions()`, with the samples of `logger.metricFamilies()` read at scrape
+ * time, the same definition `logger.metrics()` renders (docs/operations.md lists
+ * them). `client` is the prom-client module (default: `require('prom-client')`).
  */
 export declare function registerPrometheusMetrics(
   source: AnalyticsController | AnalyticsLogger,

@@ -742,9 +742,11 @@ function registerPrometheusMetrics(source, registry, client = require('prom-clie
         const family = current().get(definition.name)
         // Switched off: an unlabelled metric reads 0, a labelled one has no series.
         const samples = family ? family.samples : definition.labelNames.length === 0 ? [{ labels: {}, value: 0 }] : []
-        for (const { labels, value } of samples) {
-          if (definition.type === 'counter') this.inc(labels, value)
-          else this.set(labels, value)
+        for (const sample of samples) {
+          // In the definition's label order, as logger.metrics() writes them.
+          const labels = Object.fromEntries(definition.labelNames.map((name) => [name, sample.labels[name]]))
+          if (definition.type === 'counter') this.inc(labels, sample.value)
+          else this.set(labels, sample.value)
         }
       },
     })

@@ -160,8 +160,11 @@ impl AnalyticsLogger {
     /// marks `widget`, their properties exactly as planned), stamped
     /// `eventType: 'customerAction'`, the visitor token never forwarded. Returns the
     /// event id. Throws a `TypeError` with `field` and `code` `'ERR_INVALID_EVENT'`
-    /// (answer 400) or `'ERR_EVENT_TOO_LARGE'` (answer 413); the route has already
-    /// checked the token and the room.
+    /// or `'ERR_EVENT_TOO_LARGE'` (the route answers 400, `errorType`
+    /// `error-invalid-event` or `error-event-too-large`), or an `Error` with `code`
+    /// `'RATE_LIMITED'` and `field` `token` or `rid` over the caps per visitor or room
+    /// (`widgetEventsPerVisitor`, `widgetEventsPerRoom`; the route answers 429); the
+    /// route has already checked the token and the room.
     #[napi(catch_unwind, ts_args_type = "body: unknown")]
     pub fn log_widget_event(&self, env: Env, body: Unknown) -> Result<String> {
         let text = match self.serialize(&env, body, Some("body")) {

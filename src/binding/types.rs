@@ -71,7 +71,7 @@ pub struct LoggerStats {
     /// With `spoolDir`: refused by SNS for good for their own sake (a sender fault on
     /// the entry, e.g. `InvalidParameter`) and kept in the dead-letter store
     /// (`<spoolDir>/dead-letter/`), to list and replay with
-    /// `npx rocketchat-sns-analytics dead-letter <spoolDir> list|replay`.
+    /// `npx rocketchat-sns-analytics dead-letter <spoolDir> list|export|replay|purge`.
     pub dead_lettered: i64,
     /// With `spoolDir`: records dropped from the dead-letter store, oldest first, to
     /// keep it within `maxDeadLetterBytes` (each was counted in `deadLettered`, and
@@ -362,9 +362,14 @@ impl From<&core::error::RefusedEntry> for RefusedEntry {
 pub struct DeliveryError {
     /// `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_QUEUE_FULL`,
     /// `ERR_SHUTDOWN_TIMEOUT`, `ERR_DELIVERY_DELAYED`, `ERR_SPOOL`,
+    /// `ERR_SPOOL_RECOVERED` (the spool is written again),
     /// `ERR_DEAD_LETTERED` (kept in the dead-letter store), `ERR_DEAD_LETTER_FULL`
     /// (the oldest dead letters dropped), `ERR_TRACKING_PLAN` (an event published
     /// despite violations, `validation: 'warn'`), `ERR_INTERNAL`;
+    /// `ERR_PUBLISH_FAILED`, `ERR_RETRIES_EXHAUSTED`, `ERR_DELIVERY_DELAYED` and
+    /// `ERR_DEAD_LETTERED` repeat per batch, so they are merged: at most one report per
+    /// 10 s per topic and code, with every id and a count in the message;
+    /// `ERR_QUEUE_FULL` at most once a second;
     /// `ERR_DESTINATION_UNAVAILABLE` once when SNS refuses a topic as a whole and its
     /// events are held (with `eventIds` only when `close()` gave up held events
     /// without `spoolDir`: they are lost), and `DESTINATION_RESUMED` once when it takes

@@ -238,7 +238,8 @@ pub enum ErrorCode {
     TrackingPlan,
     /// A tracking plan that cannot be loaded.
     InvalidPlan,
-    /// A widget body over its size limit (HTTP 413).
+    /// A widget body over its size limit (the route answers 400,
+    /// `error-event-too-large`).
     EventTooLarge,
     /// A Rocket.Chat setting with a value the logger cannot use.
     InvalidSetting,
@@ -256,7 +257,8 @@ pub enum ErrorCode {
     /// `close()` or the host's exit reached its deadline before these were delivered.
     ShutdownTimeout,
     /// With `spoolDir`: SNS has failed these events past the retry budget; they stay in
-    /// the spool and are retried until it answers (reported once per batch).
+    /// the spool and are retried until it answers (merged: at most one report per
+    /// 10 s per topic).
     DeliveryDelayed,
     /// The spool folder could not be read or written; the message says what happened
     /// to the events. Reported once when it starts failing, and for damaged segments

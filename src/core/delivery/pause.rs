@@ -35,6 +35,9 @@ pub(crate) struct Pause {
     /// Of `held`, with a spool: events let go from memory, left on disk only, until a
     /// rewind of the spool reads them back.
     pub parked: u64,
+    /// The oldest parked event's id (UUIDv7: its time), for the age of the oldest
+    /// undelivered event while it is on disk only.
+    pub oldest_parked: Option<uuid::Uuid>,
     /// Events of the probe in flight, 0 when none is.
     pub probing: u64,
     /// Probes refused in a row: the exponent of the backoff.
@@ -134,6 +137,7 @@ impl Pauses {
                 since: SystemTime::now(),
                 held: 0,
                 parked: 0,
+                oldest_parked: None,
                 probing: 0,
                 refused_probes: 0,
                 next_probe: now + first,
@@ -240,16 +244,19 @@ impl Pauses {
             n += p.parked;
             p.held = p.held.saturating_sub(p.parked);
             p.parked = 0;
+            p.oldest_parked = None;
         }
         self.min_parked_seq = None;
         self.changed |= n > 0;
         n
     }
 
-    /// Notes that an event numbered `seq` was parked.
-    pub fn parked(&mut self, topic: u16, seq: u64) {
+    /// Notes that the event `id`, numbered `seq`, was parked.
+    pub fn parked(&mut self, topic: u16, seq: u64, id: uuid::Uuid) {
         if let Some(p) = self.by_topic.get_mut(&topic) {
             p.parked += 1;
+            // UUIDv7 ids order by time.
+            p.oldest_parked = Some(p.oldest_parked.map_or(id, |o| o.min(id)));
             self.min_parked_seq = Some(self.min_parked_seq.map_or(seq, |m| m.min(seq)));
             self.changed = true;
         }
@@ -321,8 +328,8 @@ mod tests {
         p.pause(1, refusal(), t0);
         p.add_held(1, 25);
         p.add_held(2, 5); // not paused: not counted
-        p.parked(1, 40);
-        p.parked(1, 12);
+        p.parked(1, 40, uuid::Uuid::now_v7());
+        p.parked(1, 12, uuid::Uuid::now_v7());
         p.probe_started(1, 10);
         let pause = p.get(1).unwrap();
         assert_eq!((pause.held, pause.parked, pause.in_lanes()), (25, 2, 13));

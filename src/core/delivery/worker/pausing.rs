@@ -338,7 +338,7 @@ impl<P: Publisher> Worker<P> {
         let mut lost = Vec::new();
         for (_, q) in drained {
             if spooled && q.segment != NOT_IN_SPOOL {
-                self.pauses.parked(topic, q.seq);
+                self.pauses.parked(topic, q.seq, q.event.id);
             } else {
                 lost.push(q);
             }
@@ -427,7 +427,7 @@ impl<P: Publisher> Worker<P> {
                 self.window_events -= 1;
                 self.window_bytes -= q.event.queued_bytes() as u64;
                 self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
-                self.pauses.parked(topic, q.seq);
+                self.pauses.parked(topic, q.seq, q.event.id);
             }
         }
         any
@@ -442,7 +442,7 @@ impl<P: Publisher> Worker<P> {
             self.window_bytes -= q.event.queued_bytes() as u64;
             // If its topic resumed meanwhile (no longer counted held), it is read back
             // by the rewind that came with the resume.
-            self.pauses.parked(q.event.topic, q.seq);
+            self.pauses.parked(q.event.topic, q.seq, q.event.id);
         }
         any
     }

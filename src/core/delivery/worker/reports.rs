@@ -141,7 +141,9 @@ impl<P: Publisher> Worker<P> {
     /// oldest of all is always among these.
     pub(super) fn publish_oldest(&mut self) {
         let now = Instant::now();
-        let idle = self.pending.is_empty() && self.in_flight.batches.is_empty();
+        let idle = self.pending.is_empty()
+            && self.in_flight.batches.is_empty()
+            && self.pauses.iter().all(|(_, p)| p.oldest_parked.is_none());
         let due = self
             .reports
             .oldest_published_at
@@ -150,12 +152,21 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         let mut oldest: Vec<(u16, i64)> = Vec::new();
-        let firsts = self.pending.fronts().chain(
-            self.in_flight
-                .batches
-                .values()
-                .filter_map(|b| b.ids.first().map(|id| (b.lane.topic, *id))),
-        );
+        let parked: Vec<(u16, uuid::Uuid)> = self
+            .pauses
+            .iter()
+            .filter_map(|(topic, p)| p.oldest_parked.map(|id| (topic, id)))
+            .collect();
+        let firsts = self
+            .pending
+            .fronts()
+            .chain(
+                self.in_flight
+                    .batches
+                    .values()
+                    .filter_map(|b| b.ids.first().map(|id| (b.lane.topic, *id))),
+            )
+            .chain(parked);
         for (topic, id) in firsts {
             let Some(ms) = id.get_timestamp().map(|t| {
                 let (secs, nanos) = t.to_unix();
