@@ -76,4 +76,30 @@ logger.close().then((report) => console.log(JSON.stringify({ id, report })))
       assert.equal(msg.json.properties.via, file)
     })
   }
+
+  it("runs the README's quick start as written, with the AWS environment pointing at the emulator", async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const quickStart = readme.slice(readme.indexOf('## Quick start\n'))
+    const install = quickStart.match(/```sh\n(.*)\n```/)[1]
+    assert.equal(install, 'npm install rocketchat-sns-analytics', 'the install line')
+    const snippet = quickStart.match(/```js\n([\s\S]*?)```/)[1]
+    const arn = snippet.match(/topicArn: '([^']+)'/)[1]
+    // The snippet's own topic, on moto's account.
+    const { topicArn, queueUrl } = await ctx.topic({ fifo: true, name: arn.split(':').pop().replace(/\.fifo$/, '') })
+    assert.equal(topicArn, arn)
+    fs.writeFileSync(path.join(app, 'analytics.js'), snippet)
+    const env = {
+      ...process.env,
+      AWS_ENDPOINT_URL_SNS: ctx.moto.endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    }
+    const out = execFileSync(process.execPath, ['analytics.js'], { cwd: app, encoding: 'utf8', env })
+    const id = out.match(/^logged ([0-9a-f-]{36})$/m)[1]
+    assert.match(out, /delivered: 1,/)
+    const [msg] = await ctx.drain(queueUrl, { expected: 1 })
+    assert.equal(msg.attributes.eventId, id)
+    assert.deepEqual([msg.json.category, msg.json.action, msg.json.properties.failure_reason], ['Escalation', 'failed', 'no agents available'])
+  })
 })
