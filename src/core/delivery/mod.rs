@@ -1,5 +1,5 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
-//! with its delivery loop (`shared.rs`), the loop itself (`worker.rs`), which cuts
+//! with its delivery loop (`shared.rs`), the loop itself (`worker/`), which cuts
 //! the queue into batches (`lanes.rs` on `block_queue.rs`, `batch.rs`) and sends each
 //! through a `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`),
 //! holds the events of destinations SNS refused as a whole until a probe passes
@@ -7,6 +7,8 @@
 //! own sake are kept (`refusals.rs`), and replayed from the dead-letter store through
 //! a logger (`replay.rs`). The events' text buffers go back to `log()` through
 //! `text_pool.rs`, which has the next one warmed for writing (`prefetch.rs`).
+//! Repeated failures are merged into one report per interval (`report_throttle.rs`),
+//! and `debug` writes a line per batch (`debug_log.rs`).
 
 mod batch;
 mod block_queue;
