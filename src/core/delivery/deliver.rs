@@ -18,6 +18,7 @@ use crate::core::options::RetryPolicy;
 use crate::core::telemetry::Stats;
 
 use super::debug_log;
+use super::next_step::{next_step, Attempt, BatchState, Step};
 
 /// What every request of one logger has in common.
 pub(crate) struct RequestContext {
@@ -195,7 +196,13 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     };
     let stats = &shared.stats;
     let started = Instant::now();
-    let give_up_at = started + context.retry.budget;
+    let mut state = BatchState {
+        policy: &context.retry,
+        give_up_at: started + context.retry.budget,
+        probe: target.probe,
+        spooled: context.spooled,
+        refused_once: None,
+    };
     let mut delayed_reported = false;
     let mut shutdown = std::pin::pin!(shutdown_deadline(shared.deadline.subscribe()));
     // Indices into `events` still to send.
@@ -207,7 +214,6 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     let mut refused_entries: Vec<Refused> = Vec::new();
     let mut retry = 0u32;
     let mut refused: Option<Refusal> = None;
-    let mut first_refusal: Option<Refusal> = None;
     let mut answered = false;
     let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
     // Events a shutdown deadline left unsent: failed, or kept by the spool.
@@ -323,39 +329,33 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 last_error = e.to_string();
             }
         }
-        if let Some(r) = refusal {
-            // A destination is paused only when SNS refuses it twice in a row: the
-            // retry is signed with credentials the SDK has refreshed (an
-            // `ExpiredToken` in flight) and meets an IAM change that was still
-            // propagating. A probe is already the second time.
-            if target.probe || first_refusal.is_some() {
-                refused = Some(r);
-                break;
-            }
-            first_refusal = Some(r);
-        } else {
-            first_refusal = None;
-        }
-        if todo.is_empty() || target.probe {
-            break;
-        }
-        if throttled {
-            // Slow the whole logger, not just this batch: every request waits.
-            shared.pause_for(context.retry.backoff_cap(retry));
-        }
         let backoff = context.retry.backoff(retry, &mut rand::rng());
-        retry += 1;
-        if Instant::now() + backoff > give_up_at {
-            if let Some(r) = first_refusal.take() {
-                // Out of budget on a refusal of the destination: held, not failed.
+        let (step, pause) = next_step(
+            &mut state,
+            Attempt {
+                refusal,
+                left: todo.len(),
+                throttled,
+                retries: retry,
+                now: Instant::now(),
+                backoff,
+            },
+        );
+        if let Some(pause) = pause {
+            shared.pause_for(pause);
+        }
+        let backoff = match step {
+            Step::Done => break,
+            Step::Hold(r) => {
                 refused = Some(r);
                 break;
             }
-            if !context.spooled {
+            Step::GiveUp => {
                 // One message for all: failures are reported grouped by message, and a
                 // clock read per entry could split one batch across a millisecond.
                 let message = format!(
-                    "gave up after {retry} attempts over {} ms; last error: {last_error}",
+                    "gave up after {} attempts over {} ms; last error: {last_error}",
+                    retry + 1,
                     started.elapsed().as_millis()
                 );
                 for i in todo.drain(..) {
@@ -369,22 +369,27 @@ pub(crate) async fn deliver_batch<P: Publisher>(
                 }
                 break;
             }
-            if !delayed_reported {
-                delayed_reported = true;
-                shared.report_about(
-                    &target.topic.arn,
-                    DeliveryError::new(
-                    ErrorCode::DeliveryDelayed,
-                    format!(
-                        "SNS has failed these events for {} ms (last error: {last_error}); they stay \
-                         in the spool and are retried until SNS answers",
+            Step::Retry {
+                backoff,
+                past_budget,
+            } => {
+                if past_budget && !delayed_reported {
+                    delayed_reported = true;
+                    let ids = todo.iter().map(|&i| id_strings[i].clone()).collect();
+                    let message = format!(
+                        "SNS has failed these events for {} ms (last error: {last_error}); they \
+                         stay in the spool and are retried until SNS answers",
                         started.elapsed().as_millis()
-                    ),
-                    todo.iter().map(|&i| id_strings[i].clone()).collect(),
-                ),
-                );
+                    );
+                    shared.report_about(
+                        &target.topic.arn,
+                        DeliveryError::new(ErrorCode::DeliveryDelayed, message, ids),
+                    );
+                }
+                backoff
             }
-        }
+        };
+        retry += 1;
         let stopped = tokio::select! {
             biased;
             _ = &mut shutdown => true,

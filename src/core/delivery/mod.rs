@@ -16,6 +16,7 @@ mod debug_log;
 mod deliver;
 mod lanes;
 mod logger;
+mod next_step;
 mod pause;
 mod prefetch;
 mod publisher;
