@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 
+use super::retry::doubling_cap;
+
 /// The longest wait between two probes of a paused destination: an administrator's
 /// fix is picked up within about a minute, and a topic refused for a day costs 1,440
 /// small requests.
@@ -110,11 +112,7 @@ impl Pauses {
 
     /// The ceiling of the wait before probe number `refused + 1`.
     pub fn probe_backoff_cap(&self, refused: u32) -> Duration {
-        let factor = 1u32.checked_shl(refused.min(31)).unwrap_or(u32::MAX);
-        self.initial_backoff
-            .checked_mul(factor)
-            .unwrap_or(PROBE_MAX_BACKOFF)
-            .clamp(Duration::from_millis(1), PROBE_MAX_BACKOFF)
+        doubling_cap(self.initial_backoff, PROBE_MAX_BACKOFF, refused).max(Duration::from_millis(1))
     }
 
     /// "Equal jitter": between half the ceiling and the ceiling, so that probes spread

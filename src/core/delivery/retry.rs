@@ -8,14 +8,18 @@ use rand::Rng;
 
 use crate::core::options::RetryPolicy;
 
+/// The ceiling of the wait before attempt `n` (0-based) of a backoff that doubles from
+/// `initial` up to `max`: the one backoff of the delivery loop, for a batch's retries
+/// and a paused destination's probes alike.
+pub fn doubling_cap(initial: Duration, max: Duration, n: u32) -> Duration {
+    let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+    initial.checked_mul(factor).unwrap_or(max).min(max)
+}
+
 impl RetryPolicy {
     /// The ceiling of the backoff before retry number `retry` (0-based).
     pub fn backoff_cap(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
-        self.initial_backoff
-            .checked_mul(factor)
-            .unwrap_or(self.max_backoff)
-            .min(self.max_backoff)
+        doubling_cap(self.initial_backoff, self.max_backoff, retry)
     }
 
     /// "Full jitter": uniform in `[0, cap]`, which spreads a herd of retrying
