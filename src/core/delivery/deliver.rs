@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::pause::Refusal;
 use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, Publisher};
 use super::refusals::{keep_refused, Refused, Sent};
-use super::shared::Shared;
+use super::shared::{Settled, Shared};
 use crate::core::encode::Topic;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
@@ -406,11 +406,11 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         Stats::add(&stats.retried, todo.len());
     }
 
-    // Settled but not delivered: refused or failed.
-    let mut undelivered = vec![false; events.len()];
+    // How each settled event was settled: delivered unless refused or failed.
+    let mut how = vec![Settled::Delivered; events.len()];
     for r in &refused_entries {
         settled[r.index] = true;
-        undelivered[r.index] = true;
+        how[r.index] = Settled::Refused;
     }
     // Counted by keep_refused, dead-lettered or failed: settled either way.
     let refused_count = refused_entries.len();
@@ -425,7 +425,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     let n = events.len();
     for (i, _) in &failures {
         settled[*i] = true;
-        undelivered[*i] = true;
+        how[*i] = Settled::Failed;
     }
     // Only what is settled leaves the account's unsettled events: what is held, or
     // left in the spool by the deadline, is still to be delivered.
@@ -434,8 +434,6 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     for (_, failure) in &failures {
         shared.labels.failed(&target.topic.arn, failure.code, 1);
     }
-    Stats::add(&stats.delivered, delivered);
-    Stats::add(&stats.failed, failures.len());
     if target.probe {
         // A probe's events were held; `held` falls first (see `Stats::snapshot`).
         Stats::sub(&stats.held, settled_count);
@@ -454,12 +452,9 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             probe: target.probe,
         });
     }
-    for ((event, settled), undelivered) in events.iter().zip(&settled).zip(&undelivered) {
+    for ((event, settled), how) in events.iter().zip(&settled).zip(how) {
         if *settled {
-            shared.release(event.source(), 1, event.queued_bytes());
-            if !undelivered {
-                shared.sources.delivered(event.source(), 1);
-            }
+            shared.settle(event.source(), 1, event.queued_bytes(), how);
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shared};
+use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Settled, Shared};
 use super::text_pool::{text_pool, TextTaker};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
@@ -345,6 +345,7 @@ impl Logger {
             .sources
             .admit(event.source(), bytes, &caller.caps)
         {
+            // Accepted and dropped before it was ever held (the lane counted its drop).
             Stats::add(&stats.dropped, 1);
             if caller.overflow == Overflow::Reject {
                 return Err(LogError::LaneFull(full.describe()));
@@ -357,8 +358,8 @@ impl Logger {
         let full = held > caller.held.events || held_bytes > caller.held.bytes;
         if full && caller.overflow != Overflow::DropOldest {
             // The loop only ever lowers these counters, so undoing ours is exact.
-            self.shared.release(event.source(), 1, bytes as usize);
-            self.shared.count_dropped(event.source(), 1);
+            self.shared
+                .settle(event.source(), 1, bytes as usize, Settled::Dropped);
             if caller.overflow == Overflow::Reject {
                 return Err(if self.spool.is_some() {
                     LogError::SpoolFull {
@@ -376,9 +377,7 @@ impl Logger {
         }
         if let Err(std_mpsc::SendError(event)) = self.events.send(event) {
             // The loop has ended, which only happens after close: not accepted.
-            self.shared.release(event.source(), 1, bytes as usize);
-            self.shared.sources.unlog(event.source());
-            Stats::sub(&stats.accepted, 1);
+            self.shared.unaccept(event.source(), bytes as usize);
             return Err(LogError::Closed);
         }
         // Wake the loop when it may be idle (first event) and when a batch fills, and

@@ -87,6 +87,19 @@ pub(crate) enum Control {
     },
 }
 
+/// What became of settled events ([`Shared::settle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    Delivered,
+    /// Given up: reported by id.
+    Failed,
+    /// Discarded because the queue, the spool or the event's lane was full.
+    Dropped,
+    /// Refused by SNS for its own sake: `refusals.rs` counts it as dead-lettered, or as
+    /// failed when no store could keep it.
+    Refused,
+}
+
 /// Where the entries SNS refuses for good for their own sake go (`refusals.rs`).
 pub(crate) enum Refusals {
     /// Without a spool: reported with their messages, so the host can keep them.
@@ -153,18 +166,36 @@ pub struct ErrorSinks {
 }
 
 impl Shared {
-    /// Events of one lane leave the unsettled ones (settled, dropped, or never
-    /// accepted after all): the one place that lowers what the limits are checked
-    /// against, logger-wide and in the lane.
-    pub fn release(&self, source: Source<'_>, events: usize, bytes: usize) {
+    /// `events` events of one lane, of `bytes` bytes, are settled as `how`: the one
+    /// transition out of the account's unsettled events. It lowers what the limits are
+    /// checked against, logger-wide and in the lane, and counts the outcome in both,
+    /// so that `accepted = delivered + failed + dropped + dead_lettered + held +
+    /// queued` holds by construction.
+    pub fn settle(&self, source: Source<'_>, events: usize, bytes: usize, how: Settled) {
         self.stats.release(events, bytes);
         self.sources.release(source, events as u64, bytes as u64);
+        match how {
+            Settled::Delivered => {
+                Stats::add(&self.stats.delivered, events);
+                self.sources.delivered(source, events as u64);
+            }
+            Settled::Failed => Stats::add(&self.stats.failed, events),
+            Settled::Dropped => {
+                Stats::add(&self.stats.dropped, events);
+                self.sources.dropped(source, events as u64);
+            }
+            // Counted where the store's answer is known (`refusals.rs`).
+            Settled::Refused => {}
+        }
     }
 
-    /// Events of one lane dropped because the queue (or the spool) was full.
-    pub fn count_dropped(&self, source: Source<'_>, events: usize) {
-        Stats::add(&self.stats.dropped, events);
-        self.sources.dropped(source, events as u64);
+    /// An event `log()` counted in is not accepted after all (the loop has ended): its
+    /// counts are taken back, as if it had never been logged.
+    pub fn unaccept(&self, source: Source<'_>, bytes: usize) {
+        self.stats.release(1, bytes);
+        self.sources.release(source, 1, bytes as u64);
+        self.sources.unlog(source);
+        Stats::sub(&self.stats.accepted, 1);
     }
 
     /// Holds every request of this logger back for `d`.

@@ -11,6 +11,7 @@ use crate::core::delivery::batch::QueuedEvent;
 use crate::core::delivery::deliver::{deliver_batch, BatchOutcome, BatchTarget};
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::publisher::Publisher;
+use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::{EncodedEvent, SourceKey};
 use crate::core::telemetry::{tally, Stats};
@@ -151,10 +152,13 @@ impl<P: Publisher> Worker<P> {
                         Stats::sub(&stats.held, n);
                     }
                     for (source, events, bytes) in &meta.by_source {
-                        self.shared
-                            .release(source.as_source(), *events as usize, *bytes as usize);
+                        self.shared.settle(
+                            source.as_source(),
+                            *events as usize,
+                            *bytes as usize,
+                            Settled::Failed,
+                        );
                     }
-                    Stats::add(&stats.failed, n);
                 }
                 if meta.probe {
                     self.probe_died(meta.lane.topic, n as u64, kept);

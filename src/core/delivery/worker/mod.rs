@@ -22,7 +22,7 @@ use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
+use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Settled, Shared};
 use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{EncoderConfig, LoggedEvent, Topic, TopicTable};
@@ -418,8 +418,7 @@ impl<P: Publisher> Worker<P> {
                 }
                 (self.unspool(spooled), segment)
             };
-            shared.release(event.source(), 1, event.queued_bytes());
-            shared.count_dropped(event.source(), 1);
+            shared.settle(event.source(), 1, event.queued_bytes(), Settled::Dropped);
             self.reports.dropped_ids.push(event.id_string());
             self.ack(&[(event.id, segment)]);
         }

@@ -15,6 +15,7 @@ use crate::core::delivery::deliver::BatchOutcome;
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::pause::Refusal;
 use crate::core::delivery::publisher::Publisher;
+use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, DestinationState, ErrorCode};
 use crate::core::telemetry::{PausedDestination, Stats};
 
@@ -357,9 +358,8 @@ impl<P: Publisher> Worker<P> {
         Stats::sub(&stats.held, n);
         for q in &lost {
             self.shared
-                .release(q.event.source(), 1, q.event.queued_bytes());
+                .settle(q.event.source(), 1, q.event.queued_bytes(), Settled::Failed);
         }
-        Stats::add(&stats.failed, n);
         let arn = self.topic(topic).arn.clone();
         self.shared
             .labels

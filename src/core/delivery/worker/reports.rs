@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::DeliveryReport;
+use crate::core::delivery::shared::{DeliveryReport, Settled};
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::plan::Violation;
-use crate::core::telemetry::{FullLane, Stats};
+use crate::core::telemetry::FullLane;
 
 use super::Worker;
 
@@ -96,7 +96,6 @@ impl<P: Publisher> Worker<P> {
         if self.pending.is_empty() {
             return;
         }
-        let stats = &self.shared.stats;
         let drained = self.pending.drain();
         let n = drained.len();
         let bytes: usize = drained.iter().map(|q| q.event.queued_bytes()).sum();
@@ -110,9 +109,8 @@ impl<P: Publisher> Worker<P> {
         }
         for q in &drained {
             self.shared
-                .release(q.event.source(), 1, q.event.queued_bytes());
+                .settle(q.event.source(), 1, q.event.queued_bytes(), Settled::Failed);
         }
-        Stats::add(&stats.failed, n);
         for q in &drained {
             let topic = self.topic(q.event.topic).arn.clone();
             self.shared

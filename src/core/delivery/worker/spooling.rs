@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::publisher::Publisher;
+use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Overflow, SpoolConfig};
@@ -203,8 +204,7 @@ impl<P: Publisher> Worker<P> {
             };
             let source = dropped.source.as_source();
             self.shared
-                .release(source, 1, dropped.queued_bytes as usize);
-            self.shared.count_dropped(source, 1);
+                .settle(source, 1, dropped.queued_bytes as usize, Settled::Dropped);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -229,8 +229,8 @@ impl<P: Publisher> Worker<P> {
 
     /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
     pub(super) fn drop_unwritable(&mut self, event: EncodedEvent) {
-        self.shared.release(event.source(), 1, event.queued_bytes());
-        self.shared.count_dropped(event.source(), 1);
+        self.shared
+            .settle(event.source(), 1, event.queued_bytes(), Settled::Dropped);
         self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
         if let Some(s) = self.spooling.as_mut() {
             s.dropped_ids.push(event.id_string());
@@ -443,8 +443,7 @@ impl<P: Publisher> Worker<P> {
             };
             let source = dropped.source.as_source();
             self.shared
-                .release(source, 1, dropped.queued_bytes as usize);
-            self.shared.count_dropped(source, 1);
+                .settle(source, 1, dropped.queued_bytes as usize, Settled::Dropped);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -501,11 +500,10 @@ impl<P: Publisher> Worker<P> {
         }
         let vanished = spool.take_vanished();
         if !vanished.is_empty() {
-            let stats = &self.shared.stats;
             for (_, bytes, source) in &vanished {
-                self.shared.release(source.as_source(), 1, *bytes as usize);
+                self.shared
+                    .settle(source.as_source(), 1, *bytes as usize, Settled::Failed);
             }
-            Stats::add(&stats.failed, vanished.len());
             reports.push(DeliveryError::new(
                 ErrorCode::Spool,
                 format!(
@@ -641,19 +639,21 @@ impl<P: Publisher> Worker<P> {
         let spool = spooling.spool.as_ref().expect("put back above");
         let lost = spool.unwritten_events();
         if !lost.is_empty() {
-            let stats = &self.shared.stats;
             for e in &lost {
                 // Unsettled until now, in memory or not (a close leaves what it could
                 // not send in the account's `queued`): failed from here on.
-                self.shared
-                    .release(e.source.as_source(), 1, e.queued_bytes as usize);
+                self.shared.settle(
+                    e.source.as_source(),
+                    1,
+                    e.queued_bytes as usize,
+                    Settled::Failed,
+                );
                 let topic = spool
                     .unwritten_event(&e.id)
                     .map(|s| s.topic_arn)
                     .unwrap_or_default();
                 self.shared.labels.failed(&topic, ErrorCode::Spool, 1);
             }
-            Stats::add(&stats.failed, lost.len());
             self.shared.report(DeliveryError::new(
                 ErrorCode::Spool,
                 format!(
