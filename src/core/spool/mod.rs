@@ -63,7 +63,7 @@ use record::{
     SEGMENT_HEADER,
 };
 use unwritten::Unwritten;
-pub use unwritten::UnwrittenEvent;
+pub use unwritten::UnwrittenRecord;
 
 use crate::core::event::{EncodedEvent, SourceKey};
 
@@ -897,7 +897,7 @@ impl Spool {
     }
 
     /// Events not written yet (in order).
-    pub fn unwritten_events(&self) -> Vec<UnwrittenEvent> {
+    pub fn unwritten_events(&self) -> Vec<UnwrittenRecord> {
         self.unwritten.events().collect()
     }
 
@@ -913,7 +913,7 @@ impl Spool {
 
     /// Drops the newest (or with `oldest`, the oldest) event that waits in memory
     /// because the disk refused it: over the memory limits, `overflow` applies.
-    pub fn drop_waiting(&mut self, oldest: bool) -> Option<UnwrittenEvent> {
+    pub fn drop_waiting(&mut self, oldest: bool) -> Option<UnwrittenRecord> {
         let dropped = self.unwritten.drop_waiting(oldest)?;
         if let Some(s) = self.segments.get_mut(&dropped.segment) {
             s.live = s.live.saturating_sub(1);

@@ -27,7 +27,7 @@ struct Entry {
 
 /// An unwritten event, as `take_*` hand it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnwrittenEvent {
+pub struct UnwrittenRecord {
     pub id: Uuid,
     pub segment: u32,
     pub queued_bytes: u64,
@@ -181,7 +181,7 @@ impl Unwritten {
 
     /// Drops the newest waiting event (over the memory limits while the disk refuses
     /// writes); `oldest` drops the oldest one instead.
-    pub fn drop_waiting(&mut self, oldest: bool) -> Option<UnwrittenEvent> {
+    pub fn drop_waiting(&mut self, oldest: bool) -> Option<UnwrittenRecord> {
         let position = if oldest {
             self.entries
                 .iter()
@@ -200,7 +200,7 @@ impl Unwritten {
         if let Some(index) = self.index.as_mut() {
             index.remove(&entry.id);
         }
-        Some(UnwrittenEvent {
+        Some(UnwrittenRecord {
             id: entry.id,
             segment: entry.segment,
             queued_bytes: entry.queued_bytes,
@@ -210,11 +210,11 @@ impl Unwritten {
     }
 
     /// Every record not canceled, in order.
-    pub fn events(&self) -> impl Iterator<Item = UnwrittenEvent> + '_ {
+    pub fn events(&self) -> impl Iterator<Item = UnwrittenRecord> + '_ {
         self.entries
             .iter()
             .filter(|e| !e.canceled)
-            .map(|e| UnwrittenEvent {
+            .map(|e| UnwrittenRecord {
                 id: e.id,
                 segment: e.segment,
                 queued_bytes: e.queued_bytes,
