@@ -3,10 +3,10 @@
 // front of it. Everything else is the binding's own; index.d.ts describes both.
 //
 // AnalyticsLogger.log() runs the event serializer here, in JavaScript, and hands the
-// text to a plain native function with the logger's slot. Calling a napi-rs class
-// method costs about 225 ns more than a function, and JSON.stringify called from Rust
-// costs about 375 ns more than here (src/binding/fast_log.rs has the figures); the
-// function is made with N-API itself, without napi-rs's per-call machinery. The
+// text to a plain native function with the logger's slot: a napi-rs class method, and
+// JSON.stringify called from Rust, each cost more than the work they wrap
+// (docs/performance.md, "Why the design is as it is"); the function is made with N-API
+// itself, without napi-rs's per-call machinery. The
 // serializer is the addon's own (src/binding/event_json.js): it refuses, with the
 // path, every value JSON.stringify would drop or change. Errors are the binding's:
 // a refusal goes back to it for its TypeError, and anything that is not a plain object

@@ -3,8 +3,8 @@
 //! would drop or change (a function, NaN, a cycle) reaches SNS without an error.
 //!
 //! It is JavaScript because it must run where the values are: reading an object's
-//! properties through N-API costs about 100 ns each, and `JSON.stringify` called from
-//! JavaScript is cheaper than from here (`fast_log.rs` has the figures). The addon
+//! properties one by one through N-API, or calling `JSON.stringify` from here, costs
+//! more than the work itself (docs/performance.md, "Why the design is as it is"). The addon
 //! compiles it for the paths that start in Rust (the Apps-Engine bridge, the widget
 //! endpoint, non-objects given to `log()`), and index.js takes the same function
 //! from `__eventJson()` for `log()`'s fast path.

@@ -4,12 +4,10 @@
 //! `__logJsonFunction()` returns (a plain N-API function, see
 //! `napi_raw::native_function`), or a refusal to `__rejectEvent`.
 //!
-//! Both halves of the old path cost more than the work they wrapped. Measured per call
-//! (release build, Node 20, 1,000,000 calls, the bench event): a napi-rs class method
-//! costs 318 ns before its body runs, against 93 ns for a function, because napi-rs
-//! unwraps `this` and opens a borrow scope on every method call; and `JSON.stringify`
-//! called from Rust through `napi_call_function`, with its text copied out, costs
-//! 1,215 ns against 839 ns in JavaScript.
+//! Both halves of a napi-rs method path cost more than the work they wrap: napi-rs
+//! unwraps `this` and opens a borrow scope on every method call, and `JSON.stringify`
+//! called from Rust through `napi_call_function` copies its text out
+//! (docs/performance.md, "Why the design is as it is", has the figures).
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -17,11 +17,10 @@ pub fn handle() -> Handle {
         .get_or_init(|| {
             Builder::new_multi_thread()
                 // One worker: the JavaScript thread owns one core of a small server,
-                // and a second worker only competed with it. Measured on 2 cores
-                // (5 alternating runs, medians): one worker gave log() p99 5.5 µs
-                // against 13.9 µs, and 87k events/s against 90k: three times the
-                // 30,000 messages/s SNS takes per region. Blocking file work (the
-                // spool's open and fsync) runs on Tokio's blocking threads.
+                // and a second worker only competed with it, for a throughput far
+                // above what SNS takes per region (docs/performance.md, "Why the
+                // design is as it is"). Blocking file work (the spool's open and
+                // fsync) runs on Tokio's blocking threads.
                 .worker_threads(1)
                 .thread_name("rc-sns-analytics")
                 .on_thread_start(yield_to_javascript)
@@ -36,9 +35,8 @@ pub fn handle() -> Handle {
 /// How far below the JavaScript thread the runtime's threads run (nice steps), so that
 /// when they compete for a core the kernel runs JavaScript first. A thread 10 steps
 /// down still gets about a tenth of a core against a busy one (CFS weights 110 to
-/// 1024), so delivery slows on a saturated machine but never stops. Measured on 2
-/// cores (5 alternating runs, medians): main-thread time per event 4,555 ns against
-/// 6,230 ns without it, at 77k against 79k events/s.
+/// 1024), so delivery slows on a saturated machine but never stops (the figures are in
+/// docs/performance.md, "Why the design is as it is").
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const THREAD_NICE_STEPS: i32 = 10;
 
