@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use super::block_queue::BlockQueue;
 use crate::core::event::{EncodedEvent, MAX_MESSAGE_BYTES};
+use std::collections::VecDeque;
 
 /// SNS PublishBatch takes at most ten entries per request.
 pub const MAX_EVENTS: usize = 10;
@@ -31,7 +31,7 @@ pub struct QueuedEvent {
 /// Takes the longest prefix of `queue` that fits in one request: at most `max_events`
 /// (itself at most [`MAX_EVENTS`]) entries and [`MAX_BYTES`] bytes. Every event alone
 /// fits, because `log()` refuses messages over the SNS limit.
-pub fn take_batch(queue: &mut BlockQueue<QueuedEvent>, max_events: usize) -> Vec<QueuedEvent> {
+pub fn take_batch(queue: &mut VecDeque<QueuedEvent>, max_events: usize) -> Vec<QueuedEvent> {
     let max_events = max_events.clamp(1, MAX_EVENTS);
     let mut bytes = 0;
     let mut count = 0;
@@ -43,7 +43,7 @@ pub fn take_batch(queue: &mut BlockQueue<QueuedEvent>, max_events: usize) -> Vec
         bytes += size;
         count += 1;
     }
-    queue.take_front(count)
+    queue.drain(..count).collect()
 }
 
 #[cfg(test)]
@@ -51,8 +51,8 @@ mod tests {
     use super::*;
     use crate::core::testing::event_with_body_len;
 
-    fn queue(sizes: &[usize]) -> BlockQueue<QueuedEvent> {
-        let mut queue = BlockQueue::default();
+    fn queue(sizes: &[usize]) -> VecDeque<QueuedEvent> {
+        let mut queue = VecDeque::new();
         for (i, &len) in sizes.iter().enumerate() {
             queue.push_back(QueuedEvent {
                 seq: i as u64,

@@ -5,11 +5,10 @@
 //! A paused topic's lanes keep their events, in order, and start no batch but the
 //! probe the loop asks for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::batch::{take_batch, QueuedEvent};
-use super::block_queue::BlockQueue;
 
 /// Where a batch may come from: one topic, one message group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,7 +20,7 @@ pub struct LaneKey {
 
 #[derive(Debug)]
 struct Lane {
-    queue: BlockQueue<QueuedEvent>,
+    queue: VecDeque<QueuedEvent>,
     in_flight: usize,
     /// FIFO: one batch at a time.
     ordered: bool,
@@ -67,7 +66,7 @@ impl Lanes {
     fn lane(&mut self, key: LaneKey, ordered: bool) -> &mut Lane {
         let paused_topics = &self.paused_topics;
         self.lanes.entry(key).or_insert_with_key(|key| Lane {
-            queue: BlockQueue::default(),
+            queue: VecDeque::new(),
             in_flight: 0,
             ordered,
             paused: !paused_topics.is_empty() && paused_topics.contains(&key.topic),
@@ -79,7 +78,7 @@ impl Lanes {
     pub fn requeue(&mut self, key: LaneKey, ordered: bool, events: Vec<QueuedEvent>) -> bool {
         let n = events.len();
         let lane = self.lane(key, ordered);
-        lane.queue.insert_sorted(events, |q| q.seq);
+        insert_sorted(&mut lane.queue, events);
         let paused = lane.paused;
         self.len += n;
         paused
@@ -130,7 +129,7 @@ impl Lanes {
             if key.topic != topic {
                 return true;
             }
-            out.extend(lane.queue.drain().map(|q| (key.clone(), q)));
+            out.extend(lane.queue.drain(..).map(|q| (key.clone(), q)));
             lane.in_flight > 0
         });
         self.len -= out.len();
@@ -263,11 +262,40 @@ impl Lanes {
     pub fn drain(&mut self) -> Vec<QueuedEvent> {
         let mut out = Vec::with_capacity(self.len);
         self.lanes.retain(|_, lane| {
-            out.extend(lane.queue.drain());
+            out.extend(lane.queue.drain(..));
             lane.in_flight > 0
         });
         self.len = 0;
         out
+    }
+}
+
+/// Puts `events` back where their sequence numbers place them in `queue` (ordered by
+/// them): a batch handed back goes before what was queued after it. Handed-back
+/// batches are older than everything queued, so this is almost always a push at the
+/// front; anything else merges the queue once.
+fn insert_sorted(queue: &mut VecDeque<QueuedEvent>, mut events: Vec<QueuedEvent>) {
+    events.sort_by_key(|q| q.seq);
+    let Some(last) = events.last() else {
+        return;
+    };
+    if queue.front().is_none_or(|front| last.seq < front.seq) {
+        for q in events.into_iter().rev() {
+            queue.push_front(q);
+        }
+        return;
+    }
+    let queued: Vec<QueuedEvent> = queue.drain(..).collect();
+    let mut queued = queued.into_iter().peekable();
+    let mut events = events.into_iter().peekable();
+    loop {
+        let next = match (queued.peek(), events.peek()) {
+            (Some(q), Some(e)) if q.seq < e.seq => queued.next(),
+            (Some(_), None) => queued.next(),
+            (_, Some(_)) => events.next(),
+            (None, None) => break,
+        };
+        queue.extend(next);
     }
 }
 

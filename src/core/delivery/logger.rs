@@ -12,10 +12,9 @@ use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Settled, Shared};
-use super::text_pool::{text_pool, TextTaker};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
-use crate::core::encode::{EncodeError, EncoderConfig, LoggedEvent};
+use crate::core::encode::{EncodeError, EncoderConfig};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
 use crate::core::event::{EncodedEvent, Source};
@@ -91,9 +90,7 @@ impl CallerSide {
 /// JavaScript thread): its options sit in a `RefCell` that only `reconfigure()`
 /// replaces, so `log()` reads them without a lock.
 pub struct Logger {
-    events: std_mpsc::Sender<LoggedEvent>,
-    /// Buffers for the events' texts, handed back by the loop.
-    texts: TextTaker,
+    events: std_mpsc::Sender<EncodedEvent>,
     shared: Arc<Shared>,
     caller: RefCell<Arc<CallerSide>>,
     spool: Option<crate::core::options::SpoolConfig>,
@@ -147,7 +144,6 @@ impl Logger {
                 .map_err(|e| format!("{} {e}", spool.dir.display()))
         });
         let (events_tx, events_rx) = std_mpsc::channel();
-        let (texts, texts_back) = text_pool();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {
@@ -174,7 +170,6 @@ impl Logger {
         });
         let logger = Logger {
             events: events_tx,
-            texts,
             shared: shared.clone(),
             caller: RefCell::new(Arc::new(CallerSide::new(&config))),
             spool: config.spool.clone(),
@@ -185,7 +180,6 @@ impl Logger {
             publisher,
             shared.clone(),
             events_rx,
-            texts_back,
             control_rx,
             spool_lock,
         );
@@ -240,8 +234,7 @@ impl Logger {
         // reconfigure() can want the options mutably while this borrow lives.
         let caller = self.caller.borrow();
         let stats = &self.shared.stats;
-        let buf = self.texts.take();
-        let mut encoded = match caller.encoder.log_into(buf, json, id, now_ms, app_id) {
+        let mut encoded = match caller.encoder.encode_for(json, id, now_ms, app_id) {
             Ok(encoded) => encoded,
             Err(e) => {
                 Stats::add(&stats.invalid, 1);
@@ -256,18 +249,13 @@ impl Logger {
                 });
             }
         };
-        if source == Source::Widget {
-            encoded.event.mark_widget();
-        }
-        // For the next call, while JavaScript builds its event.
-        self.texts.warm_next(json.len());
+        encoded.event.widget = source == Source::Widget;
         if encoded.violations.is_empty() {
             return self.enqueue(&caller, encoded.event);
         }
         // validation: 'warn': publish, count, and let the loop report it.
         self.count_violations(&encoded.violations);
-        let (category, action) = encoded.event.category_action();
-        let event = format!("{category}/{action}");
+        let event = format!("{}/{}", encoded.event.category(), encoded.event.action());
         let id = self.enqueue(&caller, encoded.event)?;
         let _ = self.shared.control.send(Control::Violations {
             id,
@@ -301,7 +289,7 @@ impl Logger {
         // to a standard topic) takes the logger's, if the topic is FIFO now.
         self.enqueue(
             &caller,
-            LoggedEvent::Written(EncodedEvent::new(
+            EncodedEvent::new(
                 letter.id,
                 letter.message.clone(),
                 &letter.category,
@@ -310,7 +298,7 @@ impl Logger {
                 topic,
                 letter.message_group_id.as_deref().map(Into::into),
                 letter.app_id.as_deref().map(Into::into),
-            )),
+            ),
         )
     }
 
@@ -330,9 +318,9 @@ impl Logger {
         }
     }
 
-    fn enqueue(&self, caller: &CallerSide, event: LoggedEvent) -> Result<Uuid, LogError> {
+    fn enqueue(&self, caller: &CallerSide, event: EncodedEvent) -> Result<Uuid, LogError> {
         let stats = &self.shared.stats;
-        let id = event.id();
+        let id = event.id;
         let bytes = event.queued_bytes() as u64;
         // Accepted before the limits are checked, so that `overflow`'s drops count in
         // both `accepted` and `dropped` and the account balances.

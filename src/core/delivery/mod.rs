@@ -1,24 +1,21 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
 //! with its delivery loop (`shared.rs`), the loop itself (`worker/`), which cuts
-//! the queue into batches (`lanes.rs` on `block_queue.rs`, `batch.rs`) and sends each
+//! the queue into batches (`lanes.rs`, `batch.rs`) and sends each
 //! through a `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`),
 //! holds the events of destinations SNS refused as a whole until a probe passes
 //! (`pause.rs`), on the shared runtime (`runtime.rs`). Entries SNS refuses for their
 //! own sake are kept (`refusals.rs`), and replayed from the dead-letter store through
-//! a logger (`replay.rs`). The events' text buffers go back to `log()` through
-//! `text_pool.rs`, which has the next one warmed for writing (`prefetch.rs`).
+//! a logger (`replay.rs`).
 //! Repeated failures are merged into one report per interval (`report_throttle.rs`),
 //! and `debug` writes a line per batch (`debug_log.rs`).
 
 mod batch;
-mod block_queue;
 mod debug_log;
 mod deliver;
 mod lanes;
 mod logger;
 mod next_step;
 mod pause;
-mod prefetch;
 mod publisher;
 mod refusals;
 mod replay;
@@ -26,7 +23,6 @@ mod report_throttle;
 mod retry;
 mod runtime;
 mod shared;
-mod text_pool;
 mod worker;
 
 pub use logger::{close_all_blocking, DrainHandle, Logger, WidgetLogError};

@@ -3,9 +3,7 @@
 //! `ciao`, the older flat body of the Ciao analytics design (sns-analytics-design.txt).
 
 use crate::core::error::InvalidEvent;
-use crate::core::event::{
-    write_json_str, write_timestamp, EventType, ParsedEvent, Value, TIMESTAMP_LEN,
-};
+use crate::core::event::{write_json_str, write_timestamp, EventType, ParsedEvent, Value};
 use crate::core::plan::EventSpec;
 
 /// At most this many properties fit a `ciao` body: `event_detail_1..4`.
@@ -63,8 +61,7 @@ impl BodyFormat {
 
 /// The `rc` body's text around its values, in order: before the agent id, the room
 /// id, the tab id, the category, the action, the properties object, the event type and
-/// the timestamp, and after the timestamp. Both writers below use it, so that they
-/// cannot disagree on a key.
+/// the timestamp, and after the timestamp.
 const RC_KEYS: [&str; 9] = [
     "{\"dialogflowAgentId\":",
     ",\"roomId\":",
@@ -109,37 +106,6 @@ fn rc_body(body: &mut String, e: &ParsedEvent<'_>, agent_id: &str, app_id: Optio
     }
     body.push('}');
     rc_tail(body, e.event_type, e.timestamp_ms);
-}
-
-/// The `rc` body from its values' JSON texts, as they stand in a canonical event's
-/// text (`event/scan.rs`): the agent id, room id, tab id, category, action and
-/// properties object, in that order. It equals [`rc_body`] of the same event, which a
-/// property test in `unwritten.rs` holds it to.
-pub(super) fn rc_body_from_literals(
-    body: &mut String,
-    literals: [&str; 6],
-    event_type: EventType,
-    timestamp_ms: i64,
-) {
-    for (key, literal) in RC_KEYS.iter().zip(literals) {
-        body.push_str(key);
-        body.push_str(literal);
-    }
-    rc_tail(body, event_type, timestamp_ms);
-}
-
-/// The length of [`rc_body_from_literals`]'s body, from the literals' total length.
-pub(super) fn rc_body_len(literals_len: usize, event_type: EventType) -> usize {
-    const KEYS_LEN: usize = {
-        let mut n = 0;
-        let mut i = 0;
-        while i < RC_KEYS.len() {
-            n += RC_KEYS[i].len();
-            i += 1;
-        }
-        n
-    };
-    KEYS_LEN + literals_len + event_type.as_str().len() + TIMESTAMP_LEN
 }
 
 fn rc_tail(body: &mut String, event_type: EventType, timestamp_ms: i64) {

@@ -1,26 +1,23 @@
 //! From the caller's JSON to the queued message, on the caller's thread: parse, check
 //! against the tracking plan, pick the topic and message group, write the body in the
-//! chosen format (or, for the usual event, leave it to the delivery loop to copy
-//! together: `unwritten.rs`), and check the SNS size limit.
+//! chosen format, and check the SNS size limit. What `log()` hands to the delivery
+//! loop is the finished [`EncodedEvent`].
 
 mod access;
 mod format;
 mod reroute;
 mod route;
-mod unwritten;
 
 pub use access::{check_app_id, AppAccess, ALL_CATEGORIES};
 pub use format::{BodyFormat, CiaoFields, CIAO_DETAILS, CIAO_PARTY_PROPERTY};
 pub use route::{agent_topics_from_json, Router, Topic, TopicTable};
-pub use unwritten::LoggedEvent;
-use unwritten::{Destination, UnwrittenEvent};
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::core::error::{AppRefusal, InvalidEvent, PlanRejection};
-use crate::core::event::{read_event, EncodedEvent, MAX_MESSAGE_BYTES};
+use crate::core::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
 use crate::core::plan::{TrackingPlan, Violation};
 
 /// What a plan violation does (`validation`).
@@ -67,13 +64,6 @@ pub struct Encoded {
     pub violations: Vec<Violation>,
 }
 
-/// [`Encoded`], as `log()` hands it to the delivery loop.
-#[derive(Debug)]
-pub struct Logged {
-    pub event: LoggedEvent,
-    pub violations: Vec<Violation>,
-}
-
 /// Why an event was not encoded.
 #[derive(Debug)]
 pub enum EncodeError {
@@ -108,38 +98,7 @@ impl EncoderConfig {
         now_ms: i64,
         app_id: Option<&str>,
     ) -> Result<Encoded, EncodeError> {
-        self.encode_into(String::new(), json, id, now_ms, app_id)
-    }
-
-    /// [`EncoderConfig::encode_for`] with the event's texts written into `buf` (a
-    /// buffer to reuse: see `delivery/text_pool.rs`).
-    pub fn encode_into(
-        &self,
-        buf: String,
-        json: &str,
-        id: Uuid,
-        now_ms: i64,
-        app_id: Option<&str>,
-    ) -> Result<Encoded, EncodeError> {
-        let logged = self.log_into(buf, json, id, now_ms, app_id)?;
-        Ok(Encoded {
-            event: logged.event.into_encoded(),
-            violations: logged.violations,
-        })
-    }
-
-    /// What `log()` queues for `json`: every check made, and the body written unless
-    /// the delivery loop can copy it together from the text (`unwritten.rs`). `buf`
-    /// (a buffer to reuse: see `delivery/text_pool.rs`) takes the event's text.
-    pub fn log_into(
-        &self,
-        mut buf: String,
-        json: &str,
-        id: Uuid,
-        now_ms: i64,
-        app_id: Option<&str>,
-    ) -> Result<Logged, EncodeError> {
-        let (event, canonical_properties) = read_event(json, now_ms)?;
+        let event = parse_event(json, now_ms)?;
         if let Some(app) = app_id {
             self.app_access
                 .check(app, &event.category, event.agent_id.as_deref())
@@ -183,45 +142,20 @@ impl EncoderConfig {
             }
             _ => None,
         };
-        let to = Destination {
+        let body = self
+            .format
+            .encode(&event, agent_id, app_id, spec, json.len(), String::new())?;
+        let encoded = EncodedEvent::new(
+            id,
+            body,
+            &event.category,
+            &event.action,
+            event.event_type,
             topic,
             group,
-            app_id: app_id.map(Into::into),
-        };
-        // An App's event is written here: the loop's copy has no place for its id.
-        let unwritten = match (&self.format, &canonical_properties) {
-            (BodyFormat::Rc, Some(properties)) if app_id.is_none() => UnwrittenEvent::new(
-                &mut buf,
-                json,
-                &event,
-                properties,
-                &self.default_agent_id,
-                id,
-                to,
-            ),
-            _ => Err(to),
-        };
-        let logged = match unwritten {
-            Ok(unwritten) => LoggedEvent::Unwritten(unwritten),
-            // Written here: the `ciao` format (whose check is the writing), any other
-            // text, and (never, see `UnwrittenEvent::new`) a canonical one not taken.
-            Err(to) => {
-                let body = self
-                    .format
-                    .encode(&event, agent_id, app_id, spec, json.len(), buf)?;
-                LoggedEvent::Written(EncodedEvent::new(
-                    id,
-                    body,
-                    &event.category,
-                    &event.action,
-                    event.event_type,
-                    to.topic,
-                    to.group,
-                    to.app_id,
-                ))
-            }
-        };
-        let size = logged.message_bytes();
+            app_id.map(Into::into),
+        );
+        let size = encoded.message_bytes();
         if size > MAX_MESSAGE_BYTES {
             return Err(InvalidEvent::new(
                 "event",
@@ -232,8 +166,8 @@ impl EncoderConfig {
             )
             .into());
         }
-        Ok(Logged {
-            event: logged,
+        Ok(Encoded {
+            event: encoded,
             violations,
         })
     }
@@ -279,11 +213,6 @@ mod tests {
             r#"{"dialogflowAgentId":"agent-default","roomId":"r1","tabId":"","appId":"4b5c1e0a-31c2-4f3e-9b8e-5f0d3c2a1b00","category":"Escalation","action":"attempted","properties":{},"eventType":"session","timestamp":"2022-09-26T17:50:47.225Z"}"#
         );
         assert_eq!(e.app_id.as_deref(), Some(app), "and as the attribute");
-        // Through log() as well, which writes most bodies in the delivery loop.
-        let logged = encoder()
-            .log_into(String::new(), json, Uuid::nil(), NOW, Some(app))
-            .unwrap();
-        assert_eq!(logged.event.into_queued().0.body(), e.body());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
-use std::ops::Range;
 
 use chrono::DateTime;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -89,15 +88,11 @@ impl SourceKey {
     }
 }
 
-/// An event that passed validation, held as the SNS message it becomes.
-/// This is what waits in the queue, so it keeps only what the request needs, and its
-/// three texts in one allocation: made on the JavaScript thread (or, for a body the
-/// loop writes, `encode/unwritten.rs`, on the delivery thread) and freed on the
-/// delivery thread, each allocation cost both (docs/performance.md). The text is a
-/// `String`, not a `Box<str>`: `log()` writes it into a reused buffer, and a boxed
-/// text would shrink that buffer to fit (a realloc per event) and lose the capacity
-/// the next event needs (another); the delivery loop's copy ([`EncodedEvent::rehome`])
-/// is exact.
+/// An event that passed validation, held as the SNS message it becomes: the one form
+/// an event takes from `log()` to the request. `log()` writes it on the caller's
+/// thread; the channel carries it to the delivery loop, which queues it as it is. It
+/// keeps only what the request needs, and its three texts (body, category, action) in
+/// one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     pub id: Uuid,
@@ -162,14 +157,6 @@ impl EncodedEvent {
             (None, true) => Source::Widget,
             (None, false) => Source::Server,
         }
-    }
-
-    /// Moves the event's texts into an allocation of their exact size, made by the
-    /// calling thread, and returns the buffer they were in (for the delivery loop: see
-    /// `delivery/text_pool.rs`).
-    pub fn rehome(&mut self) -> String {
-        let copy = String::from(self.text.as_str());
-        std::mem::replace(&mut self.text, copy)
     }
 
     /// The JSON message body, exactly as published.
@@ -649,19 +636,9 @@ fn properties(value: Option<Value<'_>>) -> Result<Vec<(Cow<'_, str>, Value<'_>)>
 /// Checks the JSON text of one event field by field: the plain form `JSON.stringify`
 /// writes in one pass (`scan.rs`), anything else, and every refusal, through serde.
 pub fn parse_event(json: &str, now_ms: i64) -> Result<ParsedEvent<'_>, InvalidEvent> {
-    read_event(json, now_ms).map(|(event, _)| event)
-}
-
-/// [`parse_event`], and for a text in the canonical form (`scan.rs`), where its
-/// `properties` object stands in it (an empty range when it has none): then each of
-/// the event's strings is a slice of `json` between its quotes.
-pub fn read_event(
-    json: &str,
-    now_ms: i64,
-) -> Result<(ParsedEvent<'_>, Option<Range<usize>>), InvalidEvent> {
     match scan::canonical(json, now_ms) {
-        Some(canonical) => Ok((canonical.event, Some(canonical.properties))),
-        None => slow_parse(json, now_ms).map(|event| (event, None)),
+        Some(event) => Ok(event),
+        None => slow_parse(json, now_ms),
     }
 }
 
@@ -792,11 +769,6 @@ mod tests {
                 e.queued_bytes(),
                 want.len() + "Chat Session".len() + "clos\u{e9}d".len() + 1
             );
-            let mut moved = e.clone();
-            let old = moved.rehome();
-            assert_eq!(moved, e, "the same event in a new place");
-            assert_eq!(&*old, &*e.text);
-            assert!(moved.text.is_empty() || moved.text.as_ptr() != old.as_ptr());
         }
     }
 

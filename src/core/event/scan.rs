@@ -15,7 +15,6 @@
 //! property test holds the two to that.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use super::{
     event_type, special_byte, timestamp_value_ms, EventType, ParsedEvent, Value, MAX_TIMESTAMP_MS,
@@ -25,21 +24,9 @@ use super::{
 /// them agrees.
 const MAX_INTEGER_DIGITS: usize = 15;
 
-/// An event [`canonical`] read, and where its `properties` object sits in the text:
-/// in this form every string is its JSON literal without the quotes, and the object's
-/// text is exactly what the `rc` body writes for it, so the body can be copied
-/// together from the text (`encode/unwritten.rs`).
-#[derive(Debug)]
-pub(super) struct Canonical<'a> {
-    pub event: ParsedEvent<'a>,
-    /// The bytes of the `properties` object, `{` to `}`; empty when it is absent or
-    /// `null`.
-    pub properties: Range<usize>,
-}
-
 /// The event in `json`, if it is in the plain form this reads and valid; `None`
 /// otherwise (the slow path then decides).
-pub(super) fn canonical(json: &str, now_ms: i64) -> Option<Canonical<'_>> {
+pub(super) fn canonical(json: &str, now_ms: i64) -> Option<ParsedEvent<'_>> {
     let mut r = Reader { text: json, at: 0 };
     r.byte(b'{')?;
     let mut category = None;
@@ -50,7 +37,6 @@ pub(super) fn canonical(json: &str, now_ms: i64) -> Option<Canonical<'_>> {
     let mut event_type_text = None;
     let mut timestamp = None;
     let mut properties = None;
-    let mut properties_text = 0..0;
     if r.peek() == Some(b'}') {
         // No category: the slow path says so.
         return None;
@@ -66,13 +52,7 @@ pub(super) fn canonical(json: &str, now_ms: i64) -> Option<Canonical<'_>> {
             "dialogflowAgentId" => set(&mut agent_id, r.optional_string()?)?,
             "eventType" => set(&mut event_type_text, r.optional_string()?)?,
             "timestamp" => set(&mut timestamp, r.timestamp()?)?,
-            "properties" => {
-                let start = r.at;
-                set(&mut properties, r.properties()?)?;
-                if json.as_bytes()[start] == b'{' {
-                    properties_text = start..r.at;
-                }
-            }
+            "properties" => set(&mut properties, r.properties()?)?,
             _ => return None,
         }
         match r.next()? {
@@ -105,10 +85,7 @@ pub(super) fn canonical(json: &str, now_ms: i64) -> Option<Canonical<'_>> {
         timestamp_ms: timestamp.unwrap_or(now_ms),
         properties: properties.unwrap_or_default(),
     };
-    Some(Canonical {
-        event,
-        properties: properties_text,
-    })
+    Some(event)
 }
 
 /// Sets a field once; a second time is a repeated key (the slow path's business).
@@ -281,9 +258,7 @@ mod tests {
             r#"{"category":"c","action":"a","roomId":null,"tabId":null,"dialogflowAgentId":"","eventType":null,"properties":null}"#,
             r#"{"category":"c","action":"a","properties":{}}"#,
         ] {
-            let fast = canonical(json, NOW)
-                .unwrap_or_else(|| panic!("fast path for {json}"))
-                .event;
+            let fast = canonical(json, NOW).unwrap_or_else(|| panic!("fast path for {json}"));
             let slow = slow_parse(json, NOW).unwrap();
             assert!(same(&fast, &slow), "{json}: {fast:?} != {slow:?}");
         }
@@ -368,7 +343,7 @@ mod tests {
         #[test]
         fn the_fast_path_agrees_with_the_slow_path(v in event_json_value()) {
             let json = v.to_string();
-            if let Some(Canonical { event: fast, .. }) = canonical(&json, NOW) {
+            if let Some(fast) = canonical(&json, NOW) {
                 let slow = slow_parse(&json, NOW);
                 prop_assert!(slow.is_ok(), "{json}: fast {fast:?}, slow {slow:?}");
                 let slow = slow.unwrap();
@@ -379,7 +354,7 @@ mod tests {
         /// And on raw text, anything at all.
         #[test]
         fn and_on_any_text(s in r#"\{("[a-zA-Z]{0,10}"|[:,{}\[\]"0-9.e-]|null|true|false| ){0,24}\}?"#) {
-            if let Some(Canonical { event: fast, .. }) = canonical(&s, NOW) {
+            if let Some(fast) = canonical(&s, NOW) {
                 let slow = slow_parse(&s, NOW);
                 prop_assert!(slow.is_ok(), "{s}: fast {fast:?}, slow {slow:?}");
                 prop_assert!(same(&fast, &slow.unwrap()), "{s}");

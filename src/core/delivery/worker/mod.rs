@@ -23,9 +23,8 @@ use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Settled, Shared};
-use crate::core::delivery::text_pool::TextGiver;
 use crate::core::encode::MessageGroup;
-use crate::core::encode::{EncoderConfig, LoggedEvent, Topic, TopicTable};
+use crate::core::encode::{EncoderConfig, Topic, TopicTable};
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Limits, LoggerConfig, Overflow};
@@ -39,9 +38,7 @@ pub(crate) struct Worker<P> {
     publisher: Arc<P>,
     context: Arc<RequestContext>,
     shared: Arc<Shared>,
-    events: std_mpsc::Receiver<LoggedEvent>,
-    /// Where the events' text buffers go back to `log()`.
-    texts: TextGiver,
+    events: std_mpsc::Receiver<EncodedEvent>,
     control: mpsc::UnboundedReceiver<Control>,
     topics: Arc<TopicTable>,
     /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
@@ -98,8 +95,7 @@ impl<P: Publisher> Worker<P> {
         config: LoggerConfig,
         publisher: P,
         shared: Arc<Shared>,
-        events: std_mpsc::Receiver<LoggedEvent>,
-        texts: TextGiver,
+        events: std_mpsc::Receiver<EncodedEvent>,
         control: mpsc::UnboundedReceiver<Control>,
         spool_lock: Option<Result<SpoolLock, String>>,
     ) -> Self {
@@ -135,7 +131,6 @@ impl<P: Publisher> Worker<P> {
             context: Arc::new(context),
             shared,
             events,
-            texts,
             control,
             topic_cache: topics.snapshot(),
             topics,
@@ -320,18 +315,9 @@ impl<P: Publisher> Worker<P> {
 
     fn take_events(&mut self) {
         let now = Instant::now();
-        let (mut taken, mut longest) = (0, 0);
         loop {
             match self.events.try_recv() {
-                Ok(logged) => {
-                    // The queue's memory is the loop's own (the body written now if
-                    // log() left it to the loop); log()'s buffer goes back.
-                    let (event, text) = logged.into_queued();
-                    taken += 1;
-                    longest = longest.max(text.len());
-                    self.texts.give(text);
-                    self.take_event(event, now)
-                }
+                Ok(event) => self.take_event(event, now),
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
                     if !self.orphaned {
@@ -342,8 +328,6 @@ impl<P: Publisher> Worker<P> {
                 }
             }
         }
-        self.texts.top_up(taken, longest);
-        self.texts.send();
         if self.overflow == Overflow::DropOldest {
             self.evict_oldest();
         }
