@@ -18,7 +18,7 @@ const { execFile } = require('node:child_process')
 const { useMoto, waitFor } = require('./helpers/setup')
 const { faultProxyFixture } = require('./helpers/fault-proxy')
 const { REGION, ROOT, CREDENTIALS } = require('./helpers/moto')
-const { startSigv4Proxy } = require('./helpers/sigv4')
+const { startSigv4Proxy, counted: countedBy } = require('./helpers/sigv4')
 const addon = require('..')
 
 const ctx = useMoto()
@@ -456,18 +456,7 @@ describe('replay credentials: --options-file, or else the AWS default chain; nev
   })
   after(() => proxy?.stop())
 
-  /** What the proxy counted during `fn`: requests it passed, refusals by AWS code. */
-  async function counted(fn) {
-    const before = await proxy.stats()
-    const result = await fn()
-    const afterwards = await proxy.stats()
-    const refused = {}
-    for (const [code, n] of Object.entries(afterwards.refused)) {
-      const d = n - (before.refused[code] ?? 0)
-      if (d > 0) refused[code] = d
-    }
-    return { result, refused, verified: afterwards.verified - before.verified }
-  }
+  const counted = (fn) => countedBy(proxy, fn)
 
   it('signs with the keys and session token of the file, not the environment', async () => {
     const working = await ctx.topic({ fifo: false })

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { useMoto, waitFor } = require('./helpers/setup')
-const { startSigv4Proxy, runLogChild } = require('./helpers/sigv4')
+const { startSigv4Proxy, runLogChild, counted: countedBy } = require('./helpers/sigv4')
 const { libc } = require('./helpers/platform')
 
 const ctx = useMoto()
@@ -53,18 +53,7 @@ describe('an independent SigV4 check (botocore) accepts every request', () => {
   })
   after(() => proxy?.stop())
 
-  /** Refusals the proxy counted during `fn`, by AWS error code, and requests it passed. */
-  async function counted(fn) {
-    const before = await proxy.stats()
-    const result = await fn()
-    const afterwards = await proxy.stats()
-    const refused = {}
-    for (const [code, n] of Object.entries(afterwards.refused)) {
-      const d = n - (before.refused[code] ?? 0)
-      if (d > 0) refused[code] = d
-    }
-    return { result, refused, verified: afterwards.verified - before.verified }
-  }
+  const counted = (fn) => countedBy(proxy, fn)
 
   it('keys from the options, with a body full of characters that need percent-encoding', async () => {
     const { topicArn, queueUrl } = await ctx.topic({ fifo: true })

@@ -46,4 +46,20 @@ async function runLogChild(env, { extraEnv = {} } = {}) {
   return JSON.parse(line)
 }
 
-module.exports = { startSigv4Proxy, runLogChild }
+/**
+ * What `proxy` (startSigv4Proxy's) counted while `fn` ran: its result, the requests the
+ * proxy passed (`verified`) and the ones it refused, by AWS error code.
+ */
+async function counted(proxy, fn) {
+  const before = await proxy.stats()
+  const result = await fn()
+  const afterwards = await proxy.stats()
+  const refused = {}
+  for (const [code, n] of Object.entries(afterwards.refused)) {
+    const d = n - (before.refused[code] ?? 0)
+    if (d > 0) refused[code] = d
+  }
+  return { result, refused, verified: afterwards.verified - before.verified }
+}
+
+module.exports = { startSigv4Proxy, runLogChild, counted }
