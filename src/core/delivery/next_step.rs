@@ -114,6 +114,17 @@ mod tests {
         }
     }
 
+    /// A batch started at `t0`, not yet refused.
+    fn state(p: &RetryPolicy, t0: Instant, probe: bool, spooled: bool) -> BatchState<'_> {
+        BatchState {
+            policy: p,
+            give_up_at: t0 + p.budget,
+            probe,
+            spooled,
+            refused_once: None,
+        }
+    }
+
     fn attempt(t0: Instant, at_ms: u32) -> Attempt {
         Attempt {
             refusal: None,
@@ -129,13 +140,7 @@ mod tests {
     fn a_transient_failure_is_retried_within_the_budget_then_given_up() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: false,
-            spooled: false,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, false, false);
         let (step, pause) = next_step(&mut s, attempt(t0, 0));
         assert_eq!(
             step,
@@ -157,13 +162,7 @@ mod tests {
     fn with_a_spool_the_budget_only_marks_the_events_delayed() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: false,
-            spooled: true,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, false, true);
         assert_eq!(
             next_step(&mut s, attempt(t0, 4950)).0,
             Step::Retry {
@@ -177,13 +176,7 @@ mod tests {
     fn a_destination_is_held_when_refused_twice_in_a_row() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: false,
-            spooled: false,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, false, false);
         let refused = || Attempt {
             refusal: Some(refusal()),
             ..attempt(t0, 0)
@@ -202,13 +195,7 @@ mod tests {
     fn out_of_budget_after_one_refusal_holds_rather_than_fails() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: false,
-            spooled: false,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, false, false);
         let late = Attempt {
             refusal: Some(refusal()),
             ..attempt(t0, 4950)
@@ -220,13 +207,7 @@ mod tests {
     fn a_probe_makes_one_attempt() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: true,
-            spooled: false,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, true, false);
         assert_eq!(next_step(&mut s, attempt(t0, 0)).0, Step::Done);
         let refused = Attempt {
             refusal: Some(refusal()),
@@ -239,13 +220,7 @@ mod tests {
     fn throttling_slows_the_whole_logger_by_the_backoff_cap() {
         let p = policy();
         let t0 = Instant::now();
-        let mut s = BatchState {
-            policy: &p,
-            give_up_at: t0 + p.budget,
-            probe: false,
-            spooled: false,
-            refused_once: None,
-        };
+        let mut s = state(&p, t0, false, false);
         let throttled = Attempt {
             throttled: true,
             retries: 2,
