@@ -151,8 +151,8 @@ impl From<&core::telemetry::LaneSnapshot> for LaneStats {
             delivered: l.delivered as i64,
             dropped: l.dropped as i64,
             refused: l.refused as i64,
-            held_events: l.held_events as i64,
-            held_bytes: l.held_bytes as i64,
+            held_events: l.unsettled_events as i64,
+            held_bytes: l.unsettled_bytes as i64,
         }
     }
 }

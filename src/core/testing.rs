@@ -303,12 +303,7 @@ pub fn assert_balanced(report: &DeliveryReport) {
 /// Checks the account in `stats()` once the loop is still (nothing in flight).
 #[track_caller]
 pub fn assert_stats_balanced(logger: &Logger) {
-    let s = logger.stats();
-    assert_eq!(
-        s.accepted,
-        s.settled_and_unsettled(),
-        "the account does not balance: {s:?}"
-    );
+    assert_balanced(&DeliveryReport::from_stats(logger.stats()));
 }
 
 /// Flushes and waits for the report, which must balance.

@@ -10,11 +10,12 @@ use tokio::sync::watch;
 use super::pause::DestinationRefusal;
 use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, Publisher};
 use super::refusals::{keep_refused, Refused, Sent};
-use super::shared::{Settled, Shared};
+use super::shared::Shared;
 use crate::core::encode::Topic;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::RetryPolicy;
+use crate::core::telemetry::Settled;
 use crate::core::telemetry::Stats;
 
 use super::debug_log;
@@ -435,10 +436,10 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         shared.labels.failed(&target.topic.arn, failure.code, 1);
     }
     if target.probe {
-        // A probe's events were held; `held` falls first (see `Stats::snapshot`).
-        Stats::sub(&stats.held, settled_count);
+        // A probe's events were held; `held` falls first (see `Ledger::account`).
+        shared.ledger.release_held(settled_count as u64);
     }
-    Stats::sub(&stats.in_flight, n);
+    shared.ledger.answered(n as u64);
     if context.debug {
         debug_log::batch_outcome(&debug_log::Outcome {
             topic: &target.topic.arn,
@@ -454,7 +455,9 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     }
     for ((event, settled), how) in events.iter().zip(&settled).zip(how) {
         if *settled {
-            shared.settle(event.source(), 1, event.queued_bytes(), how);
+            shared
+                .ledger
+                .settle(event.source(), 1, event.queued_bytes() as u64, how);
         }
     }
 

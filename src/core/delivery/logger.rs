@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Settled, Shared};
+use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shared};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::encode::{EncodeError, EncoderConfig};
 use crate::core::error::InvalidOption;
 use crate::core::error::{DeliveryError, LogError};
 use crate::core::event::{EncodedEvent, Source};
-use crate::core::options::{Limits, LoggerConfig, Overflow};
+use crate::core::options::{LoggerConfig, Overflow};
 use crate::core::plan::Violation;
 use crate::core::rocketchat::{WidgetCapLimits, WidgetCapRefusal, WidgetCaps, WidgetError};
-use crate::core::telemetry::{LabelledCounters, LaneCaps};
+use crate::core::telemetry::{LabelledCounters, LaneCaps, Ledger, Limits, Turnaway};
 
 /// Why a widget body was not logged.
 #[derive(Debug)]
@@ -62,10 +62,10 @@ impl DrainHandle {
 /// What `log()` needs of the options; replaced whole by `reconfigure()`.
 struct CallerSide {
     encoder: EncoderConfig,
-    /// What `log()` checks the held counters against: the memory queue's limits, or
-    /// with a spool, the spool's.
-    held: Limits,
-    /// The widget's and the Apps' caps within `held`.
+    /// What `log()` checks the unsettled events against: the memory queue's limits,
+    /// or with a spool, the spool's.
+    limits: Limits,
+    /// The widget's and the Apps' caps within `limits`.
     caps: LaneCaps,
     overflow: Overflow,
     max_batch_size: i64,
@@ -74,11 +74,11 @@ struct CallerSide {
 
 impl CallerSide {
     fn new(config: &LoggerConfig) -> Self {
-        let held = config.held_limits(config.spool.is_some());
+        let limits = config.limits(config.spool.is_some());
         CallerSide {
             encoder: config.encoder.clone(),
-            held,
-            caps: config.shares.caps(held),
+            limits,
+            caps: config.shares.caps(limits),
             overflow: config.overflow,
             max_batch_size: config.max_batch_size as i64,
             shutdown_timeout: config.shutdown_timeout,
@@ -147,8 +147,8 @@ impl Logger {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, _) = watch::channel(None);
         let shared = Arc::new(Shared {
+            ledger: Ledger::default(),
             stats: Stats::default(),
-            sources: Default::default(),
             wake: Notify::new(),
             undispatched: AtomicI64::new(0),
             wants_events: AtomicBool::new(true),
@@ -312,6 +312,20 @@ impl Logger {
         }
     }
 
+    /// The error `overflow: 'reject'` throws for an event turned away.
+    fn refusal(&self, turnaway: Turnaway, limits: Limits) -> LogError {
+        match turnaway {
+            Turnaway::LaneFull(full) => LogError::LaneFull(full.describe()),
+            Turnaway::OverLimits if self.spool.is_some() => LogError::SpoolFull {
+                max_bytes: limits.bytes,
+            },
+            Turnaway::OverLimits => LogError::QueueFull {
+                max_events: limits.events as usize,
+                max_bytes: limits.bytes as usize,
+            },
+        }
+    }
+
     fn count_violations(&self, violations: &[Violation]) {
         for v in violations {
             Stats::add(&self.shared.stats.violations[v.kind.index()], 1);
@@ -319,53 +333,35 @@ impl Logger {
     }
 
     fn enqueue(&self, caller: &CallerSide, event: EncodedEvent) -> Result<Uuid, LogError> {
-        let stats = &self.shared.stats;
         let id = event.id;
         let bytes = event.queued_bytes() as u64;
-        // Accepted before the limits are checked, so that `overflow`'s drops count in
-        // both `accepted` and `dropped` and the account balances.
-        Stats::add(&stats.accepted, 1);
-        // A lane at its cap drops its own newest event, whatever `overflow` says of the
-        // queue as a whole: the lane exists to stop a flooding source, whose newest
-        // events are the flood, and its oldest may be in a request or on disk already.
-        if let Err(full) = self
-            .shared
-            .sources
-            .admit(event.source(), bytes, &caller.caps)
-        {
-            // Accepted and dropped before it was ever held (the lane counted its drop).
-            Stats::add(&stats.dropped, 1);
-            if caller.overflow == Overflow::Reject {
-                return Err(LogError::LaneFull(full.describe()));
-            }
-            let _ = self.shared.control.send(Control::LaneFull(id, full));
-            return Ok(id);
-        }
-        let held = stats.held_events.fetch_add(1, Ordering::Relaxed) + 1;
-        let held_bytes = stats.held_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let full = held > caller.held.events || held_bytes > caller.held.bytes;
-        if full && caller.overflow != Overflow::DropOldest {
-            // The loop only ever lowers these counters, so undoing ours is exact.
-            self.shared
-                .settle(event.source(), 1, bytes as usize, Settled::Dropped);
-            if caller.overflow == Overflow::Reject {
-                return Err(if self.spool.is_some() {
-                    LogError::SpoolFull {
-                        max_bytes: caller.held.bytes,
-                    }
-                } else {
-                    LogError::QueueFull {
-                        max_events: caller.held.events as usize,
-                        max_bytes: caller.held.bytes as usize,
-                    }
+        // Past the limits with 'dropOldest', the event is queued and the loop drops the
+        // oldest. A lane at its cap drops its own newest event whatever `overflow` says
+        // of the queue as a whole: the lane exists to stop a flooding source, whose
+        // newest events are the flood, and its oldest may be in a request or on disk.
+        let keep_over_limits = caller.overflow == Overflow::DropOldest;
+        let over_limits = match self.shared.ledger.accept(
+            event.source(),
+            bytes,
+            &caller.caps,
+            caller.limits,
+            keep_over_limits,
+        ) {
+            Ok(over_limits) => over_limits,
+            Err(turnaway) => {
+                if caller.overflow == Overflow::Reject {
+                    return Err(self.refusal(turnaway, caller.limits));
+                }
+                let _ = self.shared.control.send(match turnaway {
+                    Turnaway::LaneFull(full) => Control::LaneFull(id, full),
+                    Turnaway::OverLimits => Control::Dropped(id),
                 });
+                return Ok(id);
             }
-            let _ = self.shared.control.send(Control::Dropped(id));
-            return Ok(id);
-        }
+        };
         if let Err(std_mpsc::SendError(event)) = self.events.send(event) {
             // The loop has ended, which only happens after close: not accepted.
-            self.shared.unaccept(event.source(), bytes as usize);
+            self.shared.ledger.revert(event.source(), bytes);
             return Err(LogError::Closed);
         }
         // Wake the loop when it may be idle (first event) and when a batch fills, and
@@ -375,7 +371,7 @@ impl Logger {
         let before = self.shared.undispatched.fetch_add(1, Ordering::SeqCst);
         let batch_ready = before <= 0 || (before + 1) % caller.max_batch_size == 0;
         // Over the limits with 'dropOldest', only the loop can make room.
-        if full || (batch_ready && self.shared.wants_events.load(Ordering::SeqCst)) {
+        if over_limits || (batch_ready && self.shared.wants_events.load(Ordering::SeqCst)) {
             self.shared.wake.notify_one();
         }
         Ok(id)
@@ -413,18 +409,18 @@ impl Logger {
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats.snapshot()
+        self.shared.stats()
     }
 
     /// An event of `source` refused before the queue (over an App's rate limit or byte
     /// budget), counted in its lane.
     pub fn count_refused(&self, source: Source<'_>) {
-        self.shared.sources.refused(source);
+        self.shared.ledger.refused_before_accepting(source);
     }
 
     /// The events by lane.
     pub fn sources(&self) -> crate::core::telemetry::SourcesSnapshot {
-        self.shared.sources.snapshot()
+        self.shared.ledger.lanes()
     }
 
     /// The labelled counters (per topic, reason and app).
@@ -460,7 +456,7 @@ impl Logger {
         crate::core::telemetry::families(&crate::core::telemetry::MetricsInput {
             stats: self.stats(),
             counters: self.shared.labels.snapshot(),
-            sources: self.shared.sources.snapshot(),
+            sources: self.shared.ledger.lanes(),
             paused: &paused,
             oldest: &oldest,
         })
@@ -484,7 +480,7 @@ impl Logger {
             .borrow_mut()
             .admit(&event.token, &event.room_id, Instant::now())
             .map_err(|refusal| {
-                self.shared.sources.refused(Source::Widget);
+                self.shared.ledger.refused_before_accepting(Source::Widget);
                 let (field, option) = match refusal {
                     WidgetCapRefusal::Room { .. } => ("rid", "widgetEventsPerRoom"),
                     WidgetCapRefusal::Visitor { .. } => ("token", "widgetEventsPerVisitor"),

@@ -71,7 +71,7 @@ pub(super) async fn keep_refused(
     match &shared.refusals {
         Refusals::Report => report_with_messages(shared, letters, ""),
         Refusals::Collect(kept) => {
-            Stats::add(&shared.stats.dead_lettered, letters.len());
+            shared.ledger.refusals_kept(letters.len() as u64);
             kept.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(letters);
@@ -130,7 +130,7 @@ fn report_kept(
 ) {
     let stats = &shared.stats;
     let dir = store.dir().display();
-    Stats::add(&stats.dead_lettered, letters.len());
+    shared.ledger.refusals_kept(letters.len() as u64);
     for ((code, reason), group) in by_reason(letters) {
         let topic = group
             .first()
@@ -181,7 +181,7 @@ fn report_kept(
 
 /// Not kept here: failed, and reported with each event as it was sent.
 fn report_with_messages(shared: &Shared, letters: Vec<DeadLetter>, why_here: &str) {
-    Stats::add(&shared.stats.failed, letters.len());
+    shared.ledger.refusals_lost(letters.len() as u64);
     for ((code, reason), group) in by_reason(letters) {
         if let Some(first) = group.first() {
             shared

@@ -13,11 +13,10 @@ use uuid::Uuid;
 use super::report_throttle::{self, ReportThrottle};
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::error::DeliveryError;
-use crate::core::event::Source;
 use crate::core::options::LoggerConfig;
 use crate::core::plan::Violation;
 use crate::core::telemetry::{
-    FullLane, LabelledCounters, PausedDestination, SourceLanes, Stats, StatsSnapshot,
+    FullLane, LabelledCounters, Ledger, PausedDestination, Stats, StatsSnapshot,
 };
 
 /// What `flush()` and `close()` resolve with: the logger's account when they settled,
@@ -87,19 +86,6 @@ pub(crate) enum Control {
     },
 }
 
-/// What became of settled events ([`Shared::settle`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
-    Delivered,
-    /// Given up: reported by id.
-    Failed,
-    /// Discarded because the queue, the spool or the event's lane was full.
-    Dropped,
-    /// Refused by SNS for its own sake: `refusals.rs` counts it as dead-lettered, or as
-    /// failed when no store could keep it.
-    Refused,
-}
-
 /// Where the entries SNS refuses for good for their own sake go (`refusals.rs`).
 pub(crate) enum Refusals {
     /// Without a spool: reported with their messages, so the host can keep them.
@@ -112,9 +98,10 @@ pub(crate) enum Refusals {
 
 /// State shared between the caller's side and the delivery loop.
 pub(crate) struct Shared {
+    /// The account of the events: every move of one goes through it.
+    pub ledger: Ledger,
+    /// The other counters.
     pub stats: Stats,
-    /// The same events by lane (server, widget, each App).
-    pub sources: SourceLanes,
     /// Wakes the delivery loop.
     pub wake: Notify,
     /// Events sent to the loop and not yet put into a batch. Signed: the loop may
@@ -166,36 +153,9 @@ pub struct ErrorSinks {
 }
 
 impl Shared {
-    /// `events` events of one lane, of `bytes` bytes, are settled as `how`: the one
-    /// transition out of the account's unsettled events. It lowers what the limits are
-    /// checked against, logger-wide and in the lane, and counts the outcome in both,
-    /// so that `accepted = delivered + failed + dropped + dead_lettered + held +
-    /// queued` holds by construction.
-    pub fn settle(&self, source: Source<'_>, events: usize, bytes: usize, how: Settled) {
-        self.stats.release(events, bytes);
-        self.sources.release(source, events as u64, bytes as u64);
-        match how {
-            Settled::Delivered => {
-                Stats::add(&self.stats.delivered, events);
-                self.sources.delivered(source, events as u64);
-            }
-            Settled::Failed => Stats::add(&self.stats.failed, events),
-            Settled::Dropped => {
-                Stats::add(&self.stats.dropped, events);
-                self.sources.dropped(source, events as u64);
-            }
-            // Counted where the store's answer is known (`refusals.rs`).
-            Settled::Refused => {}
-        }
-    }
-
-    /// An event `log()` counted in is not accepted after all (the loop has ended): its
-    /// counts are taken back, as if it had never been logged.
-    pub fn unaccept(&self, source: Source<'_>, bytes: usize) {
-        self.stats.release(1, bytes);
-        self.sources.release(source, 1, bytes as u64);
-        self.sources.unlog(source);
-        Stats::sub(&self.stats.accepted, 1);
+    /// `stats()`: the account and the other counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot(self.ledger.account())
     }
 
     /// Holds every request of this logger back for `d`.

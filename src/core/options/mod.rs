@@ -12,7 +12,7 @@ pub use crate::core::arn::{parse_topic_arn, TopicArn};
 use crate::core::encode::{EncoderConfig, MessageGroup, Validation};
 use crate::core::error::InvalidOption;
 use crate::core::event::MAX_MESSAGE_BYTES;
-use crate::core::telemetry::{Cap, LaneCaps};
+use crate::core::telemetry::{Cap, LaneCaps, Limits};
 pub use input::{Credentials, Options, ReadOptions};
 pub use replay::{
     ReplayDestination, ReplayOptions, SelectionOptions, DEFAULT_REPLAY_GROUP,
@@ -151,14 +151,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// How much a logger holds (queued, in flight, or in its spool) before `overflow`
-/// applies. One rule, used by `log()` and the delivery loop alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub events: u64,
-    pub bytes: u64,
-}
-
 /// The lanes' caps as shares of the limits (`telemetry/sources.rs`), in percent: the
 /// widget's, each App's, and every App's together. The server's events have the rest,
 /// at least [`MIN_SERVER_PERCENT`].
@@ -246,9 +238,10 @@ impl LoggerConfig {
         }
     }
 
-    /// What may be held: with a working spool, `maxSpoolBytes` of events on disk (the
-    /// memory queue is then only a window onto it); otherwise the memory queue's limits.
-    pub fn held_limits(&self, spool_working: bool) -> Limits {
+    /// What may be unsettled before `overflow` applies: with a working spool,
+    /// `maxSpoolBytes` of events on disk (the memory queue is then only a window onto
+    /// it); otherwise the memory queue's limits.
+    pub fn limits(&self, spool_working: bool) -> Limits {
         match (&self.spool, spool_working) {
             (Some(spool), true) => Limits {
                 events: u64::MAX,

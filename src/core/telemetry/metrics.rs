@@ -393,7 +393,7 @@ fn source_families(out: &mut Families, sources: &SourcesSnapshot) {
         &["source", "app"],
     );
     for ([source, app], lane) in &lanes {
-        f.sample(&[source, app], lane.held_events as f64);
+        f.sample(&[source, app], lane.unsettled_events as f64);
     }
     let f = out.family(
         "source_held_bytes",
@@ -402,7 +402,7 @@ fn source_families(out: &mut Families, sources: &SourcesSnapshot) {
         &["source", "app"],
     );
     for ([source, app], lane) in &lanes {
-        f.sample(&[source, app], lane.held_bytes as f64);
+        f.sample(&[source, app], lane.unsettled_bytes as f64);
     }
 }
 

@@ -25,7 +25,7 @@ const MAX_APP_LANES: usize = 1_000;
 
 /// One lane's counters.
 #[derive(Debug, Default)]
-pub struct LaneCounters {
+struct LaneCounters {
     /// Events `log()` accepted into the lane, dropped ones included.
     logged: AtomicU64,
     delivered: AtomicU64,
@@ -34,9 +34,10 @@ pub struct LaneCounters {
     /// Refused before the queue: the widget's caps per visitor and room, an App's
     /// rate limit or byte budget. Not logged, so in no other counter.
     refused: AtomicU64,
-    /// Events in the lane not yet settled, wherever they wait, and their bytes.
-    held_events: AtomicU64,
-    held_bytes: AtomicU64,
+    /// Events in the lane not yet settled, wherever they wait, and their bytes
+    /// (`heldEvents`/`heldBytes` in `stats().sources`).
+    unsettled_events: AtomicU64,
+    unsettled_bytes: AtomicU64,
 }
 
 impl LaneCounters {
@@ -46,20 +47,23 @@ impl LaneCounters {
             delivered: self.delivered.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             refused: self.refused.load(Relaxed),
-            held_events: self.held_events.load(Relaxed),
-            held_bytes: self.held_bytes.load(Relaxed),
+            unsettled_events: self.unsettled_events.load(Relaxed),
+            unsettled_bytes: self.unsettled_bytes.load(Relaxed),
         }
     }
 
     fn hold(&self, events: u64, bytes: u64) -> (u64, u64) {
         (
-            self.held_events.fetch_add(events, Relaxed) + events,
-            self.held_bytes.fetch_add(bytes, Relaxed) + bytes,
+            self.unsettled_events.fetch_add(events, Relaxed) + events,
+            self.unsettled_bytes.fetch_add(bytes, Relaxed) + bytes,
         )
     }
 
     fn release(&self, events: u64, bytes: u64) {
-        for (counter, n) in [(&self.held_bytes, bytes), (&self.held_events, events)] {
+        for (counter, n) in [
+            (&self.unsettled_bytes, bytes),
+            (&self.unsettled_events, events),
+        ] {
             let before = counter
                 .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)))
                 .unwrap_or_else(|v| v);
@@ -75,8 +79,8 @@ pub struct LaneSnapshot {
     pub delivered: u64,
     pub dropped: u64,
     pub refused: u64,
-    pub held_events: u64,
-    pub held_bytes: u64,
+    pub unsettled_events: u64,
+    pub unsettled_bytes: u64,
 }
 
 /// Every lane's counters.
@@ -137,7 +141,7 @@ impl FullLane {
 
 /// The lanes of one logger.
 #[derive(Debug, Default)]
-pub struct SourceLanes {
+pub(super) struct SourceLanes {
     server: LaneCounters,
     widget: LaneCounters,
     apps: LaneCounters,
@@ -168,9 +172,14 @@ impl SourceLanes {
 
     /// Counts a logged event of `bytes` into its lane, within `caps`: the lane at its
     /// cap refuses it (and counts it dropped), and nothing stays counted.
-    pub fn admit(&self, source: Source<'_>, bytes: u64, caps: &LaneCaps) -> Result<(), FullLane> {
-        let over = |(events, held_bytes): (u64, u64), cap: &Cap| {
-            events > cap.events || held_bytes > cap.bytes
+    pub(super) fn admit(
+        &self,
+        source: Source<'_>,
+        bytes: u64,
+        caps: &LaneCaps,
+    ) -> Result<(), FullLane> {
+        let over = |(events, unsettled_bytes): (u64, u64), cap: &Cap| {
+            events > cap.events || unsettled_bytes > cap.bytes
         };
         match source {
             Source::Server => {
@@ -225,7 +234,7 @@ impl SourceLanes {
 
     /// Counts events taken in already accepted elsewhere (recovered from a spool,
     /// adopted from another logger's folder): held in their lane, never refused.
-    pub fn hold(&self, source: Source<'_>, events: u64, bytes: u64) {
+    pub(super) fn hold(&self, source: Source<'_>, events: u64, bytes: u64) {
         if let Source::App(app) = source {
             // Made here if new, so that the App's settlements find it.
             self.app_lane(app);
@@ -236,30 +245,30 @@ impl SourceLanes {
     }
 
     /// Events leave the lane: settled, dropped, or never accepted after all.
-    pub fn release(&self, source: Source<'_>, events: u64, bytes: u64) {
+    pub(super) fn release(&self, source: Source<'_>, events: u64, bytes: u64) {
         self.each(source, |lane| lane.release(events, bytes));
     }
 
     /// `admit`'s count of `logged` undone: the event was not accepted after all.
-    pub fn unlog(&self, source: Source<'_>) {
+    pub(super) fn unlog(&self, source: Source<'_>) {
         self.each(source, |lane| {
             lane.logged.fetch_sub(1, Relaxed);
         });
     }
 
-    pub fn refused(&self, source: Source<'_>) {
+    pub(super) fn refused(&self, source: Source<'_>) {
         if let Source::App(app) = source {
             self.app_lane(app);
         }
         self.each(source, |lane| Self::add(&lane.refused, 1));
     }
 
-    pub fn delivered(&self, source: Source<'_>, n: u64) {
+    pub(super) fn delivered(&self, source: Source<'_>, n: u64) {
         self.each(source, |lane| Self::add(&lane.delivered, n));
     }
 
     /// Dropped after `admit` let it in: the whole queue was full.
-    pub fn dropped(&self, source: Source<'_>, n: u64) {
+    pub(super) fn dropped(&self, source: Source<'_>, n: u64) {
         self.each(source, |lane| Self::add(&lane.dropped, n));
     }
 
@@ -280,7 +289,7 @@ impl SourceLanes {
         counter.fetch_add(n, Relaxed);
     }
 
-    pub fn snapshot(&self) -> SourcesSnapshot {
+    pub(super) fn snapshot(&self) -> SourcesSnapshot {
         let mut app: Vec<(String, LaneSnapshot)> = {
             let lanes = self.app.lock().unwrap_or_else(|p| p.into_inner());
             lanes
@@ -349,10 +358,10 @@ mod tests {
         }
         let s = lanes.snapshot();
         assert_eq!(
-            (s.widget.logged, s.widget.dropped, s.widget.held_events),
+            (s.widget.logged, s.widget.dropped, s.widget.unsettled_events),
             (4, 1, 3)
         );
-        assert_eq!((s.server.logged, s.server.held_events), (100, 100));
+        assert_eq!((s.server.logged, s.server.unsettled_events), (100, 100));
         lanes.release(Source::Widget, 1, 10);
         lanes.admit(Source::Widget, 10, &CAPS).unwrap();
     }
@@ -373,12 +382,12 @@ mod tests {
         );
         let s = lanes.snapshot();
         assert_eq!(
-            (s.apps.logged, s.apps.dropped, s.apps.held_events),
+            (s.apps.logged, s.apps.dropped, s.apps.unsettled_events),
             (5, 2, 3)
         );
         let c = &s.app.iter().find(|(id, _)| id == "c").unwrap().1;
         assert_eq!(
-            (c.logged, c.dropped, c.held_events),
+            (c.logged, c.dropped, c.unsettled_events),
             (1, 1, 0),
             "nothing left counted"
         );
@@ -389,7 +398,7 @@ mod tests {
         let lanes = SourceLanes::default();
         lanes.admit(Source::Widget, 600, &CAPS).unwrap();
         assert!(lanes.admit(Source::Widget, 600, &CAPS).is_err());
-        assert_eq!(lanes.snapshot().widget.held_bytes, 600);
+        assert_eq!(lanes.snapshot().widget.unsettled_bytes, 600);
     }
 
     #[test]
@@ -409,11 +418,15 @@ mod tests {
         }
         let s = lanes.snapshot();
         assert_eq!(s.app.len(), MAX_APP_LANES);
-        assert_eq!(s.apps.held_events, (MAX_APP_LANES + 10) as u64);
+        assert_eq!(s.apps.unsettled_events, (MAX_APP_LANES + 10) as u64);
         for i in 0..MAX_APP_LANES + 10 {
             lanes.release(Source::App(&format!("app-{i}")), 1, 1);
         }
-        assert_eq!(lanes.snapshot().apps.held_events, 0, "releases balance");
+        assert_eq!(
+            lanes.snapshot().apps.unsettled_events,
+            0,
+            "releases balance"
+        );
     }
 
     #[test]

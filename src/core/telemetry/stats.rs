@@ -1,35 +1,16 @@
-//! Counters shared by `log()` (the JavaScript thread) and the delivery loop. Plain
-//! atomics: reading them in `stats()` never waits for the background.
-//!
-//! One account: `accepted = delivered + failed + dropped + dead_lettered + held +
-//! queued`. Each event is in exactly one term on the right at any time; the snapshot
-//! a `flush()` or `close()` resolves with is taken by the loop between batches, so it
-//! balances exactly (a `stats()` read while a batch settles may see one counter moved
-//! before the other).
+//! Counters shared by `log()` (the JavaScript thread) and the delivery loop, beside the
+//! account that `ledger.rs` keeps, and `stats()`'s snapshot of both. Plain atomics:
+//! reading them never waits for the background.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::SystemTime;
 
+use super::ledger::Account;
+
+/// The counters beside the account (`ledger.rs`): requests, retries, refusals of
+/// `log()`, plan violations and the spool's state.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Events `log()` accepted (counted before `overflow` may drop them), and events
-    /// found unsettled in the spool on start.
-    pub accepted: AtomicU64,
-    /// Events accepted and not yet settled (delivered, failed, dropped,
-    /// dead-lettered), wherever they are: what `maxQueueEvents`/`maxQueueBytes` (or
-    /// `maxSpoolBytes`) are checked against. Events left in the spool by a close stay
-    /// counted: they are not settled.
-    pub held_events: AtomicU64,
-    /// Bytes of those events, as counted against `maxQueueBytes`.
-    pub held_bytes: AtomicU64,
-    pub in_flight: AtomicU64,
-    /// Of `held_events`, those waiting for a paused destination.
-    pub held: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-    pub dropped: AtomicU64,
-    /// Refused by SNS for good for their own sake and kept in the dead-letter store.
-    pub dead_lettered: AtomicU64,
     /// Dead letters dropped from the store to keep it within `maxDeadLetterBytes`.
     pub dead_letter_dropped: AtomicU64,
     pub retried: AtomicU64,
@@ -42,7 +23,6 @@ pub struct Stats {
     /// Bytes of the spool's files (set by the delivery loop).
     pub spool_bytes: AtomicU64,
     pub corrupt_records: AtomicU64,
-    pub recovered: AtomicU64,
     /// With `spoolDir`: the loop writes its folder (false while it runs from memory).
     pub spool_in_use: AtomicBool,
 }
@@ -101,20 +81,17 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
-    pub fn snapshot(&self) -> StatsSnapshot {
-        // `held` first: it only falls before `held_events` does, so `queued` never
-        // counts an event twice.
-        let held = self.held.load(Relaxed);
-        let unsettled = self.held_events.load(Relaxed);
+    /// This and the account, for callers.
+    pub fn snapshot(&self, account: Account) -> StatsSnapshot {
         StatsSnapshot {
-            accepted: self.accepted.load(Relaxed),
-            queued: unsettled.saturating_sub(held),
-            in_flight: self.in_flight.load(Relaxed),
-            held,
-            delivered: self.delivered.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            dropped: self.dropped.load(Relaxed),
-            dead_lettered: self.dead_lettered.load(Relaxed),
+            accepted: account.accepted,
+            queued: account.queued,
+            in_flight: account.in_flight,
+            held: account.held,
+            delivered: account.delivered,
+            failed: account.failed,
+            dropped: account.dropped,
+            dead_lettered: account.dead_lettered,
             dead_letter_dropped: self.dead_letter_dropped.load(Relaxed),
             retried: self.retried.load(Relaxed),
             batches_sent: self.batches_sent.load(Relaxed),
@@ -123,39 +100,13 @@ impl Stats {
             spooled: self.spooled.load(Relaxed),
             spool_bytes: self.spool_bytes.load(Relaxed),
             corrupt_records: self.corrupt_records.load(Relaxed),
-            recovered: self.recovered.load(Relaxed),
+            recovered: account.recovered,
             spool_in_use: self.spool_in_use.load(Relaxed),
         }
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Relaxed);
-    }
-
-    /// Events leave memory (settled, dropped or refused): the one place that lowers
-    /// the counters `maxQueueEvents`/`maxQueueBytes` are checked against. Bytes
-    /// first: `held_events` reaching zero is what an idle check looks at.
-    pub(crate) fn release(&self, events: usize, bytes: usize) {
-        Self::sub(&self.held_bytes, bytes);
-        Self::sub(&self.held_events, events);
-    }
-
-    /// Lowers a counter, never below zero: a miscount must not wrap it around (and
-    /// then refuse every event as over the limits); tests catch one.
-    pub(crate) fn sub(counter: &AtomicU64, n: usize) {
-        let n = n as u64;
-        let before = counter
-            .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)))
-            .unwrap_or_else(|v| v);
-        debug_assert!(before >= n, "a counter would go below zero: {before} - {n}");
-    }
-}
-
-impl StatsSnapshot {
-    /// The right-hand side of the account: `delivered + failed + dropped +
-    /// dead_lettered + held + queued`, which equals `accepted`.
-    pub fn settled_and_unsettled(&self) -> u64 {
-        self.delivered + self.failed + self.dropped + self.dead_lettered + self.held + self.queued
     }
 }
 

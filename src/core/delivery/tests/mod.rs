@@ -1,6 +1,7 @@
 //! `Logger`-level tests of the delivery loop, against the scripted publisher of
 //! `core::testing`, by subject.
 
+mod account;
 mod allocations;
 mod dead_letter;
 mod lifecycle;

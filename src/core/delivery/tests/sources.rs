@@ -98,7 +98,7 @@ fn a_flooding_lane_drops_its_own_events_and_the_server_keeps_all_of_its() {
     let (a, b) = (lane(&s, "app-a"), lane(&s, "app-b"));
     assert_eq!((a.logged, a.dropped), (500, 480), "each App: 10% of 200");
     assert_eq!((b.logged, b.dropped), (200, 180));
-    assert_eq!(s.apps.held_events, 40);
+    assert_eq!(s.apps.unsettled_events, 40);
     assert_eq!(logger.stats().dropped, 950 + 480 + 180);
 
     fake.grant(TOPIC);
@@ -139,7 +139,7 @@ fn a_flooding_lane_drops_its_own_events_and_the_server_keeps_all_of_its() {
         lane(&s, "app-a"),
         lane(&s, "app-b"),
     ] {
-        assert_eq!((held.held_events, held.held_bytes), (0, 0));
+        assert_eq!((held.unsettled_events, held.unsettled_bytes), (0, 0));
     }
     assert_balanced(&flush_wait(&logger));
 }
@@ -166,7 +166,7 @@ fn a_lane_at_its_cap_throws_with_overflow_reject() {
     assert!(err.to_string().contains("widgetSharePercent"), "{err}");
     logger.log_json(json).unwrap();
     assert_eq!(
-        logger.sources().server.held_events,
+        logger.sources().server.unsettled_events,
         1,
         "the server's lane is free"
     );
@@ -183,7 +183,7 @@ fn lanes_hold_across_a_spool_and_a_restart() {
     let s = logger.sources();
     assert_eq!(s.server.dropped, 0);
     assert!(s.widget.dropped > 0, "{:?}", s.widget);
-    assert!(s.widget.held_bytes <= (2 << 20) / 5, "{:?}", s.widget);
+    assert!(s.widget.unsettled_bytes <= (2 << 20) / 5, "{:?}", s.widget);
     assert!(s.apps.dropped > 0, "{:?}", s.apps);
     let kept_widget = s.widget.logged - s.widget.dropped;
     let kept_apps = s.apps.logged - s.apps.dropped;
@@ -208,7 +208,7 @@ fn lanes_hold_across_a_spool_and_a_restart() {
         "each App's lane made again from the records"
     );
     for lane in [s.server, s.widget, s.apps] {
-        assert_eq!((lane.held_events, lane.held_bytes), (0, 0));
+        assert_eq!((lane.unsettled_events, lane.unsettled_bytes), (0, 0));
     }
     let delivered: HashSet<String> = accepted_ids(&fake, 0).into_iter().collect();
     assert!(logged.server.iter().all(|id| delivered.contains(id)));

@@ -200,21 +200,13 @@ impl<P: Publisher> Worker<P> {
     /// Takes a chunk of the adopted folder's events in, as if logged now, while this
     /// logger's limits have room for them.
     fn take_in(&mut self, adoption: &mut Adoption, now: Instant) {
-        let stats = &self.shared.stats;
-        let room_events = self
-            .held
-            .events
-            .saturating_sub(stats.held_events.load(Ordering::Relaxed));
-        let room_bytes = self
-            .held
-            .bytes
-            .saturating_sub(stats.held_bytes.load(Ordering::Relaxed));
-        if room_events == 0 || room_bytes == 0 {
+        let room = self.shared.ledger.room(self.limits);
+        if room.events == 0 || room.bytes == 0 {
             return;
         }
         let read = match adoption.spool.read_backlog(
-            CHUNK_EVENTS.min(room_events as usize),
-            CHUNK_BYTES.min(room_bytes),
+            CHUNK_EVENTS.min(room.events as usize),
+            CHUNK_BYTES.min(room.bytes),
         ) {
             Ok(read) => read,
             Err(e) => {
@@ -231,17 +223,10 @@ impl<P: Publisher> Worker<P> {
         for (spooled, segment) in read {
             let mut event = self.unspool(spooled);
             self.reroute_read(&mut event);
-            let stats = &self.shared.stats;
             // Accepted by the logger that is gone: they enter this one's account here.
-            Stats::add(&stats.accepted, 1);
-            Stats::add(&stats.recovered, 1);
-            stats.held_events.fetch_add(1, Ordering::Relaxed);
-            stats
-                .held_bytes
-                .fetch_add(event.queued_bytes() as u64, Ordering::Relaxed);
             self.shared
-                .sources
-                .hold(event.source(), 1, event.queued_bytes() as u64);
+                .ledger
+                .recover(event.source(), 1, event.queued_bytes() as u64);
             self.shared.undispatched.fetch_add(1, Ordering::AcqRel);
             adoption.taken.push((event.id, segment));
             self.take_event(event, now);

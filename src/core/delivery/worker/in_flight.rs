@@ -11,10 +11,10 @@ use crate::core::delivery::batch::QueuedEvent;
 use crate::core::delivery::deliver::{deliver_batch, BatchOutcome, BatchTarget};
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::{EncodedEvent, SourceKey};
-use crate::core::telemetry::{tally, Stats};
+use crate::core::telemetry::tally;
+use crate::core::telemetry::Settled;
 
 use super::Worker;
 
@@ -46,12 +46,11 @@ pub(super) struct InFlightBatch {
 
 impl<P: Publisher> Worker<P> {
     pub(super) fn start_batch(&mut self, lane: LaneKey, batch: Vec<QueuedEvent>, probe: bool) {
-        let stats = &self.shared.stats;
         let n = batch.len();
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
-        Stats::add(&stats.in_flight, n);
+        self.shared.ledger.send(n as u64);
         let meta = InFlightBatch {
             lane: lane.clone(),
             first_seq: batch[0].seq,
@@ -144,20 +143,15 @@ impl<P: Publisher> Worker<P> {
                         .labels
                         .failed(&topic, ErrorCode::Internal, meta.ids.len());
                 }
-                let stats = &self.shared.stats;
+                let ledger = &self.shared.ledger;
                 let n = meta.ids.len();
-                Stats::sub(&stats.in_flight, n);
+                ledger.answered(n as u64);
                 if !kept {
                     if meta.probe {
-                        Stats::sub(&stats.held, n);
+                        ledger.release_held(n as u64);
                     }
                     for (source, events, bytes) in &meta.by_source {
-                        self.shared.settle(
-                            source.as_source(),
-                            *events as usize,
-                            *bytes as usize,
-                            Settled::Failed,
-                        );
+                        ledger.settle(source.as_source(), *events, *bytes, Settled::Failed);
                     }
                 }
                 if meta.probe {

@@ -22,14 +22,15 @@ use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Settled, Shared};
+use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
 use crate::core::encode::MessageGroup;
 use crate::core::encode::{EncoderConfig, Topic, TopicTable};
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
-use crate::core::options::{Limits, LoggerConfig, Overflow};
+use crate::core::options::{LoggerConfig, Overflow};
 use crate::core::spool::SpoolLock;
-use crate::core::telemetry::Stats;
+use crate::core::telemetry::Limits;
+use crate::core::telemetry::Settled;
 use in_flight::InFlight;
 use reports::Reports;
 use spooling::Spooling;
@@ -51,8 +52,8 @@ pub(crate) struct Worker<P> {
     many_lanes: bool,
     /// The memory queue's limits; with a spool, the window of events kept in memory.
     memory: Limits,
-    /// What may be held before `overflow` applies ([`LoggerConfig::held_limits`]).
-    held: Limits,
+    /// What may be unsettled before `overflow` applies ([`LoggerConfig::limits`]).
+    limits: Limits,
     overflow: Overflow,
     shutdown_timeout: Duration,
     /// Events taken from the channel, not yet in a batch, with when the loop saw them.
@@ -118,7 +119,7 @@ impl<P: Publisher> Worker<P> {
             _ => None,
         };
         let memory = config.memory_limits();
-        let held = config.held_limits(spooling.is_some());
+        let limits = config.limits(spooling.is_some());
         let context = RequestContext {
             subject: config.subject,
             site_group: config.encoder.site_url.clone(),
@@ -141,7 +142,7 @@ impl<P: Publisher> Worker<P> {
             max_in_flight: config.max_concurrent_batches,
             many_lanes,
             memory,
-            held,
+            limits,
             overflow: config.overflow,
             shutdown_timeout: config.shutdown_timeout,
             pending: Lanes::default(),
@@ -294,7 +295,7 @@ impl<P: Publisher> Worker<P> {
             });
             self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
             self.pauses.add_held(topic, 1);
-            Stats::add(&self.shared.stats.held, 1);
+            self.shared.ledger.hold(1);
             return;
         }
         let held = self.pending.push(
@@ -309,7 +310,7 @@ impl<P: Publisher> Worker<P> {
         );
         if held {
             self.pauses.add_held(topic, 1);
-            Stats::add(&self.shared.stats.held, 1);
+            self.shared.ledger.hold(1);
         }
     }
 
@@ -376,10 +377,7 @@ impl<P: Publisher> Worker<P> {
     /// make room by dropping the oldest ones not yet sent.
     fn evict_oldest(&mut self) {
         let shared = self.shared.clone();
-        let stats = &shared.stats;
-        while stats.held_events.load(Ordering::Relaxed) > self.held.events
-            || stats.held_bytes.load(Ordering::Relaxed) > self.held.bytes
-        {
+        while shared.ledger.over(self.limits) {
             let (event, segment) = if let Some(oldest) = self.pending.pop_oldest() {
                 self.window_events -= 1;
                 self.window_bytes -= oldest.event.queued_bytes() as u64;
@@ -387,7 +385,7 @@ impl<P: Publisher> Worker<P> {
                 if let Some(p) = self.pauses.get_mut(oldest.event.topic) {
                     // A held event, dropped per overflow like any other.
                     p.held = p.held.saturating_sub(1);
-                    Stats::sub(&stats.held, 1);
+                    shared.ledger.release_held(1);
                 }
                 (oldest.event, oldest.segment)
             } else {
@@ -402,7 +400,12 @@ impl<P: Publisher> Worker<P> {
                 }
                 (self.unspool(spooled), segment)
             };
-            shared.settle(event.source(), 1, event.queued_bytes(), Settled::Dropped);
+            shared.ledger.settle(
+                event.source(),
+                1,
+                event.queued_bytes() as u64,
+                Settled::Dropped,
+            );
             self.reports.dropped_ids.push(event.id_string());
             self.ack(&[(event.id, segment)]);
         }
@@ -446,7 +449,7 @@ impl<P: Publisher> Worker<P> {
         self.flush_interval = config.flush_interval;
         self.max_in_flight = config.max_concurrent_batches;
         self.memory = config.memory_limits();
-        self.held = config.held_limits(self.spooling.is_some());
+        self.limits = config.limits(self.spooling.is_some());
         if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool) {
             spooling.config = s;
         }
@@ -505,7 +508,7 @@ impl<P> Drop for Worker<P> {
         // a new logger on it at once.
         self.spooling = None;
         self.control.close();
-        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
+        let report = DeliveryReport::from_stats(self.shared.stats());
         for (_, reply) in self.flush_waiters.drain(..) {
             reply(report);
         }

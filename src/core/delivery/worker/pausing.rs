@@ -15,9 +15,9 @@ use crate::core::delivery::deliver::BatchOutcome;
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::pause::DestinationRefusal;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, DestinationState, ErrorCode};
-use crate::core::telemetry::{PausedDestination, Stats};
+use crate::core::telemetry::PausedDestination;
+use crate::core::telemetry::Settled;
 
 use super::in_flight::InFlightBatch;
 use super::Worker;
@@ -99,7 +99,7 @@ impl<P: Publisher> Worker<P> {
     fn count_held(&mut self, topic: u16, n: u64) {
         if n > 0 {
             self.pauses.add_held(topic, n);
-            Stats::add(&self.shared.stats.held, n as usize);
+            self.shared.ledger.hold(n);
         }
     }
 
@@ -168,10 +168,9 @@ impl<P: Publisher> Worker<P> {
         if self.pauses.get(topic).is_none() {
             // Resumed or routed elsewhere while the probe was out: its events are not
             // held any more.
-            Stats::sub(
-                &self.shared.stats.held,
-                returned.len() + unaccounted as usize,
-            );
+            self.shared
+                .ledger
+                .release_held(returned.len() as u64 + unaccounted);
             if self.retired.contains(&topic) {
                 return self.route_again(returned);
             }
@@ -216,10 +215,9 @@ impl<P: Publisher> Worker<P> {
         };
         self.pending.set_paused(topic, false);
         // A probe still out keeps its events counted as held until it is back.
-        Stats::sub(
-            &self.shared.stats.held,
-            pause.held.saturating_sub(pause.probing) as usize,
-        );
+        self.shared
+            .ledger
+            .release_held(pause.held.saturating_sub(pause.probing));
         let arn = self.topic(topic).arn.clone();
         self.shared.report(DeliveryError {
             destination: Some(DestinationState {
@@ -354,11 +352,14 @@ impl<P: Publisher> Worker<P> {
         pause.held = pause.held.saturating_sub(n as u64);
         let refusal = pause.refusal.clone();
         let remaining = pause.held;
-        let stats = &self.shared.stats;
-        Stats::sub(&stats.held, n);
+        self.shared.ledger.release_held(n as u64);
         for q in &lost {
-            self.shared
-                .settle(q.event.source(), 1, q.event.queued_bytes(), Settled::Failed);
+            self.shared.ledger.settle(
+                q.event.source(),
+                1,
+                q.event.queued_bytes() as u64,
+                Settled::Failed,
+            );
         }
         let arn = self.topic(topic).arn.clone();
         self.shared
@@ -460,7 +461,7 @@ impl<P: Publisher> Worker<P> {
         self.park_arrivals();
         let lowest = self.pauses.min_parked_seq;
         let unparked = self.pauses.unpark_all();
-        Stats::sub(&self.shared.stats.held, unparked as usize);
+        self.shared.ledger.release_held(unparked);
         let had_backlog = self.has_backlog();
         let rewound = match self.spool() {
             Some(spool) => spool.rewind(&in_memory),

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::{DeliveryReport, Settled};
+use crate::core::delivery::shared::DeliveryReport;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::plan::Violation;
 use crate::core::telemetry::FullLane;
+use crate::core::telemetry::Settled;
 
 use super::Worker;
 
@@ -108,8 +109,12 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         for q in &drained {
-            self.shared
-                .settle(q.event.source(), 1, q.event.queued_bytes(), Settled::Failed);
+            self.shared.ledger.settle(
+                q.event.source(),
+                1,
+                q.event.queued_bytes() as u64,
+                Settled::Failed,
+            );
         }
         for q in &drained {
             let topic = self.topic(q.event.topic).arn.clone();
@@ -223,7 +228,7 @@ impl<P: Publisher> Worker<P> {
         }
         let ids = std::mem::take(&mut self.reports.dropped_ids);
         let limits = if self.spooling.is_some() {
-            format!("maxSpoolBytes {}", self.held.bytes)
+            format!("maxSpoolBytes {}", self.limits.bytes)
         } else {
             format!(
                 "maxQueueEvents {}, maxQueueBytes {}",
@@ -250,7 +255,7 @@ impl<P: Publisher> Worker<P> {
             self.report_drops(true);
             self.shared.report_merged(true);
         }
-        let report = DeliveryReport::from_stats(self.shared.stats.snapshot());
+        let report = DeliveryReport::from_stats(self.shared.stats());
         let mut i = 0;
         while i < self.flush_waiters.len() {
             if self.flush_waiters[i].0 <= lowest {

@@ -13,13 +13,12 @@ use uuid::Uuid;
 
 use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::Settled;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{Overflow, SpoolConfig};
 use crate::core::spool::record::SpooledEvent;
 use crate::core::spool::{instances, Spool, SpoolLock, DEFAULT_SEGMENT_BYTES};
-use crate::core::telemetry::Stats;
+use crate::core::telemetry::Settled;
 
 use super::Worker;
 
@@ -124,15 +123,11 @@ impl<P: Publisher> Worker<P> {
             Ok((spool, recovered)) => {
                 let stats = &self.shared.stats;
                 // Accepted by an earlier logger: they enter this one's account here.
-                Stats::add(&stats.accepted, recovered.events as usize);
-                Stats::add(&stats.held_events, recovered.events as usize);
-                Stats::add(&stats.held_bytes, recovered.bytes as usize);
                 for (source, events, bytes) in &recovered.by_source {
                     self.shared
-                        .sources
-                        .hold(source.as_source(), *events, *bytes);
+                        .ledger
+                        .recover(source.as_source(), *events, *bytes);
                 }
-                stats.recovered.store(recovered.events, Ordering::Relaxed);
                 stats.spool_in_use.store(true, Ordering::Relaxed);
                 stats
                     .corrupt_records
@@ -155,7 +150,7 @@ impl<P: Publisher> Worker<P> {
                     Vec::new(),
                 ));
                 self.spooling = None;
-                self.held = self.memory;
+                self.limits = self.memory;
                 self.context = Arc::new(RequestContext {
                     subject: self.context.subject.clone(),
                     site_group: self.context.site_group.clone(),
@@ -204,7 +199,8 @@ impl<P: Publisher> Worker<P> {
             };
             let source = dropped.source.as_source();
             self.shared
-                .settle(source, 1, dropped.queued_bytes as usize, Settled::Dropped);
+                .ledger
+                .settle(source, 1, dropped.queued_bytes, Settled::Dropped);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -229,8 +225,12 @@ impl<P: Publisher> Worker<P> {
 
     /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
     pub(super) fn drop_unwritable(&mut self, event: EncodedEvent) {
-        self.shared
-            .settle(event.source(), 1, event.queued_bytes(), Settled::Dropped);
+        self.shared.ledger.settle(
+            event.source(),
+            1,
+            event.queued_bytes() as u64,
+            Settled::Dropped,
+        );
         self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
         if let Some(s) = self.spooling.as_mut() {
             s.dropped_ids.push(event.id_string());
@@ -443,7 +443,8 @@ impl<P: Publisher> Worker<P> {
             };
             let source = dropped.source.as_source();
             self.shared
-                .settle(source, 1, dropped.queued_bytes as usize, Settled::Dropped);
+                .ledger
+                .settle(source, 1, dropped.queued_bytes, Settled::Dropped);
             spooling
                 .dropped_ids
                 .push(dropped.id.hyphenated().to_string());
@@ -502,7 +503,8 @@ impl<P: Publisher> Worker<P> {
         if !vanished.is_empty() {
             for (_, bytes, source) in &vanished {
                 self.shared
-                    .settle(source.as_source(), 1, *bytes as usize, Settled::Failed);
+                    .ledger
+                    .settle(source.as_source(), 1, *bytes, Settled::Failed);
             }
             reports.push(DeliveryError::new(
                 ErrorCode::Spool,
@@ -642,12 +644,9 @@ impl<P: Publisher> Worker<P> {
             for e in &lost {
                 // Unsettled until now, in memory or not (a close leaves what it could
                 // not send in the account's `queued`): failed from here on.
-                self.shared.settle(
-                    e.source.as_source(),
-                    1,
-                    e.queued_bytes as usize,
-                    Settled::Failed,
-                );
+                self.shared
+                    .ledger
+                    .settle(e.source.as_source(), 1, e.queued_bytes, Settled::Failed);
                 let topic = spool
                     .unwritten_event(&e.id)
                     .map(|s| s.topic_arn)
