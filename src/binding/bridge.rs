@@ -15,7 +15,7 @@ use super::logger::AnalyticsLogger;
 use super::napi_raw;
 use crate::core::encode::check_app_id;
 use crate::core::error::ErrorCode;
-use crate::core::rocketchat::{AppRateLimiter, RateLimit, RateRefusal};
+use crate::core::rocketchat::{AppOverBudget, AppRateLimiter, RateLimit};
 use crate::core::telemetry::AppResult;
 
 /// The permission an app needs, as the Apps-Engine names permissions.
@@ -280,14 +280,14 @@ impl AppsEngineBridge {
 }
 
 /// The RATE_LIMITED message, naming the budget that refused and its options.
-fn rate_limited_message(app: &str, refusal: RateRefusal, limit: RateLimit) -> String {
+fn rate_limited_message(app: &str, refusal: AppOverBudget, limit: RateLimit) -> String {
     match refusal {
-        RateRefusal::Events => format!(
+        AppOverBudget::Events => format!(
             "app {app} is over its analytics rate limit (appRateLimit.eventsPerSecond {}, \
              burst {}); event dropped",
             limit.events_per_second, limit.burst
         ),
-        RateRefusal::Bytes => format!(
+        AppOverBudget::Bytes => format!(
             "app {app} is over its analytics byte budget (appRateLimit.bytesPerSecond {}, \
              burstBytes {}); event dropped",
             limit.bytes_per_second, limit.burst_bytes

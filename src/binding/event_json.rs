@@ -14,7 +14,7 @@ use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use super::napi_raw;
-use crate::core::event::{RefusedValue, ValueProblem};
+use crate::core::event::{LossyValue, ValueProblem};
 
 /// The script; it evaluates to `eventJson(value, rootName)`.
 const SOURCE: &str = include_str!("event_json.js");
@@ -37,7 +37,7 @@ pub fn event_json_function(env: &Env) -> Result<EventJsonFn<'_>> {
 pub(super) enum Serialized<'env> {
     /// Its JSON text (a JavaScript string).
     Text(Unknown<'env>),
-    Refused(RefusedValue),
+    Refused(LossyValue),
 }
 
 /// Runs the serializer on `value`; `root` names the value itself in errors (`event`
@@ -72,11 +72,11 @@ pub(super) fn serialize<'env>(
 }
 
 /// The serializer's refusal, `{ path, field, level, inArray, got | reason }`, as the
-/// core's [`RefusedValue`].
-pub(super) fn read_refusal(refusal: &Object) -> Result<RefusedValue> {
+/// core's [`LossyValue`].
+pub(super) fn read_refusal(refusal: &Object) -> Result<LossyValue> {
     let got: Option<String> = refusal.get_named_property("got")?;
     let reason: Option<String> = refusal.get_named_property("reason")?;
-    Ok(RefusedValue {
+    Ok(LossyValue {
         path: refusal.get_named_property("path")?,
         field: refusal.get_named_property("field")?,
         level: refusal.get_named_property("level")?,

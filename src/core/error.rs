@@ -63,12 +63,12 @@ impl std::error::Error for InvalidOption {}
 
 /// Why an App may not log an event: the field at fault and what the admin allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppRefusal {
+pub struct AppAccessDenied {
     pub field: &'static str,
     pub message: String,
 }
 
-impl std::fmt::Display for AppRefusal {
+impl std::fmt::Display for AppAccessDenied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
@@ -92,7 +92,7 @@ pub enum LogError {
         max_bytes: u64,
     },
     /// An App's event that `appAccess` does not allow.
-    NotAllowed(AppRefusal),
+    NotAllowed(AppAccessDenied),
     /// The event's lane (the widget's, an App's, the Apps') is at its cap and
     /// `overflow` is `reject`: which lane, and its cap.
     LaneFull(String),

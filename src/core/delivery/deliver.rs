@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use super::pause::DestinationRefusal;
+use super::pause::DestinationFault;
 use super::publisher::{BatchRequest, BatchResponse, EntryFailure, FaultKind, Publisher};
 use super::refusals::{keep_refused, Refused, Sent};
 use super::shared::Shared;
@@ -80,7 +80,7 @@ pub(crate) struct BatchOutcome {
     /// Per event: settled (delivered or failed for good), to acknowledge in the spool.
     pub settled: Vec<bool>,
     /// SNS refused the destination as a whole: the events not settled are held for it.
-    pub refused: Option<DestinationRefusal>,
+    pub refused: Option<DestinationFault>,
     /// SNS answered with a result per entry (for a probe: the destination takes
     /// requests again, unless `refused`).
     pub answered: bool,
@@ -127,7 +127,7 @@ pub(super) struct SortedAnswer {
     /// Refused because the destination cannot take anything: to hold.
     pub unavailable: Vec<usize>,
     /// The first such refusal.
-    pub refusal: Option<DestinationRefusal>,
+    pub refusal: Option<DestinationFault>,
     /// SNS asked to slow down for at least one entry.
     pub throttled: bool,
     /// The first reason an entry is sent again, for reports.
@@ -154,7 +154,7 @@ pub(super) fn sort_answer(
                 FaultKind::Permanent => sorted.refused.push((i, f.clone())),
                 FaultKind::DestinationUnavailable => {
                     sorted.unavailable.push(i);
-                    sorted.refusal.get_or_insert_with(|| DestinationRefusal {
+                    sorted.refusal.get_or_insert_with(|| DestinationFault {
                         code: f.code.clone(),
                         message: f.message.clone(),
                     });
@@ -214,7 +214,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
     // Entries refused for their own sake, to keep (dead-letter store or report).
     let mut refused_entries: Vec<Refused> = Vec::new();
     let mut retry = 0u32;
-    let mut refused: Option<DestinationRefusal> = None;
+    let mut refused: Option<DestinationFault> = None;
     let mut answered = false;
     let mut id_strings: Vec<String> = events.iter().map(EncodedEvent::id_string).collect();
     // Events a shutdown deadline left unsent: failed, or kept by the spool.
@@ -270,7 +270,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
         let last_error: String;
         let throttled: bool;
         // SNS refused the destination as a whole this time.
-        let mut refusal: Option<DestinationRefusal> = None;
+        let mut refusal: Option<DestinationFault> = None;
         match outcome {
             None => {
                 cut_off(
@@ -308,7 +308,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             Some(Err(e)) if e.kind == FaultKind::DestinationUnavailable => {
                 throttled = false;
                 last_error = e.to_string();
-                refusal = Some(DestinationRefusal {
+                refusal = Some(DestinationFault {
                     code: e.code,
                     message: e.message,
                 });
@@ -551,7 +551,7 @@ mod tests {
         assert!(sorted.refused.is_empty() && sorted.retry.is_empty());
         assert_eq!(
             sorted.refusal,
-            Some(DestinationRefusal {
+            Some(DestinationFault {
                 code: "KMSDisabled".into(),
                 message: "said SNS".into()
             })

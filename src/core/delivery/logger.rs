@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::shared::{Control, DeliveryReport, ErrorSink, Refusals, ReportFn, Shared};
+use super::shared::{Control, DeadLetterSink, DeliveryReport, ErrorSink, ReportFn, Shared};
 use super::worker::Worker;
 use crate::core::deadletter::{DeadLetter, DeadLetterStore};
 use crate::core::encode::{EncodeError, EncoderConfig};
@@ -20,7 +20,7 @@ use crate::core::error::{DeliveryError, LogError};
 use crate::core::event::{EncodedEvent, Source};
 use crate::core::options::{LoggerConfig, Overflow};
 use crate::core::plan::Violation;
-use crate::core::rocketchat::{WidgetCapLimits, WidgetCapRefusal, WidgetCaps, WidgetError};
+use crate::core::rocketchat::{WidgetCapLimits, WidgetCaps, WidgetError, WidgetOverCap};
 use crate::core::telemetry::{LabelledCounters, LaneCaps, Ledger, Limits, Turnaway};
 
 /// Why a widget body was not logged.
@@ -111,14 +111,14 @@ impl Logger {
         config: LoggerConfig,
         publisher: P,
     ) -> Result<Logger, InvalidOption> {
-        let refusals = match &config.spool {
-            Some(spool) => Refusals::Store(Arc::new(DeadLetterStore::in_spool(
+        let dead_letters = match &config.spool {
+            Some(spool) => DeadLetterSink::Store(Arc::new(DeadLetterStore::in_spool(
                 &spool.dir,
                 spool.max_dead_letter_bytes,
             ))),
-            None => Refusals::Report,
+            None => DeadLetterSink::Report,
         };
-        Self::start_with(config, publisher, refusals)
+        Self::start_with(config, publisher, dead_letters)
     }
 
     /// A logger for a dead-letter replay ([`Logger::log_again`]): the entries SNS
@@ -128,13 +128,17 @@ impl Logger {
         config: LoggerConfig,
         publisher: P,
     ) -> Result<Logger, InvalidOption> {
-        Self::start_with(config, publisher, Refusals::Collect(Mutex::new(Vec::new())))
+        Self::start_with(
+            config,
+            publisher,
+            DeadLetterSink::Collect(Mutex::new(Vec::new())),
+        )
     }
 
     fn start_with<P: Publisher>(
         config: LoggerConfig,
         publisher: P,
-        refusals: Refusals,
+        dead_letters: DeadLetterSink,
     ) -> Result<Logger, InvalidOption> {
         // Never a reason not to start: a folder that cannot be had leaves the logger
         // in memory, which the loop reports.
@@ -162,7 +166,7 @@ impl Logger {
             error_sinks: Mutex::new(Default::default()),
             throttle: Mutex::new(Default::default()),
             labels: LabelledCounters::default(),
-            refusals,
+            dead_letters,
             paused: Mutex::new(Vec::new()),
             oldest: Mutex::new(Vec::new()),
             #[cfg(test)]
@@ -304,8 +308,8 @@ impl Logger {
 
     /// What SNS refused again, for good, since the last call ([`Logger::start_replaying`]).
     pub(crate) fn take_refused(&self) -> Vec<DeadLetter> {
-        match &self.shared.refusals {
-            Refusals::Collect(kept) => {
+        match &self.shared.dead_letters {
+            DeadLetterSink::Collect(kept) => {
                 std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()))
             }
             _ => Vec::new(),
@@ -482,9 +486,9 @@ impl Logger {
             .map_err(|refusal| {
                 self.shared.ledger.refused_before_accepting(Source::Widget);
                 let (field, option) = match refusal {
-                    WidgetCapRefusal::Room { .. } => ("rid", "widgetEventsPerRoom"),
-                    WidgetCapRefusal::Visitor { .. } => ("token", "widgetEventsPerVisitor"),
-                    WidgetCapRefusal::TooManyVisitors { .. } => ("token", "widgetSharePercent"),
+                    WidgetOverCap::Room { .. } => ("rid", "widgetEventsPerRoom"),
+                    WidgetOverCap::Visitor { .. } => ("token", "widgetEventsPerVisitor"),
+                    WidgetOverCap::TooManyVisitors { .. } => ("token", "widgetSharePercent"),
                 };
                 WidgetLogError::Widget(WidgetError::over_cap(
                     field,
@@ -501,7 +505,7 @@ impl Logger {
         app: &str,
         category: &str,
         agent_id: Option<&str>,
-    ) -> Result<(), crate::core::error::AppRefusal> {
+    ) -> Result<(), crate::core::error::AppAccessDenied> {
         self.caller
             .borrow()
             .encoder
@@ -559,7 +563,9 @@ impl Logger {
             config.shutdown_timeout.as_millis() as u64,
             Ordering::Relaxed,
         );
-        if let (Refusals::Store(store), Some(spool)) = (&self.shared.refusals, &config.spool) {
+        if let (DeadLetterSink::Store(store), Some(spool)) =
+            (&self.shared.dead_letters, &config.spool)
+        {
             store.set_max_bytes(spool.max_dead_letter_bytes);
         }
         let caller = Arc::new(CallerSide::new(&config));

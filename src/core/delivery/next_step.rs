@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::pause::DestinationRefusal;
+use super::pause::DestinationFault;
 use crate::core::options::RetryPolicy;
 
 /// One attempt's outcome, as far as the decision needs it.
 pub(super) struct Attempt {
     /// SNS refused the destination as a whole this time.
-    pub refusal: Option<DestinationRefusal>,
+    pub refusal: Option<DestinationFault>,
     /// Entries still to send.
     pub left: usize,
     /// SNS asked to slow down.
@@ -35,7 +35,7 @@ pub(super) struct BatchState<'a> {
     /// The last attempt's refusal of the destination, if the one before this refused
     /// too: a destination is held only when SNS refuses it twice in a row (the retry
     /// is signed with refreshed credentials and meets IAM changes still propagating).
-    pub refused_once: Option<DestinationRefusal>,
+    pub refused_once: Option<DestinationFault>,
 }
 
 /// What to do next.
@@ -44,7 +44,7 @@ pub(super) enum Step {
     /// Nothing left to send, or a probe's one attempt is over.
     Done,
     /// The destination cannot take anything: hold what is left for it.
-    Hold(DestinationRefusal),
+    Hold(DestinationFault),
     /// Out of the retry budget without a spool: fail what is left.
     GiveUp,
     /// Wait `backoff`, then send what is left again. `past_budget`: with a spool, the
@@ -107,8 +107,8 @@ mod tests {
         }
     }
 
-    fn refusal() -> DestinationRefusal {
-        DestinationRefusal {
+    fn refusal() -> DestinationFault {
+        DestinationFault {
             code: "AuthorizationError".into(),
             message: "not authorized".into(),
         }

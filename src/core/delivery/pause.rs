@@ -21,7 +21,7 @@ pub(crate) const PROBE_MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What SNS said when it refused a destination: the AWS error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DestinationRefusal {
+pub(crate) struct DestinationFault {
     pub code: String,
     pub message: String,
 }
@@ -29,7 +29,7 @@ pub(crate) struct DestinationRefusal {
 /// One paused destination.
 #[derive(Debug)]
 pub(crate) struct Pause {
-    pub refusal: DestinationRefusal,
+    pub refusal: DestinationFault,
     /// When it paused, for `stats()`.
     pub since: SystemTime,
     /// Events held for it: in its lanes, in its probe, and with a spool on disk only.
@@ -123,7 +123,7 @@ impl Pauses {
     }
 
     /// Pauses `topic`; false if it already was.
-    pub fn pause(&mut self, topic: u16, refusal: DestinationRefusal, now: Instant) -> bool {
+    pub fn pause(&mut self, topic: u16, refusal: DestinationFault, now: Instant) -> bool {
         if self.by_topic.contains_key(&topic) {
             return false;
         }
@@ -265,8 +265,8 @@ impl Pauses {
 mod tests {
     use super::*;
 
-    fn refusal() -> DestinationRefusal {
-        DestinationRefusal {
+    fn refusal() -> DestinationFault {
+        DestinationFault {
             code: "AuthorizationError".into(),
             message: "not authorized".into(),
         }

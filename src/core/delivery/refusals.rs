@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use super::publisher::EntryFailure;
-use super::shared::{Refusals, Shared};
+use super::shared::{DeadLetterSink, Shared};
 use crate::core::deadletter::{Appended, DeadLetter, DeadLetterStore};
 use crate::core::error::{DeliveryError, ErrorCode, RefusedEntry};
 use crate::core::event::EncodedEvent;
@@ -68,15 +68,15 @@ pub(super) async fn keep_refused(
             }
         })
         .collect();
-    match &shared.refusals {
-        Refusals::Report => report_with_messages(shared, letters, ""),
-        Refusals::Collect(kept) => {
+    match &shared.dead_letters {
+        DeadLetterSink::Report => report_with_messages(shared, letters, ""),
+        DeadLetterSink::Collect(kept) => {
             shared.ledger.refusals_kept(letters.len() as u64);
             kept.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(letters);
         }
-        Refusals::Store(store) => {
+        DeadLetterSink::Store(store) => {
             let appended = {
                 let (store, letters) = (store.clone(), letters.clone());
                 tokio::task::spawn_blocking(move || store.append(&letters)).await

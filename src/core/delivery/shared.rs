@@ -87,7 +87,7 @@ pub(crate) enum Control {
 }
 
 /// Where the entries SNS refuses for good for their own sake go (`refusals.rs`).
-pub(crate) enum Refusals {
+pub(crate) enum DeadLetterSink {
     /// Without a spool: reported with their messages, so the host can keep them.
     Report,
     /// With a spool: into its dead-letter store, durably, before the spool settles them.
@@ -130,7 +130,7 @@ pub(crate) struct Shared {
     pub(super) throttle: Mutex<ReportThrottle>,
     /// Counters by topic, reason and app, for `metrics()`.
     pub labels: LabelledCounters,
-    pub refusals: Refusals,
+    pub dead_letters: DeadLetterSink,
     /// The paused destinations, as the loop last published them (when they change,
     /// at most once per turn of the loop), for `stats()` and `metrics()`.
     pub paused: Mutex<Vec<PausedDestination>>,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::core::error::{AppRefusal, InvalidOption};
+use crate::core::error::{AppAccessDenied, InvalidOption};
 
 /// What the App runtime sends where a bridge takes the caller's id
 /// (`bridgeCall(..., 'APP_ID')`); the host's `handleBridgeMessage` replaces it with the
@@ -108,13 +108,13 @@ impl AppAccess {
         app: &str,
         category: &str,
         agent_id: Option<&str>,
-    ) -> Result<(), AppRefusal> {
+    ) -> Result<(), AppAccessDenied> {
         #[cfg(test)]
         if self.any {
             return Ok(());
         }
         let Some(grant) = self.apps.get(app) else {
-            return Err(AppRefusal {
+            return Err(AppAccessDenied {
                 field: "appId",
                 message: format!(
                     "app {app} may not log analytics events: it is not in appAccess (the setting \
@@ -124,7 +124,7 @@ impl AppAccess {
         };
         if let Some(allowed) = &grant.categories {
             if !allowed.contains(category) {
-                return Err(AppRefusal {
+                return Err(AppAccessDenied {
                     field: "category",
                     message: format!(
                         "app {app} may not log category {category:?}: appAccess allows it {} only",
@@ -135,7 +135,7 @@ impl AppAccess {
         }
         if let Some(agent) = agent_id.filter(|a| !a.is_empty()) {
             if !grant.agents.contains(agent) {
-                return Err(AppRefusal {
+                return Err(AppAccessDenied {
                     field: "dialogflowAgentId",
                     message: format!(
                         "app {app} may not route to Dialogflow agent {agent:?}: appAccess allows it {}",

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::core::error::{AppRefusal, InvalidEvent, PlanRejection};
+use crate::core::error::{AppAccessDenied, InvalidEvent, PlanRejection};
 use crate::core::event::{parse_event, EncodedEvent, MAX_MESSAGE_BYTES};
 use crate::core::plan::{TrackingPlan, Violation};
 
@@ -70,7 +70,7 @@ pub enum EncodeError {
     Invalid(InvalidEvent),
     Plan(PlanRejection),
     /// An App's event that `appAccess` does not allow.
-    NotAllowed(AppRefusal),
+    NotAllowed(AppAccessDenied),
 }
 
 impl From<InvalidEvent> for EncodeError {

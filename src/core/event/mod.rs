@@ -251,7 +251,7 @@ fn unknown_field(key: &str) -> InvalidEvent {
 /// A value the binding refused before `JSON.stringify` could drop or change it
 /// (`src/binding/event_json.js` finds them): where it sits and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefusedValue {
+pub struct LossyValue {
     /// `properties.f`, `properties.tags[2]`, or the root's own name (`event`).
     pub path: String,
     /// The top-level key it sits under; `None` for the root.
@@ -263,7 +263,7 @@ pub struct RefusedValue {
     pub problem: ValueProblem,
 }
 
-/// What is wrong with a [`RefusedValue`].
+/// What is wrong with a [`LossyValue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueProblem {
     /// A value JSON cannot carry, named as the error ends: `a function`, `NaN`,
@@ -273,7 +273,7 @@ pub enum ValueProblem {
     Unreadable(String),
 }
 
-impl RefusedValue {
+impl LossyValue {
     /// The error `log()` throws for it, phrased as the field's own check would.
     pub fn into_invalid_event(self) -> InvalidEvent {
         let field = self.field.as_deref();
@@ -966,7 +966,7 @@ mod tests {
     #[test]
     fn refused_values_are_named_as_their_field_would_name_them() {
         let refused = |path: &str, field: Option<&str>, level, in_array, got: &str| {
-            RefusedValue {
+            LossyValue {
                 path: path.into(),
                 field: field.map(Into::into),
                 level,
@@ -1022,7 +1022,7 @@ mod tests {
             assert_eq!(error.field, field);
             assert!(error.to_string().contains(message), "{error}");
         }
-        let threw = RefusedValue {
+        let threw = LossyValue {
             path: "properties.d".into(),
             field: Some("properties".into()),
             level: 2,

@@ -44,18 +44,18 @@ impl Default for RateLimit {
 /// Which budget refused an app's call (like Segment's `tryAdd`, which says why it
 /// refused rather than only that it did), so the caller can name the option at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateRefusal {
+pub enum AppOverBudget {
     /// Out of event tokens (`eventsPerSecond`, `burst`).
     Events,
     /// The byte bucket is spent or in debt (`bytesPerSecond`, `burstBytes`).
     Bytes,
 }
 
-impl fmt::Display for RateRefusal {
+impl fmt::Display for AppOverBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            RateRefusal::Events => "over its event rate limit",
-            RateRefusal::Bytes => "over its byte budget",
+            AppOverBudget::Events => "over its event rate limit",
+            AppOverBudget::Bytes => "over its byte budget",
         })
     }
 }
@@ -97,13 +97,13 @@ impl AppRateLimiter {
     /// one and its byte bucket is not spent (> 0). A refused call takes nothing, and
     /// says which budget refused it (the events one when both are spent). The event's
     /// bytes are charged afterwards with [`AppRateLimiter::charge_bytes`].
-    pub fn try_acquire(&mut self, app_id: &str, now: Instant) -> Result<(), RateRefusal> {
+    pub fn try_acquire(&mut self, app_id: &str, now: Instant) -> Result<(), AppOverBudget> {
         let bucket = self.bucket(app_id, now);
         if bucket.tokens < 1.0 {
-            return Err(RateRefusal::Events);
+            return Err(AppOverBudget::Events);
         }
         if bucket.bytes <= 0.0 {
-            return Err(RateRefusal::Bytes);
+            return Err(AppOverBudget::Bytes);
         }
         bucket.tokens -= 1.0;
         Ok(())
@@ -111,7 +111,7 @@ impl AppRateLimiter {
 
     /// Debits `bytes` (an admitted event's encoded size) from `app_id`'s byte bucket
     /// at `now`. It may go below zero: the app's calls are then refused
-    /// ([`RateRefusal::Bytes`]) until the refill has repaid the debt.
+    /// ([`AppOverBudget::Bytes`]) until the refill has repaid the debt.
     pub fn charge_bytes(&mut self, app_id: &str, bytes: usize, now: Instant) {
         let bucket = self.bucket(app_id, now);
         bucket.bytes -= bytes as f64;
@@ -172,7 +172,7 @@ mod tests {
         assert!((0..3).all(|_| limiter.try_acquire("a", t0).is_ok()));
         assert_eq!(
             limiter.try_acquire("a", t0),
-            Err(RateRefusal::Events),
+            Err(AppOverBudget::Events),
             "burst spent"
         );
         assert_eq!(
@@ -182,12 +182,12 @@ mod tests {
         );
         assert_eq!(
             limiter.try_acquire("a", t0 + ms(100)),
-            Err(RateRefusal::Events)
+            Err(AppOverBudget::Events)
         );
         // Refill stops at the burst.
         let later = t0 + Duration::from_secs(60);
         assert!((0..3).all(|_| limiter.try_acquire("a", later).is_ok()));
-        assert_eq!(limiter.try_acquire("a", later), Err(RateRefusal::Events));
+        assert_eq!(limiter.try_acquire("a", later), Err(AppOverBudget::Events));
     }
 
     #[test]
@@ -198,7 +198,7 @@ mod tests {
         limiter.charge_bytes("a", 2000, t0);
         assert_eq!(
             limiter.try_acquire("a", t0),
-            Err(RateRefusal::Bytes),
+            Err(AppOverBudget::Bytes),
             "spent: 0 is not > 0"
         );
         assert_eq!(
@@ -211,7 +211,7 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert_eq!(limiter.try_acquire("a", later), Ok(()));
         limiter.charge_bytes("a", 2000, later);
-        assert_eq!(limiter.try_acquire("a", later), Err(RateRefusal::Bytes));
+        assert_eq!(limiter.try_acquire("a", later), Err(AppOverBudget::Bytes));
     }
 
     #[test]
@@ -224,7 +224,7 @@ mod tests {
         for at in [0, 1000, 2500, 2999] {
             assert_eq!(
                 limiter.try_acquire("a", t0 + ms(at)),
-                Err(RateRefusal::Bytes),
+                Err(AppOverBudget::Bytes),
                 "still in debt (or at 0) after {at} ms"
             );
         }
@@ -239,7 +239,7 @@ mod tests {
         limiter.charge_bytes("a", 4000, t0);
         // Refused for bytes many times: no event token is taken.
         for _ in 0..10 {
-            assert_eq!(limiter.try_acquire("a", t0), Err(RateRefusal::Bytes));
+            assert_eq!(limiter.try_acquire("a", t0), Err(AppOverBudget::Bytes));
         }
         assert_eq!(limiter.buckets["a"].tokens, 2.0);
         assert_eq!(limiter.buckets["a"].bytes, -2000.0);
@@ -247,7 +247,7 @@ mod tests {
         let mut limiter = small();
         assert!((0..3).all(|_| limiter.try_acquire("a", t0).is_ok()));
         for _ in 0..10 {
-            assert_eq!(limiter.try_acquire("a", t0), Err(RateRefusal::Events));
+            assert_eq!(limiter.try_acquire("a", t0), Err(AppOverBudget::Events));
         }
         assert_eq!(limiter.buckets["a"].bytes, 2000.0);
     }
@@ -258,10 +258,10 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(limiter.try_acquire("a", t0), Ok(()));
         limiter.charge_bytes("a", 10_000, t0);
-        assert_eq!(limiter.try_acquire("a", t0), Err(RateRefusal::Bytes));
+        assert_eq!(limiter.try_acquire("a", t0), Err(AppOverBudget::Bytes));
         assert_eq!(limiter.try_acquire("b", t0), Ok(()), "a's debt is not b's");
         assert!((0..2).all(|_| limiter.try_acquire("b", t0).is_ok()));
-        assert_eq!(limiter.try_acquire("b", t0), Err(RateRefusal::Events));
+        assert_eq!(limiter.try_acquire("b", t0), Err(AppOverBudget::Events));
         assert_eq!(limiter.try_acquire("c", t0), Ok(()), "b's burst is not c's");
         limiter.charge_bytes("c", 100, t0);
         assert_eq!(limiter.buckets["c"].bytes, 1900.0);

@@ -7,7 +7,7 @@ mod settings;
 mod widget;
 mod widget_caps;
 
-pub use apps::{AppRateLimiter, RateLimit, RateRefusal};
+pub use apps::{AppOverBudget, AppRateLimiter, RateLimit};
 pub use settings::{definitions, options_from_settings, setting_for_option};
 pub use widget::{default_widget_plan, widget_event, WidgetError, WidgetErrorKind, WidgetEvent};
-pub use widget_caps::{WidgetCapLimits, WidgetCapRefusal, WidgetCaps, MAX_KEYS as MAX_WIDGET_KEYS};
+pub use widget_caps::{WidgetCapLimits, WidgetCaps, WidgetOverCap, MAX_KEYS as MAX_WIDGET_KEYS};

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 use crate::core::error::InvalidEvent;
-use crate::core::event::{parse_event, RefusedValue, ValueProblem};
+use crate::core::event::{parse_event, LossyValue, ValueProblem};
 use crate::core::plan::{PlanSource, TrackingPlan};
 
 /// Largest body accepted, as JSON text: a widget event is a few hundred bytes.
@@ -67,8 +67,8 @@ pub struct WidgetEvent {
 
 impl WidgetError {
     /// A body value the binding refused before `JSON.stringify` could drop or change
-    /// it (see [`RefusedValue`]).
-    pub fn refused(value: RefusedValue) -> Self {
+    /// it (see [`LossyValue`]).
+    pub fn refused(value: LossyValue) -> Self {
         let reason = match value.problem {
             ValueProblem::Unrepresentable(got) => format!("must be a JSON value, got {got}"),
             ValueProblem::Unreadable(reason) => reason,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// Most keys (visitor tokens and rooms together) counted in one window. At 16 bytes
 /// an entry the table stays within a few MiB however many tokens an attacker makes
 /// up; past it an event from a key not yet counted is refused
-/// ([`WidgetCapRefusal::TooManyVisitors`]) until the window ends.
+/// ([`WidgetOverCap::TooManyVisitors`]) until the window ends.
 pub const MAX_KEYS: usize = 65_536;
 
 /// The caps: at most `per_visitor` events per visitor token and `per_room` per room
@@ -40,7 +40,7 @@ impl Default for WidgetCapLimits {
 
 /// Why [`WidgetCaps::admit`] refused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WidgetCapRefusal {
+pub enum WidgetOverCap {
     /// The visitor token has had `limit` events in this window.
     Visitor { limit: u32, window: Duration },
     /// The room has had `limit` events in this window.
@@ -50,20 +50,20 @@ pub enum WidgetCapRefusal {
     TooManyVisitors { max_keys: usize, window: Duration },
 }
 
-impl fmt::Display for WidgetCapRefusal {
+impl fmt::Display for WidgetOverCap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            WidgetCapRefusal::Visitor { limit, window } => write!(
+            WidgetOverCap::Visitor { limit, window } => write!(
                 f,
                 "visitor token is over its cap of {limit} widget events per {}",
                 Window(window)
             ),
-            WidgetCapRefusal::Room { limit, window } => write!(
+            WidgetOverCap::Room { limit, window } => write!(
                 f,
                 "room is over its cap of {limit} widget events per {}",
                 Window(window)
             ),
-            WidgetCapRefusal::TooManyVisitors { max_keys, window } => write!(
+            WidgetOverCap::TooManyVisitors { max_keys, window } => write!(
                 f,
                 "the widget's table of visitors for this window is full ({max_keys} visitor \
                  tokens and rooms per {}): a flood from many tokens",
@@ -73,7 +73,7 @@ impl fmt::Display for WidgetCapRefusal {
     }
 }
 
-impl std::error::Error for WidgetCapRefusal {}
+impl std::error::Error for WidgetOverCap {}
 
 /// A window's length as the messages say it: `60 s`, or `500 ms`.
 struct Window(Duration);
@@ -130,12 +130,7 @@ impl WidgetCaps {
     /// Counts an event of visitor `token` in room `room_id` at `now`, or says which
     /// cap refuses it. Both caps are checked before either is counted, so a refused
     /// event costs neither the visitor nor the room anything.
-    pub fn admit(
-        &mut self,
-        token: &str,
-        room_id: &str,
-        now: Instant,
-    ) -> Result<(), WidgetCapRefusal> {
+    pub fn admit(&mut self, token: &str, room_id: &str, now: Instant) -> Result<(), WidgetOverCap> {
         self.roll(now);
         let WidgetCapLimits {
             window,
@@ -147,13 +142,13 @@ impl WidgetCaps {
         let visitor_count = self.counts.get(&visitor).copied();
         let room_count = self.counts.get(&room).copied();
         if visitor_count.unwrap_or(0) >= per_visitor {
-            return Err(WidgetCapRefusal::Visitor {
+            return Err(WidgetOverCap::Visitor {
                 limit: per_visitor,
                 window,
             });
         }
         if room_count.unwrap_or(0) >= per_room {
-            return Err(WidgetCapRefusal::Room {
+            return Err(WidgetOverCap::Room {
                 limit: per_room,
                 window,
             });
@@ -165,7 +160,7 @@ impl WidgetCaps {
         // and the widget lane's share of the queue bounds what the flood costs.
         let new_keys = usize::from(visitor_count.is_none()) + usize::from(room_count.is_none());
         if self.counts.len() + new_keys > MAX_KEYS {
-            return Err(WidgetCapRefusal::TooManyVisitors {
+            return Err(WidgetOverCap::TooManyVisitors {
                 max_keys: MAX_KEYS,
                 window,
             });
@@ -221,7 +216,7 @@ mod tests {
         let refused = caps.admit("token-a", "room", t0).unwrap_err();
         assert_eq!(
             refused,
-            WidgetCapRefusal::Visitor {
+            WidgetOverCap::Visitor {
                 limit: 60,
                 window: MINUTE
             }
@@ -233,7 +228,7 @@ mod tests {
         // Its other rooms do not help it; another visitor is not held back.
         assert!(matches!(
             caps.admit("token-a", "other-room", t0),
-            Err(WidgetCapRefusal::Visitor { .. })
+            Err(WidgetOverCap::Visitor { .. })
         ));
         assert_eq!(caps.admit("token-b", "room", t0), Ok(()));
     }
@@ -251,7 +246,7 @@ mod tests {
         let refused = caps.admit("b", "room", t0).unwrap_err();
         assert_eq!(
             refused,
-            WidgetCapRefusal::Room {
+            WidgetOverCap::Room {
                 limit: 5,
                 window: MINUTE
             }
@@ -292,7 +287,7 @@ mod tests {
         for _ in 0..5 {
             assert!(matches!(
                 caps.admit("a", "room-2", t0),
-                Err(WidgetCapRefusal::Visitor { .. })
+                Err(WidgetOverCap::Visitor { .. })
             ));
         }
         for token in ["b", "c", "d"] {
@@ -302,7 +297,7 @@ mod tests {
         for _ in 0..5 {
             assert!(matches!(
                 caps.admit("e", "room-2", t0),
-                Err(WidgetCapRefusal::Room { .. })
+                Err(WidgetOverCap::Room { .. })
             ));
         }
         assert!(
@@ -323,7 +318,7 @@ mod tests {
         let refused = caps.admit("one-more", "room", t0).unwrap_err();
         assert_eq!(
             refused,
-            WidgetCapRefusal::TooManyVisitors {
+            WidgetOverCap::TooManyVisitors {
                 max_keys: MAX_KEYS,
                 window: MINUTE
             }
@@ -356,7 +351,7 @@ mod tests {
         assert_eq!(caps.counts.len(), MAX_KEYS - 1);
         assert!(matches!(
             caps.admit("new-token", "new-room", t0),
-            Err(WidgetCapRefusal::TooManyVisitors { .. })
+            Err(WidgetOverCap::TooManyVisitors { .. })
         ));
         assert_eq!(
             caps.admit("new-token", "room", t0),

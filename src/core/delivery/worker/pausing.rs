@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::core::delivery::batch::{QueuedEvent, NOT_IN_SPOOL};
 use crate::core::delivery::deliver::BatchOutcome;
 use crate::core::delivery::lanes::LaneKey;
-use crate::core::delivery::pause::DestinationRefusal;
+use crate::core::delivery::pause::DestinationFault;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::error::{DeliveryError, DestinationState, ErrorCode};
 use crate::core::telemetry::PausedDestination;
@@ -61,7 +61,7 @@ impl<P: Publisher> Worker<P> {
 
     /// Pauses `topic`: its lanes start no batch but probes, what they hold is held,
     /// and `onError` hears of it once.
-    fn pause(&mut self, topic: u16, refusal: DestinationRefusal) {
+    fn pause(&mut self, topic: u16, refusal: DestinationFault) {
         let now = Instant::now();
         self.pauses.pause(topic, refusal.clone(), now);
         if self.closing.is_some() {
