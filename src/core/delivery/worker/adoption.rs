@@ -50,7 +50,7 @@ impl<P: Publisher> Worker<P> {
     pub(super) fn adopt_at(&self) -> Option<Instant> {
         let spooling = self.spooling.as_ref()?;
         spooling.spool.as_ref()?;
-        if self.closing.is_some() {
+        if self.lifecycle.closing.is_some() {
             return None;
         }
         Some(match &spooling.adoption {
@@ -64,7 +64,7 @@ impl<P: Publisher> Worker<P> {
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
-        if spooling.spool.is_none() || self.closing.is_some() {
+        if spooling.spool.is_none() || self.lifecycle.closing.is_some() {
             return;
         }
         if spooling.adoption.is_none() {
@@ -200,7 +200,7 @@ impl<P: Publisher> Worker<P> {
     /// Takes a chunk of the adopted folder's events in, as if logged now, while this
     /// logger's limits have room for them.
     fn take_in(&mut self, adoption: &mut Adoption, now: Instant) {
-        let room = self.shared.ledger.room(self.limits);
+        let room = self.shared.ledger.room(self.settings.limits);
         if room.events == 0 || room.bytes == 0 {
             return;
         }

@@ -69,8 +69,8 @@ impl<P: Publisher> Worker<P> {
             *self.in_flight.firsts.entry(meta.first_seq).or_default() += 1;
         }
         let events: Vec<EncodedEvent> = batch.into_iter().map(|q| q.event).collect();
-        let foreign =
-            self.foreign_topics.contains(&lane.topic) && !self.routing.router.names(lane.topic);
+        let foreign = self.routes.foreign_topics.contains(&lane.topic)
+            && !self.routes.routing.router.names(lane.topic);
         let target = BatchTarget {
             topic: self.topic(lane.topic).clone(),
             group: lane.group.clone(),
@@ -100,8 +100,7 @@ impl<P: Publisher> Worker<P> {
             return;
         };
         self.pending.finished(&meta.lane);
-        self.window_events -= meta.ids.len() as u64;
-        self.window_bytes -= meta.bytes as u64;
+        self.window.remove(meta.ids.len() as u64, meta.bytes as u64);
         if !meta.probe {
             if let Some(count) = self.in_flight.firsts.get_mut(&meta.first_seq) {
                 *count -= 1;
@@ -187,7 +186,7 @@ impl<P: Publisher> Worker<P> {
             .copied()
             .unwrap_or(u64::MAX);
         let on_disk = match &self.spooling {
-            Some(s) if self.has_backlog() && !self.deadline_passed => s.backlog_first_seq,
+            Some(s) if self.has_backlog() && !self.lifecycle.deadline_passed => s.backlog_first_seq,
             _ => u64::MAX,
         };
         queued.min(flying).min(on_disk).min(self.next_seq)

@@ -7,13 +7,14 @@
 
 mod adoption;
 mod in_flight;
+mod parts;
 mod pausing;
 mod reports;
 mod spooling;
 
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -22,16 +23,15 @@ use crate::core::delivery::deliver::RequestContext;
 use crate::core::delivery::lanes::{LaneKey, Lanes};
 use crate::core::delivery::pause::Pauses;
 use crate::core::delivery::publisher::Publisher;
-use crate::core::delivery::shared::{Control, DeliveryReport, ReportFn, Shared};
-use crate::core::encode::MessageGroup;
-use crate::core::encode::{EncoderConfig, Topic, TopicTable};
+use crate::core::delivery::shared::{Control, DeliveryReport, Shared};
+use crate::core::encode::Topic;
 use crate::core::error::{DeliveryError, ErrorCode};
 use crate::core::event::EncodedEvent;
 use crate::core::options::{LoggerConfig, Overflow};
 use crate::core::spool::SpoolLock;
-use crate::core::telemetry::Limits;
 use crate::core::telemetry::Settled;
 use in_flight::InFlight;
+use parts::{Lifecycle, Routes, Settings, Window};
 use reports::Reports;
 use spooling::Spooling;
 
@@ -41,50 +41,18 @@ pub(crate) struct Worker<P> {
     shared: Arc<Shared>,
     events: std_mpsc::Receiver<EncodedEvent>,
     control: mpsc::UnboundedReceiver<Control>,
-    topics: Arc<TopicTable>,
-    /// The loop's copy of `topics`, refreshed when it meets an index it lacks.
-    topic_cache: Vec<Topic>,
-    max_batch_size: usize,
-    flush_interval: Duration,
-    max_in_flight: usize,
-    /// More than one lane may exist (several topics, or a group per room): a busy
-    /// lane does not mean new events would wait.
-    many_lanes: bool,
-    /// The memory queue's limits; with a spool, the window of events kept in memory.
-    memory: Limits,
-    /// What may be unsettled before `overflow` applies ([`LoggerConfig::limits`]).
-    limits: Limits,
-    overflow: Overflow,
-    shutdown_timeout: Duration,
+    settings: Settings,
+    routes: Routes,
+    lifecycle: Lifecycle,
     /// Events taken from the channel, not yet in a batch, with when the loop saw them.
     pending: Lanes,
-    /// Events in memory: pending and in flight.
-    window_events: u64,
-    window_bytes: u64,
+    window: Window,
     next_seq: u64,
     in_flight: InFlight,
-    /// `flush()` calls waiting for every event below their sequence number.
-    flush_waiters: Vec<(u64, ReportFn)>,
-    close_waiters: Vec<ReportFn>,
-    closing: Option<Instant>,
-    /// The close deadline has passed: what is left stays in the spool.
-    deadline_passed: bool,
-    /// Send partial batches now, up to this sequence number (exclusive).
-    force_below: u64,
-    /// `log()` has dropped its sender: the logger object is gone.
-    orphaned: bool,
     reports: Reports,
     spooling: Option<Spooling>,
     /// Destinations SNS refused as a whole, whose events are held.
     pauses: Pauses,
-    /// The current options' routing, to route held events again.
-    routing: EncoderConfig,
-    /// Topics the options stopped naming while paused: events read back from the
-    /// spool for them are routed again.
-    retired: Vec<u16>,
-    /// Topics only spool records named when they were read back (not this logger's):
-    /// their batches are dead-lettered, never published, while no option names them.
-    foreign_topics: std::collections::HashSet<u16>,
     /// With a spool: events for a paused topic that already has events on disk only,
     /// to be let go of (parked) once the spool file has them. They must not wait in
     /// its lanes: they would be sent before the older events on disk.
@@ -100,8 +68,6 @@ impl<P: Publisher> Worker<P> {
         control: mpsc::UnboundedReceiver<Control>,
         spool_lock: Option<Result<SpoolLock, String>>,
     ) -> Self {
-        let topics = config.encoder.router.table().clone();
-        let many_lanes = config.encoder.message_group == MessageGroup::Room;
         let spooling = match (config.spool.clone(), spool_lock) {
             (Some(config), Some(Ok(lock))) => Some(Spooling::new(config, lock)),
             (Some(_), Some(Err(why))) => {
@@ -118,8 +84,7 @@ impl<P: Publisher> Worker<P> {
             }
             _ => None,
         };
-        let memory = config.memory_limits();
-        let limits = config.limits(spooling.is_some());
+        let settings = Settings::new(&config, spooling.is_some());
         let context = RequestContext {
             subject: config.subject,
             site_group: config.encoder.site_url.clone(),
@@ -133,35 +98,16 @@ impl<P: Publisher> Worker<P> {
             shared,
             events,
             control,
-            topic_cache: topics.snapshot(),
-            topics,
-            max_batch_size: config.max_batch_size,
-            flush_interval: config.flush_interval,
-            // Each FIFO message group also has at most one batch in flight (see
-            // `Lanes`), so that its messages reach the topic in log() order.
-            max_in_flight: config.max_concurrent_batches,
-            many_lanes,
-            memory,
-            limits,
-            overflow: config.overflow,
-            shutdown_timeout: config.shutdown_timeout,
+            settings,
+            pauses: Pauses::new(config.retry.initial_backoff),
+            routes: Routes::new(config.encoder),
+            lifecycle: Lifecycle::default(),
             pending: Lanes::default(),
-            window_events: 0,
-            window_bytes: 0,
+            window: Window::default(),
             next_seq: 0,
             in_flight: InFlight::default(),
-            flush_waiters: Vec::new(),
-            close_waiters: Vec::new(),
-            closing: None,
-            deadline_passed: false,
-            force_below: 0,
-            orphaned: false,
             reports: Reports::default(),
             spooling,
-            pauses: Pauses::new(config.retry.initial_backoff),
-            routing: config.encoder,
-            retired: Vec::new(),
-            foreign_topics: Default::default(),
             awaiting_park: Vec::new(),
         }
     }
@@ -198,9 +144,9 @@ impl<P: Publisher> Worker<P> {
             // Ask for event wake-ups only while a batch could start (or events could
             // be held for a paused destination, so that stats() counts them). Then
             // look once more: an event counted before the flag was set would not wake us.
-            let room = self.in_flight.tasks.len() < self.max_in_flight
-                && (self.many_lanes
-                    || self.topic_cache.len() > 1
+            let room = self.in_flight.tasks.len() < self.settings.max_in_flight
+                && (self.settings.many_lanes
+                    || self.routes.topic_cache.len() > 1
                     || self.pending.any_free()
                     || !self.pauses.is_empty());
             self.shared.wants_events.store(room, Ordering::SeqCst);
@@ -211,12 +157,12 @@ impl<P: Publisher> Worker<P> {
             // free slot anyway, and once nothing is queued the close deadline is the
             // in-flight batches' own business. (A timer already past would spin.)
             let flush_at = if room {
-                self.pending.next_due(self.flush_interval)
+                self.pending.next_due(self.settings.flush_interval)
             } else {
                 None
             };
-            let close_at = self.closing.filter(|_| {
-                !self.deadline_passed && (!self.pending.is_empty() || self.has_backlog())
+            let close_at = self.lifecycle.closing.filter(|_| {
+                !self.lifecycle.deadline_passed && (!self.pending.is_empty() || self.has_backlog())
             });
             let tick_at = self.spool_tick_at();
             let probe_at = self.probe_at();
@@ -244,8 +190,8 @@ impl<P: Publisher> Worker<P> {
         while let Ok(control) = self.control.try_recv() {
             match control {
                 // Nothing is left to flush, close or reconfigure: just answer.
-                Control::Flush(reply) => self.flush_waiters.push((0, reply)),
-                Control::Close { reply, .. } => self.close_waiters.push(reply),
+                Control::Flush(reply) => self.lifecycle.flush_waiters.push((0, reply)),
+                Control::Close { reply, .. } => self.lifecycle.close_waiters.push(reply),
                 Control::Reconfigure(_) => {}
                 // Reports are still made as the running loop makes them.
                 report @ (Control::Dropped(_)
@@ -266,15 +212,15 @@ impl<P: Publisher> Worker<P> {
             arn: String::new(),
             fifo: false,
         };
-        if self.topic_cache.len() <= i as usize {
-            self.topic_cache = self.topics.snapshot();
+        if self.routes.topic_cache.len() <= i as usize {
+            self.routes.topic_cache = self.routes.topics.snapshot();
         }
-        self.topic_cache.get(i as usize).unwrap_or(&UNKNOWN)
+        self.routes.topic_cache.get(i as usize).unwrap_or(&UNKNOWN)
     }
 
     fn window_full(&self, bytes: usize) -> bool {
-        self.window_events >= self.memory.events
-            || self.window_bytes + bytes as u64 > self.memory.bytes
+        self.window.events >= self.settings.memory.events
+            || self.window.bytes + bytes as u64 > self.settings.memory.bytes
     }
 
     fn push_pending(&mut self, event: EncodedEvent, seq: u64, seen: Instant, segment: u32) {
@@ -283,8 +229,7 @@ impl<P: Publisher> Worker<P> {
             topic: event.topic,
             group: event.group.clone(),
         };
-        self.window_events += 1;
-        self.window_bytes += event.queued_bytes() as u64;
+        self.window.add(1, event.queued_bytes() as u64);
         let topic = key.topic;
         if !self.pauses.is_empty() && self.parks_arrivals(topic, segment) {
             self.awaiting_park.push(QueuedEvent {
@@ -321,15 +266,15 @@ impl<P: Publisher> Worker<P> {
                 Ok(event) => self.take_event(event, now),
                 Err(std_mpsc::TryRecvError::Empty) => break,
                 Err(std_mpsc::TryRecvError::Disconnected) => {
-                    if !self.orphaned {
-                        self.orphaned = true;
-                        self.start_closing(Instant::now() + self.shutdown_timeout);
+                    if !self.lifecycle.orphaned {
+                        self.lifecycle.orphaned = true;
+                        self.start_closing(Instant::now() + self.settings.shutdown_timeout);
                     }
                     break;
                 }
             }
         }
-        if self.overflow == Overflow::DropOldest {
+        if self.settings.overflow == Overflow::DropOldest {
             self.evict_oldest();
         }
     }
@@ -359,6 +304,7 @@ impl<P: Publisher> Worker<P> {
         }
         self.topic(event.topic);
         let arn = self
+            .routes
             .topic_cache
             .get(event.topic as usize)
             .map_or("", |t| t.arn.as_str());
@@ -377,10 +323,9 @@ impl<P: Publisher> Worker<P> {
     /// make room by dropping the oldest ones not yet sent.
     fn evict_oldest(&mut self) {
         let shared = self.shared.clone();
-        while shared.ledger.over(self.limits) {
+        while shared.ledger.over(self.settings.limits) {
             let (event, segment) = if let Some(oldest) = self.pending.pop_oldest() {
-                self.window_events -= 1;
-                self.window_bytes -= oldest.event.queued_bytes() as u64;
+                self.window.remove(1, oldest.event.queued_bytes() as u64);
                 self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
                 if let Some(p) = self.pauses.get_mut(oldest.event.topic) {
                     // A held event, dropped per overflow like any other.
@@ -416,12 +361,12 @@ impl<P: Publisher> Worker<P> {
             Control::Flush(reply) => {
                 // Everything log() sent before this flush is in the channel by now.
                 self.take_events();
-                self.force_below = self.force_below.max(self.next_seq);
-                self.flush_waiters.push((self.next_seq, reply));
+                self.lifecycle.force_below = self.lifecycle.force_below.max(self.next_seq);
+                self.lifecycle.flush_waiters.push((self.next_seq, reply));
             }
             Control::Close { deadline, reply } => {
                 self.take_events();
-                self.close_waiters.push(reply);
+                self.lifecycle.close_waiters.push(reply);
                 self.start_closing(deadline);
             }
             Control::Dropped(id) => self.reports.dropped_ids.push(id.hyphenated().to_string()),
@@ -443,18 +388,11 @@ impl<P: Publisher> Worker<P> {
         // first, so that those held for a destination now unnamed go with the rest.
         self.take_events();
         self.publisher.reconfigure(&config.sns);
-        self.topic_cache = self.topics.snapshot();
-        self.many_lanes = config.encoder.message_group == MessageGroup::Room;
-        self.max_batch_size = config.max_batch_size;
-        self.flush_interval = config.flush_interval;
-        self.max_in_flight = config.max_concurrent_batches;
-        self.memory = config.memory_limits();
-        self.limits = config.limits(self.spooling.is_some());
-        if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool) {
+        self.routes.topic_cache = self.routes.topics.snapshot();
+        self.settings = Settings::new(&config, self.spooling.is_some());
+        if let (Some(spooling), Some(s)) = (self.spooling.as_mut(), config.spool.clone()) {
             spooling.config = s;
         }
-        self.overflow = config.overflow;
-        self.shutdown_timeout = config.shutdown_timeout;
         self.pauses.reconfigured(config.retry.initial_backoff);
         self.context = Arc::new(RequestContext {
             subject: config.subject,
@@ -463,14 +401,14 @@ impl<P: Publisher> Worker<P> {
             spooled: self.context.spooled,
             debug: config.debug,
         });
-        self.routing = config.encoder;
+        self.routes.routing = config.encoder;
         self.reconfigure_pauses();
     }
 
     fn start_closing(&mut self, deadline: Instant) {
-        let deadline = self.closing.map_or(deadline, |d| d.min(deadline));
-        self.closing = Some(deadline);
-        self.force_below = u64::MAX;
+        let deadline = self.lifecycle.closing.map_or(deadline, |d| d.min(deadline));
+        self.lifecycle.closing = Some(deadline);
+        self.lifecycle.force_below = u64::MAX;
         self.shared.deadline.send_replace(Some(deadline));
         self.probe_before_closing();
     }
@@ -478,12 +416,12 @@ impl<P: Publisher> Worker<P> {
     /// Starts as many batches as the topic allows: full ones always, partial ones when
     /// the oldest event has waited `flushIntervalMs` or a flush/close asks for them.
     fn dispatch(&mut self, now: Instant) {
-        while self.in_flight.tasks.len() < self.max_in_flight {
+        while self.in_flight.tasks.len() < self.settings.max_in_flight {
             let Some((lane, batch)) = self.pending.take_ready(
                 now,
-                self.flush_interval,
-                self.force_below,
-                self.max_batch_size,
+                self.settings.flush_interval,
+                self.lifecycle.force_below,
+                self.settings.max_batch_size,
             ) else {
                 break;
             };
@@ -492,10 +430,10 @@ impl<P: Publisher> Worker<P> {
     }
 
     fn finished(&self) -> bool {
-        self.closing.is_some()
+        self.lifecycle.closing.is_some()
             && self.pending.is_empty()
             && self.in_flight.tasks.is_empty()
-            && (self.deadline_passed || !self.has_backlog())
+            && (self.lifecycle.deadline_passed || !self.has_backlog())
     }
 }
 
@@ -509,10 +447,10 @@ impl<P> Drop for Worker<P> {
         self.spooling = None;
         self.control.close();
         let report = DeliveryReport::from_stats(self.shared.stats());
-        for (_, reply) in self.flush_waiters.drain(..) {
+        for (_, reply) in self.lifecycle.flush_waiters.drain(..) {
             reply(report);
         }
-        for reply in self.close_waiters.drain(..) {
+        for reply in self.lifecycle.close_waiters.drain(..) {
             reply(report);
         }
     }

@@ -38,7 +38,7 @@ impl<P: Publisher> Worker<P> {
         let Some(refusal) = outcome.refused else {
             return;
         };
-        if self.retired.contains(&topic) {
+        if self.routes.retired.contains(&topic) {
             // Refused by a destination the options no longer name: route them again.
             return self.route_again(returned);
         }
@@ -52,7 +52,7 @@ impl<P: Publisher> Worker<P> {
     /// What follows a refusal of `topic` once its events are back in its lanes: routed
     /// again if the options do not name it, given up if `close()` has given up on it.
     fn after_refusal(&mut self, topic: u16) {
-        if !self.routing.router.names(topic) {
+        if !self.routes.routing.router.names(topic) {
             self.retire(topic);
         } else if self.pauses.get(topic).is_some_and(|p| p.given_up) {
             self.give_up_held(topic);
@@ -64,7 +64,7 @@ impl<P: Publisher> Worker<P> {
     fn pause(&mut self, topic: u16, refusal: DestinationFault) {
         let now = Instant::now();
         self.pauses.pause(topic, refusal.clone(), now);
-        if self.closing.is_some() {
+        if self.lifecycle.closing.is_some() {
             self.pauses.probe_now(topic, now);
         }
         let n = self.pending.set_paused(topic, true);
@@ -111,8 +111,7 @@ impl<P: Publisher> Worker<P> {
         }
         let n = events.len() as u64;
         let bytes: u64 = events.iter().map(|q| q.event.queued_bytes() as u64).sum();
-        self.window_events += n;
-        self.window_bytes += bytes;
+        self.window.add(n, bytes);
         self.shared
             .undispatched
             .fetch_add(n as i64, Ordering::AcqRel);
@@ -129,10 +128,11 @@ impl<P: Publisher> Worker<P> {
             return;
         }
         for topic in self.pauses.due(now) {
-            if self.in_flight.tasks.len() >= self.max_in_flight {
+            if self.in_flight.tasks.len() >= self.settings.max_in_flight {
                 return;
             }
-            let Some((lane, batch)) = self.pending.take_probe(topic, self.max_batch_size) else {
+            let Some((lane, batch)) = self.pending.take_probe(topic, self.settings.max_batch_size)
+            else {
                 self.pauses.probe_postponed(topic, now);
                 continue;
             };
@@ -144,7 +144,7 @@ impl<P: Publisher> Worker<P> {
     /// When the loop must wake for a probe, if one waits for its time (not for a slot:
     /// a batch that ends wakes the loop anyway).
     pub(super) fn probe_at(&self) -> Option<Instant> {
-        if self.in_flight.tasks.len() >= self.max_in_flight {
+        if self.in_flight.tasks.len() >= self.settings.max_in_flight {
             return None;
         }
         self.pauses.next_probe_at()
@@ -171,7 +171,7 @@ impl<P: Publisher> Worker<P> {
             self.shared
                 .ledger
                 .release_held(returned.len() as u64 + unaccounted);
-            if self.retired.contains(&topic) {
+            if self.routes.retired.contains(&topic) {
                 return self.route_again(returned);
             }
             return self.requeue(&meta.lane, returned, true);
@@ -185,7 +185,7 @@ impl<P: Publisher> Worker<P> {
         // gives the held events up at once; no answer waits for the next probe or the
         // deadline, as any transient failure does.
         self.pauses.probe_refused(topic, Instant::now());
-        if refused && self.closing.is_some() {
+        if refused && self.lifecycle.closing.is_some() {
             if let Some(p) = self.pauses.get_mut(topic) {
                 p.given_up = true;
             }
@@ -244,8 +244,8 @@ impl<P: Publisher> Worker<P> {
     /// The options no longer name `topic`: what it holds is routed again by them, now
     /// and as it is read back from disk.
     fn retire(&mut self, topic: u16) {
-        if !self.retired.contains(&topic) {
-            self.retired.push(topic);
+        if !self.routes.retired.contains(&topic) {
+            self.routes.retired.push(topic);
         }
         let held: Vec<QueuedEvent> = self
             .pending
@@ -255,8 +255,7 @@ impl<P: Publisher> Worker<P> {
             .collect();
         let n = held.len() as u64;
         let bytes: u64 = held.iter().map(|q| q.event.queued_bytes() as u64).sum();
-        self.window_events -= n;
-        self.window_bytes -= bytes;
+        self.window.remove(n, bytes);
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
@@ -272,7 +271,7 @@ impl<P: Publisher> Worker<P> {
     /// where its sequence number places it in its new lane.
     fn route_again(&mut self, events: Vec<QueuedEvent>) {
         for mut q in events {
-            let (topic, group) = self.routing.reroute(&q.event);
+            let (topic, group) = self.routes.routing.reroute(&q.event);
             q.event.topic = topic;
             q.event.group = group.clone();
             self.requeue(&LaneKey { topic, group }, vec![q], false);
@@ -281,13 +280,13 @@ impl<P: Publisher> Worker<P> {
 
     /// Whether events read back from the spool must be routed again.
     pub(super) fn routes_again(&self, topic: u16) -> bool {
-        !self.retired.is_empty() && self.retired.contains(&topic)
+        !self.routes.retired.is_empty() && self.routes.retired.contains(&topic)
     }
 
     /// Routes one event read from the spool again, if its topic is retired.
     pub(super) fn reroute_read(&self, event: &mut crate::core::event::EncodedEvent) {
         if self.routes_again(event.topic) {
-            let (topic, group) = self.routing.reroute(event);
+            let (topic, group) = self.routes.routing.reroute(event);
             event.topic = topic;
             event.group = group;
         }
@@ -298,10 +297,10 @@ impl<P: Publisher> Worker<P> {
     /// one again.
     pub(super) fn reconfigure_pauses(&mut self) {
         let now = Instant::now();
-        let router = &self.routing.router;
-        self.retired.retain(|&t| !router.names(t));
+        let router = &self.routes.routing.router;
+        self.routes.retired.retain(|&t| !router.names(t));
         for topic in self.pauses.topics() {
-            if self.routing.router.names(topic) {
+            if self.routes.routing.router.names(topic) {
                 self.pauses.probe_now(topic, now);
             } else {
                 self.retire(topic);
@@ -328,8 +327,7 @@ impl<P: Publisher> Worker<P> {
         }
         let n = drained.len();
         let bytes: usize = drained.iter().map(|(_, q)| q.event.queued_bytes()).sum();
-        self.window_events -= n as u64;
-        self.window_bytes -= bytes as u64;
+        self.window.remove(n as u64, bytes as u64);
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
@@ -413,7 +411,7 @@ impl<P: Publisher> Worker<P> {
             let keep = if p.given_up {
                 0
             } else {
-                self.max_batch_size as u64
+                self.settings.max_batch_size as u64
             };
             let mut in_lanes = p.in_lanes();
             while in_lanes > keep {
@@ -425,8 +423,7 @@ impl<P: Publisher> Worker<P> {
                 };
                 in_lanes -= 1;
                 any = true;
-                self.window_events -= 1;
-                self.window_bytes -= q.event.queued_bytes() as u64;
+                self.window.remove(1, q.event.queued_bytes() as u64);
                 self.shared.undispatched.fetch_sub(1, Ordering::AcqRel);
                 self.pauses.parked(topic, q.seq, q.event.id);
             }
@@ -439,8 +436,7 @@ impl<P: Publisher> Worker<P> {
         let arrivals = std::mem::take(&mut self.awaiting_park);
         let any = !arrivals.is_empty();
         for q in arrivals {
-            self.window_events -= 1;
-            self.window_bytes -= q.event.queued_bytes() as u64;
+            self.window.remove(1, q.event.queued_bytes() as u64);
             // If its topic resumed meanwhile (no longer counted held), it is read back
             // by the rewind that came with the resume.
             self.pauses.parked(q.event.topic, q.seq, q.event.id);
@@ -494,6 +490,7 @@ impl<P: Publisher> Worker<P> {
             .iter()
             .map(|(topic, p)| PausedDestination {
                 topic_arn: self
+                    .routes
                     .topic_cache
                     .get(topic as usize)
                     .map(|t| t.arn.clone())

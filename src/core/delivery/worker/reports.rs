@@ -89,7 +89,7 @@ impl<P: Publisher> Worker<P> {
     /// `give_up_held` says; batches in flight see the same deadline and give up on
     /// their own.
     pub(super) fn give_up_pending(&mut self) {
-        self.deadline_passed = true;
+        self.lifecycle.deadline_passed = true;
         for topic in self.pauses.topics() {
             self.give_up_held(topic);
         }
@@ -100,8 +100,7 @@ impl<P: Publisher> Worker<P> {
         let drained = self.pending.drain();
         let n = drained.len();
         let bytes: usize = drained.iter().map(|q| q.event.queued_bytes()).sum();
-        self.window_events -= n as u64;
-        self.window_bytes -= bytes as u64;
+        self.window.remove(n as u64, bytes as u64);
         self.shared
             .undispatched
             .fetch_sub(n as i64, Ordering::AcqRel);
@@ -228,11 +227,11 @@ impl<P: Publisher> Worker<P> {
         }
         let ids = std::mem::take(&mut self.reports.dropped_ids);
         let limits = if self.spooling.is_some() {
-            format!("maxSpoolBytes {}", self.limits.bytes)
+            format!("maxSpoolBytes {}", self.settings.limits.bytes)
         } else {
             format!(
                 "maxQueueEvents {}, maxQueueBytes {}",
-                self.memory.events, self.memory.bytes
+                self.settings.memory.events, self.settings.memory.bytes
             )
         };
         self.shared.report(DeliveryError::new(
@@ -246,20 +245,25 @@ impl<P: Publisher> Worker<P> {
     }
 
     pub(super) fn answer_flushes(&mut self) {
-        if self.flush_waiters.is_empty() {
+        if self.lifecycle.flush_waiters.is_empty() {
             return;
         }
         let lowest = self.lowest_unsettled();
-        if self.flush_waiters.iter().any(|(seq, _)| *seq <= lowest) {
+        if self
+            .lifecycle
+            .flush_waiters
+            .iter()
+            .any(|(seq, _)| *seq <= lowest)
+        {
             // What a flush's events came to is reported before it resolves.
             self.report_drops(true);
             self.shared.report_merged(true);
         }
         let report = DeliveryReport::from_stats(self.shared.stats());
         let mut i = 0;
-        while i < self.flush_waiters.len() {
-            if self.flush_waiters[i].0 <= lowest {
-                let (_, reply) = self.flush_waiters.swap_remove(i);
+        while i < self.lifecycle.flush_waiters.len() {
+            if self.lifecycle.flush_waiters[i].0 <= lowest {
+                let (_, reply) = self.lifecycle.flush_waiters.swap_remove(i);
                 reply(report);
             } else {
                 i += 1;

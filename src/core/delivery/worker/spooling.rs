@@ -150,7 +150,7 @@ impl<P: Publisher> Worker<P> {
                     Vec::new(),
                 ));
                 self.spooling = None;
-                self.limits = self.memory;
+                self.settings.limits = self.settings.memory;
                 self.context = Arc::new(RequestContext {
                     subject: self.context.subject.clone(),
                     site_group: self.context.site_group.clone(),
@@ -187,7 +187,7 @@ impl<P: Publisher> Worker<P> {
         if self.spool_fits(bytes) {
             return true;
         }
-        if self.overflow != Overflow::DropOldest {
+        if self.settings.overflow != Overflow::DropOldest {
             return false;
         }
         while !self.spool_fits(bytes) {
@@ -219,8 +219,8 @@ impl<P: Publisher> Worker<P> {
             return true;
         }
         let (n, b) = spool.waiting_in_memory();
-        self.window_events + n < self.memory.events
-            && self.window_bytes + b + bytes <= self.memory.bytes
+        self.window.events + n < self.settings.memory.events
+            && self.window.bytes + b + bytes <= self.settings.memory.bytes
     }
 
     /// `event` could not be kept (see [`Worker::spool_keeps`]): dropped, reported by id.
@@ -239,11 +239,15 @@ impl<P: Publisher> Worker<P> {
 
     /// Reads events waiting in the spool into the window, oldest first.
     pub(super) fn refill(&mut self) {
-        if !self.has_backlog() || self.deadline_passed {
+        if !self.has_backlog() || self.lifecycle.deadline_passed {
             return;
         }
-        let room = self.memory.events.saturating_sub(self.window_events) as usize;
-        let room_bytes = self.memory.bytes.saturating_sub(self.window_bytes);
+        let room = self
+            .settings
+            .memory
+            .events
+            .saturating_sub(self.window.events) as usize;
+        let room_bytes = self.settings.memory.bytes.saturating_sub(self.window.bytes);
         if room == 0 || room_bytes == 0 {
             return;
         }
@@ -305,10 +309,10 @@ impl<P: Publisher> Worker<P> {
     pub(super) fn unspool(&mut self, e: SpooledEvent) -> EncodedEvent {
         let fifo = e.topic_arn.ends_with(".fifo");
         // A topic this logger never routed to comes from the file alone.
-        let known = self.topics.position(&e.topic_arn).is_some();
-        let topic = self.topics.intern(&e.topic_arn, fifo).unwrap_or(0);
+        let known = self.routes.topics.position(&e.topic_arn).is_some();
+        let topic = self.routes.topics.intern(&e.topic_arn, fifo).unwrap_or(0);
         if !known {
-            self.foreign_topics.insert(topic);
+            self.routes.foreign_topics.insert(topic);
         }
         EncodedEvent::new(
             e.id,
@@ -409,8 +413,8 @@ impl<P: Publisher> Worker<P> {
     fn spool_write_failed(&mut self, what: &str, e: io::Error) {
         let now = Instant::now();
         let (memory, window_events, window_bytes) =
-            (self.memory, self.window_events, self.window_bytes);
-        let oldest = self.overflow == Overflow::DropOldest;
+            (self.settings.memory, self.window.events, self.window.bytes);
+        let oldest = self.settings.overflow == Overflow::DropOldest;
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
@@ -475,7 +479,7 @@ impl<P: Publisher> Worker<P> {
     /// segments, events that could not be read back, a segment it could not remove,
     /// events dropped because neither the disk nor memory could take them.
     fn report_spool_notices(&mut self) {
-        let memory = self.memory;
+        let memory = self.settings.memory;
         let Some(spooling) = self.spooling.as_mut() else {
             return;
         };
