@@ -278,6 +278,43 @@ describe('options', () => {
     }
   })
 
+  // The options have two declarations: the core's serde type, which reads them (it
+  // names the option at fault and refuses unknown names, which napi-rs's object
+  // conversion does not), and the type-only one index.d.ts is generated from. The
+  // serde error for an unknown name lists every name the core takes: both lists must
+  // be the same, for the options and for each options object inside them.
+  it('declares exactly the options the core takes, in index.d.ts', async () => {
+    const dts = require('node:fs').readFileSync(require.resolve('../index.d.ts'), 'utf8')
+    const declared = (name) => {
+      const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(dts)[1]
+      return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort()
+    }
+    const taken = (error) => {
+      const list = /expected one of (.*)$/.exec(error.message)
+      assert.ok(list, error.message)
+      return [...list[1].matchAll(/`([^`]+)`/g)].map((m) => m[1]).sort()
+    }
+    const thrown = (fn) => {
+      try {
+        fn()
+      } catch (e) {
+        return e
+      }
+      assert.fail('should throw')
+    }
+    assert.deepEqual(taken(thrown(() => new AnalyticsLogger({ ...base, notAnOption: 1 }))), declared('LoggerOptions'))
+    // The AWS SDK's credential objects carry four more names, accepted and not used.
+    const sdkOnly = ['$source', 'accountId', 'credentialScope', 'expiration']
+    const credentials = thrown(() => new AnalyticsLogger({ ...base, credentials: { accessKeyId: 'a', secretAccessKey: 'b', notAnOption: 1 } }))
+    assert.deepEqual(taken(credentials).filter((n) => !sdkOnly.includes(n)), declared('AwsCredentials'))
+    const { replayDeadLetters } = require('..')
+    const replay = await replayDeadLetters('/nonexistent', { notAnOption: 1 }).then(
+      () => assert.fail('should reject'),
+      (e) => e,
+    )
+    assert.deepEqual(taken(replay), declared('DeadLetterReplayOptions'))
+  })
+
   it('never shows credentials in errors or inspection', () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
     try {

@@ -2,6 +2,13 @@
 //! field here, and its doc comment is its JSDoc. The binding reads the options into
 //! the core's serde type, `core::options::Options`, whose conversion applies the
 //! defaults and checks.
+//!
+//! Why two declarations, where LanceDB has one `#[napi(object)]` struct: napi-rs's
+//! object conversion ignores unknown names and names no option path in its errors,
+//! and the core refuses a misspelt option and names the one at fault; and a napi
+//! `string_enum` declares a `const enum`, which a string literal such as
+//! `'dropOldest'` does not satisfy, hence the `ts_type` unions. The two lists are kept
+//! equal by `__test__/logger.test.js` ("declares exactly the options the core takes").
 
 use std::collections::HashMap;
 
