@@ -23,6 +23,9 @@ const EVENT = buildEvent()
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
+/** The `p`th percentile of numbers sorted ascending (the value at that rank, not interpolated). */
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
+
 /** Options every benchmark logger shares: a fixed topic, test credentials. */
 const BASE_OPTIONS = {
   siteUrl: 'https://chat.example.com',
@@ -30,4 +33,4 @@ const BASE_OPTIONS = {
   credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
 }
 
-module.exports = { EVENT, buildEvent, median, BASE_OPTIONS }
+module.exports = { EVENT, buildEvent, median, pct, BASE_OPTIONS }

@@ -5,7 +5,8 @@
 //
 //   node bench/run.js            full run (release build expected)
 //   node bench/run.js --smoke    a few hundred events per case: checks the harness works
-//   node bench/run.js --tail     only the tail measurement (below)
+//   node bench/run.js --tail     only the tail and sporadic measurements (below)
+//   node bench/run.js --sporadic only the sporadic measurement
 //
 // The tail measurement times every one of 50,000 log() calls, against the floor timed
 // the same way in the same process: building the event and JSON.stringify'ing it,
@@ -14,6 +15,13 @@
 // Beside it, log() stage by stage (the floor, the serializer, the native function),
 // each stage in a process of its own, once more on one CPU to show what sharing data
 // with the delivery thread across cores costs.
+// The sporadic measurement calls log() as a chat server does between busy spells: one
+// call every 20 ms, and one every 100 ms, the event loop asleep in between, so that
+// every call finds caches, branch predictors and the CPU's clock cold. Each call is
+// timed beside the floor, and beside each stage of log() (the serializer; log() on a
+// logger whose delivery loop it never wakes, and on one it wakes every call), all in
+// one process per interval and round, with what the kernel counted per call for the
+// JavaScript thread and the delivery thread, and each stage's cost in a hot loop.
 // BENCH_PACKAGE=<dir> runs the workers on another copy of the package (a "before").
 //
 // The endpoint is bench/sns-stub.js (its own process); its capacity is measured in the
@@ -23,10 +31,11 @@ const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { median } = require('./common')
+const { median, pct } = require('./common')
 
 const SMOKE = process.argv.includes('--smoke')
 const TAIL_ONLY = process.argv.includes('--tail')
+const SPORADIC_ONLY = process.argv.includes('--sporadic')
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS || 3)
 const N = SMOKE ? 300 : Number(process.env.BENCH_EVENTS || 50_000)
 const N_PUBLISH = SMOKE ? 100 : Number(process.env.BENCH_PUBLISH_EVENTS || 5_000)
@@ -42,6 +51,17 @@ const ONE_CPU = 'nativeReusedTextOneCpu'
 const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0
 const PARTS_ROUNDS = SMOKE ? 1 : 20 // timed loops of 10,000 calls per stage and process
 const IMPLS = ['addon', 'js-batch', 'js-publish']
+// Calls per stage, process and round at each interval: with five stages and three
+// rounds, 75 s of sleeping between calls in all.
+const INTERVALS_MS = [20, 100]
+const SPORADIC_CALLS = {
+  20: SMOKE ? 8 : Number(process.env.BENCH_SPORADIC_EVENTS || 100),
+  100: SMOKE ? 3 : Number(process.env.BENCH_SPORADIC_SLOW_EVENTS || 30),
+}
+// Calls per stage in the worker's hot loop, in a row, before the sporadic calls: the
+// stage's cost with everything hot (half as many before it warm it up).
+const SPORADIC_HOT_CALLS = SMOKE ? 100 : 1_000
+const SPORADIC_STAGES = ['floor', 'serializer', 'log', 'logNeverWoken', 'logWokenEachCall']
 const env = { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', NODE_NO_WARNINGS: '1', AWS_EC2_METADATA_DISABLED: 'true' }
 
 function startStub() {
@@ -139,6 +159,131 @@ function partsReport(parts) {
   ].join('\n')
 }
 
+function runSporadic(endpoint) {
+  const runs = Object.fromEntries(INTERVALS_MS.map((ms) => [ms, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    // Each round starts with another stage, so that no stage is always the first or
+    // the last of its process.
+    const order = SPORADIC_STAGES.map((_, i) => SPORADIC_STAGES[(i + round) % SPORADIC_STAGES.length])
+    for (const ms of INTERVALS_MS) runs[ms].push(node([path.join(__dirname, 'worker.js'), 'sporadic', endpoint, String(SPORADIC_CALLS[ms]), String(ms), order.join(','), String(SPORADIC_HOT_CALLS)]))
+  }
+  return runs
+}
+
+/**
+ * Every round's calls of one stage at one interval, pooled (a round has too few calls
+ * for a p99 of its own), summarised as the tail table summarises; the kernel's counts
+ * and the hot loop's cost as medians over rounds. NaN where the package lacks the stage.
+ */
+function sporadicStage(runs, ms, stage) {
+  const rounds = runs[ms].map((r) => r.stages[stage]).filter(Boolean)
+  const ns = rounds.flatMap((r) => r.ns).sort((a, b) => a - b)
+  if (ns.length === 0) return {}
+  const per = (k) => median(rounds.map((r) => r[k]))
+  return {
+    calls: ns.length,
+    p50Ns: pct(ns, 50),
+    p99Ns: pct(ns, 99),
+    meanNs: ns.reduce((a, v) => a + v, 0) / ns.length,
+    maxNs: ns[ns.length - 1],
+    hotNsPerCall: per('hotNsPerCall'),
+    threadCpuNsPerCall: per('threadCpuNsPerCall'),
+    threadWaitNsPerCall: per('threadWaitNsPerCall'),
+    blocksPerCall: per('blocksPerCall'),
+    preemptionsPerCall: per('preemptionsPerCall'),
+    faultsPerCall: per('faultsPer1kCalls') / 1000,
+    deliveryWakesPerCall: per('deliveryWakesPerCall'),
+    deliveryCpuNsPerCall: per('deliveryCpuNsPerCall'),
+  }
+}
+
+const ratio = (a, b) => (Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : 'n/a')
+
+/** The sporadic table: log() beside the floor at each interval, as the tail table has it. */
+function sporadicReport(runs) {
+  const at = (ms, stage) => sporadicStage(runs, ms, stage)
+  const keys = [
+    ['p50Ns', 'median ns'],
+    ['p99Ns', 'p99 ns'],
+    ['meanNs', 'mean ns'],
+    ['maxNs', 'max ns'],
+    ['hotNsPerCall', 'the same in a hot loop, ns/call'],
+  ]
+  const rows = keys.map(([k, label]) => [label, ...INTERVALS_MS.flatMap((ms) => [fmt(at(ms, 'floor')[k]), fmt(at(ms, 'log')[k])])])
+  rows.push(['log() / floor, median', ...INTERVALS_MS.flatMap((ms) => ['', ratio(at(ms, 'log').p50Ns, at(ms, 'floor').p50Ns)])])
+  rows.push(['log() / floor, mean', ...INTERVALS_MS.flatMap((ms) => ['', ratio(at(ms, 'log').meanNs, at(ms, 'floor').meanNs)])])
+  rows.push(['median / hot loop', ...INTERVALS_MS.flatMap((ms) => ['floor', 'log'].map((s) => ratio(at(ms, s).p50Ns, at(ms, s).hotNsPerCall)))])
+  const calls = INTERVALS_MS.map((ms) => `${fmt(at(ms, 'log').calls)} at ${ms} ms`).join(', ')
+  return [
+    `log() called sporadically: one call every ${INTERVALS_MS.join(' or ')} ms, the event loop asleep in between; calls per case, ${runs[INTERVALS_MS[0]].length} rounds alternating, pooled: ${calls}; floor = building the event + JSON.stringify, timed the same way in the same process; hot loop = ${fmt(runs[INTERVALS_MS[0]][0].hotCalls)} calls in a row, same process, before the sporadic calls`,
+    table(rows, ['', ...INTERVALS_MS.flatMap((ms) => [`${ms} ms floor`, `${ms} ms log()`])]),
+  ].join('\n')
+}
+
+/**
+ * Where a sporadic log() call's time beyond the floor goes: the stages as the stage
+ * table has them, at medians of every call (differences of medians, so each within
+ * the noise of the two it is taken from); then what waking the delivery loop adds
+ * (log() on a logger it wakes every call against one it never wakes); then, per stage,
+ * the hot loop's cost and what the kernel counted over the phase per call (the sleeps
+ * between calls included: compare with the floor's row, which has the same sleeps).
+ */
+function sporadicPartsReport(runs) {
+  const at = (ms, stage) => sporadicStage(runs, ms, stage)
+  // `f` takes the median of a stage and gives the row's figure.
+  const row = (label, f) => [
+    label,
+    ...INTERVALS_MS.flatMap((ms) => {
+      const ns = f((stage) => at(ms, stage).p50Ns)
+      const log = at(ms, 'log').p50Ns
+      return [fmt(ns), Number.isFinite(ns / log) ? `${fmt((100 * ns) / log)}%` : 'n/a']
+    }),
+  ]
+  const rows = [
+    row('log(), whole', (p) => p('log')),
+    row('  the floor: building the event + JSON.stringify', (p) => p('floor')),
+    row("  the serializer's check (serializer - floor)", (p) => p('serializer') - p('floor')),
+    row('  the native call and the class method (log() - serializer)', (p) => p('log') - p('serializer')),
+    row('log(), the delivery loop never woken (its one request slot held)', (p) => p('logNeverWoken')),
+    row('log(), the delivery loop woken by every call (batches of one)', (p) => p('logWokenEachCall')),
+    row('  what waking the loop adds (woken every call - never woken)', (p) => p('logWokenEachCall') - p('logNeverWoken')),
+  ]
+  const labels = { floor: 'floor', serializer: 'serializer', log: 'log()', logNeverWoken: 'log(), never wakes', logWokenEachCall: 'log(), wakes each call' }
+  const counters = INTERVALS_MS.flatMap((ms) =>
+    SPORADIC_STAGES.map((stage) => {
+      const s = at(ms, stage)
+      return [
+        `${ms} ms ${labels[stage]}`,
+        fmt(s.p50Ns),
+        fmt(s.p99Ns),
+        fmt(s.hotNsPerCall),
+        fmt(s.p50Ns - s.hotNsPerCall),
+        fmt(s.threadCpuNsPerCall),
+        fmt(s.threadWaitNsPerCall),
+        fmt(s.blocksPerCall, 2),
+        fmt(s.preemptionsPerCall, 2),
+        fmt(s.faultsPerCall, 2),
+        fmt(s.deliveryWakesPerCall, 2),
+        fmt(s.deliveryCpuNsPerCall),
+      ]
+    }),
+  )
+  return [
+    'sporadic log() stage by stage: each stage timed as the sporadic table times log(), in the same processes; medians of every call; share of log()',
+    table(rows, ['', ...INTERVALS_MS.flatMap((ms) => [`${ms} ms, ns`, 'share'])]),
+    '',
+    'each stage, per call: median and p99 (every call), the hot loop, p50 - hot loop (what a cold call costs); then, medians over rounds of the counts over each phase (the sleeps between calls included) per call: the JavaScript thread on a CPU and waiting for one (ns), blocked (voluntary switches, one per sleep at least), preempted, and its page faults; the delivery thread woken (its voluntary switches) and on a CPU',
+    table(counters, ['', 'p50 ns', 'p99 ns', 'hot ns', 'p50 - hot ns', 'JS CPU ns', 'JS wait ns', 'JS blocked', 'JS preempted', 'JS faults', 'delivery woken', 'delivery CPU ns']),
+  ].join('\n')
+}
+
+function writeResults(name, report, started) {
+  const out = path.join(__dirname, 'results', SMOKE ? `smoke${name ? `-${name}` : ''}.json` : `${name || 'latest'}.json`)
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke: SMOKE, ...report, seconds: (Date.now() - started) / 1000 }, null, 2))
+  console.log(`\nall runs: ${path.relative(process.cwd(), out)} (${fmt((Date.now() - started) / 1000)} s)`)
+}
+
 async function main() {
   const started = Date.now()
   const stub = await startStub()
@@ -146,23 +291,36 @@ async function main() {
   let capacity
   let queued = {}
   let tails
+  let sporadic
+  if (SPORADIC_ONLY) {
+    try {
+      sporadic = runSporadic(stub.endpoint)
+    } finally {
+      stub.stop()
+    }
+    console.log(sporadicReport(sporadic))
+    console.log(`\n${sporadicPartsReport(sporadic)}`)
+    writeResults('sporadic', { sporadic }, started)
+    return
+  }
   if (TAIL_ONLY) {
     try {
       tails = runTails(stub.endpoint)
+      sporadic = runSporadic(stub.endpoint)
     } finally {
       stub.stop()
     }
     console.log(tailReport(tails))
     console.log(`\n${partsReport(tails.parts)}`)
-    const out = path.join(__dirname, 'results', SMOKE ? 'smoke-tail.json' : 'tail.json')
-    fs.mkdirSync(path.dirname(out), { recursive: true })
-    fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke: SMOKE, tails, seconds: (Date.now() - started) / 1000 }, null, 2))
-    console.log(`\nall runs: ${path.relative(process.cwd(), out)} (${fmt((Date.now() - started) / 1000)} s)`)
+    console.log(`\n${sporadicReport(sporadic)}`)
+    console.log(`\n${sporadicPartsReport(sporadic)}`)
+    writeResults('tail', { tails, sporadic }, started)
     return
   }
   try {
     capacity = node([path.join(__dirname, 'stub-load.js'), stub.endpoint, SMOKE ? '0.5' : '3'])
     tails = runTails(stub.endpoint)
+    sporadic = runSporadic(stub.endpoint)
     for (let round = 0; round < ROUNDS; round++) {
       for (const impl of IMPLS) {
         const n = impl === 'js-publish' ? N_PUBLISH : N
@@ -223,6 +381,8 @@ async function main() {
   console.log(table(rows, ['', 'addon', 'JS SDK batched', 'JS SDK Publish', 'batched / addon']))
   console.log(`\n${tailReport(tails)}`)
   console.log(`\n${partsReport(tails.parts)}`)
+  console.log(`\n${sporadicReport(sporadic)}`)
+  console.log(`\n${sporadicPartsReport(sporadic)}`)
   if (Object.keys(motoResults).length > 0) {
     console.log(`\nagainst moto (${N_MOTO} events, standard topic without subscribers, one run each):`)
     console.log(
@@ -232,11 +392,7 @@ async function main() {
       ),
     )
   }
-  const report = { date: new Date().toISOString(), smoke: SMOKE, capacity, results, queued, tails, moto: motoResults, seconds: (Date.now() - started) / 1000 }
-  const out = path.join(__dirname, 'results', SMOKE ? 'smoke.json' : 'latest.json')
-  fs.mkdirSync(path.dirname(out), { recursive: true })
-  fs.writeFileSync(out, JSON.stringify(report, null, 2))
-  console.log(`\nall runs: ${path.relative(process.cwd(), out)} (${fmt(report.seconds)} s)`)
+  writeResults('', { capacity, results, queued, tails, sporadic, moto: motoResults }, started)
 }
 
 main().catch((e) => {

@@ -4,6 +4,7 @@
 //   node --expose-gc bench/worker.js queued <impl> <events>
 //   node --expose-gc bench/worker.js tail <endpoint> <events> <steady|burst>
 //   node --expose-gc bench/worker.js parts <endpoint> <stage> <rounds>
+//   node --expose-gc bench/worker.js sporadic <endpoint> <calls> <interval ms> <stage,stage,...> <hot calls>
 // impl: addon | js-batch | js-publish. Prints one JSON line. BENCH_PACKAGE names
 // another copy of the package to load instead of this one (for before/after runs).
 process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
@@ -13,7 +14,7 @@ const { performance, PerformanceObserver } = require('node:perf_hooks')
 const PACKAGE_DIR = process.env.BENCH_PACKAGE ? path.resolve(process.env.BENCH_PACKAGE) : path.join(__dirname, '..')
 const { AnalyticsLogger } = require(PACKAGE_DIR)
 const { JsSdkBatchLogger, JsSdkPublishLogger } = require('./js-sdk-logger')
-const { EVENT, buildEvent, BASE_OPTIONS, median } = require('./common')
+const { EVENT, buildEvent, BASE_OPTIONS, median, pct } = require('./common')
 
 const [mode, impl, ...rest] = process.argv.slice(2)
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:bench'
@@ -34,7 +35,6 @@ function create(endpoint, events) {
   }
 }
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
 const nowUs = () => (performance.timeOrigin + performance.now()) * 1000
 
 async function throughput(endpoint, events) {
@@ -124,16 +124,17 @@ async function queued(events) {
 }
 
 /**
- * What the kernel counts for this (the JavaScript) thread: time on a CPU and time
- * runnable but waiting for one (ns), page faults, and context switches it chose
- * (blocking) or suffered (preempted). Linux only; elsewhere all undefined.
+ * What the kernel counts for this (the JavaScript) thread, or the thread whose
+ * /proc directory `dir` is: time on a CPU and time runnable but waiting for one (ns),
+ * page faults, and context switches it chose (blocking) or suffered (preempted).
+ * Linux only; elsewhere all undefined.
  */
-function threadCounters() {
+function threadCounters(dir = '/proc/thread-self') {
   try {
-    const [cpuNs, waitNs] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number)
-    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8')
+    const [cpuNs, waitNs] = fs.readFileSync(`${dir}/schedstat`, 'utf8').split(' ').map(Number)
+    const stat = fs.readFileSync(`${dir}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const status = fs.readFileSync('/proc/thread-self/status', 'utf8')
+    const status = fs.readFileSync(`${dir}/status`, 'utf8')
     const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1])
     return { cpuNs, waitNs, minorFaults: Number(fields[7]), voluntarySwitches: field('voluntary_ctxt_switches'), preemptions: field('nonvoluntary_ctxt_switches') }
   } catch {
@@ -313,8 +314,174 @@ async function parts(endpoint, stage, rounds) {
   return { mode: 'parts', stage, calls: PARTS_CALLS, rounds, perCallNs: median(ns) }
 }
 
+/**
+ * The same counters for each of the delivery runtime's threads (named
+ * rc-sns-analytics; the kernel keeps 15 characters), by thread id. A delivery thread
+ * that blocks has run out of work: its voluntary switches count its wake-ups.
+ */
+function deliveryThreads() {
+  const threads = new Map()
+  let tids = []
+  try {
+    tids = fs.readdirSync('/proc/self/task')
+  } catch {
+    return threads
+  }
+  for (const tid of tids) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('rc-sns-analytic')) threads.set(tid, threadCounters(`/proc/self/task/${tid}`))
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return threads
+}
+
+/** Per call, what the delivery threads did between two deliveryThreads() (a thread that ended in between is lost). */
+function deliveryDelta(before, after, calls) {
+  if (after.size === 0) return {}
+  const sum = (k) => [...after].reduce((a, [tid, c]) => a + c[k] - (before.get(tid)?.[k] ?? 0), 0) / calls
+  return { deliveryCpuNsPerCall: sum('cpuNs'), deliveryWakesPerCall: sum('voluntarySwitches'), deliveryPreemptionsPerCall: sum('preemptions') }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * `calls` calls of `call(event)` on a freshly built event, one every `intervalMs`, the
+ * event loop asleep in between as a chat server's is between events, each timed as
+ * timedCalls() times them. Beside the times, what the kernel counted per call for the
+ * JavaScript thread and the delivery threads over the whole phase (sleeps included:
+ * compare a stage with the floor, which has the same sleeps).
+ */
+async function sporadicCalls(call, calls, intervalMs) {
+  const ns = new Float64Array(calls)
+  let sink
+  const js = threadCounters()
+  const delivery = deliveryThreads()
+  const t0 = performance.now()
+  for (let i = 0; i < calls; i++) {
+    // Mid-interval, on a fixed schedule: the counters are read half an interval after
+    // the last call, when what it set off on the delivery thread is over, and the
+    // first call still follows a sleep of an interval and more (settle() ends with one).
+    await sleep(Math.max(0, t0 + (i + 0.5) * intervalMs - performance.now()))
+    const s = performance.now()
+    sink = call(buildEvent())
+    ns[i] = (performance.now() - s) * 1e6
+  }
+  await sleep(Math.max(0, t0 + calls * intervalMs - performance.now()))
+  const { blocks, preemptions, ...perCall } = counterDelta(js, threadCounters(), calls)
+  const sorted = Float64Array.from(ns).sort()
+  return {
+    sink,
+    ns: Array.from(ns, Math.round),
+    p50Ns: pct(sorted, 50),
+    p99Ns: pct(sorted, 99),
+    meanNs: sorted.reduce((a, v) => a + v, 0) / calls,
+    maxNs: sorted[calls - 1],
+    ...perCall,
+    blocksPerCall: blocks / calls,
+    preemptionsPerCall: preemptions / calls,
+    ...deliveryDelta(delivery, deliveryThreads(), calls),
+  }
+}
+
+/**
+ * log() at a chat server's rate: one call every `intervalMs`, each stage in `stages`
+ * timed in turn in this one process (sporadicCalls()), after all of them were warmed
+ * up (the JIT, the connection, the allocator: `hotCalls` / 2 calls each) and timed
+ * once in a hot loop of `hotCalls` calls in a row (the gap between the two is what a
+ * cold call costs).
+ * The stages: the floor (as tail()'s); the serializer (its check, then
+ * JSON.stringify; absent from a package without it); log() on default batching, as a
+ * server's; log() on a logger whose delivery loop is never woken by it (its one
+ * request slot held by an endpoint that never answers, so log() skips the wake-up);
+ * and log() with batches of one, so that every call wakes the loop. The last two
+ * differ from log() only in options.
+ */
+async function sporadic(endpoint, calls, intervalMs, stages, hotCalls) {
+  let eventJson = null
+  try {
+    const binding = require(path.join(PACKAGE_DIR, 'binding.js'))
+    if (typeof binding.__eventJson === 'function') eventJson = binding.__eventJson()
+  } catch {
+    // A package without the serializer reports no serializer stage.
+  }
+  const base = { ...BASE_OPTIONS, topicArn: TOPIC, endpoint }
+  const loggers = {}
+  let silent
+  if (stages.includes('log')) loggers.log = new AnalyticsLogger(base)
+  if (stages.includes('logWokenEachCall')) loggers.logWokenEachCall = new AnalyticsLogger({ ...base, maxBatchSize: 1 })
+  if (stages.includes('logNeverWoken')) {
+    // An endpoint that accepts and never answers: the first event's request stays in
+    // flight for the hour it is allowed, and with one request slot the loop has no
+    // room for another, so it asks log() for no wake-ups.
+    silent = require('node:net').createServer(() => {}).listen(0, '127.0.0.1')
+    await new Promise((r) => silent.once('listening', r))
+    const options = { ...base, endpoint: `http://127.0.0.1:${silent.address().port}`, maxBatchSize: 1, maxConcurrentBatches: 1, requestTimeoutMs: 3_600_000, shutdownTimeoutMs: 0 }
+    loggers.logNeverWoken = new AnalyticsLogger(options)
+    loggers.logNeverWoken.log(buildEvent())
+    for (let i = 0; i < 200 && loggers.logNeverWoken.stats().inFlight === 0; i++) await sleep(10)
+    if (loggers.logNeverWoken.stats().inFlight === 0) throw new Error('the never-answered request did not go out')
+  }
+  const fns = {
+    floor: (event) => JSON.stringify(event),
+    serializer: eventJson && ((event) => eventJson(event)),
+    log: (event) => loggers.log.log(event),
+    logNeverWoken: (event) => loggers.logNeverWoken.log(event),
+    logWokenEachCall: (event) => loggers.logWokenEachCall.log(event),
+  }
+  for (const stage of stages) if (!(stage in fns)) throw new Error(`unknown stage ${stage}`)
+  const present = stages.filter((stage) => fns[stage])
+  // Everything the stub answers, delivered before the next phase starts (not the
+  // silent endpoint's logger: nothing of it is ever delivered).
+  const settle = async () => {
+    for (const name of ['log', 'logWokenEachCall']) await loggers[name]?.flush()
+    global.gc?.()
+    await sleep(intervalMs)
+  }
+  for (const stage of present) for (let i = 0; i < hotCalls / 2; i++) fns[stage](buildEvent())
+  await settle()
+  const hot = {}
+  for (const stage of present) {
+    const t0 = performance.now()
+    for (let i = 0; i < hotCalls; i++) fns[stage](buildEvent())
+    hot[stage] = ((performance.now() - t0) * 1e6) / hotCalls
+    await settle()
+  }
+  const out = { mode: 'sporadic', intervalMs, calls, hotCalls, order: stages, stages: {} }
+  for (const stage of stages) {
+    if (!fns[stage]) {
+      out.stages[stage] = null
+      continue
+    }
+    const { sink, ...run } = await sporadicCalls(fns[stage], calls, intervalMs)
+    if (typeof sink !== 'string') throw new Error(`stage ${stage} returned ${typeof sink}`)
+    out.stages[stage] = { hotNsPerCall: hot[stage], ...run }
+    await settle()
+  }
+  // Every event on the stub's loggers delivered: the phases measured a working logger.
+  out.delivered = {}
+  for (const name of ['log', 'logWokenEachCall']) {
+    if (!loggers[name]) continue
+    const { accepted, delivered } = loggers[name].stats()
+    out.delivered[name] = { accepted, delivered }
+    await loggers[name].close()
+  }
+  if (loggers.logNeverWoken) {
+    out.neverWokenInFlight = loggers.logNeverWoken.stats().inFlight
+    // Give up what it holds now: the process's exit would wait shutdownTimeoutMs for it.
+    await loggers.logNeverWoken.close({ timeoutMs: 0 })
+  }
+  return out
+}
+
 async function main() {
-  if (mode === 'parts') {
+  if (mode === 'sporadic') {
+    const [endpoint, calls, intervalMs, stages, hotCalls] = [impl, ...rest]
+    process.stdout.write(`${JSON.stringify(await sporadic(endpoint, Number(calls), Number(intervalMs), stages.split(','), Number(hotCalls)))}\n`)
+    // The never-answering endpoint would keep the process alive.
+    process.exit(0)
+  } else if (mode === 'parts') {
     const [endpoint, stage, rounds] = [impl, ...rest]
     process.stdout.write(`${JSON.stringify(await parts(endpoint, stage, Number(rounds)))}\n`)
   } else if (mode === 'tail') {
