@@ -99,8 +99,12 @@ pub struct EncodedEvent {
     /// The JSON message body, exactly as published, then the category, then the
     /// action.
     text: String,
-    body_len: usize,
-    category_len: usize,
+    /// u32, not usize: a queued event is in every lane's queue, and 8 bytes less per
+    /// event keeps a million of them within the memory they took before the lanes
+    /// became `VecDeque`s (`docs/performance.md`). A JavaScript string's UTF-8 is far
+    /// below 4 GiB.
+    body_len: u32,
+    category_len: u32,
     pub event_type: EventType,
     /// Index of its topic in the logger's topic table (see `route.rs`).
     pub topic: u16,
@@ -127,7 +131,7 @@ impl EncodedEvent {
         group: Option<Box<str>>,
         app_id: Option<Box<str>>,
     ) -> Self {
-        let body_len = body.len();
+        let body_len = body.len() as u32;
         body.reserve(category.len() + action.len());
         body.push_str(category);
         body.push_str(action);
@@ -135,7 +139,7 @@ impl EncodedEvent {
             id,
             text: body,
             body_len,
-            category_len: category.len(),
+            category_len: category.len() as u32,
             event_type,
             topic,
             group,
@@ -161,15 +165,16 @@ impl EncodedEvent {
 
     /// The JSON message body, exactly as published.
     pub fn body(&self) -> &str {
-        &self.text[..self.body_len]
+        &self.text[..self.body_len as usize]
     }
 
     pub fn category(&self) -> &str {
-        &self.text[self.body_len..self.body_len + self.category_len]
+        let start = self.body_len as usize;
+        &self.text[start..start + self.category_len as usize]
     }
 
     pub fn action(&self) -> &str {
-        &self.text[self.body_len + self.category_len..]
+        &self.text[(self.body_len + self.category_len) as usize..]
     }
 
     /// Size SNS counts against [`MAX_MESSAGE_BYTES`]: the body plus each message
