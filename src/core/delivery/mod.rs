@@ -1,7 +1,8 @@
 //! Delivery: the logger handle the binding holds (`logger.rs`), the state it shares
 //! with its delivery loop (`shared.rs`), the loop itself (`worker/`), which cuts
 //! the queue into batches (`lanes.rs`, `batch.rs`) and sends each
-//! through a `Publisher` (`publisher.rs`, `deliver.rs`) with retries (`retry.rs`),
+//! through a `Publisher` (`publisher.rs`, `deliver.rs`, `answer.rs`, `batch_run.rs`)
+//! with retries (`next_step.rs`, `retry.rs`),
 //! holds the events of destinations SNS refused as a whole until a probe passes
 //! (`pause.rs`), on the shared runtime (`runtime.rs`). Entries SNS refuses for their
 //! own sake are kept (`refusals.rs`), and replayed from the dead-letter store through
@@ -9,7 +10,9 @@
 //! Repeated failures are merged into one report per interval (`report_throttle.rs`),
 //! and `debug` writes a line per batch (`debug_log.rs`).
 
+mod answer;
 mod batch;
+mod batch_run;
 mod debug_log;
 mod deliver;
 mod lanes;

@@ -8,7 +8,8 @@ use tokio::task::{Id as TaskId, JoinSet};
 use uuid::Uuid;
 
 use crate::core::delivery::batch::QueuedEvent;
-use crate::core::delivery::deliver::{deliver_batch, BatchOutcome, BatchTarget};
+use crate::core::delivery::batch_run::BatchOutcome;
+use crate::core::delivery::deliver::{deliver_batch, BatchTarget};
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::publisher::Publisher;
 use crate::core::error::{DeliveryError, ErrorCode};

@@ -11,7 +11,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use crate::core::delivery::batch::{QueuedEvent, NOT_IN_SPOOL};
-use crate::core::delivery::deliver::BatchOutcome;
+use crate::core::delivery::batch_run::BatchOutcome;
 use crate::core::delivery::lanes::LaneKey;
 use crate::core::delivery::pause::DestinationFault;
 use crate::core::delivery::publisher::Publisher;
