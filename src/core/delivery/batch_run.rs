@@ -89,6 +89,11 @@ impl BatchRun {
         self.todo.is_empty()
     }
 
+    /// Entries still to send.
+    pub fn left(&self) -> usize {
+        self.todo.len()
+    }
+
     /// The entries of the next request.
     pub fn entries(&self) -> Vec<&EncodedEvent> {
         self.todo.iter().map(|&i| &self.events[i]).collect()

@@ -187,7 +187,7 @@ pub(crate) async fn deliver_batch<P: Publisher>(
             }
             _ = tokio::time::sleep(backoff) => {}
         }
-        Stats::add(&shared.stats.retried, run.entries().len());
+        Stats::add(&shared.stats.retried, run.left());
     }
     let sent = Sent {
         subject: &context.subject,
