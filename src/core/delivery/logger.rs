@@ -317,7 +317,7 @@ impl Logger {
     }
 
     /// The error `overflow: 'reject'` throws for an event turned away.
-    fn refusal(&self, turnaway: Turnaway, limits: Limits) -> LogError {
+    fn turned_away_error(&self, turnaway: Turnaway, limits: Limits) -> LogError {
         match turnaway {
             Turnaway::LaneFull(full) => LogError::LaneFull(full.describe()),
             Turnaway::OverLimits if self.spool.is_some() => LogError::SpoolFull {
@@ -354,7 +354,7 @@ impl Logger {
             Ok(over_limits) => over_limits,
             Err(turnaway) => {
                 if caller.overflow == Overflow::Reject {
-                    return Err(self.refusal(turnaway, caller.limits));
+                    return Err(self.turned_away_error(turnaway, caller.limits));
                 }
                 let _ = self.shared.control.send(match turnaway {
                     Turnaway::LaneFull(full) => Control::LaneFull(id, full),
