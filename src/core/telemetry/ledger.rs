@@ -17,6 +17,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::sources::{FullLane, LaneCaps, SourceLanes, SourcesSnapshot};
+use super::stats::StatsSnapshot;
 use crate::core::event::Source;
 
 /// What the unsettled events are checked against: `maxQueueEvents`/`maxQueueBytes`,
@@ -38,20 +39,6 @@ pub enum Settled {
     /// Refused by SNS for its own sake: [`Ledger::refusals_kept`] or
     /// [`Ledger::refusals_lost`] counts it, once the dead-letter store has answered.
     Refused,
-}
-
-/// The account's terms, as `stats()` shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Account {
-    pub accepted: u64,
-    pub queued: u64,
-    pub in_flight: u64,
-    pub held: u64,
-    pub delivered: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub dead_lettered: u64,
-    pub recovered: u64,
 }
 
 #[derive(Debug, Default)]
@@ -213,12 +200,14 @@ impl Ledger {
         self.unsettled_events.load(Relaxed) == 0
     }
 
-    pub fn account(&self) -> Account {
+    /// The account's terms, in the snapshot `stats()` shows; the other counters are
+    /// `Stats`'s, filled in by [`super::Stats::snapshot`].
+    pub fn account(&self) -> StatsSnapshot {
         // `held` first: it only falls before the unsettled count does, so `queued`
         // never counts an event twice.
         let held = self.held.load(Relaxed);
         let unsettled = self.unsettled_events.load(Relaxed);
-        Account {
+        StatsSnapshot {
             accepted: self.accepted.load(Relaxed),
             queued: unsettled.saturating_sub(held),
             in_flight: self.in_flight.load(Relaxed),
@@ -228,6 +217,7 @@ impl Ledger {
             dropped: self.dropped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
             recovered: self.recovered.load(Relaxed),
+            ..StatsSnapshot::default()
         }
     }
 
@@ -240,20 +230,6 @@ impl Ledger {
         sub(&self.unsettled_bytes, bytes);
         sub(&self.unsettled_events, events);
         self.lanes.release(source, events, bytes);
-    }
-}
-
-impl Account {
-    /// Whether `accepted = delivered + failed + dropped + dead_lettered + held +
-    /// queued`.
-    pub fn balances(&self) -> bool {
-        self.accepted
-            == self.delivered
-                + self.failed
-                + self.dropped
-                + self.dead_lettered
-                + self.held
-                + self.queued
     }
 }
 

@@ -7,7 +7,7 @@ mod metrics;
 mod sources;
 mod stats;
 
-pub use ledger::{Account, Ledger, Limits, Settled, Turnaway};
+pub use ledger::{Ledger, Limits, Settled, Turnaway};
 pub use metrics::{
     definitions, families, render, AppResult, Counters, Family, LabelledCounters, MetricKind,
     MetricsInput, Sample, PREFIX,

@@ -5,8 +5,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::SystemTime;
 
-use super::ledger::Account;
-
 /// The counters beside the account (`ledger.rs`): requests, retries, refusals of
 /// `log()`, plan violations and the spool's state.
 #[derive(Debug, Default)]
@@ -81,17 +79,10 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
-    /// This and the account, for callers.
-    pub fn snapshot(&self, account: Account) -> StatsSnapshot {
+    /// These counters beside `account` (the ledger's terms, [`super::Ledger::account`]),
+    /// for callers.
+    pub fn snapshot(&self, account: StatsSnapshot) -> StatsSnapshot {
         StatsSnapshot {
-            accepted: account.accepted,
-            queued: account.queued,
-            in_flight: account.in_flight,
-            held: account.held,
-            delivered: account.delivered,
-            failed: account.failed,
-            dropped: account.dropped,
-            dead_lettered: account.dead_lettered,
             dead_letter_dropped: self.dead_letter_dropped.load(Relaxed),
             retried: self.retried.load(Relaxed),
             batches_sent: self.batches_sent.load(Relaxed),
@@ -100,13 +91,27 @@ impl Stats {
             spooled: self.spooled.load(Relaxed),
             spool_bytes: self.spool_bytes.load(Relaxed),
             corrupt_records: self.corrupt_records.load(Relaxed),
-            recovered: account.recovered,
             spool_in_use: self.spool_in_use.load(Relaxed),
+            ..account
         }
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Relaxed);
+    }
+}
+
+impl StatsSnapshot {
+    /// Whether `accepted = delivered + failed + dropped + dead_lettered + held +
+    /// queued`.
+    pub fn balances(&self) -> bool {
+        self.accepted
+            == self.delivered
+                + self.failed
+                + self.dropped
+                + self.dead_lettered
+                + self.held
+                + self.queued
     }
 }
 

@@ -15,22 +15,6 @@ use crate::core::testing::*;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:test";
 
-/// Logs `n` events of `source`; returns their ids.
-fn log_from(logger: &Logger, source: Source<'_>, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            logger
-                .log_json_from(
-                    &format!(r#"{{"category":"c","action":"a","properties":{{"n":{i}}}}}"#),
-                    source,
-                )
-                .expect("overflow drops, it does not throw")
-                .hyphenated()
-                .to_string()
-        })
-        .collect()
-}
-
 /// The ids the publisher took: in requests it answered (not refused as a whole),
 /// less the ids reported failed (the entries it refused).
 fn delivered_ids(fake: &FakePublisher, reported: &HashSet<String>) -> HashSet<String> {
@@ -61,9 +45,9 @@ fn all_events_accounted_for() {
     // the App's lanes reach their shares, and past the limits the newest are dropped.
     let mut logged = Vec::new();
     for _ in 0..10 {
-        logged.extend(log_from(&logger, Source::Server, 10));
-        logged.extend(log_from(&logger, Source::Widget, 6));
-        logged.extend(log_from(&logger, Source::App("app-a"), 4));
+        logged.extend(log_n_from(&logger, Source::Server, 10));
+        logged.extend(log_n_from(&logger, Source::Widget, 6));
+        logged.extend(log_n_from(&logger, Source::App("app-a"), 4));
     }
     wait_until("the paused destination to hold its events", || {
         logger.stats().held > 0
@@ -74,7 +58,7 @@ fn all_events_accounted_for() {
 
     fake.grant(TOPIC);
     wait_until("the held events to be sent", || logger.stats().held == 0);
-    logged.extend(log_from(&logger, Source::Server, 25));
+    logged.extend(log_n_from(&logger, Source::Server, 25));
     let report = close_wait(&logger, Some(Duration::from_secs(10)));
 
     let logged_set: HashSet<String> = logged.iter().cloned().collect();
@@ -128,15 +112,15 @@ fn events_recovered_from_a_spool_are_accounted_for_in_the_next_logger() {
     let mut config = spooled_config(false, dir.path());
     config.encoder.app_access = Arc::new(AppAccess::any());
     let first = Logger::try_start(config.clone(), fake.clone()).unwrap();
-    let mut logged = log_from(&first, Source::Server, 20);
-    logged.extend(log_from(&first, Source::Widget, 10));
+    let mut logged = log_n_from(&first, Source::Server, 20);
+    logged.extend(log_n_from(&first, Source::Widget, 10));
     let left = close_wait(&first, Some(Duration::from_millis(200)));
     assert_eq!((left.accepted, left.pending), (30, 30), "{left:?}");
     drop(first);
 
     fake.grant(TOPIC);
     let next = Logger::try_start(config, fake.clone()).unwrap();
-    logged.extend(log_from(&next, Source::Server, 5));
+    logged.extend(log_n_from(&next, Source::Server, 5));
     let report = close_wait(&next, Some(Duration::from_secs(10)));
     assert_eq!(
         (report.accepted, report.delivered, report.pending),
